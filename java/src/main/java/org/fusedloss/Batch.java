@@ -1,0 +1,300 @@
+package org.fusedloss;
+
+import java.nio.Buffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+
+/**
+ * The data of one call: predictions (n x c, row-major), labels or targets, optional weights, and
+ * the buffers the gradient and per-term losses go to.
+ *
+ * <p>Each array is a heap array (with an offset) or a {@link FloatBuffer} / {@link IntBuffer},
+ * read from its position; direct buffers must be in native byte order. Nothing is copied: the
+ * backends read the caller's memory. A batch is a small mutable description meant to be built
+ * for one call (it is cheap); it is not thread-safe. The loss validates it completely before any
+ * computation, and on bad input throws {@link IllegalArgumentException} without writing anything.
+ *
+ * <pre>{@code
+ * Batch b = Batch.of(logits, rows, classes).labels(labels).sampleWeights(w).gradient(grad);
+ * }</pre>
+ */
+public final class Batch {
+    final int rows;
+    final int cols;
+    final Arg predictions;
+    Arg labels;
+    Arg targets;
+    Arg sampleWeights;
+    int sampleWeightStride = 1;
+    Arg elementWeights;
+    Arg upstream;
+    Arg gradient;
+    Arg perTerm;
+    double denominator;
+    boolean hasDenominator;
+
+    private Batch(Arg predictions, int rows, int cols) {
+        if (rows < 0) {
+            throw new IllegalArgumentException("rows = " + rows + " is negative");
+        }
+        if (cols < 1) {
+            throw new IllegalArgumentException("cols = " + cols + " must be at least 1");
+        }
+        if ((long) rows * cols > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("rows * cols = " + (long) rows * cols
+                    + " is larger than the largest Java array (" + (Integer.MAX_VALUE - 8) + ")");
+        }
+        this.predictions = predictions;
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    /** Predictions (logits, or plain predictions for MSE) of {@code rows x cols} floats from index 0. */
+    public static Batch of(float[] predictions, int rows, int cols) {
+        return of(predictions, 0, rows, cols);
+    }
+
+    /** Predictions of {@code rows x cols} floats starting at {@code offset}. */
+    public static Batch of(float[] predictions, int offset, int rows, int cols) {
+        return new Batch(Arg.heap("predictions", predictions, offset), rows, cols);
+    }
+
+    /** Predictions of {@code rows x cols} floats from the buffer's position. */
+    public static Batch of(FloatBuffer predictions, int rows, int cols) {
+        return new Batch(Arg.buffer("predictions", predictions), rows, cols);
+    }
+
+    /** The number of rows (samples). */
+    public int rows() {
+        return rows;
+    }
+
+    /** The number of columns: classes for the softmax losses, outputs for the element-wise ones. */
+    public int cols() {
+        return cols;
+    }
+
+    /** Class indices, one per row ({@code 0 <= y < cols}, or the loss's ignore index). */
+    public Batch labels(int[] labels) {
+        return labels(labels, 0);
+    }
+
+    /** Class indices, one per row, starting at {@code offset}. */
+    public Batch labels(int[] labels, int offset) {
+        this.labels = Arg.heap("labels", labels, offset);
+        return this;
+    }
+
+    /** Class indices, one per row, from the buffer's position. */
+    public Batch labels(IntBuffer labels) {
+        this.labels = Arg.buffer("labels", labels);
+        return this;
+    }
+
+    /** Dense targets of the predictions' shape (probabilities, one-hot or 0/1 labels, regression targets). */
+    public Batch targets(float[] targets) {
+        return targets(targets, 0);
+    }
+
+    /** Dense targets starting at {@code offset}. */
+    public Batch targets(float[] targets, int offset) {
+        this.targets = Arg.heap("targets", targets, offset);
+        return this;
+    }
+
+    /** Dense targets from the buffer's position. */
+    public Batch targets(FloatBuffer targets) {
+        this.targets = Arg.buffer("targets", targets);
+        return this;
+    }
+
+    /** One weight per row; NaN marks a missing weight (the row is masked). */
+    public Batch sampleWeights(float[] weights) {
+        return sampleWeights(weights, 0, 1);
+    }
+
+    /**
+     * One weight per row, row {@code i}'s at {@code weights[offset + i * stride]}: one column of an
+     * {@code n x outputs} matrix (Keras multi-output {@code sample_weights}) without a copy.
+     */
+    public Batch sampleWeights(float[] weights, int offset, int stride) {
+        this.sampleWeights = Arg.heap("sampleWeights", weights, offset);
+        this.sampleWeightStride = stride;
+        return this;
+    }
+
+    /** One weight per row, row {@code i}'s at {@code position + i * stride}. */
+    public Batch sampleWeights(FloatBuffer weights, int stride) {
+        this.sampleWeights = Arg.buffer("sampleWeights", weights);
+        this.sampleWeightStride = stride;
+        return this;
+    }
+
+    /** Weights of the predictions' shape (element-wise losses only); NaN masks an element. */
+    public Batch elementWeights(float[] weights) {
+        return elementWeights(weights, 0);
+    }
+
+    /** Element weights starting at {@code offset}. */
+    public Batch elementWeights(float[] weights, int offset) {
+        this.elementWeights = Arg.heap("elementWeights", weights, offset);
+        return this;
+    }
+
+    /** Element weights from the buffer's position. */
+    public Batch elementWeights(FloatBuffer weights) {
+        this.elementWeights = Arg.buffer("elementWeights", weights);
+        return this;
+    }
+
+    /**
+     * For {@link Reduction#NONE}: the upstream gradient of each term (what an autograd engine passes
+     * back), one per row for the softmax losses and one per element otherwise. Absent means all ones.
+     */
+    public Batch upstream(float[] upstream) {
+        return upstream(upstream, 0);
+    }
+
+    /** Upstream gradient per term, starting at {@code offset}. */
+    public Batch upstream(float[] upstream, int offset) {
+        this.upstream = Arg.heap("upstream", upstream, offset);
+        return this;
+    }
+
+    /** Upstream gradient per term, from the buffer's position. */
+    public Batch upstream(FloatBuffer upstream) {
+        this.upstream = Arg.buffer("upstream", upstream);
+        return this;
+    }
+
+    /** Where the gradient goes (the predictions' shape). It may be the predictions array itself. */
+    public Batch gradient(float[] gradient) {
+        return gradient(gradient, 0);
+    }
+
+    /** Where the gradient goes, starting at {@code offset}. */
+    public Batch gradient(float[] gradient, int offset) {
+        this.gradient = Arg.heap("gradient", gradient, offset);
+        return this;
+    }
+
+    /** Where the gradient goes, from the buffer's position. */
+    public Batch gradient(FloatBuffer gradient) {
+        this.gradient = Arg.buffer("gradient", gradient);
+        return this;
+    }
+
+    /** For {@link Reduction#NONE}: where each term's weighted loss goes (0 for masked terms). */
+    public Batch perTerm(float[] perTerm) {
+        return perTerm(perTerm, 0);
+    }
+
+    /** Per-term losses, starting at {@code offset}. */
+    public Batch perTerm(float[] perTerm, int offset) {
+        this.perTerm = Arg.heap("perTerm", perTerm, offset);
+        return this;
+    }
+
+    /** Per-term losses, from the buffer's position. */
+    public Batch perTerm(FloatBuffer perTerm) {
+        this.perTerm = Arg.buffer("perTerm", perTerm);
+        return this;
+    }
+
+    /**
+     * For {@link Reduction#MEAN} and {@link Reduction#BATCH_MEAN}: divide by this instead of the
+     * local weight sum or count (gradient accumulation, data-parallel shards that must all divide by
+     * the global weight sum). Must be finite and not negative; 0 gives a zero loss and gradient.
+     */
+    public Batch denominator(double denominator) {
+        this.denominator = denominator;
+        this.hasDenominator = true;
+        return this;
+    }
+
+    /** A heap array with an offset, or a buffer: one argument of a batch, checked before use. */
+    static final class Arg {
+        final String name;
+        final Object array;   // float[] or int[], or null
+        final int offset;
+        final Buffer buffer;  // FloatBuffer or IntBuffer, or null
+
+        private Arg(String name, Object array, int offset, Buffer buffer) {
+            this.name = name;
+            this.array = array;
+            this.offset = offset;
+            this.buffer = buffer;
+        }
+
+        static Arg heap(String name, Object array, int offset) {
+            if (array == null) {
+                throw new IllegalArgumentException(name + " is null");
+            }
+            return new Arg(name, array, offset, null);
+        }
+
+        static Arg buffer(String name, Buffer buffer) {
+            if (buffer == null) {
+                throw new IllegalArgumentException(name + " is null");
+            }
+            return new Arg(name, null, 0, buffer);
+        }
+
+        /** Checks that {@code needed} elements are there (and writable for an output). */
+        void check(long needed, boolean output) {
+            if (array != null) {
+                int length = array instanceof float[] ? ((float[]) array).length : ((int[]) array).length;
+                if (offset < 0 || offset > length) {
+                    throw new IllegalArgumentException(name + ": offset " + offset
+                            + " is outside the array of length " + length);
+                }
+                if (length - (long) offset < needed) {
+                    throw new IllegalArgumentException(name + ": needs " + needed + " elements from offset "
+                            + offset + " but the array of length " + length + " has " + (length - offset));
+                }
+                return;
+            }
+            if (buffer.remaining() < needed) {
+                throw new IllegalArgumentException(name + ": needs " + needed + " elements from position "
+                        + buffer.position() + " but the buffer has " + buffer.remaining() + " remaining");
+            }
+            if (output && buffer.isReadOnly()) {
+                throw new IllegalArgumentException(name + ": the buffer is read-only");
+            }
+            if (buffer.isDirect()) {
+                ByteOrder order = buffer instanceof FloatBuffer ? ((FloatBuffer) buffer).order()
+                        : ((IntBuffer) buffer).order();
+                if (order != ByteOrder.nativeOrder()) {
+                    throw new IllegalArgumentException(name + ": a direct buffer must be in native byte order ("
+                            + ByteOrder.nativeOrder() + "), this one is " + order
+                            + "; create it with ByteBuffer.allocateDirect(n).order(ByteOrder.nativeOrder())");
+                }
+            } else if (!buffer.hasArray()) {
+                throw new IllegalArgumentException(name + ": a buffer must be direct or backed by an accessible "
+                        + "array (this one is a view of a heap ByteBuffer, or read-only)");
+            }
+        }
+
+        /** A float view of the checked range whose index 0 is the first element. */
+        FloatBuffer floats(long needed) {
+            if (array != null) {
+                return FloatBuffer.wrap((float[]) array, offset, (int) needed).slice();
+            }
+            return ((FloatBuffer) buffer).slice().limit((int) needed);
+        }
+
+        /** An int view of the checked range whose index 0 is the first element. */
+        IntBuffer ints(long needed) {
+            if (array != null) {
+                return IntBuffer.wrap((int[]) array, offset, (int) needed).slice();
+            }
+            return ((IntBuffer) buffer).slice().limit((int) needed);
+        }
+
+        boolean sameMemoryAs(Arg other) {
+            return other != null && (array != null ? array == other.array && offset == other.offset
+                    : buffer == other.buffer);
+        }
+    }
+}

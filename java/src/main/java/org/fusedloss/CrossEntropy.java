@@ -1,0 +1,139 @@
+package org.fusedloss;
+
+/**
+ * Softmax cross-entropy over logits, with class indices ({@link Batch#labels}) or dense targets
+ * ({@link Batch#targets}): class weights, sample weights, ignore index, label smoothing, z-loss and
+ * logit soft-capping (docs/SEMANTICS.md). Class weights live inside the term; with class indices
+ * the effective weight (the MEAN denominator) is {@code classWeight[y] * sampleWeight}, with dense
+ * targets the sample weight alone.
+ *
+ * <pre>{@code
+ * CrossEntropy ce = CrossEntropy.builder().classWeights(cw).labelSmoothing(0.1).build();
+ * LossResult r = ce.compute(Batch.of(logits, n, c).labels(y).gradient(grad));
+ * }</pre>
+ */
+public final class CrossEntropy extends Loss {
+
+    private CrossEntropy(Builder b) {
+        super(b, new KernelOptions(b.classWeights, null, null, null, b.ignoreIndex,
+                (float) b.labelSmoothing, (float) b.zLoss, (float) b.softCap, -1f, 0f));
+    }
+
+    /** A builder with PyTorch's defaults: no weights, ignore index -100, no smoothing, MEAN. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The class weights (a copy), or null. */
+    public float[] classWeights() {
+        return options.classWeights() == null ? null : options.classWeights().clone();
+    }
+
+    /** The label of rows that are ignored. */
+    public int ignoreIndex() {
+        return options.ignoreIndex();
+    }
+
+    /** The label smoothing eps. */
+    public double labelSmoothing() {
+        return options.labelSmoothing();
+    }
+
+    /** The z-loss coefficient (0: off). */
+    public double zLoss() {
+        return options.zLoss();
+    }
+
+    /** The logit soft-cap (0: off). */
+    public double softCap() {
+        return options.softCap();
+    }
+
+    @Override
+    LossKind kindOf(Batch b) {
+        if (b.labels != null && b.targets != null) {
+            throw new IllegalArgumentException("labels and targets: give class indices or dense targets, not both");
+        }
+        if (b.labels == null && b.targets == null) {
+            throw new IllegalArgumentException("labels: cross-entropy needs class indices (Batch.labels) "
+                    + "or dense targets (Batch.targets)");
+        }
+        return b.labels != null ? LossKind.CROSS_ENTROPY : LossKind.CROSS_ENTROPY_DENSE;
+    }
+
+    @Override
+    WeightStats checkInputs(Batch b, LossKind kind) {
+        float[] cw = options.classWeights();
+        if (cw != null && cw.length != b.cols) {
+            throw new IllegalArgumentException("classWeights: has " + cw.length + " entries but the batch has "
+                    + b.cols + " classes");
+        }
+        if (kind == LossKind.CROSS_ENTROPY) {
+            b.labels.check(b.rows, false);
+            return WeightStats.rows(b, true, options.ignoreIndex(), cw);
+        }
+        b.targets.check((long) b.rows * b.cols, false);
+        return WeightStats.rows(b, false, options.ignoreIndex(), null);
+    }
+
+    /** Settings of a cross-entropy loss. */
+    public static final class Builder extends Loss.Builder<Builder> {
+        private float[] classWeights;
+        private int ignoreIndex = KernelOptions.DEFAULT_IGNORE_INDEX;
+        private double labelSmoothing;
+        private double zLoss;
+        private double softCap;
+
+        private Builder() {
+        }
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
+        /** One weight per class, finite and not negative (copied). */
+        public Builder classWeights(float[] weights) {
+            this.classWeights = WeightStats.checkedVector("classWeights", weights);
+            return this;
+        }
+
+        /** Rows with this label are ignored: no loss, zero gradient, not counted (default -100). */
+        public Builder ignoreIndex(int label) {
+            this.ignoreIndex = label;
+            return this;
+        }
+
+        /** Label smoothing eps in [0, 1] (PyTorch's definition: eps / C on every class). */
+        public Builder labelSmoothing(double eps) {
+            if (!(eps >= 0 && eps <= 1)) {
+                throw new IllegalArgumentException("labelSmoothing = " + eps + " must be in [0, 1]");
+            }
+            this.labelSmoothing = eps;
+            return this;
+        }
+
+        /** Adds {@code z * lse^2} per row (PaLM's z-loss), weighted like the row; 0 turns it off. */
+        public Builder zLoss(double z) {
+            if (!(z >= 0) || Double.isInfinite(z)) {
+                throw new IllegalArgumentException("zLoss = " + z + " must be finite and not negative");
+            }
+            this.zLoss = z;
+            return this;
+        }
+
+        /** Soft-caps the logits to {@code cap * tanh(x / cap)} before the softmax; 0 turns it off. */
+        public Builder softCap(double cap) {
+            if (!(cap >= 0) || Double.isInfinite(cap)) {
+                throw new IllegalArgumentException("softCap = " + cap + " must be finite and not negative");
+            }
+            this.softCap = cap;
+            return this;
+        }
+
+        /** The configured loss. */
+        public CrossEntropy build() {
+            return new CrossEntropy(this);
+        }
+    }
+}

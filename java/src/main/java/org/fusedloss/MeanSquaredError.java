@@ -1,0 +1,44 @@
+package org.fusedloss;
+
+/**
+ * Squared error {@code (x - t)^2} per element of an n x k matrix, times the sample and element
+ * weights (1-D sample weights, 2-D per-output weights); MEAN divides by the sum of those weights.
+ */
+public final class MeanSquaredError extends Loss {
+
+    private MeanSquaredError(Builder b) {
+        super(b, KernelOptions.none());
+    }
+
+    /** A builder with MEAN. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    @Override
+    LossKind kindOf(Batch b) {
+        return ElementWise.kindOf(b, LossKind.MEAN_SQUARED_ERROR);
+    }
+
+    @Override
+    WeightStats checkInputs(Batch b, LossKind kind) {
+        b.targets.check((long) b.rows * b.cols, false);
+        return WeightStats.elements(b);
+    }
+
+    /** Settings of a squared-error loss. */
+    public static final class Builder extends Loss.Builder<Builder> {
+        private Builder() {
+        }
+
+        @Override
+        Builder self() {
+            return this;
+        }
+
+        /** The configured loss. */
+        public MeanSquaredError build() {
+            return new MeanSquaredError(this);
+        }
+    }
+}

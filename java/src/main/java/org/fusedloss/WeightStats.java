@@ -1,0 +1,115 @@
+package org.fusedloss;
+
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+
+/**
+ * One pass over the labels and weights of a batch, before any computation: it rejects bad values
+ * (with the argument, the index and the value) and sums what the reductions divide by.
+ */
+final class WeightStats {
+    double weightSum;
+    long counted;
+    long masked;
+
+    /**
+     * Row-wise losses: checks the labels (if any) and sample weights; a row counts unless its label
+     * is the ignore index or its weight is NaN. Its effective weight is
+     * {@code rowWeights[label] * sampleWeight} ({@code rowWeights} null: the sample weight alone).
+     */
+    static WeightStats rows(Batch b, boolean withLabels, int ignoreIndex, float[] rowWeights) {
+        WeightStats s = new WeightStats();
+        IntBuffer labels = withLabels ? b.labels.ints(b.rows) : null;
+        FloatBuffer sw = sampleWeights(b);
+        for (int i = 0; i < b.rows; i++) {
+            float w = sw == null ? 1f : checkedWeight("sampleWeights", sw.get(i * b.sampleWeightStride), i);
+            int y = 0;
+            if (labels != null) {
+                y = labels.get(i);
+                if (y == ignoreIndex) {
+                    continue;
+                }
+                if (y < 0 || y >= b.cols) {
+                    throw new IllegalArgumentException("labels[" + i + "] = " + y + " is outside [0, " + b.cols
+                            + ") and is not the ignore index " + ignoreIndex);
+                }
+            }
+            if (Float.isNaN(w)) {
+                s.masked++;
+                continue;
+            }
+            s.counted++;
+            s.weightSum += rowWeights == null ? w : (double) rowWeights[y] * w;
+        }
+        return s;
+    }
+
+    /** Element-wise losses: checks sample and element weights; an element counts unless one is NaN. */
+    static WeightStats elements(Batch b) {
+        WeightStats s = new WeightStats();
+        FloatBuffer sw = sampleWeights(b);
+        FloatBuffer ew = b.elementWeights == null ? null : b.elementWeights.floats((long) b.rows * b.cols);
+        if (sw == null && ew == null) {
+            s.counted = (long) b.rows * b.cols;
+            s.weightSum = s.counted;
+            return s;
+        }
+        for (int i = 0; i < b.rows; i++) {
+            float w = sw == null ? 1f : checkedWeight("sampleWeights", sw.get(i * b.sampleWeightStride), i);
+            for (int j = 0; j < b.cols; j++) {
+                int at = i * b.cols + j;
+                float e = ew == null ? 1f : checkedWeight("elementWeights", ew.get(at), at);
+                if (Float.isNaN(w) || Float.isNaN(e)) {
+                    s.masked++;
+                } else {
+                    s.counted++;
+                    s.weightSum += (double) w * e;
+                }
+            }
+        }
+        return s;
+    }
+
+    /** Binary class weights pick the weight by the label, so the targets must be exactly 0 or 1. */
+    static void checkHardTargets(Batch b) {
+        FloatBuffer t = b.targets.floats((long) b.rows * b.cols);
+        for (int i = 0, n = b.rows * b.cols; i < n; i++) {
+            float v = t.get(i);
+            if (v != 0f && v != 1f) {
+                throw new IllegalArgumentException("targets[" + i + "] = " + v
+                        + ": binary class weights need hard 0/1 targets");
+            }
+        }
+    }
+
+    private static FloatBuffer sampleWeights(Batch b) {
+        return b.sampleWeights == null ? null
+                : b.sampleWeights.floats(b.rows == 0 ? 0 : (long) (b.rows - 1) * b.sampleWeightStride + 1);
+    }
+
+    private static float checkedWeight(String name, float w, long index) {
+        if (w < 0f) {
+            throw new IllegalArgumentException(name + "[" + index + "] = " + w + " is negative");
+        }
+        if (Float.isInfinite(w)) {
+            throw new IllegalArgumentException(name + "[" + index + "] = " + w + " is infinite");
+        }
+        return w;
+    }
+
+    /** Checks a configured per-class or per-output vector: finite, not negative. */
+    static float[] checkedVector(String name, float[] v) {
+        if (v == null) {
+            throw new IllegalArgumentException(name + " is null");
+        }
+        float[] copy = v.clone();
+        for (int i = 0; i < copy.length; i++) {
+            if (Float.isNaN(copy[i])) {
+                throw new IllegalArgumentException(name + "[" + i + "] = NaN; NaN marks a missing weight only "
+                        + "for sample and element weights");
+            }
+            checkedWeight(name, copy[i], i);
+        }
+        return copy;
+    }
+}

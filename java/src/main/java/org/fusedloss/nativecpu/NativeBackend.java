@@ -1,0 +1,164 @@
+package org.fusedloss.nativecpu;
+
+import java.nio.FloatBuffer;
+import java.util.Optional;
+import org.bytedeco.javacpp.Loader;
+import org.fusedloss.Backend;
+import org.fusedloss.KernelSums;
+import org.fusedloss.LossRequest;
+
+/**
+ * The native CPU backend: the C++ kernels of native/ (AVX-512, AVX2 or scalar, picked once from
+ * CPUID), multi-threaded over rows, bound through JavaCPP. Loading is attempted once, on first
+ * use; if it fails (another OS or CPU, a missing library) the backend reports itself unavailable
+ * with the reason, and {@link org.fusedloss.Backends#best()} falls back to the Java backend.
+ *
+ * <p>System properties read at load: {@code fusedloss.native.isa} (scalar, avx2, avx512: force a
+ * lower instruction set) and {@code fusedloss.native.threads}. The environment variables
+ * {@code FUSEDLOSS_ISA} and {@code FUSEDLOSS_THREADS} do the same from outside the JVM.
+ */
+public final class NativeBackend implements Backend {
+    /** System property that forces an instruction set: scalar, avx2 or avx512. */
+    public static final String ISA_PROPERTY = "fusedloss.native.isa";
+    /** System property that sets the number of worker threads. */
+    public static final String THREADS_PROPERTY = "fusedloss.native.threads";
+    /** System property that turns the native backend off (a kill switch): {@code true}. */
+    public static final String DISABLE_PROPERTY = "fusedloss.native.disable";
+
+    private final String unavailable;
+
+    public NativeBackend() {
+        this.unavailable = load();
+    }
+
+    /** Loads the library and applies the properties; returns why it failed, or null. */
+    private static String load() {
+        if (Boolean.getBoolean(DISABLE_PROPERTY)) {
+            return "turned off by -D" + DISABLE_PROPERTY + "=true";
+        }
+        String platform = Loader.getPlatform();
+        if (!"linux-x86_64".equals(platform)) {
+            return "the jar carries the native library for linux-x86_64 only, this is " + platform;
+        }
+        try {
+            Loader.load(NativeKernels.class);
+        } catch (Throwable t) {
+            return "the native library did not load: " + t;
+        }
+        String isa = System.getProperty(ISA_PROPERTY);
+        if (isa != null && NativeKernels.setIsa(isa) != 0) {
+            return "-D" + ISA_PROPERTY + "=" + isa + ": " + NativeKernels.lastError();
+        }
+        String threads = System.getProperty(THREADS_PROPERTY);
+        if (threads != null) {
+            try {
+                setThreadsChecked(Integer.parseInt(threads.trim()));
+            } catch (IllegalArgumentException e) {
+                return "-D" + THREADS_PROPERTY + "=" + threads + ": " + e.getMessage();
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public String name() {
+        return "native";
+    }
+
+    @Override
+    public boolean isAvailable() {
+        return unavailable == null;
+    }
+
+    @Override
+    public Optional<String> unavailabilityReason() {
+        return Optional.ofNullable(unavailable);
+    }
+
+    @Override
+    public String describe() {
+        return isAvailable() ? "native (" + isa() + ", " + threads() + " threads, " + NativeKernels.version() + ")"
+                : "native (unavailable: " + unavailable + ")";
+    }
+
+    /** The instruction set in use: avx512, avx2 or scalar. */
+    public String isa() {
+        ensureAvailable();
+        return NativeKernels.isa();
+    }
+
+    /** Whether this CPU can run the named instruction set. */
+    public boolean isaSupported(String isa) {
+        ensureAvailable();
+        return NativeKernels.isaSupported(isa) == 1;
+    }
+
+    /** Forces an instruction set (for tests and benchmarks); an unknown or unsupported one is an error. */
+    public void setIsa(String isa) {
+        ensureAvailable();
+        if (NativeKernels.setIsa(isa) != 0) {
+            throw new IllegalArgumentException("isa = " + isa + ": " + NativeKernels.lastError());
+        }
+    }
+
+    /** The number of worker threads. */
+    public int threads() {
+        ensureAvailable();
+        return NativeKernels.threads();
+    }
+
+    /** Sets the number of worker threads (at least 1). Results are bit-identical for any count. */
+    public void setThreads(int threads) {
+        ensureAvailable();
+        setThreadsChecked(threads);
+    }
+
+    private static void setThreadsChecked(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads = " + threads + " must be at least 1");
+        }
+        if (NativeKernels.setThreads(threads) != 0) {
+            throw new IllegalArgumentException("threads = " + threads + ": " + NativeKernels.lastError());
+        }
+    }
+
+    private void ensureAvailable() {
+        if (unavailable != null) {
+            throw new IllegalStateException("the native backend is not available: " + unavailable);
+        }
+    }
+
+    @Override
+    public KernelSums run(LossRequest r) {
+        ensureAvailable();
+        double[] result = new double[2];
+        int code = switch (r.kind()) {
+            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> NativeKernels.crossEntropy(r.rows(), r.cols(),
+                    r.predictions(), r.labels(), r.targets(), r.ignoreIndex(), wrap(r.classWeights()),
+                    r.sampleWeights(), r.sampleWeightStride(), r.labelSmoothing(), r.zLoss(), r.softCap(),
+                    r.upstream(), r.gradScale(), r.gradient(), r.perTerm(), result);
+            case SOFTMAX_FOCAL -> NativeKernels.softmaxFocal(r.rows(), r.cols(), r.predictions(), r.labels(),
+                    r.ignoreIndex(), wrap(r.alpha()), r.gamma(), r.sampleWeights(), r.sampleWeightStride(),
+                    r.upstream(), r.gradScale(), r.gradient(), r.perTerm(), result);
+            case BINARY_CROSS_ENTROPY -> NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), r.predictions(),
+                    r.targets(), wrap(r.posWeight()), wrap(r.binaryClassWeights()), r.sampleWeights(),
+                    r.sampleWeightStride(), r.elementWeights(), r.upstream(), r.gradScale(), r.gradient(),
+                    r.perTerm(), result);
+            case MEAN_SQUARED_ERROR -> NativeKernels.meanSquaredError(r.rows(), r.cols(), r.predictions(),
+                    r.targets(), r.sampleWeights(), r.sampleWeightStride(), r.elementWeights(), r.upstream(),
+                    r.gradScale(), r.gradient(), r.perTerm(), result);
+            case SIGMOID_FOCAL -> NativeKernels.sigmoidFocal(r.rows(), r.cols(), r.predictions(), r.targets(),
+                    r.focalAlpha(), r.gamma(), r.sampleWeights(), r.sampleWeightStride(), r.elementWeights(),
+                    r.upstream(), r.gradScale(), r.gradient(), r.perTerm(), result);
+        };
+        if (code != 0) {
+            String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
+            throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
+        }
+        return new KernelSums(result[0], (long) result[1]);
+    }
+
+    private static FloatBuffer wrap(float[] a) {
+        return a == null ? null : FloatBuffer.wrap(a);
+    }
+}

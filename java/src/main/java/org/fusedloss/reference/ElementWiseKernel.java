@@ -1,0 +1,98 @@
+package org.fusedloss.reference;
+
+import java.nio.FloatBuffer;
+import org.fusedloss.KernelSums;
+import org.fusedloss.LossRequest;
+
+/**
+ * The element-wise losses in double precision: binary cross-entropy with logits, squared error and
+ * sigmoid focal. One loop over the elements does the weights and masking; {@link Term} is the loss
+ * and its derivative for one element.
+ */
+final class ElementWiseKernel {
+    private ElementWiseKernel() {
+    }
+
+    /** The loss of one element and its derivative with respect to the prediction. */
+    interface Term {
+        /** Writes {loss, dloss/dx} of prediction x, target t in output column j into out. */
+        void eval(double x, double t, int j, double[] out);
+    }
+
+    static KernelSums run(LossRequest r, Term term) {
+        final int n = r.rows();
+        final int k = r.cols();
+        final FloatBuffer x = r.predictions();
+        final FloatBuffer t = r.targets();
+        final FloatBuffer g = r.gradient();
+        final double[] out = new double[2];
+        double sum = 0;
+        long nonFinite = 0;
+        for (int i = 0; i < n; i++) {
+            final double sw = ReferenceMath.sampleWeight(r, i);
+            for (int j = 0; j < k; j++) {
+                final int at = i * k + j;
+                final double w = sw * ReferenceMath.elementWeight(r, at);
+                if (Double.isNaN(w)) {
+                    ReferenceMath.skip(r, at, 1, at);
+                    continue;
+                }
+                term.eval(x.get(at), t.get(at), j, out);
+                final double weighted = w * out[0];
+                sum += weighted;
+                if (!Double.isFinite(weighted)) {
+                    nonFinite++;
+                }
+                if (r.perTerm() != null) {
+                    r.perTerm().put(at, (float) weighted);
+                }
+                if (g != null) {
+                    g.put(at, (float) (r.gradScale() * ReferenceMath.upstream(r, at) * w * out[1]));
+                }
+            }
+        }
+        return new KernelSums(sum, nonFinite);
+    }
+
+    /** -(pw t log s + (1 - t) log(1 - s)), times the binary class weight of the hard target. */
+    static KernelSums binaryCrossEntropy(LossRequest r) {
+        final float[] pw = r.posWeight();
+        final float[] bcw = r.binaryClassWeights();
+        return run(r, (x, t, j, out) -> {
+            double a = (pw == null ? 1.0 : pw[j]) * t;
+            double b = 1 - t;
+            double cls = bcw == null ? 1.0 : bcw[t == 1 ? 1 : 0];
+            out[0] = cls * (ReferenceMath.weighted(a, ReferenceMath.softplus(-x))
+                    + ReferenceMath.weighted(b, ReferenceMath.softplus(x)));
+            out[1] = cls * (b * ReferenceMath.sigmoid(x) - a * ReferenceMath.sigmoid(-x));
+        });
+    }
+
+    /** (x - t)^2. */
+    static KernelSums meanSquaredError(LossRequest r) {
+        return run(r, (x, t, j, out) -> {
+            double d = x - t;
+            out[0] = d * d;
+            out[1] = 2 * d;
+        });
+    }
+
+    /** torchvision's sigmoid focal loss: alpha_t (1 - p_t)^gamma BCE(x, t). */
+    static KernelSums sigmoidFocal(LossRequest r) {
+        final double alpha = r.focalAlpha();
+        final double gamma = r.gamma();
+        return run(r, (x, t, j, out) -> {
+            double s = ReferenceMath.sigmoid(x);
+            double sNeg = ReferenceMath.sigmoid(-x);  // 1 - s, accurate when s is near 1
+            double m = t * sNeg + (1 - t) * s;          // 1 - p_t
+            double at = alpha < 0 ? 1.0 : alpha * t + (1 - alpha) * (1 - t);
+            double ce = ReferenceMath.weighted(t, ReferenceMath.softplus(-x))
+                    + ReferenceMath.weighted(1 - t, ReferenceMath.softplus(x));
+            double mg = ReferenceMath.pow(m, gamma);
+            out[0] = at * ReferenceMath.weighted(mg, ce);
+            double sMinusT = (1 - t) * s - t * sNeg;
+            double slope = ReferenceMath.focalSlope(m, gamma, s * sNeg * (2 * t - 1));
+            out[1] = at * (mg * sMinusT - ReferenceMath.weighted(slope, ce));
+        });
+    }
+}
