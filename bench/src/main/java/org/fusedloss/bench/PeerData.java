@@ -1,0 +1,193 @@
+package org.fusedloss.bench;
+
+import java.util.Map;
+import java.util.stream.IntStream;
+
+/**
+ * The benchmark data of shared/PEERS.md, bit for bit, so our figures compare with the peers'; the
+ * reference loss values PEERS.md gives for it; and the peers' median times.
+ *
+ * <p>{@code h1(i) = (i*2654435761 + 12345) mod 2^32}, {@code h2(i) = (i*2246822519 + 7) mod 2^32},
+ * {@code i} the flat row-major index. What "weighted" means per loss is fixed here, once, as the
+ * PEERS.md cases define it: CE = class + sample weights, BCE = pos_weight, MSE = sample weights,
+ * sigmoid focal = sample weights (its peer case is unweighted), softmax focal = alpha (the class
+ * weights) + sample weights.
+ */
+public final class PeerData {
+    /** The shapes PEERS.md benchmarks the softmax losses on. */
+    public static final String[] SOFTMAX_SHAPES = {"65536x10", "4096x1000", "256x32000", "1024x128256"};
+    /** The shape PEERS.md benchmarks the element-wise losses on. */
+    public static final String ELEMENTWISE_SHAPE = "65536x100";
+
+    public final int rows;
+    public final int cols;
+
+    private PeerData(int rows, int cols) {
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    /** The data of a shape written {@code "NxC"}, e.g. {@code "4096x1000"}. */
+    public static PeerData of(String shape) {
+        String[] parts = shape.toLowerCase().split("x");
+        if (parts.length != 2) {
+            throw new IllegalArgumentException("shape = " + shape + " is not of the form NxC");
+        }
+        return new PeerData(Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim()));
+    }
+
+    public long elements() {
+        return (long) rows * cols;
+    }
+
+    /** The bytes a fused kernel must move at the least: read the logits, write the gradient. */
+    public long bytesMoved() {
+        return 2L * elements() * Float.BYTES;
+    }
+
+    public String shape() {
+        return rows + "x" + cols;
+    }
+
+    static long h1(long i) {
+        return (i * 2654435761L + 12345L) & 0xFFFFFFFFL;
+    }
+
+    static long h2(long i) {
+        return (i * 2246822519L + 7L) & 0xFFFFFFFFL;
+    }
+
+    /** Uniform in [-4, 4): {@code (float)(h/2^32*8 - 4)}, computed in double as PEERS.md writes it. */
+    private static float uniform(long h) {
+        return (float) (h / 4294967296.0 * 8 - 4);
+    }
+
+    /** Logits (or MSE predictions), N x C. Filled in parallel: 131 M values at the largest shape. */
+    public float[] logits() {
+        float[] x = new float[Math.toIntExact(elements())];
+        IntStream.range(0, x.length).parallel().forEach(i -> x[i] = uniform(h1(i)));
+        return x;
+    }
+
+    /** Class indices {@code y[n] = (n*7919 + 13) mod C}. */
+    public int[] labels() {
+        int[] y = new int[rows];
+        for (int n = 0; n < rows; n++) {
+            y[n] = (int) (((long) n * 7919 + 13) % cols);
+        }
+        return y;
+    }
+
+    /** Class weights {@code 0.5 + (c mod 7) * 0.25}. */
+    public float[] classWeights() {
+        float[] w = new float[cols];
+        for (int c = 0; c < cols; c++) {
+            w[c] = 0.5f + (c % 7) * 0.25f;
+        }
+        return w;
+    }
+
+    /** Sample weights {@code 0.25 + (n mod 5) * 0.25}. */
+    public float[] sampleWeights() {
+        float[] w = new float[rows];
+        for (int n = 0; n < rows; n++) {
+            w[n] = 0.25f + (n % 5) * 0.25f;
+        }
+        return w;
+    }
+
+    /** Binary targets {@code h2(i) >> 31}, N x K. */
+    public float[] binaryTargets() {
+        float[] t = new float[Math.toIntExact(elements())];
+        IntStream.range(0, t.length).parallel().forEach(i -> t[i] = h2(i) >>> 31);
+        return t;
+    }
+
+    /** pos_weight {@code 1 + (k mod 4) * 0.5}, one per output column. */
+    public float[] posWeight() {
+        float[] w = new float[cols];
+        for (int k = 0; k < cols; k++) {
+            w[k] = 1f + (k % 4) * 0.5f;
+        }
+        return w;
+    }
+
+    /** Regression targets {@code (float)(h2(i)/2^32*8 - 4)}, N x K. */
+    public float[] regressionTargets() {
+        float[] m = new float[Math.toIntExact(elements())];
+        IntStream.range(0, m.length).parallel().forEach(i -> m[i] = uniform(h2(i)));
+        return m;
+    }
+
+    // ---- What PEERS.md says: reference loss values and peer times (another run, another machine) ----
+
+    /** The PEERS.md case a benchmark corresponds to, e.g. {@code ce_weighted}, or null when it has none. */
+    public static String peerCase(String loss, boolean weighted) {
+        return switch (loss) {
+            case "CrossEntropy" -> weighted ? "ce_weighted" : "ce_mean";
+            case "BinaryCrossEntropy" -> weighted ? "bce_posw" : null;
+            case "MeanSquaredError" -> weighted ? "mse_weighted" : null;
+            case "SigmoidFocal" -> weighted ? null : "focal";
+            default -> null;
+        };
+    }
+
+    private static final Map<String, Double> REFERENCE_LOSS = Map.ofEntries(
+            Map.entry("ce_weighted 4096x1000", 8.826467),
+            Map.entry("ce_weighted 256x32000", 12.415470),
+            Map.entry("ce_weighted 65536x10", 4.179278),
+            Map.entry("ce_weighted 1024x128256", 13.696568),
+            Map.entry("ce_mean 4096x1000", 8.821210),
+            Map.entry("ce_mean 256x32000", 12.324988),
+            Map.entry("ce_mean 65536x10", 4.179576),
+            Map.entry("ce_mean 1024x128256", 13.689886),
+            Map.entry("bce_posw 65536x100", 1.651441),
+            Map.entry("mse_weighted 65536x100", 10.666798),
+            Map.entry("focal 65536x100", 0.447684));
+
+    /** The loss value PEERS.md gives (PyTorch = DJL = naive Java, ~7 digits), or null. */
+    public static Double referenceLoss(String peerCase, String shape) {
+        return peerCase == null ? null : REFERENCE_LOSS.get(peerCase + " " + shape);
+    }
+
+    /** Median ms, fwd + bwd: PyTorch CPU, DJL, DL4J/ND4J, naive Java (null where PEERS.md has none). */
+    private static final Map<String, Double[]> PEER_MS = Map.ofEntries(
+            Map.entry("ce_weighted 65536x10", new Double[] {7.9, 10.5, 21.1, 19.9}),
+            Map.entry("ce_weighted 4096x1000", new Double[] {10.3, 10.0, 95.1, 115.4}),
+            Map.entry("ce_weighted 256x32000", new Double[] {42.9, 25.2, 175.9, 232.7}),
+            Map.entry("ce_weighted 1024x128256", new Double[] {806.6, 697.3, 2488.2, 4118.9}),
+            Map.entry("ce_mean 1024x128256", new Double[] {829.5, 745.6, 1963.3, null}),
+            Map.entry("bce_posw 65536x100", new Double[] {77.8, 73.0, 180.1, 270.0}),
+            Map.entry("mse_weighted 65536x100", new Double[] {22.7, 27.3, 26.4, 57.8}),
+            Map.entry("focal 65536x100", new Double[] {159.5, 190.3, null, 558.1}));
+
+    private static final String[] PEER_NAMES = {"PyTorch", "DJL", "DL4J", "naive Java"};
+
+    /** The fastest peer's median ms for this case and shape, or NaN when PEERS.md has none. */
+    public static double fastestPeerMs(String peerCase, String shape) {
+        Double[] times = peerCase == null ? null : PEER_MS.get(peerCase + " " + shape);
+        double best = Double.NaN;
+        if (times != null) {
+            for (Double t : times) {
+                if (t != null && !(t >= best)) {
+                    best = t;
+                }
+            }
+        }
+        return best;
+    }
+
+    /** The name of the fastest peer for this case and shape, or null. */
+    public static String fastestPeerName(String peerCase, String shape) {
+        Double[] times = peerCase == null ? null : PEER_MS.get(peerCase + " " + shape);
+        double best = fastestPeerMs(peerCase, shape);
+        if (times != null) {
+            for (int i = 0; i < times.length; i++) {
+                if (times[i] != null && times[i] == best) {
+                    return PEER_NAMES[i];
+                }
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,54 @@
+package org.fusedloss.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.fusedloss.Batch;
+import org.fusedloss.SoftmaxFocal;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/** Softmax focal loss, gamma 2, MEAN, on the cross-entropy shapes (PEERS.md has no peer for it); weighted = alpha (the class weights) + sample weights. */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MILLISECONDS)
+@Fork(value = 1, jvmArgsAppend = "--enable-native-access=ALL-UNNAMED")
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+public class SoftmaxFocalBench {
+    @Param({"65536x10", "4096x1000", "256x32000", "1024x128256"})
+    public String shape;
+    @Param({"native", "java"})
+    public String backend;
+    @Param({"true", "false"})
+    public boolean weighted;
+    @Param({"1", "2"})
+    public int threads;
+
+    private LossUnderTest call;
+
+    @Setup
+    public void setup() {
+        PeerData data = PeerData.of(shape);
+        SoftmaxFocal.Builder builder = SoftmaxFocal.builder().gamma(2);
+        Batch batch = Batch.of(data.logits(), data.rows, data.cols).labels(data.labels())
+                .gradient(new float[Math.toIntExact(data.elements())]);
+        if (weighted) {
+            builder.alpha(data.classWeights());
+            batch.sampleWeights(data.sampleWeights());
+        }
+        call = LossUnderTest.checked("SoftmaxFocal", weighted, data, builder.build(), batch, backend, threads);
+    }
+
+    @Benchmark
+    public double lossAndGradient() {
+        return call.call();
+    }
+}
