@@ -1,0 +1,53 @@
+/*
+ * cross_entropy.cu: softmax cross-entropy, loss and gradient in one pass over the logits.
+ * Class indices (with ignore_index) or dense targets; class weights, sample weights with a
+ * stride, label smoothing, z-loss and logit soft-capping, all inside the same row pass
+ * (softmax_rows.cuh), so the logits are read from DRAM once and the gradient written once,
+ * optionally over the logits themselves.
+ * Three launch shapes of the same code (fusedloss_cuda.h says which to pick):
+ *   _warp: a warp per row (C <= 1024), _block: a block per row, _cluster: 8 blocks per row.
+ */
+#include "softmax_rows.cuh"
+
+using namespace flc;
+
+#define FLC_CE_PARAMS                                                                          \
+    long long n, long long c, const float* logits, const int* labels, const float* targets,   \
+        int ignore_index, const float* class_weights, const float* sample_weights,            \
+        long long sample_weight_stride, float label_smoothing, float z_loss, float soft_cap,  \
+        const float* upstream, float* grad, float* per_term, void* ws, double* result
+
+template <int THREADS, int GT, int E, int CLUSTER>
+__device__ __forceinline__ void ce_dispatch(FLC_CE_PARAMS) {
+    RowArgs a{n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
+              sample_weight_stride, label_smoothing, z_loss, soft_cap, 0.f,
+              upstream, grad, per_term, ws, result};
+    if (labels) softmax_rows_kernel<CE_INDEX, THREADS, GT, E, CLUSTER>(a);
+    else softmax_rows_kernel<CE_DENSE, THREADS, GT, E, CLUSTER>(a);
+}
+
+extern "C" __global__ void __launch_bounds__(FLC_WARP_THREADS)
+flc_cross_entropy_warp(FLC_CE_PARAMS) {
+    ce_dispatch<FLC_WARP_THREADS, 32, FLC_WARP_MAX_C / 32, 1>(
+        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
+        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+}
+
+extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS)
+flc_cross_entropy_block(FLC_CE_PARAMS) {
+    ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1>(
+        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
+        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+}
+
+extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS) FLC_CLUSTER_ATTR
+flc_cross_entropy_cluster(FLC_CE_PARAMS) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS,
+                FLC_CLUSTER_SIZE>(
+        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
+        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+#else
+    cluster_unsupported(result);
+#endif
+}

@@ -1,0 +1,43 @@
+/*
+ * sigmoid_focal.cu: torchvision's sigmoid_focal_loss with weights, term and gradient fused per
+ * element (elementwise.cuh). One exp and one log1p per element serve the BCE part, the
+ * modulating factor (1 - p_t)^gamma and the gradient. alpha < 0: no alpha factor.
+ */
+#include "elementwise.cuh"
+
+using namespace flc;
+
+namespace {
+struct SigmoidFocal {
+    float alpha, gamma;
+    __device__ __forceinline__ bool bad_target(float) const { return false; }
+    __device__ __forceinline__ float eval(float x, float t, long long, float& d) const {
+        const float e = expf(-fabsf(x));
+        const float inv = 1.f / (1.f + e);
+        const float s = x >= 0.f ? inv : e * inv;
+        const float s1 = x >= 0.f ? e * inv : inv;
+        /* ce = softplus(x) - x t, written without cancellation */
+        const float ce = t * softplus_e(-x, e) + (1.f - t) * softplus_e(x, e);
+        const float m = s * (1.f - t) + s1 * t;          /* 1 - p_t */
+        const float at = alpha >= 0.f ? alpha * t + (1.f - alpha) * (1.f - t) : 1.f;
+        const float mg = pow_gamma(m, gamma);
+        float dd = mg * (s * (1.f - t) - s1 * t);         /* m^g (s - t) */
+        if (gamma != 0.f && m != 0.f)
+            dd -= gamma * pow_gamma(m, gamma - 1.f) * s * s1 * (2.f * t - 1.f) * ce;
+        d = at * dd;
+        return at * mg * ce;
+    }
+};
+}  // namespace
+
+extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
+flc_sigmoid_focal(long long n, long long k, const float* logits, const float* targets,
+                  float alpha, float gamma, const float* sample_weights,
+                  long long sample_weight_stride, const float* element_weights,
+                  const float* upstream, float* grad, float* per_term, void* ws, double* result) {
+    ElemArgs a{n, k, logits, targets, sample_weights, sample_weight_stride, element_weights,
+               upstream, grad, per_term, ws, result};
+    ErrSources src{nullptr, nullptr, nullptr, nullptr, sample_weights, sample_weight_stride,
+                   element_weights, targets};
+    elementwise_kernel(SigmoidFocal{alpha, gamma}, a, nullptr, src);
+}

@@ -1,0 +1,529 @@
+/*
+ * softmax_rows.cuh: the row engine shared by cross-entropy (class indices and dense targets)
+ * and softmax focal loss. What is fused: softmax, loss term, weights, smoothing, z-loss,
+ * soft-cap and the gradient, for one row at a time, reading the logits from DRAM once.
+ *
+ * A "group" of GT threads owns a row: one warp (GT = 32), one block, or, with CLUSTER > 1, the
+ * CLUSTER blocks of a thread-block cluster (sm_90), each owning a contiguous chunk of the row.
+ * Each thread keeps up to E logits of its chunk in registers:
+ *   1. load the chunk (float4 when aligned), apply the soft cap, take the thread's max m_t;
+ *   2. e = exp(z - m_t) (the only exp per element, kept in the registers), and the thread's
+ *      partial sums: S = sum e, B = sum w_c (m_t - z_c), W = sum w_c (smoothing / dense mass);
+ *   3. combine the partials over the group (warp shuffles, shared memory, cluster DSMEM), each
+ *      rescaled to the row max M: that gives lse = M + log S and the row's loss term;
+ *   4. gradient from the registers: grad_c = G * (P * e_c * exp(m_t - M) / S - q_c).
+ * B is a sum of non-negative terms (no cancellation between sum q_c * lse and sum q_c * z_c).
+ * A chunk longer than GT * E does not fit: it is streamed twice instead (online max/sum in the
+ * first pass, gradient in the second), correct for any C, 12 instead of 8 bytes per element.
+ */
+#ifndef FLC_SOFTMAX_ROWS_CUH
+#define FLC_SOFTMAX_ROWS_CUH
+
+#include "common.cuh"
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#include <cooperative_groups.h>
+#endif
+
+namespace flc {
+
+enum RowKind { CE_INDEX = 0, CE_DENSE = 1, FOCAL = 2 };
+
+struct RowArgs {
+    long long n, c;
+    const float* x;
+    const int* labels;
+    const float* targets;
+    int ignore_index;
+    const float* cw;         /* class weights (CE) or alpha (focal), NULL = 1 */
+    const float* sw;
+    long long sw_stride;
+    float eps, z_loss, cap, gamma;
+    const float* upstream;
+    float* grad;
+    float* per_term;
+    void* ws;
+    double* result;
+};
+
+/* Partial softmax statistics of a set of elements, relative to their max m:
+ * s = sum exp(z - m), b = sum wgt (m - z) over finite z, w = sum wgt over finite z,
+ * inf_mass = target mass on -inf logits (dense targets; makes the loss +inf). */
+struct RowAcc {
+    float m, s, b, w, inf_mass;
+};
+
+__device__ __forceinline__ RowAcc acc_identity() { return RowAcc{-INFINITY, 0.f, 0.f, 0.f, 0.f}; }
+
+/* Combine two partials (commutative bit for bit: every lane of a butterfly gets the same). */
+__device__ __forceinline__ void acc_combine(RowAcc& a, const RowAcc& o) {
+    const float m = fmaxf(a.m, o.m);
+    const float sa = a.m == -INFINITY ? 0.f : a.s * expf(a.m - m);
+    const float so = o.m == -INFINITY ? 0.f : o.s * expf(o.m - m);
+    const float ba = a.b + (a.w > 0.f ? a.w * (m - a.m) : 0.f);
+    const float bo = o.b + (o.w > 0.f ? o.w * (m - o.m) : 0.f);
+    a.m = m;
+    a.s = sa + so;
+    a.b = ba + bo;
+    a.w = a.w + o.w;
+    a.inf_mass = a.inf_mass + o.inf_mass;
+}
+
+/* Add one finite-or-not element online (stream path): one exp per element. */
+__device__ __forceinline__ void acc_add_online(RowAcc& a, float z, float wgt) {
+    if (z == -INFINITY) return;
+    if (z > a.m) {
+        const float r = a.m == -INFINITY ? 0.f : expf(a.m - z);
+        if (a.w > 0.f) a.b += a.w * (z - a.m);
+        a.s = a.s * r + 1.f;
+        a.m = z;
+    } else {
+        a.s += expf(z - a.m);
+    }
+    a.b += wgt * (a.m - z);
+    a.w += wgt;
+}
+
+__device__ __forceinline__ RowAcc shfl_xor_acc(const RowAcc& a, int o) {
+    RowAcc r;
+    r.m = __shfl_xor_sync(FULL_MASK, a.m, o);
+    r.s = __shfl_xor_sync(FULL_MASK, a.s, o);
+    r.b = __shfl_xor_sync(FULL_MASK, a.b, o);
+    r.w = __shfl_xor_sync(FULL_MASK, a.w, o);
+    r.inf_mass = __shfl_xor_sync(FULL_MASK, a.inf_mass, o);
+    return r;
+}
+
+__device__ __forceinline__ RowAcc warp_reduce_acc(RowAcc a) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const RowAcc b = shfl_xor_acc(a, o);
+        acc_combine(a, b);
+    }
+    return a;
+}
+
+/* Shared memory of the row engine. */
+template <int THREADS>
+struct RowShared {
+    RowAcc warp_acc[THREADS / 32];
+    RowAcc block_acc;
+    RowAcc cluster_slot[2];     /* double-buffered per row: read by the other blocks (DSMEM) */
+    double lead_loss[THREADS / 32];
+    double lead_nonfinite[THREADS / 32];
+};
+
+/* Group reduction over the block (GT == THREADS). Ends with the result visible to all. */
+template <int THREADS>
+__device__ __forceinline__ RowAcc block_reduce_acc(RowAcc a, RowShared<THREADS>& sh) {
+    constexpr int NW = THREADS / 32;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    a = warp_reduce_acc(a);
+    if (lane == 0) sh.warp_acc[warp] = a;
+    __syncthreads();
+    if (warp == 0) {
+        a = lane < NW ? sh.warp_acc[lane] : acc_identity();
+        a = warp_reduce_acc(a);
+        if (lane == 0) sh.block_acc = a;
+    }
+    __syncthreads();
+    return sh.block_acc;
+}
+
+/* ---- element access: slot i of thread t in a chunk, float4 (VEC) or scalar ---------------- */
+
+template <bool VEC, int GT>
+__device__ __forceinline__ int slot_pos(int t, int i) {  /* a row chunk is < 2^31 elements */
+    return VEC ? 4 * (t + (i >> 2) * GT) + (i & 3) : t + i * GT;
+}
+
+/* Load slots [0, E) of thread t; positions >= len read as -inf (neutral for max and exp). */
+template <bool VEC, int GT, int E>
+__device__ __forceinline__ void load_slots(const float* p, int len, int t, float (&v)[E]) {
+    if (VEC) {
+        #pragma unroll
+        for (int i = 0; i < E; i += 4) {
+            const int j = slot_pos<true, GT>(t, i);
+            if (j < len) {  /* len is a multiple of 4 on the VEC path */
+                const float4 q = *reinterpret_cast<const float4*>(p + j);
+                v[i] = q.x; v[i + 1] = q.y; v[i + 2] = q.z; v[i + 3] = q.w;
+            } else {
+                v[i] = v[i + 1] = v[i + 2] = v[i + 3] = -INFINITY;
+            }
+        }
+    } else {
+        #pragma unroll
+        for (int i = 0; i < E; ++i) {
+            const int j = slot_pos<false, GT>(t, i);
+            v[i] = j < len ? p[j] : -INFINITY;
+        }
+    }
+}
+
+/* Soft cap: z = cap * tanh(x / cap); -inf stays -inf only when there is no cap. */
+__device__ __forceinline__ float soft_cap(float x, float cap) {
+    return cap > 0.f ? cap * tanhf(x / cap) : x;
+}
+
+/* ---- per-row constants -------------------------------------------------------------------- */
+
+/* What the gradient loop needs, identical in every thread of the group. */
+struct RowCoef {
+    float M;       /* row max */
+    float pscale;  /* G * P / S: multiplies exp(z - M) */
+    float qy;      /* G * (target mass of class y): subtracted at c == y (index kinds) */
+    float qs;      /* G * eps / C (smoothing mass per unit class weight, CE index) */
+    float qd;      /* G * (1 - eps) (dense targets) */
+    double term;   /* the row's weighted loss */
+};
+
+/* Row-level math from the reduced statistics (SEMANTICS / fusedloss.h formulas). Float is
+ * enough here: every quantity is a sum of non-negative parts (no cancellation), and the
+ * cross-row sums are accumulated in double. */
+template <int KIND>
+__device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, float zy, float cwy,
+                                            float sw, float G) {
+    RowCoef k;
+    k.M = r.m;
+    const float logS = logf(r.s);
+    const float lse = r.m + logS;
+    const float eps = a.eps, zl = a.z_loss;
+    const float eps_c = (float)((double)a.eps / (double)a.c);
+    float L, P;
+    k.qy = 0.f; k.qs = 0.f; k.qd = 0.f;
+    if (KIND == CE_INDEX) {
+        /* sum_c q_c (lse - z_c) = (1-eps) cw_y (lse - z_y) + eps/C (B + W log S) */
+        L = (1.f - eps) * cwy * ((r.m - zy) + logS);
+        if (eps != 0.f) L += eps_c * (r.b + r.w * logS);
+        if (zl != 0.f) L += cwy * zl * lse * lse;
+        P = (1.f - eps) * cwy + eps_c * r.w + 2.f * cwy * zl * lse;
+        k.qy = G * (1.f - eps) * cwy;
+        k.qs = G * eps_c;
+    } else if (KIND == CE_DENSE) {
+        L = r.b + r.w * logS + (r.inf_mass > 0.f ? INFINITY : 0.f);
+        if (zl != 0.f) L += zl * lse * lse;
+        P = r.w + r.inf_mass + 2.f * zl * lse;
+        k.qs = G * eps_c;
+        k.qd = G * (1.f - eps);
+    } else {  /* FOCAL: p = p_y, lp = log p, m = 1 - p */
+        const float g = a.gamma;
+        const float lp = (zy - r.m) - logS;
+        const float p = expf(lp), m = -expm1f(lp);
+        const float mg = pow_gamma(m, g);
+        L = cwy * mg * (-lp);
+        float F = mg;
+        if (g != 0.f && m != 0.f) F -= g * pow_gamma(m, g - 1.f) * p * lp;
+        F *= cwy;
+        P = F;
+        k.qy = G * F;
+    }
+    k.term = (double)sw * (double)L;
+    k.pscale = G * P / r.s;
+    return k;
+}
+
+/* ---- the row loop ----------------------------------------------------------------------- */
+
+template <int KIND, int THREADS, int GT, int E, int CLUSTER, bool VEC>
+__device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
+    constexpr int GPC = THREADS / GT;  /* groups (rows in flight) per block */
+    const int t = threadIdx.x % GT;
+    const int gib = threadIdx.x / GT;
+    int rank = 0;
+    long long group, ngroups;
+    if (CLUSTER > 1) {
+        rank = blockIdx.x % CLUSTER;   /* == cluster block rank for __cluster_dims__(CLUSTER,1,1) */
+        group = blockIdx.x / CLUSTER;
+        ngroups = gridDim.x / CLUSTER;
+    } else {
+        group = (long long)blockIdx.x * GPC + gib;
+        ngroups = (long long)gridDim.x * GPC;
+    }
+    const long long C = a.c;
+    long long chunk = (C + CLUSTER - 1) / CLUSTER;
+    chunk = (chunk + 3) & ~3ll;  /* chunks start on a float4 boundary */
+    const long long lo = (long long)rank * chunk;
+    long long len64 = C - lo;
+    len64 = len64 < 0 ? 0 : (len64 > chunk ? chunk : len64);
+    const int len = (int)len64;  /* labels are int32: C < 2^31 */
+    const bool in_regs = len <= GT * E;
+    const bool leader = t == 0 && rank == 0;
+    const float Gf = grad_factor(a.ws);
+    const float eps_c = (float)((double)a.eps / (double)C);
+    const bool smooth_idx = KIND == CE_INDEX && a.eps != 0.f;
+    double loss_acc = 0.0, nonfinite_acc = 0.0;
+    int synced = 0;  /* rows that went through the cluster exchange (slot parity) */
+
+    for (long long row = group; row < a.n; row += ngroups) {
+        const long long off = row * C + lo;
+        const float* xr = a.x + off;
+        float* gr = a.grad ? a.grad + off : nullptr;
+        const float* tr = KIND == CE_DENSE ? a.targets + off : nullptr;
+
+        /* ---- row setup: label, weights, masking (uniform over the group) ---- */
+        int y = -1;
+        bool counted = true;
+        if (KIND != CE_DENSE) {
+            y = a.labels[row];
+            if (y == a.ignore_index || y < 0 || y >= C) counted = false;  /* bad: prep reports */
+        }
+        const float sw = sample_weight(a.sw, a.sw_stride, row);
+        if (isnan(sw)) counted = false;
+        if (!counted) {
+            if (gr) for (int j = t; j < len; j += GT) gr[j] = 0.f;
+            if (leader && a.per_term) a.per_term[row] = 0.f;
+            continue;
+        }
+        /* z_y and its class weight, read before any thread of the row writes its gradient
+         * (grad may alias the logits) */
+        float zy = 0.f, cwy = 1.f;
+        if (KIND != CE_DENSE) {
+            zy = soft_cap(a.x[row * C + y], a.cap);
+            if (a.cw) cwy = a.cw[y];
+        }
+        const float G = Gf * (a.upstream ? a.upstream[row] : 1.f) * sw;
+
+        /* ---- pass 1: statistics ---- */
+        RowAcc acc = acc_identity();
+        float v[E];
+        float mt = -INFINITY;
+        if (in_regs) {
+            load_slots<VEC, GT, E>(xr, len, t, v);
+            #pragma unroll
+            for (int i = 0; i < E; ++i) {
+                if (a.cap > 0.f && slot_pos<VEC, GT>(t, i) < len) v[i] = soft_cap(v[i], a.cap);
+                mt = fmaxf(mt, v[i]);
+            }
+            acc.m = mt;
+            #pragma unroll
+            for (int i = 0; i < E; ++i) {
+                const int j = slot_pos<VEC, GT>(t, i);
+                const float z = v[i];
+                float e = 0.f;
+                if (j < len) {
+                    if (z != -INFINITY) {
+                        e = expf(z - mt);
+                        acc.s += e;
+                    }
+                    if (KIND == CE_INDEX && smooth_idx && z != -INFINITY) {
+                        const float wc = a.cw ? a.cw[lo + j] : 1.f;
+                        acc.b += wc * (mt - z);
+                        acc.w += wc;
+                    } else if (KIND == CE_DENSE) {
+                        const float wc = a.cw ? a.cw[lo + j] : 1.f;
+                        const float tt = tr[j];
+                        if (z != -INFINITY) {
+                            const float q = wc * ((1.f - a.eps) * tt + eps_c);
+                            acc.b += q * (mt - z);
+                            acc.w += q;
+                        } else {
+                            acc.inf_mass += wc * (1.f - a.eps) * tt;
+                        }
+                    }
+                }
+                /* keep e (or z when capped: the cap's derivative needs it); -0.0 marks z == -inf
+                 * so the gradient loop still knows which classes are masked */
+                if (a.cap <= 0.f) v[i] = z == -INFINITY ? -0.f : e;
+            }
+        } else {
+            const int step = VEC ? 4 * GT : GT;
+            for (int j0 = VEC ? 4 * t : t; j0 < len; j0 += step) {
+                float zz[4];
+                int cnt = 1;
+                if (VEC) {
+                    const float4 q = *reinterpret_cast<const float4*>(xr + j0);
+                    zz[0] = q.x; zz[1] = q.y; zz[2] = q.z; zz[3] = q.w;
+                    cnt = 4;
+                } else {
+                    zz[0] = xr[j0];
+                }
+                for (int u = 0; u < cnt; ++u) {
+                    const int j = j0 + u;
+                    const float z = soft_cap(zz[u], a.cap);
+                    float wgt = 0.f;
+                    if (KIND == CE_INDEX && smooth_idx) {
+                        wgt = a.cw ? a.cw[lo + j] : 1.f;
+                    } else if (KIND == CE_DENSE) {
+                        const float wc = a.cw ? a.cw[lo + j] : 1.f;
+                        const float tt = tr[j];
+                        if (z == -INFINITY) acc.inf_mass += wc * (1.f - a.eps) * tt;
+                        wgt = wc * ((1.f - a.eps) * tt + eps_c);
+                    }
+                    acc_add_online(acc, z, wgt);
+                }
+            }
+        }
+
+        /* ---- combine over the group ---- */
+        RowAcc r;
+        if (GT == 32) {
+            r = warp_reduce_acc(acc);
+            __syncwarp();  /* orders every lane's read of z_y before any lane's gradient store */
+        } else {
+            r = block_reduce_acc<THREADS>(acc, sh);
+        }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+        if (CLUSTER > 1) {
+            namespace cg = cooperative_groups;
+            cg::cluster_group cl = cg::this_cluster();
+            const int slot = synced & 1;
+            if (threadIdx.x == 0) sh.cluster_slot[slot] = r;
+            cl.sync();
+            if (threadIdx.x == 0) {
+                /* every block folds the same partials in rank order: identical bits */
+                RowAcc f = *cl.map_shared_rank(&sh.cluster_slot[slot], 0);
+                for (int q = 1; q < CLUSTER; ++q) acc_combine(f, *cl.map_shared_rank(&sh.cluster_slot[slot], q));
+                sh.block_acc = f;
+            }
+            __syncthreads();
+            r = sh.block_acc;
+            ++synced;
+        }
+#endif
+        const RowCoef k = row_coef<KIND>(a, r, zy, cwy, sw, G);
+        if (leader) {
+            loss_acc += k.term;
+            if (!isfinite(k.term)) nonfinite_acc += 1.0;
+            if (a.per_term) a.per_term[row] = (float)k.term;
+        }
+
+        /* ---- pass 2: gradient ---- */
+        if (gr) {
+            if (in_regs) {
+                /* e was taken relative to the thread max m_t */
+                const float ps = mt == -INFINITY ? 0.f : k.pscale * expf(mt - k.M);
+                constexpr int W = VEC ? 4 : 1;
+                #pragma unroll
+                for (int i = 0; i < E; i += W) {
+                    const int j0 = slot_pos<VEC, GT>(t, i);
+                    if (j0 >= len) continue;  /* len is a multiple of 4 on the VEC path */
+                    float gq[W];
+                    #pragma unroll
+                    for (int u = 0; u < W; ++u) {
+                        const int j = j0 + u;
+                        const long long cidx = lo + j;
+                        bool finite;
+                        float e;
+                        if (a.cap > 0.f) {
+                            finite = true;  /* a capped logit is finite (or NaN) */
+                            e = expf(v[i + u] - mt);
+                        } else {
+                            e = v[i + u];
+                            finite = !signbit(e);
+                        }
+                        float gi = ps * e;
+                        if (KIND == CE_INDEX) {
+                            if (smooth_idx && finite) gi -= k.qs * (a.cw ? a.cw[cidx] : 1.f);
+                            if (cidx == y) gi -= k.qy;
+                        } else if (KIND == CE_DENSE) {
+                            const float wc = a.cw ? a.cw[cidx] : 1.f;
+                            gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
+                        } else {
+                            if (cidx == y) gi -= k.qy;
+                        }
+                        if (a.cap > 0.f) {
+                            const float zc = v[i + u] / a.cap;
+                            gi *= 1.f - zc * zc;
+                        }
+                        gq[u] = gi;
+                    }
+                    if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gq[0], gq[W > 1 ? 1 : 0], gq[W > 2 ? 2 : 0], gq[W > 3 ? 3 : 0]);
+                    else gr[j0] = gq[0];
+                }
+            } else {
+                const int step = VEC ? 4 * GT : GT;
+                for (int j0 = VEC ? 4 * t : t; j0 < len; j0 += step) {
+                    float xx[4], gg[4];
+                    int cnt = 1;
+                    if (VEC) {
+                        const float4 q = *reinterpret_cast<const float4*>(xr + j0);
+                        xx[0] = q.x; xx[1] = q.y; xx[2] = q.z; xx[3] = q.w;
+                        cnt = 4;
+                    } else {
+                        xx[0] = xr[j0];
+                    }
+                    for (int u = 0; u < cnt; ++u) {
+                        const int j = j0 + u;
+                        const long long cidx = lo + j;
+                        const float z = soft_cap(xx[u], a.cap);
+                        const bool finite = z != -INFINITY;
+                        float gi = finite ? k.pscale * expf(z - k.M) : 0.f;
+                        if (KIND == CE_INDEX) {
+                            if (smooth_idx && finite) gi -= k.qs * (a.cw ? a.cw[cidx] : 1.f);
+                            if (cidx == y) gi -= k.qy;
+                        } else if (KIND == CE_DENSE) {
+                            const float wc = a.cw ? a.cw[cidx] : 1.f;
+                            gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
+                        } else {
+                            if (cidx == y) gi -= k.qy;
+                        }
+                        if (a.cap > 0.f) {
+                            const float zc = z / a.cap;
+                            gi *= 1.f - zc * zc;
+                        }
+                        gg[u] = gi;
+                    }
+                    if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gg[0], gg[1], gg[2], gg[3]);
+                    else gr[j0] = gg[0];
+                }
+            }
+        }
+    }
+
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    /* no block may exit while another can still read its shared memory */
+    if (CLUSTER > 1) cooperative_groups::this_cluster().sync();
+#endif
+
+    /* ---- this block's partial: group leaders' sums in group order ---- */
+    if (t == 0) {
+        sh.lead_loss[gib] = loss_acc;
+        sh.lead_nonfinite[gib] = nonfinite_acc;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0 && rank == 0) {
+        double l = 0.0, nf = 0.0;
+        for (int q = 0; q < GPC; ++q) { l += sh.lead_loss[q]; nf += sh.lead_nonfinite[q]; }
+        const long long part = CLUSTER > 1 ? blockIdx.x / CLUSTER : blockIdx.x;
+        double* parts = main_partials(a.ws);
+        parts[2 * part] = l;
+        parts[2 * part + 1] = nf;
+    }
+}
+
+/* Thread-block clusters exist from sm_90 on: the _cluster kernels carry the cluster shape
+ * only there (so a plain cuLaunchKernel launches clusters); elsewhere they report it. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define FLC_CLUSTER_ATTR __cluster_dims__(FLC_CLUSTER_SIZE, 1, 1)
+#else
+#define FLC_CLUSTER_ATTR
+#endif
+
+__device__ inline void cluster_unsupported(double* result) {
+    if (blockIdx.x == 0 && threadIdx.x == 0) {
+        for (int i = 0; i < FLC_RESULT_DOUBLES; ++i) result[i] = 0.0;
+        result[FLC_R_ERROR_CODE] = FLC_ERR_UNSUPPORTED;
+    }
+}
+
+/* The kernel body: checks the grid, picks the float4 path when everything is aligned, runs
+ * the rows, then the last block writes the result. */
+template <int KIND, int THREADS, int GT, int E, int CLUSTER>
+__device__ __forceinline__ void softmax_rows_kernel(const RowArgs& a) {
+    __shared__ RowShared<THREADS> sh;
+    const int npart = CLUSTER > 1 ? (int)(gridDim.x / CLUSTER) : (int)gridDim.x;
+    if (CLUSTER > 1 && gridDim.x % CLUSTER != 0) {  /* cannot happen with __cluster_dims__ */
+        if (blockIdx.x == 0 && threadIdx.x == 0) a.result[FLC_R_ERROR_CODE] = FLC_ERR_LAUNCH;
+        return;
+    }
+    if (!main_grid_ok(a.ws, npart, a.result)) return;
+    const bool vec = (a.c % 4 == 0) && aligned16(a.x) && aligned16(a.grad)
+                     && (KIND != CE_DENSE || aligned16(a.targets));
+    if (vec) softmax_rows<KIND, THREADS, GT, E, CLUSTER, true>(a, sh);
+    else softmax_rows<KIND, THREADS, GT, E, CLUSTER, false>(a, sh);
+    ErrSources src{a.labels, a.cw, nullptr, nullptr, a.sw, a.sw_stride, nullptr, a.targets};
+    main_finish(a.ws, npart, a.result, src);
+}
+
+}  // namespace flc
+
+#endif /* FLC_SOFTMAX_ROWS_CUH */
