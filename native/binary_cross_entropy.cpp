@@ -1,0 +1,35 @@
+// Binary cross-entropy with logits, pos_weight per column, binary class weights {w0, w1}.
+// Formulas: fusedloss.h. One exp, one log and one division per element. Compiled once per ISA.
+#include "elementwise.h"
+
+namespace FL_NS {
+
+namespace {
+struct BinaryCrossEntropy {
+    const float* pos_weight;  // per column, NULL: 1
+    const float* class_weights;  // {w0, w1} picked by the hard target, NULL: 1
+
+    void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const {
+        const Sigmoid sg = sigmoid(x);
+        const vf one_t = sub(set1(1.0f), t);
+        const vf pw = pos_weight ? load_n(pos_weight + col, n, set1(1.0f)) : set1(1.0f);
+        const vf pw_t = mul(pw, t);
+        // pw t softplus(-x) + (1 - t) softplus(x)
+        term = fmadd(pw_t, softplus_neg(x, sg), mul(one_t, softplus_pos(x, sg)));
+        // (1 - t) s - pw t (1 - s)
+        deriv = fnmadd(pw_t, sg.s_neg, mul(one_t, sg.s));
+        if (class_weights) {
+            const vf b = select(ge(t, set1(0.5f)), set1(class_weights[1]), set1(class_weights[0]));
+            term = mul(term, b);
+            deriv = mul(deriv, b);
+        }
+    }
+};
+}  // namespace
+
+void binary_cross_entropy_rows(const fl::ElementwiseArgs& a, int64_t r0, int64_t r1,
+                               fl::BlockSum* out) {
+    elementwise_rows(a, BinaryCrossEntropy{a.pos_weight, a.binary_class_weights}, r0, r1, out);
+}
+
+}  // namespace FL_NS

@@ -1,0 +1,76 @@
+// elementwise.h: the row loop shared by the element-wise losses (binary cross-entropy, MSE,
+// sigmoid focal), generic over simd.h.
+//
+// A loss is a small struct with
+//   void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const
+// giving the unweighted term and d term / dx of the n (<= kLanes) elements at columns
+// [col, col + n) (class weights that live inside the term, such as pos_weight, are its own
+// business). This loop applies the sample / element weights and the masks, writes per_term and
+// the gradient, and sums the terms of each row in double.
+#pragma once
+
+#include <string.h>
+
+#include "kernels.h"
+#include "vmath.h"
+
+namespace FL_NS {
+
+using namespace simd;
+
+template <class Loss>
+inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+                             int64_t row_end, fl::BlockSum* out) {
+    const int64_t k = a.k;
+    const vf scale = set1((float)a.grad_scale);
+    double total = 0.0;
+    int64_t nonfinite = 0;
+    for (int64_t i = row_begin; i < row_end; ++i) {
+        const int64_t at = i * k;
+        float* g = a.grad ? a.grad + at : nullptr;
+        float* per_term = a.per_term ? a.per_term + at : nullptr;
+        const float sw = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
+        if (sw != sw) {  // missing sample weight: the whole row is masked
+            if (g) memset(g, 0, (size_t)k * sizeof(float));
+            if (per_term) memset(per_term, 0, (size_t)k * sizeof(float));
+            continue;
+        }
+        const float* x = a.x + at;
+        const float* t = a.t + at;
+        const float* ew = a.element_weights ? a.element_weights + at : nullptr;
+        const float* up = a.upstream ? a.upstream + at : nullptr;
+        dacc row_sum;
+        int64_t row_bad = 0;
+        for (int64_t j = 0; j < k; j += kLanes) {
+            const int n = k - j < kLanes ? (int)(k - j) : kLanes;
+            vmask active = n == kLanes ? all_lanes() : first_n(n);
+            vf w = set1(sw);
+            if (ew) {
+                const vf e = load_n(ew + j, n, zero());
+                active = mask_and(active, eq(e, e));  // NaN element weight: masked
+                w = mul(w, e);
+            }
+            vf term, deriv;
+            loss.eval(load_n(x + j, n, zero()), load_n(t + j, n, zero()), j, n, term, deriv);
+            term = select(active, mul(w, term), zero());
+            row_sum.add(term);
+            const vmask bad = mask_andnot(finite_mask(term), active);
+            if (any(bad)) row_bad += count(bad);
+            if (per_term) store_n(per_term + j, n, term);
+            if (g) {
+                const vf coef = up ? mul(scale, load_n(up + j, n, zero())) : scale;
+                store_n(g + j, n, select(active, mul(mul(coef, w), deriv), zero()));
+            }
+        }
+        total += row_sum.total();
+        nonfinite += row_bad;
+    }
+    out->sum = total;
+    out->nonfinite = nonfinite;
+}
+
+// softplus(x) and softplus(-x) from the shared sigmoid pieces: max(+-x, 0) + log1p(exp(-|x|)).
+inline vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
+inline vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
+
+}  // namespace FL_NS

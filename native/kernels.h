@@ -1,0 +1,91 @@
+// kernels.h: the internal interface between the dispatcher (dispatch.cpp, baseline flags) and the
+// kernels compiled once per ISA. Plain structs and function pointers only.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+namespace fl {
+
+// Softmax row chunk: a row is processed in chunks of this many floats (4 KiB, they stay in L1
+// between the sweeps over a chunk). A multiple of every ISA's lane count.
+constexpr int64_t kSoftmaxChunk = 1024;
+
+static inline int64_t softmax_chunks(int64_t c) { return (c + kSoftmaxChunk - 1) / kSoftmaxChunk; }
+
+// Per-worker scratch for the softmax losses: the row's exponentials (or capped logits), then one
+// float per chunk.
+static inline size_t softmax_scratch_floats(int64_t c) {
+    return (size_t)((c + 15) / 16 * 16 + softmax_chunks(c) + 16);
+}
+
+// The loss sum and non-finite count of one block of rows.
+struct BlockSum {
+    double sum;
+    int64_t nonfinite;
+};
+
+// fl_cross_entropy and fl_softmax_focal.
+struct SoftmaxArgs {
+    int64_t n, c;
+    const float* logits;
+    const int32_t* labels;        // NULL: dense targets
+    const float* targets;
+    int32_t ignore_index;
+    const float* class_weights;   // CE: class weights; focal: alpha
+    const float* sample_weights;
+    int64_t sample_weight_stride;
+    float smoothing, z_loss, soft_cap, gamma;
+    const float* upstream;
+    double grad_scale;
+    float* grad;
+    float* per_term;
+    bool stream_grad;             // write the gradient with non-temporal stores
+};
+
+// fl_binary_cross_entropy, fl_mean_squared_error, fl_sigmoid_focal.
+struct ElementwiseArgs {
+    int64_t n, k;
+    const float* x;
+    const float* t;
+    const float* pos_weight;            // BCE
+    const float* binary_class_weights;  // BCE
+    const float* sample_weights;
+    int64_t sample_weight_stride;
+    const float* element_weights;
+    float alpha, gamma;                 // sigmoid focal
+    const float* upstream;
+    double grad_scale;
+    float* grad;
+    float* per_term;
+};
+
+using SoftmaxRowsFn = void (*)(const SoftmaxArgs&, int64_t row_begin, int64_t row_end,
+                               float* scratch, BlockSum* out);
+using ElementwiseRowsFn = void (*)(const ElementwiseArgs&, int64_t row_begin, int64_t row_end,
+                                   BlockSum* out);
+
+struct KernelTable {
+    const char* name;
+    SoftmaxRowsFn cross_entropy;
+    SoftmaxRowsFn softmax_focal;
+    ElementwiseRowsFn binary_cross_entropy;
+    ElementwiseRowsFn mean_squared_error;
+    ElementwiseRowsFn sigmoid_focal;
+};
+
+}  // namespace fl
+
+#define FL_DECLARE_KERNELS(ns)                                                               \
+    namespace ns {                                                                           \
+    void cross_entropy_rows(const fl::SoftmaxArgs&, int64_t, int64_t, float*, fl::BlockSum*); \
+    void softmax_focal_rows(const fl::SoftmaxArgs&, int64_t, int64_t, float*, fl::BlockSum*); \
+    void binary_cross_entropy_rows(const fl::ElementwiseArgs&, int64_t, int64_t,             \
+                                   fl::BlockSum*);                                           \
+    void mean_squared_error_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*); \
+    void sigmoid_focal_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*);     \
+    }
+
+FL_DECLARE_KERNELS(fl_scalar)
+FL_DECLARE_KERNELS(fl_avx2)
+FL_DECLARE_KERNELS(fl_avx512)

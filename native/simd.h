@@ -1,0 +1,296 @@
+// simd.h: the only code that differs per instruction set.
+//
+// Every kernel source is compiled three times, with FL_ISA set to FL_ISA_SCALAR, FL_ISA_AVX2 or
+// FL_ISA_AVX512 and the matching -m flags. This header then defines, inside the namespace FL_NS
+// (fl_scalar, fl_avx2 or fl_avx512), one float vector type `vf` of kLanes lanes, a lane mask
+// `vmask`, an int vector `vi`, a double accumulator `dacc`, and the few operations the generic
+// kernels use. Everything lives in that namespace, so no inline function compiled with AVX flags
+// can be merged by the linker with a baseline copy of the same name.
+#pragma once
+
+#include <stdint.h>
+#include <string.h>
+#include <math.h>
+#include <float.h>
+
+#define FL_ISA_SCALAR 0
+#define FL_ISA_AVX2 1
+#define FL_ISA_AVX512 2
+
+#ifndef FL_ISA
+#error "compile with -DFL_ISA=FL_ISA_SCALAR, FL_ISA_AVX2 or FL_ISA_AVX512"
+#endif
+
+#if FL_ISA == FL_ISA_AVX512
+#if !defined(__AVX512F__) || !defined(__AVX512DQ__) || !defined(__AVX512BW__) || \
+    !defined(__AVX512VL__) || !defined(__FMA__)
+#error "the AVX-512 unit needs -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma"
+#endif
+#define FL_NS fl_avx512
+#include <immintrin.h>
+#elif FL_ISA == FL_ISA_AVX2
+#if !defined(__AVX2__) || !defined(__FMA__)
+#error "the AVX2 unit needs -mavx2 -mfma"
+#endif
+#define FL_NS fl_avx2
+#include <immintrin.h>
+#elif FL_ISA == FL_ISA_SCALAR
+#if defined(__AVX__)
+#error "the scalar unit must be compiled for baseline x86-64 (no -mavx / -march=native)"
+#endif
+#define FL_NS fl_scalar
+#else
+#error "unknown FL_ISA"
+#endif
+
+namespace FL_NS {
+namespace simd {
+
+#if FL_ISA == FL_ISA_AVX2
+// ---------------------------------------------------------------------------------------- AVX2
+constexpr int kLanes = 8;
+constexpr int kStreamAlign = 32;  // bytes; non-temporal stores need this alignment
+using vf = __m256;
+using vi = __m256i;
+using vmask = __m256;  // all-ones lanes
+
+inline vf set1(float a) { return _mm256_set1_ps(a); }
+inline vf zero() { return _mm256_setzero_ps(); }
+inline vf load(const float* p) { return _mm256_loadu_ps(p); }
+inline void store(float* p, vf a) { _mm256_storeu_ps(p, a); }
+inline void stream(float* p, vf a) { _mm256_stream_ps(p, a); }
+inline void stream_fence() { _mm_sfence(); }
+inline vmask first_n(int n) {  // lanes [0, n)
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane));
+}
+// Loads lanes [0, n); the others get `fill` and their memory is not touched.
+inline vf load_partial(const float* p, int n, vf fill) {
+    vmask m = first_n(n);
+    return _mm256_blendv_ps(fill, _mm256_maskload_ps(p, _mm256_castps_si256(m)), m);
+}
+inline void store_partial(float* p, int n, vf a) {
+    _mm256_maskstore_ps(p, _mm256_castps_si256(first_n(n)), a);
+}
+inline vf add(vf a, vf b) { return _mm256_add_ps(a, b); }
+inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
+inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+inline vf div(vf a, vf b) { return _mm256_div_ps(a, b); }
+inline vf fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }   // a * b + c
+inline vf fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); } // c - a * b
+// max / min return b when either is NaN (the x86 rule): max(lo, x) keeps a NaN x.
+inline vf max(vf a, vf b) { return _mm256_max_ps(a, b); }
+inline vf min(vf a, vf b) { return _mm256_min_ps(a, b); }
+inline vf abs(vf a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+inline vf copysign(vf mag, vf sgn) {
+    const vf s = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(s, mag), _mm256_and_ps(s, sgn));
+}
+inline vmask lt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+inline vmask le(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+inline vmask gt(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+inline vmask ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+inline vmask eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+inline vmask neq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }  // true for NaN
+inline vmask all_lanes() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
+inline vmask mask_and(vmask a, vmask b) { return _mm256_and_ps(a, b); }
+inline vmask mask_andnot(vmask a, vmask b) { return _mm256_andnot_ps(a, b); }  // !a & b
+inline vf select(vmask m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }    // m ? a : b
+inline vf select_sign(vf s, vf a, vf b) { return _mm256_blendv_ps(b, a, s); } // signbit(s) ? a : b
+inline int count(vmask m) { return __builtin_popcount((unsigned)_mm256_movemask_ps(m)); }
+inline bool any(vmask m) { return _mm256_movemask_ps(m) != 0; }
+inline float reduce_max(vf a) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+// Sums float lanes in double, in a fixed order.
+struct dacc {
+    __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+    void add(vf a) {
+        lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
+        hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+    }
+    double total() const {
+        __m256d s = _mm256_add_pd(lo, hi);
+        __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+    }
+};
+inline vi as_int(vf a) { return _mm256_castps_si256(a); }
+inline vf as_float(vi a) { return _mm256_castsi256_ps(a); }
+inline vi set1_i(int32_t a) { return _mm256_set1_epi32(a); }
+inline vi add_i(vi a, vi b) { return _mm256_add_epi32(a, b); }
+inline vi sub_i(vi a, vi b) { return _mm256_sub_epi32(a, b); }
+inline vi and_i(vi a, vi b) { return _mm256_and_si256(a, b); }
+inline vi or_i(vi a, vi b) { return _mm256_or_si256(a, b); }
+template <int k> inline vi shl_i(vi a) { return _mm256_slli_epi32(a, k); }
+template <int k> inline vi shr_i(vi a) { return _mm256_srli_epi32(a, k); }   // logical
+template <int k> inline vi sra_i(vi a) { return _mm256_srai_epi32(a, k); }   // arithmetic
+inline vf to_float(vi a) { return _mm256_cvtepi32_ps(a); }
+
+#elif FL_ISA == FL_ISA_AVX512
+// ------------------------------------------------------------------------------------- AVX-512
+constexpr int kLanes = 16;
+constexpr int kStreamAlign = 64;
+using vf = __m512;
+using vi = __m512i;
+using vmask = __mmask16;
+
+inline vf set1(float a) { return _mm512_set1_ps(a); }
+inline vf zero() { return _mm512_setzero_ps(); }
+inline vf load(const float* p) { return _mm512_loadu_ps(p); }
+inline void store(float* p, vf a) { _mm512_storeu_ps(p, a); }
+inline void stream(float* p, vf a) { _mm512_stream_ps(p, a); }
+inline void stream_fence() { _mm_sfence(); }
+inline vmask first_n(int n) { return n >= 16 ? (vmask)0xFFFF : (vmask)((1u << n) - 1u); }
+inline vf load_partial(const float* p, int n, vf fill) {
+    return _mm512_mask_loadu_ps(fill, first_n(n), p);  // masked-off lanes never fault
+}
+inline void store_partial(float* p, int n, vf a) { _mm512_mask_storeu_ps(p, first_n(n), a); }
+inline vf add(vf a, vf b) { return _mm512_add_ps(a, b); }
+inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
+inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+inline vf div(vf a, vf b) { return _mm512_div_ps(a, b); }
+inline vf fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+inline vf fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
+inline vf max(vf a, vf b) { return _mm512_max_ps(a, b); }  // b when either is NaN, as AVX2
+inline vf min(vf a, vf b) { return _mm512_min_ps(a, b); }
+inline vf abs(vf a) { return _mm512_abs_ps(a); }
+inline vf copysign(vf mag, vf sgn) {
+    const vf s = _mm512_set1_ps(-0.0f);
+    return _mm512_or_ps(_mm512_andnot_ps(s, mag), _mm512_and_ps(s, sgn));
+}
+inline vmask lt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+inline vmask le(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+inline vmask gt(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+inline vmask ge(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+inline vmask eq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+inline vmask neq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
+inline vmask all_lanes() { return (vmask)0xFFFF; }
+inline vmask mask_and(vmask a, vmask b) { return (vmask)(a & b); }
+inline vmask mask_andnot(vmask a, vmask b) { return (vmask)(~a & b); }
+inline vf select(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
+inline vf select_sign(vf s, vf a, vf b) {
+    return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(s)), b, a);
+}
+inline int count(vmask m) { return __builtin_popcount((unsigned)m); }
+inline bool any(vmask m) { return m != 0; }
+inline float reduce_max(vf a) {
+    __m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+struct dacc {
+    __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
+    void add(vf a) {
+        lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
+        hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
+    }
+    double total() const {
+        __m512d s = _mm512_add_pd(lo, hi);
+        __m256d q = _mm256_add_pd(_mm512_castpd512_pd256(s), _mm512_extractf64x4_pd(s, 1));
+        __m128d t = _mm_add_pd(_mm256_castpd256_pd128(q), _mm256_extractf128_pd(q, 1));
+        return _mm_cvtsd_f64(_mm_add_sd(t, _mm_unpackhi_pd(t, t)));
+    }
+};
+inline vi as_int(vf a) { return _mm512_castps_si512(a); }
+inline vf as_float(vi a) { return _mm512_castsi512_ps(a); }
+inline vi set1_i(int32_t a) { return _mm512_set1_epi32(a); }
+inline vi add_i(vi a, vi b) { return _mm512_add_epi32(a, b); }
+inline vi sub_i(vi a, vi b) { return _mm512_sub_epi32(a, b); }
+inline vi and_i(vi a, vi b) { return _mm512_and_si512(a, b); }
+inline vi or_i(vi a, vi b) { return _mm512_or_si512(a, b); }
+template <int k> inline vi shl_i(vi a) { return _mm512_slli_epi32(a, k); }
+template <int k> inline vi shr_i(vi a) { return _mm512_srli_epi32(a, k); }
+template <int k> inline vi sra_i(vi a) { return _mm512_srai_epi32(a, k); }
+inline vf to_float(vi a) { return _mm512_cvtepi32_ps(a); }
+
+#else
+// -------------------------------------------------------------------------------------- scalar
+constexpr int kLanes = 1;
+constexpr int kStreamAlign = 4;
+using vf = float;
+using vi = int32_t;
+using vmask = bool;
+
+inline vf set1(float a) { return a; }
+inline vf zero() { return 0.0f; }
+inline vf load(const float* p) { return *p; }
+inline void store(float* p, vf a) { *p = a; }
+inline void stream(float* p, vf a) { *p = a; }
+inline void stream_fence() {}
+inline vmask first_n(int n) { return n > 0; }
+inline vf load_partial(const float* p, int n, vf fill) { return n > 0 ? *p : fill; }
+inline void store_partial(float* p, int n, vf a) {
+    if (n > 0) *p = a;
+}
+inline vf add(vf a, vf b) { return a + b; }
+inline vf sub(vf a, vf b) { return a - b; }
+inline vf mul(vf a, vf b) { return a * b; }
+inline vf div(vf a, vf b) { return a / b; }
+inline vf fmadd(vf a, vf b, vf c) { return a * b + c; }
+inline vf fnmadd(vf a, vf b, vf c) { return c - a * b; }
+inline vf max(vf a, vf b) { return a > b ? a : b; }  // b when either is NaN, as x86 maxps
+inline vf min(vf a, vf b) { return a < b ? a : b; }
+inline vf abs(vf a) { return fabsf(a); }
+inline vf copysign(vf mag, vf sgn) { return copysignf(mag, sgn); }
+inline vmask lt(vf a, vf b) { return a < b; }
+inline vmask le(vf a, vf b) { return a <= b; }
+inline vmask gt(vf a, vf b) { return a > b; }
+inline vmask ge(vf a, vf b) { return a >= b; }
+inline vmask eq(vf a, vf b) { return a == b; }
+inline vmask neq(vf a, vf b) { return !(a == b); }
+inline vmask all_lanes() { return true; }
+inline vmask mask_and(vmask a, vmask b) { return a && b; }
+inline vmask mask_andnot(vmask a, vmask b) { return !a && b; }
+inline vf select(vmask m, vf a, vf b) { return m ? a : b; }
+inline vf select_sign(vf s, vf a, vf b) { return signbit(s) ? a : b; }
+inline int count(vmask m) { return m ? 1 : 0; }
+inline bool any(vmask m) { return m; }
+inline float reduce_max(vf a) { return a; }
+struct dacc {
+    double s = 0.0;
+    void add(vf a) { s += (double)a; }
+    double total() const { return s; }
+};
+// Integer lanes use unsigned arithmetic so wrap-around is defined (UBSan-clean).
+inline vi as_int(vf a) {
+    vi r;
+    memcpy(&r, &a, sizeof r);
+    return r;
+}
+inline vf as_float(vi a) {
+    vf r;
+    memcpy(&r, &a, sizeof r);
+    return r;
+}
+inline vi set1_i(int32_t a) { return a; }
+inline vi add_i(vi a, vi b) { return (vi)((uint32_t)a + (uint32_t)b); }
+inline vi sub_i(vi a, vi b) { return (vi)((uint32_t)a - (uint32_t)b); }
+inline vi and_i(vi a, vi b) { return a & b; }
+inline vi or_i(vi a, vi b) { return a | b; }
+template <int k> inline vi shl_i(vi a) { return (vi)((uint32_t)a << k); }
+template <int k> inline vi shr_i(vi a) { return (vi)((uint32_t)a >> k); }
+template <int k> inline vi sra_i(vi a) { return a >> k; }  // arithmetic shift in gcc / clang
+inline vf to_float(vi a) { return (float)a; }
+#endif
+
+// ------------------------------------------------------------------------ shared conveniences
+// Loads n (1..kLanes) lanes; a full vector uses the plain load.
+inline vf load_n(const float* p, int n, vf fill) {
+    return n == kLanes ? load(p) : load_partial(p, n, fill);
+}
+inline void store_n(float* p, int n, vf a) {
+    if (n == kLanes)
+        store(p, a);
+    else
+        store_partial(p, n, a);
+}
+inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
+
+}  // namespace simd
+}  // namespace FL_NS

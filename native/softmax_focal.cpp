@@ -1,0 +1,59 @@
+// Softmax focal loss: class indices, per-class alpha inside the term, gamma, sample weights.
+// Formulas: fusedloss.h. Compiled once per ISA.
+#include "softmax_row.h"
+
+namespace FL_NS {
+
+void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
+                        float* scratch, fl::BlockSum* out) {
+    const int64_t c = a.c;
+    const double gamma = a.gamma;
+    RowInput in;
+    in.c = c;
+    in.cw = nullptr;
+    in.t = nullptr;
+    in.eps = 0.0f;
+    in.cap = 0.0f;
+    in.buf = scratch;
+    in.refs = scratch + (c + 15) / 16 * 16;
+    in.keep = a.grad != nullptr;
+    double total = 0.0;
+    int64_t nonfinite = 0;
+    for (int64_t i = row_begin; i < row_end; ++i) {
+        float* g = a.grad ? a.grad + i * c : nullptr;
+        float* per_term = a.per_term ? a.per_term + i : nullptr;
+        const int32_t y = a.labels[i];
+        const float sw = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
+        if (y == a.ignore_index || sw != sw) {
+            masked_row(g, c, per_term);
+            continue;
+        }
+        in.x = a.logits + i * c;
+        in.label = y;
+        const RowStats st = softmax_pass1<Extra::none, false>(in);
+
+        const double nll = ((double)st.max - st.z_label) + ::log(st.sum);  // -log p_y
+        const double lp = -nll, p = ::exp(lp), m = -::expm1(lp);
+        const double alpha = a.class_weights ? a.class_weights[y] : 1.0;
+        const double m_g = gamma == 0.0 ? 1.0 : ::pow(m, gamma);
+        const double term = sw * alpha * m_g * nll;
+        if (per_term) *per_term = (float)term;
+        total += term;
+        if (!isfinite(term)) ++nonfinite;
+        if (!g) continue;
+
+        // F = alpha (m^g - g m^(g-1) p lp); the second part is 0 when gamma == 0 or m == 0,
+        // and p lp -> 0 as p -> 0.
+        double second = 0.0;
+        if (gamma != 0.0 && m != 0.0 && p != 0.0) second = gamma * ::pow(m, gamma - 1.0) * p * lp;
+        const double f = alpha * (m_g - second);
+        const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0) * sw * f;
+        softmax_pass2<Extra::none, false>(in, st, coef / st.sum, 0.0f, g, a.stream_grad);
+        g[y] = st.z_label == -INFINITY ? 0.0f : (float)(-coef * m);  // coef * (p_y - 1)
+    }
+    if (a.grad && a.stream_grad) stream_fence();
+    out->sum = total;
+    out->nonfinite = nonfinite;
+}
+
+}  // namespace FL_NS

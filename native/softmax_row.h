@@ -1,0 +1,202 @@
+// softmax_row.h: the row engine shared by the softmax losses (cross-entropy, softmax focal),
+// generic over simd.h.
+//
+// Pass 1 reads the logits once, a 4 KiB chunk at a time: sweep A finds the chunk max (and, with
+// a soft cap, computes the capped logits into the scratch row), sweep B re-reads the chunk from
+// L1 and computes e = exp(z - running max) (the only exp per element), their sum in double, the
+// extra sums of smoothing / dense targets, and keeps e in the per-thread scratch row. When the
+// running max grows, the sums are rescaled once per chunk (a scalar exp), and each chunk's max is
+// remembered. Pass 2 turns the kept e into the gradient (one multiply by the chunk's factor
+// exp(chunk max - row max) * coefficient) and writes it, with non-temporal stores for large
+// outputs; it never reads the logits again, so grad may alias them.
+//
+// Accuracy: every e is summed in double, the max logit gives exactly 1, and the loss is formed as
+// (M - z_y) + log S, so a confident row's small loss keeps its relative accuracy and logits near
+// +-1e30 do not cancel.
+#pragma once
+
+#include <math.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "vmath.h"
+
+namespace FL_NS {
+
+using namespace simd;
+
+// What a row needs beyond max and sum of exponentials.
+enum class Extra {
+    none,       // class index, no smoothing
+    smoothing,  // class index with label smoothing: sums over the unmasked classes
+    dense,      // dense targets
+};
+
+struct RowInput {
+    const float* x;        // the row's logits
+    const float* t;        // dense targets of the row
+    const float* cw;       // class weights (NULL: 1)
+    int64_t c;
+    int64_t label;         // capture z[label] (or -1)
+    float eps, cap;
+    float* buf;            // scratch row: e (or capped logits when cap > 0)
+    float* refs;           // scratch: one float per chunk
+    bool keep;             // keep e in buf for pass 2
+};
+
+struct RowStats {
+    float max;       // M: max of the (capped) logits
+    double sum;      // S: sum of exp(z - M)
+    float z_label;   // (capped) logit of the label
+    double weight;   // smoothing: sum of cw over unmasked classes; dense: Q = sum of q
+    double gap;      // smoothing: sum cw * (M - z), unmasked; dense: sum q * (M - z), q != 0
+};
+
+inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+template <Extra X, bool Capped>
+inline RowStats softmax_pass1(const RowInput& in) {
+    const int64_t c = in.c;
+    const vf neg_inf = set1(-INFINITY);
+    const float cap = in.cap, inv_cap = Capped ? 1.0f / in.cap : 0.0f;
+    const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
+    RowStats st;
+    st.max = -INFINITY;
+    st.sum = 0.0;
+    st.z_label = NAN;
+    st.weight = 0.0;
+    st.gap = 0.0;
+    float ref = 0.0f;  // st.max, or 0 while the row has been all -inf so far
+    for (int64_t c0 = 0, k = 0; c0 < c; c0 += fl::kSoftmaxChunk, ++k) {
+        const int len = (int)min64(fl::kSoftmaxChunk, c - c0);
+        const float* z = Capped ? in.buf + c0 : in.x + c0;
+
+        // Sweep A: the chunk max.
+        vf vmax = neg_inf;
+        for (int j = 0; j < len; j += kLanes) {
+            const int n = len - j < kLanes ? len - j : kLanes;
+            vf v = load_n(in.x + c0 + j, n, neg_inf);
+            if (Capped) {
+                v = mul(set1(cap), tanh(mul(v, set1(inv_cap))));
+                store_n(in.buf + c0 + j, n, v);
+                if (n < kLanes) v = select(first_n(n), v, neg_inf);
+            }
+            vmax = max(vmax, v);
+        }
+        const float m = reduce_max(vmax);
+        if (m > st.max) {  // rescale what was summed against the old max
+            st.sum *= ::exp((double)st.max - (double)m);
+            const float new_ref = m;
+            if (X != Extra::none && st.weight != 0.0)
+                st.gap += st.weight * ((double)new_ref - (double)ref);
+            st.max = m;
+            ref = new_ref;
+        }
+        in.refs[k] = st.max;
+
+        // Sweep B: exponentials and sums, from L1.
+        const vf vref = set1(ref);
+        dacc esum, wsum, gsum;
+        for (int j = 0; j < len; j += kLanes) {
+            const int n = len - j < kLanes ? len - j : kLanes;
+            vf v = load_n(z + j, n, neg_inf);
+            vf e = exp_nonpos(sub(v, vref));
+            esum.add(e);
+            if (X != Extra::none) {
+                const vmask live = gt(v, neg_inf);  // not a masked class, not NaN, not a tail lane
+                const vf w = in.cw ? load_n(in.cw + c0 + j, n, zero()) : set1(1.0f);
+                const vf d = sub(vref, v);          // >= 0 on live lanes
+                if (X == Extra::smoothing) {
+                    wsum.add(select(live, w, zero()));
+                    gsum.add(select(live, mul(w, d), zero()));
+                } else {
+                    const vf tt = load_n(in.t + c0 + j, n, zero());
+                    // a masked class keeps only its (1 - eps) share: eps / C is dropped there
+                    const vf q = mul(w, select(live, fmadd(tt, set1(keep_t), set1(eps_c)),
+                                               mul(tt, set1(keep_t))));
+                    wsum.add(q);
+                    gsum.add(select(eq(q, zero()), zero(), mul(q, d)));
+                }
+                if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
+            }
+            if (!Capped && in.keep) store_n(in.buf + c0 + j, n, e);
+        }
+        st.sum += esum.total();
+        if (X != Extra::none) {
+            st.weight += wsum.total();
+            st.gap += gsum.total();
+        }
+        if (in.label >= c0 && in.label < c0 + len) st.z_label = z[in.label - c0];
+    }
+    return st;
+}
+
+// Pass 2: g_c = (coef_p * exp(z_c - M) - coef_q * q_c) * dz/dx, with q_c the smoothing or dense
+// target mass (the label's own [c == y] share is added by the caller). Masked classes get 0.
+template <Extra X, bool Capped>
+inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p, float coef_q,
+                          float* g, bool stream_grad) {
+    const int64_t c = in.c;
+    const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
+    const float inv_cap = Capped ? 1.0f / in.cap : 0.0f;
+    float* factor = in.refs;  // chunk max -> multiplier of that chunk's kept e
+    if (!Capped) {
+        const int64_t chunks = fl::softmax_chunks(c);
+        for (int64_t k = 0; k < chunks; ++k) {
+            const float r = in.refs[k];
+            double f = 0.0;  // a chunk that was all -inf so far kept only zeros
+            if (r != -INFINITY) f = r == st.max ? coef_p : coef_p * ::exp((double)r - st.max);
+            factor[k] = (float)f;
+        }
+    }
+    const vf vcoef_p = set1((float)coef_p), vmax = set1(st.max);
+
+    auto segment = [&](int64_t j, int n, bool aligned) {
+        const vf e = load_n(in.buf + j, n, zero());  // e, or the capped logit z when Capped
+        vf gv;
+        if (Capped) {
+            gv = mul(vcoef_p, exp_nonpos(sub(e, vmax)));
+        } else {
+            // chunks are a multiple of the lane count long, but `j` follows the output's
+            // alignment, so a vector may straddle two chunks
+            const int64_t k0 = j / fl::kSoftmaxChunk, k1 = (j + n - 1) / fl::kSoftmaxChunk;
+            vf f = set1(factor[k0]);
+            if (k1 != k0) f = select(first_n((int)(k1 * fl::kSoftmaxChunk - j)), f, set1(factor[k1]));
+            gv = mul(e, f);
+        }
+        if (X != Extra::none) {
+            const vf w = in.cw ? load_n(in.cw + j, n, zero()) : set1(1.0f);
+            vf q = w;
+            if (X == Extra::dense) q = mul(w, fmadd(load_n(in.t + j, n, zero()), set1(keep_t), set1(eps_c)));
+            gv = fnmadd(set1(coef_q), q, gv);
+            if (!Capped) gv = select_sign(e, zero(), gv);
+        }
+        if (Capped) {
+            const vf zc = mul(e, set1(inv_cap));
+            gv = mul(gv, fnmadd(zc, zc, set1(1.0f)));  // dz/dx = 1 - (z / cap)^2
+        }
+        if (aligned && n == kLanes)
+            stream(g + j, gv);
+        else
+            store_n(g + j, n, gv);
+    };
+
+    int64_t head = 0;  // elements before the first aligned address of g
+    if (stream_grad) {
+        const uintptr_t mis = (uintptr_t)g % (uintptr_t)kStreamAlign;
+        if (mis) head = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), c);
+        if (head) segment(0, (int)head, false);
+    }
+    for (int64_t j = head; j < c; j += kLanes) {
+        const int n = (int)min64(kLanes, c - j);
+        segment(j, n, stream_grad);
+    }
+}
+
+// A row that is ignored or has a missing (NaN) sample weight: no loss, zero gradient.
+inline void masked_row(float* g, int64_t c, float* per_term) {
+    if (g) memset(g, 0, (size_t)c * sizeof(float));
+    if (per_term) *per_term = 0.0f;
+}
+
+}  // namespace FL_NS

@@ -1,0 +1,174 @@
+// thread_pool.cpp: workers created once (lazily, at the first job that wants them) and resized
+// only by fl_set_threads. One job at a time; a caller that finds the pool busy runs its job
+// alone, which gives the same result because results never depend on who runs a block.
+#include "thread_pool.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace fl {
+
+namespace {
+
+// A growable, 64-byte aligned float buffer.
+class Scratch {
+  public:
+    float* get(size_t floats) {
+        if (floats > size_) {
+            storage_.reset(new float[floats + 16]);
+            size_ = floats;
+        }
+        uintptr_t p = (uintptr_t)storage_.get();
+        return (float*)((p + 63) & ~(uintptr_t)63);
+    }
+
+  private:
+    std::unique_ptr<float[]> storage_;
+    size_t size_ = 0;
+};
+
+int default_threads() {
+    if (const char* env = getenv("FUSEDLOSS_THREADS")) {
+        char* end = nullptr;
+        long v = strtol(env, &end, 10);
+        if (end != env && *end == '\0' && v >= 1 && v <= 4096) return (int)v;
+    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores >= 1 ? (int)cores : 1;
+}
+
+class Pool {
+  public:
+    ~Pool() { stop_workers(); }
+
+    int threads() {
+        std::lock_guard<std::mutex> lock(config_mutex_);
+        return threads_;
+    }
+
+    void set_threads(int threads) {
+        std::lock_guard<std::mutex> run_lock(run_mutex_);  // waits for a running job
+        stop_workers();
+        std::lock_guard<std::mutex> lock(config_mutex_);
+        threads_ = threads;
+    }
+
+    void run(const Job& job, int participants, size_t scratch_floats) {
+        std::unique_lock<std::mutex> run_lock(run_mutex_, std::defer_lock);
+        if (participants > 1) run_lock.try_lock();
+        if (!run_lock.owns_lock()) {  // alone: small job, or another caller holds the pool
+            thread_local Scratch own;
+            float* scratch = own.get(scratch_floats);
+            for (int64_t b = 0; b < job.blocks; ++b) job.run(job.ctx, b, scratch);
+            return;
+        }
+        const int wanted = threads() - 1;
+        if (participants > wanted + 1) participants = wanted + 1;
+        if (scratch_.size() < (size_t)participants) scratch_.resize(participants);
+        for (int w = 0; w < participants; ++w) scratch_[w].get(scratch_floats);
+        if ((int)workers_.size() != wanted) start_workers(wanted);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            job_ = &job;
+            participants_ = participants;
+            pending_ = participants - 1;
+            scratch_floats_ = scratch_floats;
+            next_block_.store(0, std::memory_order_relaxed);
+            ++generation_;
+        }
+        wake_.notify_all();
+        work(0);
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [&] { return pending_ == 0; });
+        job_ = nullptr;
+    }
+
+  private:
+    void work(int worker) {
+        float* scratch = scratch_[worker].get(scratch_floats_);
+        for (;;) {
+            const int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
+            if (b >= job_->blocks) break;
+            job_->run(job_->ctx, b, scratch);
+        }
+    }
+
+    // seen: the generation when the worker was created; it joins only later jobs.
+    void worker_loop(int worker, uint64_t seen) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+            if (stop_) return;
+            seen = generation_;
+            if (worker >= participants_ || !job_) continue;
+            lock.unlock();
+            work(worker);
+            lock.lock();
+            if (--pending_ == 0) done_.notify_one();
+        }
+    }
+
+    void start_workers(int count) {
+        stop_workers();
+        uint64_t generation;
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            generation = generation_;
+        }
+        for (int w = 1; w <= count; ++w)
+            workers_.emplace_back([this, w, generation] { worker_loop(w, generation); });
+    }
+
+    void stop_workers() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        wake_.notify_all();
+        for (auto& t : workers_) t.join();
+        workers_.clear();
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop_ = false;
+    }
+
+    std::mutex config_mutex_;
+    int threads_ = default_threads();
+
+    std::mutex run_mutex_;  // held for a whole job
+    std::vector<Scratch> scratch_;
+    std::vector<std::thread> workers_;
+
+    std::mutex mutex_;  // guards the fields below
+    std::condition_variable wake_, done_;
+    uint64_t generation_ = 0;
+    const Job* job_ = nullptr;
+    int participants_ = 0;
+    int pending_ = 0;
+    bool stop_ = false;
+    size_t scratch_floats_ = 0;
+    std::atomic<int64_t> next_block_{0};
+};
+
+Pool& pool() {
+    // Never destroyed: workers must not be joined from a static destructor at exit, when the
+    // JVM may still call in from other threads.
+    static Pool* p = new Pool();
+    return *p;
+}
+
+}  // namespace
+
+int pool_threads() { return pool().threads(); }
+void pool_set_threads(int threads) { pool().set_threads(threads); }
+void pool_run(const Job& job, int participants, size_t scratch_floats) {
+    pool().run(job, participants, scratch_floats);
+}
+
+}  // namespace fl

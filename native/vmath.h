@@ -1,0 +1,133 @@
+// vmath.h: float vector exp / log / log1p / tanh, generic over simd.h (compiled once per ISA).
+//
+// Cody-Waite range reduction plus short minimax polynomials (the classic Cephes single-precision
+// coefficients), about 1-2 ulp. Special values: exp(-inf) = 0, exp(+inf) = inf, NaN propagates,
+// log(0) = -inf, log(x < 0) = NaN, denormal arguments and results are handled.
+#pragma once
+
+#include "simd.h"
+
+namespace FL_NS {
+namespace simd {
+
+// e^r for |r| <= ln(2) / 2.
+inline vf exp_poly(vf r) {
+    vf p = set1(1.9875691500e-4f);
+    p = fmadd(p, r, set1(1.3981999507e-3f));
+    p = fmadd(p, r, set1(8.3334519073e-3f));
+    p = fmadd(p, r, set1(4.1665795894e-2f));
+    p = fmadd(p, r, set1(1.6666665459e-1f));
+    p = fmadd(p, r, set1(5.0000001201e-1f));
+    return add(fmadd(p, mul(r, r), r), set1(1.0f));
+}
+
+// x = n * ln2 + r with n integral (returned as float and as int), |r| <= ln2 / 2.
+// Valid for |x| < 2^21; n is rounded by the 1.5 * 2^23 trick (no SSE4.1 round needed).
+inline vf exp_reduce(vf x, vi& n) {
+    const vf magic = set1(12582912.0f);
+    vf t = fmadd(x, set1(1.44269504088896341f), magic);
+    vf nf = sub(t, magic);
+    n = sub_i(as_int(t), as_int(magic));
+    vf r = fnmadd(nf, set1(0.693359375f), x);  // ln2 split in a short high part and the rest
+    return fnmadd(nf, set1(-2.12194440e-4f), r);
+}
+
+inline vf pow2i(vi n) { return as_float(shl_i<23>(add_i(n, set1_i(127)))); }  // -126 <= n <= 127
+
+// exp(x) for x <= 0 (softmax: logit minus the row max). Results below FLT_MIN flush to 0,
+// exp(-inf) = 0, NaN stays NaN.
+inline vf exp_nonpos(vf x) {
+    // Clamping at -88 keeps n >= -127, and n = -127 builds the float 0 (exponent field 0).
+    vf xc = max(set1(-88.0f), x);
+    vi n;
+    vf r = exp_reduce(xc, n);
+    return mul(exp_poly(r), pow2i(n));
+}
+
+// exp(x) over the whole float range, denormal results included.
+inline vf exp(vf x) {
+    vf xc = min(set1(88.72283f), max(set1(-104.0f), x));
+    vi n;
+    vf r = exp_reduce(xc, n);
+    vf p = exp_poly(r);
+    // 2^n in two normal factors, so results down to the denormals are rounded correctly.
+    vi n1 = sra_i<1>(n);
+    vi n2 = sub_i(n, n1);
+    vf y = mul(mul(p, pow2i(n1)), pow2i(n2));
+    y = select(gt(x, set1(88.72283f)), set1(INFINITY), y);
+    return select(lt(x, set1(-103.9f)), zero(), y);
+}
+
+// Natural log over the whole float range.
+inline vf log(vf x) {
+    vmask tiny = lt(x, set1(FLT_MIN));  // denormals: scale into the normal range first
+    vf xs = select(tiny, mul(x, set1(8388608.0f)), x);
+    vi bits = as_int(xs);
+    vf e = to_float(sub_i(shr_i<23>(bits), set1_i(127)));
+    e = select(tiny, sub(e, set1(23.0f)), e);
+    vf m = as_float(or_i(and_i(bits, set1_i(0x007fffff)), set1_i(0x3f800000)));  // [1, 2)
+    vmask big = gt(m, set1(1.41421356f));  // keep m in [sqrt(1/2), sqrt(2)]
+    m = select(big, mul(m, set1(0.5f)), m);
+    e = select(big, add(e, set1(1.0f)), e);
+    vf f = sub(m, set1(1.0f));
+    vf f2 = mul(f, f);
+    vf p = set1(7.0376836292e-2f);
+    p = fmadd(p, f, set1(-1.1514610310e-1f));
+    p = fmadd(p, f, set1(1.1676998740e-1f));
+    p = fmadd(p, f, set1(-1.2420140846e-1f));
+    p = fmadd(p, f, set1(1.4249322787e-1f));
+    p = fmadd(p, f, set1(-1.6668057665e-1f));
+    p = fmadd(p, f, set1(2.0000714765e-1f));
+    p = fmadd(p, f, set1(-2.4999993993e-1f));
+    p = fmadd(p, f, set1(3.3333331174e-1f));
+    vf y = mul(mul(p, f), f2);
+    y = fmadd(e, set1(-2.12194440e-4f), y);
+    y = fnmadd(set1(0.5f), f2, y);
+    vf r = fmadd(e, set1(0.693359375f), add(f, y));
+    r = select(eq(x, zero()), set1(-INFINITY), r);
+    r = select(eq(x, set1(INFINITY)), x, r);
+    return select(ge(x, zero()), r, set1(NAN));  // negative or NaN
+}
+
+// log(1 + e) for e in [0, 1], accurate for tiny e: log(u) corrected by the rounding of u = 1 + e.
+// inv_u = 1 / u is passed in because the callers have it already (it is the sigmoid).
+inline vf log1p_unit(vf e, vf u, vf inv_u) {
+    vf rounding = sub(e, sub(u, set1(1.0f)));
+    return fmadd(rounding, inv_u, log(u));
+}
+
+// tanh: odd polynomial near 0, 1 - 2 / (exp(2|x|) + 1) elsewhere.
+inline vf tanh(vf x) {
+    vf a = abs(x);
+    vf far = fnmadd(set1(2.0f), div(set1(1.0f), add(exp(add(a, a)), set1(1.0f))), set1(1.0f));
+    vf x2 = mul(x, x);
+    vf p = set1(-5.70498872745e-3f);
+    p = fmadd(p, x2, set1(2.06390887954e-2f));
+    p = fmadd(p, x2, set1(-5.37397155531e-2f));
+    p = fmadd(p, x2, set1(1.33314422036e-1f));
+    p = fmadd(p, x2, set1(-3.33332819422e-1f));
+    vf near = fmadd(mul(p, x2), x, x);
+    return select(lt(a, set1(0.625f)), near, copysign(far, x));
+}
+
+// Logistic sigmoid of x and of -x without cancellation, plus the pieces the binary losses share.
+struct Sigmoid {
+    vf s;       // sigmoid(x)
+    vf s_neg;   // sigmoid(-x) = 1 - s, computed directly
+    vf log1p_e; // log(1 + exp(-|x|)), so softplus(x) = max(x, 0) + log1p_e
+};
+inline Sigmoid sigmoid(vf x) {
+    vf e = exp(sub(zero(), abs(x)));  // in [0, 1]
+    vf u = add(set1(1.0f), e);
+    vf inv = div(set1(1.0f), u);      // sigmoid(|x|)
+    vf small = mul(e, inv);           // sigmoid(-|x|)
+    vmask pos = ge(x, zero());
+    Sigmoid r;
+    r.s = select(pos, inv, small);
+    r.s_neg = select(pos, small, inv);
+    r.log1p_e = log1p_unit(e, u, inv);
+    return r;
+}
+
+}  // namespace simd
+}  // namespace FL_NS
