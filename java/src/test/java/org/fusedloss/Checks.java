@@ -1,0 +1,219 @@
+package org.fusedloss;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Arrays;
+import java.util.function.Supplier;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * The suite's assertion helpers (each written once, here) and the helper that runs a spec on a
+ * problem. Every message carries the random seed ({@link #ctx}).
+ */
+final class Checks {
+    private Checks() {
+    }
+
+    /** A message with the case and the seed. */
+    static String ctx(Object what) {
+        return what + " [" + TestData.seedNote() + "]";
+    }
+
+    /** What one call produced: the result, the gradient and (NONE) the per-term losses. */
+    record Run(LossResult result, float[] gradient, float[] perTerm) {
+    }
+
+    /** Computes on the backend and asserts that the result says it came from that backend. */
+    static LossResult compute(Loss loss, Batch batch, Backend backend, Object what) {
+        LossResult r = loss.compute(batch, backend);
+        assertEquals(backend.name(), r.backend(), () -> ctx(what + ": result.backend()"));
+        return r;
+    }
+
+    static Run run(LossSpec spec, Problem p, Reduction r, Backend b) {
+        return run(spec, p, r, b, 1.0, null);
+    }
+
+    /**
+     * Runs the spec on the problem with plain arrays; the gradient and per-term buffers start as
+     * NaN, so an element the kernel forgot to write shows up.
+     */
+    static Run run(LossSpec spec, Problem p, Reduction r, Backend b, double scale, Double denominator) {
+        Loss loss = spec.build(r, scale, true);
+        float[] g = TestData.filled(p.n * p.c, Float.NaN);
+        float[] pt = r == Reduction.NONE ? TestData.filled(p.terms(spec), Float.NaN) : null;
+        Batch batch = p.batch(r, g, pt);
+        if (denominator != null) {
+            batch.denominator(denominator);
+        }
+        LossResult res = compute(loss, batch, b, spec + " " + r);
+        return new Run(res, g, pt);
+    }
+
+    /**
+     * The full check of one case: counts, denominator and loss against the oracle, the per-term
+     * losses (NONE) term by term, and (when {@code gradient}) the gradient against finite
+     * differences of the oracle; otherwise at least that every gradient element was written and is finite.
+     */
+    static void againstOracle(TestData.Case k, Reduction r, Backend b, double scale, Double denominator,
+                              boolean gradient) {
+        LossSpec spec = k.spec();
+        Problem p = k.problem();
+        String what = k + " " + r + " on " + b.name() + (scale != 1 ? " gradientScale=" + scale : "")
+                + (denominator != null ? " denominator=" + denominator : "");
+        Run run = run(spec, p, r, b, scale, denominator);
+        Oracle.Terms t = Oracle.terms(spec, p);
+        TestBackends.Tol tol = TestBackends.tol(b);
+        LossResult res = run.result();
+        assertEquals(t.count(), res.counted(), () -> ctx(what + ": counted"));
+        assertEquals(t.masked(), res.masked(), () -> ctx(what + ": masked"));
+        close(t.weightSum(), res.weightSum(), 1e-12, 1e-300, what + ": weightSum");
+        close(t.denominator(r, denominator), res.denominator(), 1e-12, 1e-300, what + ": denominator");
+        assertEquals(0, res.nonFinite(), () -> ctx(what + ": nonFinite"));
+        double d = t.denominator(r, denominator);
+        double floor = 0;
+        for (int i = 0; i < t.value().length; i++) {
+            if (t.counted()[i]) {
+                floor += tol.termAbs() * (1 + Math.abs(t.weight()[i]));
+            }
+        }
+        close(t.loss(r, denominator), res.loss(), tol.loss(), d == 0 ? 0 : floor / d, what + ": loss");
+        if (r == Reduction.NONE) {
+            termsClose(t.value(), t.weight(), run.perTerm(), tol, what + ": perTerm");
+        }
+        if (gradient) {
+            double[] expected = FiniteDifference.ofOracle(spec, p, r, denominator, scale);
+            gradientClose(expected, run.gradient(), tol.gradient(), what + ": gradient");
+        } else {
+            allFinite(run.gradient(), what + ": gradient");
+        }
+    }
+
+    /** |actual - expected| <= rel * |expected| + abs. */
+    static void close(double expected, double actual, double rel, double abs, Object what) {
+        double err = Math.abs(actual - expected);
+        if (!(err <= rel * Math.abs(expected) + abs) && !(expected == actual)) {
+            fail(ctx(what + ": expected " + expected + " but was " + actual + " (relative error "
+                    + (err / Math.abs(expected)) + ", tolerance " + rel + " relative + " + abs + ")"));
+        }
+    }
+
+    /** Per-term values: relative tolerance, with the backend's absolute floor scaled by each term's weight. */
+    static void termsClose(double[] expected, double[] weight, float[] actual, TestBackends.Tol tol, Object what) {
+        assertEquals(expected.length, actual.length, () -> ctx(what + ": length"));
+        for (int i = 0; i < expected.length; i++) {
+            double abs = tol.termAbs() * (1 + Math.abs(weight[i]));
+            double err = Math.abs(actual[i] - expected[i]);
+            if (!(err <= tol.term() * Math.abs(expected[i]) + abs) && !(expected[i] == actual[i])) {
+                fail(ctx(what + ": term " + i + " expected " + expected[i] + " but was " + actual[i]
+                        + " (relative error " + err / Math.abs(expected[i]) + ", tolerance " + tol.term() + ")"));
+            }
+        }
+    }
+
+    /** ||actual - expected|| <= rel * ||expected|| + 1e-8 (the contract's gradient criterion). */
+    static void gradientClose(double[] expected, float[] actual, double rel, Object what) {
+        assertEquals(expected.length, actual.length, () -> ctx(what + ": length"));
+        double diff = 0;
+        double norm = 0;
+        int worst = -1;
+        double worstErr = -1;
+        for (int i = 0; i < expected.length; i++) {
+            if (!Float.isFinite(actual[i])) {
+                fail(ctx(what + ": element " + i + " is " + actual[i] + ", expected " + expected[i]));
+            }
+            double e = actual[i] - expected[i];
+            diff += e * e;
+            norm += expected[i] * expected[i];
+            if (Math.abs(e) > worstErr) {
+                worstErr = Math.abs(e);
+                worst = i;
+            }
+        }
+        diff = Math.sqrt(diff);
+        norm = Math.sqrt(norm);
+        if (!(diff <= rel * norm + 1e-8)) {
+            fail(ctx(what + ": ||g - g_ref|| / ||g_ref|| = " + diff / norm + " > " + rel + " (||g_ref|| = " + norm
+                    + "); worst element " + worst + ": expected " + expected[worst] + " but was " + actual[worst]));
+        }
+    }
+
+    /** Same as {@link #gradientClose(double[], float[], double, Object)} for a float reference. */
+    static void gradientClose(float[] expected, float[] actual, double rel, Object what) {
+        gradientClose(TestData.toDouble(expected), actual, rel, what);
+    }
+
+    /** Equal within {@code rel} of the larger norm, or bit for bit when {@code rel} is 0. */
+    static void same(float[] expected, float[] actual, double rel, Object what) {
+        if (rel == 0) {
+            sameBits(expected, actual, what);
+        } else {
+            gradientClose(expected, actual, rel, what);
+        }
+    }
+
+    static void same(double expected, double actual, double rel, Object what) {
+        if (rel == 0) {
+            assertEquals(expected, actual, 0.0, () -> ctx(what));
+        } else {
+            close(expected, actual, rel, 1e-300, what);
+        }
+    }
+
+    /** Bit-identical float arrays (NaN equals NaN), reporting the first difference. */
+    static void sameBits(float[] expected, float[] actual, Object what) {
+        assertEquals(expected.length, actual.length, () -> ctx(what + ": length"));
+        for (int i = 0; i < expected.length; i++) {
+            if (Float.floatToIntBits(expected[i]) != Float.floatToIntBits(actual[i])) {
+                fail(ctx(what + ": element " + i + " differs: " + expected[i] + " vs " + actual[i]));
+            }
+        }
+    }
+
+    static void allFinite(float[] a, Object what) {
+        for (int i = 0; i < a.length; i++) {
+            if (!Float.isFinite(a[i])) {
+                fail(ctx(what + ": element " + i + " is " + a[i]));
+            }
+        }
+    }
+
+    /** Every element exactly 0 (+0 or -0; not NaN). */
+    static void allZero(float[] a, Object what) {
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] != 0f) {
+                fail(ctx(what + ": element " + i + " is " + a[i] + ", expected 0"));
+            }
+        }
+    }
+
+    /** Elements [from, to) exactly 0. */
+    static void zeroRange(float[] a, int from, int to, Object what) {
+        allZero(Arrays.copyOfRange(a, from, to), what + " [" + from + ", " + to + ")");
+    }
+
+    /** Every element still the sentinel. */
+    static void unchanged(float[] a, float sentinel, Object what) {
+        for (int i = 0; i < a.length; i++) {
+            if (Float.floatToIntBits(a[i]) != Float.floatToIntBits(sentinel)) {
+                fail(ctx(what + ": element " + i + " was written (" + a[i] + ") although the call was rejected"));
+            }
+        }
+    }
+
+    /**
+     * Asserts an {@link IllegalArgumentException} whose message contains every fragment
+     * (the argument's name, and the index and value where there is one).
+     */
+    static IllegalArgumentException rejects(Executable call, Object what, String... fragments) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call, () -> ctx(what));
+        String m = String.valueOf(e.getMessage());
+        for (String f : fragments) {
+            assertTrue(m.contains(f), () -> ctx(what + ": message \"" + m + "\" does not mention \"" + f + "\""));
+        }
+        return e;
+    }
+}

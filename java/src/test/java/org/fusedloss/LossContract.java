@@ -1,0 +1,699 @@
+package org.fusedloss;
+
+import static org.fusedloss.Checks.ctx;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.fusedloss.TestData.Case;
+import org.fusedloss.TestData.W;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * What every loss must satisfy, run by each loss's test class on every backend: values against
+ * the {@link Oracle} on random data of many shapes for every option and weight combination the
+ * subclass lists, gradients against finite differences, and the properties and edge cases of
+ * docs/SEMANTICS.md. The subclasses add the closed forms and hand-worked cases of their loss.
+ */
+abstract class LossContract {
+    static final String BACKENDS = "org.fusedloss.TestBackends#backends";
+    static final String BACKENDS_AND_REDUCTIONS = "org.fusedloss.TestBackends#backendsAndReductions";
+
+    /** Shapes (rows, columns) of the random sweep: N = 1, C = 1, C = 2, odd sizes, vector tails. */
+    static final int[][] SHAPES = {{1, 1}, {1, 2}, {2, 1}, {3, 2}, {2, 3}, {5, 4}, {7, 7}, {4, 16}, {9, 31},
+        {3, 64}, {2, 129}, {33, 9}, {1, 300}};
+    /** Shapes small enough for a full finite-difference gradient. */
+    static final int[][] SMALL = {{1, 1}, {1, 2}, {3, 1}, {2, 3}, {4, 5}, {3, 8}, {5, 2}};
+    /** Up to this many predictions, the random sweep checks the gradient by finite differences too. */
+    static final int FD_LIMIT = 64;
+
+    /** The loss under test. */
+    abstract LossSpec.Kind kind();
+
+    /** The option settings to sweep; the first is the loss with its defaults. */
+    abstract List<LossSpec> optionSpecs();
+
+    /** The weight combinations to sweep; the last one is the richest (with masking). */
+    abstract List<Set<W>> weightCombos();
+
+    /** The richest combination without masked or ignored terms. */
+    abstract Set<W> weightedCombo();
+
+    LossSpec plain() {
+        return optionSpecs().get(0);
+    }
+
+    Set<W> richestCombo() {
+        List<Set<W>> all = weightCombos();
+        return all.get(all.size() - 1);
+    }
+
+    /** The spec with every class-like weight present and equal to 1 (same as absent). */
+    abstract LossSpec withUnitClassWeights(LossSpec spec, int c);
+
+    /** Whether logits of +-1e30 and -inf are in this loss's domain (not for MSE: 1e30 squared overflows float). */
+    boolean takesExtremeLogits() {
+        return true;
+    }
+
+    SplittableRandom rng(String test, Object... params) {
+        return TestData.rng(getClass().getSimpleName() + "." + test + Arrays.toString(params));
+    }
+
+    Case random(LossSpec spec, Set<W> weights, int n, int c, SplittableRandom rng) {
+        return TestData.random(spec, weights, n, c, rng);
+    }
+
+    // ---------------------------------------------------------------- values and gradients
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource(BACKENDS_AND_REDUCTIONS)
+    void matchesTheOracleOnRandomData(Backend b, Reduction r) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("oracle", r);
+        for (LossSpec spec : optionSpecs()) {
+            for (Set<W> weights : weightCombos()) {
+                for (int[] shape : SHAPES) {
+                    Case k = random(spec, weights, shape[0], shape[1], rng);
+                    Checks.againstOracle(k, r, b, 1.0, null, shape[0] * shape[1] <= FD_LIMIT);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource(BACKENDS_AND_REDUCTIONS)
+    void gradientMatchesFiniteDifferencesWithScaleUpstreamAndDenominator(Backend b, Reduction r) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("fd", r);
+        for (LossSpec spec : optionSpecs()) {
+            for (Set<W> weights : weightCombos()) {
+                for (int[] shape : SMALL) {
+                    Case k = random(spec, weights, shape[0], shape[1], rng);
+                    Checks.againstOracle(k, r, b, 0.75, null, true);
+                    Checks.againstOracle(k, r, b, -2.0, null, true);
+                    if (r == Reduction.MEAN || r == Reduction.BATCH_MEAN) {
+                        Checks.againstOracle(k, r, b, 0.75, 2.5, true);
+                    }
+                    if (r == Reduction.NONE) {
+                        // no upstream means all ones: the gradient of the plain sum of the terms
+                        Case ones = new Case(k.spec(), k.problem().withUpstream(null), k.weights());
+                        Checks.againstOracle(ones, r, b, 1.0, null, true);
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void largeRowsMatchTheOracle(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("large");
+        boolean perRow = kind().perRow();
+        int n = perRow ? 2 : 1;
+        int c = 262_144;
+        List<LossSpec> specs = optionSpecs();
+        for (LossSpec spec : List.of(specs.get(0), specs.get(specs.size() - 1))) {
+            Case k = random(spec, weightedCombo(), n, c, rng);
+            float[] x = k.problem().x;
+            if (perRow) {
+                // A long tail of small probabilities under one large logit: a float running sum of
+                // the exponentials drops or rounds most of the tail.
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) (-6 + 9 * rng.nextDouble());
+                }
+                for (int i = 0; i < n; i++) {
+                    x[i * c + rng.nextInt(c)] = 10;
+                }
+            }
+            for (Reduction r : List.of(Reduction.NONE, Reduction.MEAN)) {
+                Checks.againstOracle(k, r, b, 1.0, null, false);
+                checkGradientAt(k, r, b, sampleCoordinates(k, rng));
+            }
+        }
+    }
+
+    /** A few coordinates: per row the label and the largest logit, and random ones. */
+    static int[] sampleCoordinates(Case k, SplittableRandom rng) {
+        Problem p = k.problem();
+        List<Integer> at = new ArrayList<>();
+        for (int i = 0; i < p.n; i++) {
+            if (p.labels != null && p.labels[i] >= 0) {
+                at.add(i * p.c + p.labels[i]);
+            }
+            int max = i * p.c;
+            for (int j = 0; j < p.c; j++) {
+                if (p.x[i * p.c + j] > p.x[max]) {
+                    max = i * p.c + j;
+                }
+            }
+            at.add(max);
+            for (int j = 0; j < 4; j++) {
+                at.add(i * p.c + rng.nextInt(p.c));
+            }
+        }
+        return at.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * The gradient at the given coordinates against finite differences, relative to the largest of
+     * them. Only the coordinate's own term depends on it, so the difference is taken of that term
+     * alone (one row, or one element), times its upstream factor, over the full problem's denominator.
+     */
+    static void checkGradientAt(Case k, Reduction r, Backend b, int[] coordinates) {
+        Checks.Run run = Checks.run(k.spec(), k.problem(), r, b);
+        Problem p = k.problem();
+        LossSpec spec = k.spec();
+        double d = Oracle.terms(spec, p).denominator(r, null);
+        double[] expected = new double[coordinates.length];
+        float[] actual = new float[coordinates.length];
+        for (int j = 0; j < coordinates.length; j++) {
+            int at = coordinates[j];
+            int row = at / p.c;
+            int term = spec.kind().perRow() ? row : at;
+            double u = r == Reduction.NONE && p.upstream != null ? p.upstream[term] : 1;
+            Problem one;
+            LossSpec oneSpec = spec;
+            int local;
+            if (spec.kind().perRow()) {
+                one = p.rows(spec, row);
+                local = at - row * p.c;
+            } else {
+                int col = at % p.c;
+                one = new Problem(1, 1, new float[] {p.x[at]}, null, new float[] {p.targets[at]},
+                        p.sw == null ? null : new float[] {p.sw[row]}, p.ew == null ? null : new float[] {p.ew[at]}, null);
+                if (spec.posWeight() != null) {
+                    oneSpec = spec.withPosWeight(new float[] {spec.posWeight()[col]});
+                }
+                local = 0;
+            }
+            LossSpec fs = oneSpec;
+            Problem fp = one;
+            expected[j] = d == 0 ? 0 : u / d * FiniteDifference.partial(
+                    v -> Oracle.terms(fs, fp, v).loss(Reduction.SUM, null), one.xDouble(), local);
+            actual[j] = run.gradient()[at];
+        }
+        Checks.gradientClose(expected, actual, TestBackends.tol(b).gradient(),
+                k + " " + r + " on " + b.name() + ": gradient at " + Arrays.toString(coordinates));
+    }
+
+    // ---------------------------------------------------------------- properties
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void allWeightsOneEqualsUnweighted(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("ones");
+        double same = TestBackends.tol(b).same();
+        for (LossSpec spec : optionSpecs()) {
+            Case k = unitWeightCase(spec, 6, 9, rng);
+            Problem plain = k.problem();
+            Problem ones = plain.withSampleWeights(TestData.filled(plain.n, 1f));
+            if (!kind().perRow()) {
+                ones = ones.withElementWeights(TestData.filled(plain.n * plain.c, 1f));
+            }
+            LossSpec unit = withUnitClassWeights(spec, plain.c);
+            for (Reduction r : Reduction.values()) {
+                String what = spec + " " + r + " on " + b.name() + ": all weights 1 vs none";
+                Checks.Run a = Checks.run(spec, plain, r, b);
+                Checks.Run w = Checks.run(unit, ones, r, b);
+                Checks.same(a.result().loss(), w.result().loss(), same, what + ": loss");
+                Checks.same(a.gradient(), w.gradient(), same, what + ": gradient");
+                if (r == Reduction.NONE) {
+                    Checks.same(a.perTerm(), w.perTerm(), same, what + ": perTerm");
+                }
+                assertEquals(a.result().denominator(), w.result().denominator(), () -> ctx(what + ": denominator"));
+            }
+        }
+    }
+
+    /** Data for {@link #allWeightsOneEqualsUnweighted}: the plain spec's data (BCE needs hard targets). */
+    Case unitWeightCase(LossSpec spec, int n, int c, SplittableRandom rng) {
+        return random(spec, TestData.combo(), n, c, rng);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void upweightingARowByKEqualsKCopies(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("copies");
+        for (LossSpec spec : optionSpecs()) {
+            for (int[] shape : new int[][] {{5, 7}, {4, 33}}) {
+                Case k = random(spec, weightedCombo(), shape[0], shape[1], rng);
+                Problem p = k.problem();
+                int c = p.c;
+                int row = 2;
+                int times = 3;
+                float[] sw = p.sw == null ? TestData.uniform(rng, p.n, 0.5, 2) : p.sw.clone();
+                sw[row] = 1.5f;
+                Problem base = p.withSampleWeights(sw);
+                float[] up = sw.clone();
+                up[row] = 1.5f * times;
+                Problem upweighted = base.withSampleWeights(up);
+                Problem copies = base.rows(k.spec(), 0, 1, 2, 2, 2, 3);
+                for (Reduction r : List.of(Reduction.SUM, Reduction.MEAN)) {
+                    String what = k + " " + r + " on " + b.name() + ": row " + row + " x" + times + " vs " + times + " copies";
+                    Checks.Run a = Checks.run(k.spec(), upweighted.rows(k.spec(), 0, 1, 2, 3), r, b);
+                    Checks.Run m = Checks.run(k.spec(), copies, r, b);
+                    Checks.close(m.result().loss(), a.result().loss(), 1e-6, 1e-12, what + ": loss");
+                    Checks.close(m.result().weightSum(), a.result().weightSum(), 1e-12, 0, what + ": weightSum");
+                    float[] folded = new float[4 * c];
+                    for (int j = 0; j < c; j++) {
+                        folded[j] = m.gradient()[j];
+                        folded[c + j] = m.gradient()[c + j];
+                        folded[2 * c + j] = (float) ((double) m.gradient()[2 * c + j] + m.gradient()[3 * c + j]
+                                + m.gradient()[4 * c + j]);
+                        folded[3 * c + j] = m.gradient()[5 * c + j];
+                    }
+                    Checks.gradientClose(folded, a.gradient(), 1e-6, what + ": gradient (copies summed)");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void meanTimesDenominatorEqualsSum(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("mean");
+        for (LossSpec spec : optionSpecs()) {
+            Case k = random(spec, richestCombo(), 11, 6, rng);
+            Oracle.Terms t = Oracle.terms(k.spec(), k.problem());
+            Checks.Run sum = Checks.run(k.spec(), k.problem(), Reduction.SUM, b);
+            Checks.Run mean = Checks.run(k.spec(), k.problem(), Reduction.MEAN, b);
+            Checks.Run batchMean = Checks.run(k.spec(), k.problem(), Reduction.BATCH_MEAN, b);
+            String what = k + " on " + b.name();
+            Checks.close(t.weightSum(), mean.result().denominator(), 1e-12, 0, what + ": MEAN denominator = weight sum");
+            assertEquals((double) t.count(), batchMean.result().denominator(),
+                    () -> ctx(what + ": BATCH_MEAN denominator = counted terms"));
+            for (Checks.Run m : List.of(mean, batchMean)) {
+                double d = m.result().denominator();
+                Checks.close(sum.result().loss(), m.result().loss() * d, 1e-12, 1e-300, what + ": mean x denominator == SUM");
+                float[] scaled = new float[m.gradient().length];
+                for (int i = 0; i < scaled.length; i++) {
+                    scaled[i] = (float) (m.gradient()[i] * d);
+                }
+                Checks.gradientClose(sum.gradient(), scaled, 1e-6, what + ": mean gradient x denominator == SUM gradient");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aCallerDenominatorReplacesTheLocalOne(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("denominator");
+        Case k = random(plain(), richestCombo(), 9, 5, rng);
+        Checks.Run sum = Checks.run(k.spec(), k.problem(), Reduction.SUM, b);
+        for (Reduction r : List.of(Reduction.MEAN, Reduction.BATCH_MEAN)) {
+            for (double d : new double[] {7.25, k.problem().n, 0.5}) {
+                String what = k + " " + r + " denominator " + d + " on " + b.name();
+                Checks.Run m = Checks.run(k.spec(), k.problem(), r, b, 1.0, d);
+                assertEquals(d, m.result().denominator(), () -> ctx(what + ": result.denominator()"));
+                Checks.close(sum.result().loss() / d, m.result().loss(), 1e-12, 1e-300, what + ": loss == SUM / d");
+                float[] expected = new float[sum.gradient().length];
+                for (int i = 0; i < expected.length; i++) {
+                    expected[i] = (float) (sum.gradient()[i] / d);
+                }
+                Checks.gradientClose(expected, m.gradient(), 1e-6, what + ": gradient == SUM gradient / d");
+            }
+            String what = k + " " + r + " denominator 0 on " + b.name();
+            Checks.Run zero = Checks.run(k.spec(), k.problem(), r, b, 1.0, 0.0);
+            assertEquals(0.0, zero.result().loss(), () -> ctx(what + ": loss"));
+            Checks.allZero(zero.gradient(), what + ": gradient");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void theGradientCanOverwriteThePredictions(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("inplace");
+        for (LossSpec spec : optionSpecs()) {
+            Case k = random(spec, richestCombo(), 7, 13, rng);
+            for (Reduction r : Reduction.values()) {
+                String what = k + " " + r + " on " + b.name() + ": in place";
+                Checks.Run separate = Checks.run(k.spec(), k.problem(), r, b);
+                float[] inPlace = k.problem().x.clone();
+                float[] pt = r == Reduction.NONE ? new float[k.problem().terms(k.spec())] : null;
+                LossResult res = Checks.compute(k.spec().build(r), k.problem().batch(inPlace, r, inPlace, pt), b, what);
+                assertEquals(separate.result().loss(), res.loss(), () -> ctx(what + ": loss"));
+                Checks.sameBits(separate.gradient(), inPlace, what + ": gradient");
+                if (pt != null) {
+                    Checks.sameBits(separate.perTerm(), pt, what + ": perTerm");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void sampleWeightsAreReadThroughAStride(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("stride");
+        Case k = random(plain(), richestCombo(), 8, 6, rng);
+        Problem p = k.problem();
+        int n = p.n;
+        // An n x 3 matrix whose column 1 holds the weights; the other columns hold other weights.
+        float[] matrix = TestData.uniform(rng, 3 * n + 2, 5, 9);
+        for (int i = 0; i < n; i++) {
+            matrix[1 + 3 * i] = p.sw[i];
+        }
+        FloatBuffer direct = Problem.direct(matrix, 0);
+        direct.position(1);
+        for (Reduction r : List.of(Reduction.NONE, Reduction.MEAN)) {
+            String what = k + " " + r + " on " + b.name() + ": sample weights at stride 3";
+            Checks.Run contiguous = Checks.run(k.spec(), p, r, b);
+            for (boolean heap : new boolean[] {true, false}) {
+                float[] g = new float[n * p.c];
+                float[] pt = r == Reduction.NONE ? new float[p.terms(k.spec())] : null;
+                Batch batch = p.batch(r, g, pt);
+                if (heap) {
+                    batch.sampleWeights(matrix, 1, 3);
+                } else {
+                    batch.sampleWeights(direct, 3);
+                }
+                String w = what + (heap ? " (heap array, offset 1)" : " (direct buffer, position 1)");
+                LossResult res = Checks.compute(k.spec().build(r), batch, b, w);
+                assertEquals(contiguous.result().loss(), res.loss(), () -> ctx(w + ": loss"));
+                assertEquals(contiguous.result().masked(), res.masked(), () -> ctx(w + ": masked"));
+                Checks.sameBits(contiguous.gradient(), g, w + ": gradient");
+                if (pt != null) {
+                    Checks.sameBits(contiguous.perTerm(), pt, w + ": perTerm");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void heapOffsetsAndDirectBuffersGiveTheSameResults(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("buffers");
+        Case k = random(optionSpecs().get(optionSpecs().size() - 1), richestCombo(), 6, 11, rng);
+        Problem p = k.problem();
+        int size = p.n * p.c;
+        int terms = p.terms(k.spec());
+        float sentinel = -12345f;
+        for (Reduction r : List.of(Reduction.NONE, Reduction.MEAN, Reduction.SUM)) {
+            String what = k + " " + r + " on " + b.name();
+            Checks.Run plain = Checks.run(k.spec(), p, r, b);
+            boolean none = r == Reduction.NONE;
+
+            int offset = 5;
+            float[] g = TestData.filled(size + offset + 4, sentinel);
+            float[] pt = none ? TestData.filled(terms + offset + 4, sentinel) : null;
+            LossResult atOffset = Checks.compute(k.spec().build(r), p.batchAtOffsets(r, offset, g, pt), b, what);
+            String w1 = what + ": heap arrays at offset " + offset;
+            assertEquals(plain.result().loss(), atOffset.loss(), () -> ctx(w1 + ": loss"));
+            Checks.sameBits(plain.gradient(), Arrays.copyOfRange(g, offset, offset + size), w1 + ": gradient");
+            Checks.unchanged(Arrays.copyOfRange(g, 0, offset), sentinel, w1 + ": gradient before the offset");
+            Checks.unchanged(Arrays.copyOfRange(g, offset + size, g.length), sentinel, w1 + ": gradient after the end");
+            if (none) {
+                Checks.sameBits(plain.perTerm(), Arrays.copyOfRange(pt, offset, offset + terms), w1 + ": perTerm");
+                Checks.unchanged(Arrays.copyOfRange(pt, offset + terms, pt.length), sentinel, w1 + ": perTerm after the end");
+            }
+
+            int position = 3;
+            FloatBuffer dg = Problem.directBuffer(size + position + 4, sentinel);
+            dg.position(position);
+            FloatBuffer dpt = none ? Problem.directBuffer(terms + position + 4, sentinel) : null;
+            if (none) {
+                dpt.position(position);
+            }
+            LossResult direct = Checks.compute(k.spec().build(r), p.batchInDirectBuffers(r, position, dg, dpt), b, what);
+            String w2 = what + ": direct buffers at position " + position;
+            assertEquals(plain.result().loss(), direct.loss(), () -> ctx(w2 + ": loss"));
+            Checks.sameBits(plain.gradient(), Problem.read(dg, position, size), w2 + ": gradient");
+            Checks.unchanged(Problem.read(dg, 0, position), sentinel, w2 + ": gradient before the position");
+            Checks.unchanged(Problem.read(dg, position + size, 4), sentinel, w2 + ": gradient after the end");
+            if (none) {
+                Checks.sameBits(plain.perTerm(), Problem.read(dpt, position, terms), w2 + ": perTerm");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void theLossAloneEqualsTheLossComputedWithItsGradient(Backend b) {
+        TestBackends.require(b);
+        Case k = random(plain(), richestCombo(), 6, 7, rng("nogradient"));
+        for (Reduction r : Reduction.values()) {
+            String what = k + " " + r + " on " + b.name() + ": gradient(false)";
+            Checks.Run with = Checks.run(k.spec(), k.problem(), r, b);
+            float[] pt = r == Reduction.NONE ? new float[k.problem().terms(k.spec())] : null;
+            LossResult alone = Checks.compute(k.spec().build(r, 1.0, false), k.problem().batch(r, null, pt), b, what);
+            assertEquals(with.result().loss(), alone.loss(), () -> ctx(what + ": loss"));
+            if (pt != null) {
+                Checks.sameBits(with.perTerm(), pt, what + ": perTerm");
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- edge cases
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void everyTermMaskedOrIgnoredGivesZeroNotNaN(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("allmasked");
+        Case k = random(plain(), weightedCombo(), 5, 6, rng);
+        Problem p = k.problem();
+        List<Problem> variants = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        variants.add(p.withSampleWeights(TestData.filled(p.n, Float.NaN)));
+        names.add("every sample weight NaN");
+        if (!kind().perRow()) {
+            variants.add(p.withSampleWeights(null).withElementWeights(TestData.filled(p.n * p.c, Float.NaN)));
+            names.add("every element weight NaN");
+        }
+        if (kind().labels()) {
+            int[] ignored = new int[p.n];
+            Arrays.fill(ignored, k.spec().ignoreIndex());
+            variants.add(p.withLabels(ignored).withSampleWeights(null));
+            names.add("every row ignored");
+        }
+        int terms = p.terms(k.spec());
+        for (int v = 0; v < variants.size(); v++) {
+            boolean ignoredRows = names.get(v).contains("ignored");
+            for (Reduction r : Reduction.values()) {
+                String what = k + " " + r + " on " + b.name() + ": " + names.get(v);
+                Checks.Run run = Checks.run(k.spec(), variants.get(v), r, b);
+                assertEquals(0.0, run.result().loss(), () -> ctx(what + ": loss"));
+                assertEquals(0, run.result().counted(), () -> ctx(what + ": counted"));
+                assertEquals(ignoredRows ? 0 : terms, run.result().masked(), () -> ctx(what + ": masked"));
+                assertEquals(0.0, run.result().weightSum(), () -> ctx(what + ": weightSum"));
+                assertEquals(r == Reduction.NONE || r == Reduction.SUM ? 1.0 : 0.0, run.result().denominator(),
+                        () -> ctx(what + ": denominator"));
+                assertTrue(run.result().isFinite(), () -> ctx(what + ": isFinite"));
+                Checks.allZero(run.gradient(), what + ": gradient");
+                if (run.perTerm() != null) {
+                    Checks.allZero(run.perTerm(), what + ": perTerm");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void everyWeightZeroGivesZero(Backend b) {
+        TestBackends.require(b);
+        Case k = random(plain(), TestData.combo(), 5, 6, rng("allzero"));
+        Problem p = k.problem().withSampleWeights(new float[k.problem().n]);
+        int terms = p.terms(k.spec());
+        for (Reduction r : Reduction.values()) {
+            String what = k + " " + r + " on " + b.name() + ": every sample weight 0";
+            Checks.Run run = Checks.run(k.spec(), p, r, b);
+            assertEquals(0.0, run.result().loss(), () -> ctx(what + ": loss"));
+            assertEquals(terms, run.result().counted(), () -> ctx(what + ": counted (a zero weight still counts)"));
+            assertEquals(0, run.result().masked(), () -> ctx(what + ": masked"));
+            double expectedDenominator = switch (r) {
+                case NONE, SUM -> 1;
+                case MEAN -> 0;
+                case BATCH_MEAN -> terms;
+            };
+            assertEquals(expectedDenominator, run.result().denominator(), () -> ctx(what + ": denominator"));
+            Checks.allZero(run.gradient(), what + ": gradient");
+            if (run.perTerm() != null) {
+                Checks.allZero(run.perTerm(), what + ": perTerm");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void nanWeightsMaskRowsAsIfTheyWereAbsent(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("nan");
+        double same = TestBackends.tol(b).same();
+        for (LossSpec spec : optionSpecs()) {
+            Case k = random(spec, weightedCombo(), 7, 5, rng);
+            Problem p = k.problem();
+            float[] sw = p.sw == null ? TestData.uniform(rng, p.n, 0.5, 2) : p.sw.clone();
+            sw[1] = Float.NaN;
+            sw[4] = Float.NaN;
+            Problem masked = p.withSampleWeights(sw);
+            Problem absent = masked.rows(k.spec(), 0, 2, 3, 5, 6);
+            int c = p.c;
+            int per = kind().perRow() ? 1 : c;
+            for (Reduction r : Reduction.values()) {
+                String what = k + " " + r + " on " + b.name() + ": rows 1 and 4 with NaN weights vs removed";
+                Checks.Run m = Checks.run(k.spec(), masked, r, b);
+                Checks.Run a = Checks.run(k.spec(), absent, r, b);
+                assertEquals(2L * per, m.result().masked(), () -> ctx(what + ": masked"));
+                assertEquals(a.result().counted(), m.result().counted(), () -> ctx(what + ": counted"));
+                Checks.close(a.result().loss(), m.result().loss(), 1e-12, 1e-300, what + ": loss");
+                Checks.close(a.result().denominator(), m.result().denominator(), 1e-12, 0, what + ": denominator");
+                Checks.zeroRange(m.gradient(), c, 2 * c, what + ": gradient of row 1");
+                Checks.zeroRange(m.gradient(), 4 * c, 5 * c, what + ": gradient of row 4");
+                float[] kept = new float[5 * c];
+                int[] rows = {0, 2, 3, 5, 6};
+                for (int i = 0; i < rows.length; i++) {
+                    System.arraycopy(m.gradient(), rows[i] * c, kept, i * c, c);
+                }
+                Checks.same(a.gradient(), kept, same, what + ": gradient of the other rows");
+                if (r == Reduction.NONE) {
+                    Checks.zeroRange(m.perTerm(), per, 2 * per, what + ": perTerm of row 1");
+                    Checks.zeroRange(m.perTerm(), 4 * per, 5 * per, what + ": perTerm of row 4");
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void nonFinitePredictionsAreCounted(Backend b) {
+        TestBackends.require(b);
+        Case k = random(plain(), TestData.combo(W.SAMPLE), 6, 5, rng("nonfinite"));
+        Problem p = k.problem();
+        int c = p.c;
+        float[] x = p.x.clone();
+        float[] sw = p.sw.clone();
+        x[c + 2] = Float.NaN;            // row 1
+        x[4 * c] = Float.POSITIVE_INFINITY;  // row 4
+        sw[1] = 1;
+        sw[4] = 1;
+        Problem bad = p.withX(x).withSampleWeights(sw);
+        if (p.targets != null) {
+            float[] t = p.targets.clone();
+            t[c + 2] = 0;
+            t[4 * c] = 0;
+            bad = bad.withTargets(t);
+        }
+        if (p.labels != null) {
+            int[] l = p.labels.clone();
+            l[4] = 1 % c;  // +inf on a class that is not the target
+            bad = bad.withLabels(l);
+        }
+        for (Reduction r : Reduction.values()) {
+            String what = k + " " + r + " on " + b.name() + ": NaN at (1, 2), +inf at (4, 0)";
+            Checks.Run run = Checks.run(k.spec(), bad, r, b);
+            assertEquals(2, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            assertFalse(run.result().isFinite(), () -> ctx(what + ": isFinite"));
+            assertFalse(Double.isFinite(run.result().loss()), () -> ctx(what + ": loss " + run.result().loss()));
+            if (r == Reduction.NONE) {
+                int per = kind().perRow() ? 1 : c;
+                int[] badTerms = kind().perRow() ? new int[] {1, 4} : new int[] {c + 2, 4 * c};
+                for (int t = 0; t < run.perTerm().length; t++) {
+                    final int term = t;
+                    boolean isBad = t == badTerms[0] || t == badTerms[1];
+                    assertEquals(!isBad, Float.isFinite(run.perTerm()[t]),
+                            () -> ctx(what + ": perTerm[" + term + "] = " + run.perTerm()[term]));
+                }
+                assertEquals(per == 1 ? p.n : p.n * c, run.perTerm().length, () -> ctx(what));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void hugeAndNegativeInfiniteLogitsGiveFiniteLossAndGradient(Backend b) {
+        TestBackends.require(b);
+        org.junit.jupiter.api.Assumptions.assumeTrue(takesExtremeLogits(),
+                "squared error of 1e30 overflows float: not in this loss's domain");
+        SplittableRandom rng = rng("extreme");
+        for (LossSpec spec : optionSpecs()) {
+            if (spec.zLoss() != 0) {
+                continue;  // z * lse^2 of 1e30 overflows float: a true overflow, not a kernel bug
+            }
+            for (Set<W> weights : weightCombos()) {
+                Case k = random(spec, weights, 6, 9, rng);
+                Problem p = k.problem();
+                int c = p.c;
+                float[] x = p.x.clone();
+                float[] t = p.targets == null ? null : p.targets.clone();
+                for (int i = 0; i < p.n; i++) {
+                    for (int j = 0; j < c; j++) {
+                        int at = i * c + j;
+                        int roll = rng.nextInt(4);
+                        boolean target = p.labels != null ? p.labels[i] == j : t != null && t[at] != 0;
+                        if (roll == 0) {
+                            x[at] = 1e30f;
+                        } else if (roll == 1) {
+                            x[at] = -1e30f;
+                        } else if (roll == 2 && c > 1 && !target && (p.labels == null || p.labels[i] >= 0)) {
+                            x[at] = Float.NEGATIVE_INFINITY;
+                        }
+                    }
+                }
+                if (t != null && !kind().perRow()) {
+                    for (int at = 0; at < x.length; at++) {
+                        if (x[at] == Float.NEGATIVE_INFINITY) {
+                            t[at] = 0;  // -inf with target 0: a certain, correct negative
+                        }
+                    }
+                }
+                if (t != null && kind().perRow()) {
+                    for (int i = 0; i < p.n; i++) {
+                        if (x[i * c] == Float.NEGATIVE_INFINITY) {
+                            x[i * c] = 0;  // keep one finite class per row
+                        }
+                    }
+                }
+                if (p.labels != null) {
+                    for (int i = 0; i < p.n; i++) {
+                        boolean any = false;
+                        for (int j = 0; j < c; j++) {
+                            any |= x[i * c + j] != Float.NEGATIVE_INFINITY;
+                        }
+                        assertTrue(any, () -> ctx("test setup: a row with every logit -inf"));
+                    }
+                }
+                Problem extreme = t == null ? p.withX(x) : p.withX(x).withTargets(t);
+                Case e = new Case(k.spec(), extreme, weights);
+                for (Reduction r : Reduction.values()) {
+                    Checks.againstOracle(e, r, b, 1.0, null, false);
+                    Checks.Run run = Checks.run(e.spec(), extreme, r, b);
+                    for (int at = 0; at < x.length; at++) {
+                        if (x[at] == Float.NEGATIVE_INFINITY && run.gradient()[at] != 0f) {
+                            final int a = at;
+                            org.junit.jupiter.api.Assertions.fail(ctx(e + " " + r + " on " + b.name()
+                                    + ": gradient at a -inf logit (" + a + ") is " + run.gradient()[a] + ", expected 0"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void anEmptyBatchGivesZero(Backend b) {
+        TestBackends.require(b);
+        Case k = random(plain(), richestCombo(), 0, 3, rng("empty"));
+        for (Reduction r : Reduction.values()) {
+            String what = k + " " + r + " on " + b.name() + ": no rows";
+            Checks.Run run = Checks.run(k.spec(), k.problem(), r, b);
+            assertEquals(0.0, run.result().loss(), () -> ctx(what + ": loss"));
+            assertEquals(0, run.result().counted(), () -> ctx(what + ": counted"));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package org.fusedloss;
+
+import java.util.Arrays;
+
+/**
+ * Which loss a test runs and with which options: one description that both builds the library's
+ * {@link Loss} and tells the {@link Oracle} what to compute. Option values are chosen exactly
+ * representable in float (the kernels take them as float).
+ *
+ * @param kind        the loss
+ * @param classWeights class weights (cross-entropy) or per-class alpha (softmax focal), or null
+ * @param posWeight   BCE pos_weight per output, or null
+ * @param binaryClassWeights BCE {w0, w1}, or null
+ * @param eps         label smoothing
+ * @param zLoss       z-loss coefficient
+ * @param softCap     logit soft cap (0: off)
+ * @param gamma       focal gamma
+ * @param focalAlpha  sigmoid focal alpha (negative: off)
+ * @param ignoreIndex ignored label
+ */
+record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
+                double eps, double zLoss, double softCap, double gamma, double focalAlpha, int ignoreIndex) {
+
+    enum Kind {
+        CROSS_ENTROPY(true, true),
+        CROSS_ENTROPY_DENSE(true, false),
+        SOFTMAX_FOCAL(true, true),
+        BINARY_CROSS_ENTROPY(false, false),
+        MEAN_SQUARED_ERROR(false, false),
+        SIGMOID_FOCAL(false, false);
+
+        private final boolean perRow;
+        private final boolean labels;
+
+        Kind(boolean perRow, boolean labels) {
+            this.perRow = perRow;
+            this.labels = labels;
+        }
+
+        /** One term per row (softmax losses) rather than per element. */
+        boolean perRow() {
+            return perRow;
+        }
+
+        /** Takes class indices rather than dense targets. */
+        boolean labels() {
+            return labels;
+        }
+    }
+
+    /** The loss with the library's defaults (focal: gamma 2; sigmoid focal: alpha 0.25). */
+    static LossSpec of(Kind kind) {
+        double gamma = kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL ? 2 : 0;
+        double alpha = kind == Kind.SIGMOID_FOCAL ? 0.25 : -1;
+        return new LossSpec(kind, null, null, null, 0, 0, 0, gamma, alpha, -100);
+    }
+
+    LossSpec withClassWeights(float[] w) {
+        return new LossSpec(kind, w, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
+    }
+
+    LossSpec withPosWeight(float[] pw) {
+        return new LossSpec(kind, classWeights, pw, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
+    }
+
+    LossSpec withBinaryClassWeights(float w0, float w1) {
+        return new LossSpec(kind, classWeights, posWeight, new float[] {w0, w1}, eps, zLoss, softCap, gamma, focalAlpha,
+                ignoreIndex);
+    }
+
+    LossSpec withSmoothing(double e) {
+        return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, e, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
+    }
+
+    LossSpec withZLoss(double z) {
+        return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, z, softCap, gamma, focalAlpha, ignoreIndex);
+    }
+
+    LossSpec withSoftCap(double cap) {
+        return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, cap, gamma, focalAlpha, ignoreIndex);
+    }
+
+    LossSpec withGamma(double g) {
+        return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, g, focalAlpha, ignoreIndex);
+    }
+
+    LossSpec withFocalAlpha(double a) {
+        return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, a, ignoreIndex);
+    }
+
+    LossSpec withIgnoreIndex(int label) {
+        return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, label);
+    }
+
+    Loss build(Reduction reduction) {
+        return build(reduction, 1.0, true);
+    }
+
+    /** The library's loss for this spec. */
+    Loss build(Reduction reduction, double gradientScale, boolean gradient) {
+        return switch (kind) {
+            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
+                CrossEntropy.Builder b = CrossEntropy.builder().reduction(reduction).gradientScale(gradientScale)
+                        .gradient(gradient).ignoreIndex(ignoreIndex).labelSmoothing(eps).zLoss(zLoss).softCap(softCap);
+                if (classWeights != null) {
+                    b.classWeights(classWeights);
+                }
+                yield b.build();
+            }
+            case SOFTMAX_FOCAL -> {
+                SoftmaxFocal.Builder b = SoftmaxFocal.builder().reduction(reduction).gradientScale(gradientScale)
+                        .gradient(gradient).ignoreIndex(ignoreIndex).gamma(gamma);
+                if (classWeights != null) {
+                    b.alpha(classWeights);
+                }
+                yield b.build();
+            }
+            case BINARY_CROSS_ENTROPY -> {
+                BinaryCrossEntropy.Builder b = BinaryCrossEntropy.builder().reduction(reduction)
+                        .gradientScale(gradientScale).gradient(gradient);
+                if (posWeight != null) {
+                    b.posWeight(posWeight);
+                }
+                if (binaryClassWeights != null) {
+                    b.binaryClassWeights(binaryClassWeights[0], binaryClassWeights[1]);
+                }
+                yield b.build();
+            }
+            case MEAN_SQUARED_ERROR -> MeanSquaredError.builder().reduction(reduction).gradientScale(gradientScale)
+                    .gradient(gradient).build();
+            case SIGMOID_FOCAL -> SigmoidFocal.builder().reduction(reduction).gradientScale(gradientScale)
+                    .gradient(gradient).alpha(focalAlpha).gamma(gamma).build();
+        };
+    }
+
+    @Override
+    public String toString() {
+        StringBuilder sb = new StringBuilder(kind.toString()).append('{');
+        if (classWeights != null) {
+            sb.append(kind == Kind.SOFTMAX_FOCAL ? " alpha=" : " classWeights=").append(show(classWeights));
+        }
+        if (posWeight != null) {
+            sb.append(" posWeight=").append(show(posWeight));
+        }
+        if (binaryClassWeights != null) {
+            sb.append(" binaryClassWeights=").append(show(binaryClassWeights));
+        }
+        if (eps != 0) {
+            sb.append(" eps=").append(eps);
+        }
+        if (zLoss != 0) {
+            sb.append(" zLoss=").append(zLoss);
+        }
+        if (softCap != 0) {
+            sb.append(" softCap=").append(softCap);
+        }
+        if (kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL) {
+            sb.append(" gamma=").append(gamma);
+        }
+        if (kind == Kind.SIGMOID_FOCAL) {
+            sb.append(" alpha=").append(focalAlpha);
+        }
+        if (kind.labels() && ignoreIndex != -100) {
+            sb.append(" ignoreIndex=").append(ignoreIndex);
+        }
+        return sb.append(" }").toString();
+    }
+
+    /** A vector for a message: all of it when short, else its length and first entries. */
+    private static String show(float[] v) {
+        if (v.length <= 8) {
+            return Arrays.toString(v);
+        }
+        return Arrays.toString(Arrays.copyOf(v, 4)).replace("]", ", ... (" + v.length + " entries)]");
+    }
+}
