@@ -96,6 +96,18 @@ public abstract sealed class Loss
                 sums.nonFinite(), on.name());
     }
 
+    /**
+     * Computes the loss and (unless turned off) its gradient on the GPU, from data already in device
+     * memory ({@link DeviceBatch}), on the CUDA backend whatever this loss was built for. Shapes and
+     * which inputs are present are checked first; labels and weights are checked by the kernel in
+     * its pass and a bad one throws the same {@link IllegalArgumentException} as on the CPU.
+     * Launches on the batch's stream and returns after reading back the result, which synchronizes
+     * that stream. Throws {@link IllegalStateException} with the reason where CUDA is not available.
+     */
+    public final LossResult compute(DeviceBatch batch) {
+        return Objects.requireNonNull(batch, "batch").computeWith(this);
+    }
+
     /** Which kernel this batch needs (cross-entropy picks by labels or targets). */
     abstract LossKind kindOf(Batch batch);
 
