@@ -1,0 +1,403 @@
+package org.fusedloss.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Predicate;
+import java.util.regex.Pattern;
+import org.fusedloss.Backends;
+import org.openjdk.jmh.infra.BenchmarkParams;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.RunnerException;
+import org.openjdk.jmh.runner.options.ChainedOptionsBuilder;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/**
+ * Runs the JMH benchmarks on the PEERS.md data and prints one table: per loss, shape, backend,
+ * thread count and weighting, the time, the bandwidth ({@code 2*N*C*4} bytes / time), its fraction
+ * of a copy of the same bytes measured in this run, the speed-up over the Java reference, the
+ * weighted / unweighted ratio and the ratio to the fastest PEERS.md peer; then the issue's targets.
+ *
+ * <pre>
+ * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar org.fusedloss.bench.Summary --quick
+ * </pre>
+ * Options: {@code --quick} (default; about 6-8 minutes on 2 cores) or {@code --full} (every shape
+ * on java too, longer iterations), {@code --logs DIR} (JMH's own output, one file per run).
+ * {@code -Dfusedloss.*} properties (e.g. {@code -Dfusedloss.native.isa=avx2}) are passed to the forks.
+ */
+public final class Summary {
+    private static final String NATIVE_ACCESS = "--enable-native-access=ALL-UNNAMED";
+
+    /** One JMH invocation: a benchmark class with some of its parameter values. */
+    private record Plan(Class<?> bench, String backend, List<String> shapes, List<String> threads,
+                        String otherParam, List<String> otherValues) {
+        int combinations() {
+            return shapes.size() * threads.size() * otherValues.size();
+        }
+
+        String label() {
+            return bench.getSimpleName() + (backend == null ? "" : " " + backend) + " shapes " + shapes
+                    + " threads " + threads + " " + otherParam + " " + otherValues;
+        }
+    }
+
+    /** One measured case. {@code variant} is "weighted"/"unweighted", or the memory kind. */
+    record Row(String bench, String shape, String backend, int threads, String variant, double ms, double msError) {
+        long bytes() {
+            return PeerData.of(shape).bytesMoved();
+        }
+
+        double gbPerSecond() {
+            return bytes() / (ms * 1e6);
+        }
+
+        boolean weighted() {
+            return variant.equals("weighted");
+        }
+
+        String loss() {
+            return bench.replace("Bench", "");
+        }
+    }
+
+    private Summary() {
+    }
+
+    public static void main(String[] args) throws RunnerException, IOException {
+        boolean full = false;
+        Path logs = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--quick" -> full = false;
+                case "--full" -> full = true;
+                case "--logs" -> logs = Path.of(args[++i]);
+                default -> {
+                    System.err.println("usage: Summary [--quick | --full] [--logs DIR]");
+                    System.exit(2);
+                }
+            }
+        }
+        if (logs == null) {
+            logs = Files.createTempDirectory("fusedloss-bench-");
+        }
+        Files.createDirectories(logs);
+
+        boolean nativeUp = Backends.nativeCpu().isAvailable();
+        System.out.println("fusedloss benchmark summary (" + (full ? "full" : "quick") + "), " + Instant.now());
+        System.out.println("machine: " + cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
+                + " cpus; JDK " + System.getProperty("java.version"));
+        System.out.println("native : " + Backends.nativeCpu().describe());
+        System.out.println("JMH logs: " + logs);
+        System.out.println();
+
+        List<Plan> plans = plans(full, nativeUp);
+        List<Row> rows = new ArrayList<>();
+        List<String> failures = new ArrayList<>();
+        int done = 0;
+        for (Plan plan : plans) {
+            done++;
+            long start = System.nanoTime();
+            System.out.printf(Locale.ROOT, "[%d/%d] %s ... ", done, plans.size(), plan.label());
+            System.out.flush();
+            List<Row> got = run(plan, full, logs.resolve(String.format(Locale.ROOT, "%02d-%s-%s.log", done,
+                    plan.bench.getSimpleName(), plan.backend == null ? "all" : plan.backend)));
+            rows.addAll(got);
+            System.out.printf(Locale.ROOT, "%d/%d cases, %.0f s%n", got.size(), plan.combinations(),
+                    (System.nanoTime() - start) / 1e9);
+            if (got.size() < plan.combinations()) {
+                failures.add(plan.label() + ": " + (plan.combinations() - got.size())
+                        + " case(s) failed (a setup check or the call threw); see the log in " + logs);
+            }
+        }
+        System.out.println();
+        printLossTable(rows);
+        printCopyTable(rows);
+        printHeapVsDirect(rows);
+        printTargets(rows, nativeUp);
+        if (!failures.isEmpty()) {
+            System.out.println();
+            System.out.println("FAILED runs:");
+            failures.forEach(f -> System.out.println("  " + f));
+            System.exit(1);
+        }
+    }
+
+    // ---------------------------------------------------------------- what runs
+
+    private static List<Plan> plans(boolean full, boolean nativeUp) {
+        List<String> softmaxShapes = List.of(PeerData.SOFTMAX_SHAPES);
+        // The Java reference takes seconds per call at 1024 x 128256: only the full run times it there.
+        List<String> javaSoftmaxShapes = full ? softmaxShapes : softmaxShapes.subList(0, 3);
+        // Softmax focal has no PEERS.md value, so its setup checks against the Java reference (slow at large C).
+        List<String> focalShapes = full ? softmaxShapes : List.of("4096x1000", "256x32000");
+        List<String> elementwise = List.of(PeerData.ELEMENTWISE_SHAPE);
+        List<String> bothThreads = List.of("1", "2");
+        List<String> weighted = List.of("true", "false");
+
+        List<Plan> plans = new ArrayList<>();
+        if (nativeUp) {
+            plans.add(new Plan(CrossEntropyBench.class, "native", softmaxShapes, bothThreads, "weighted", weighted));
+        }
+        plans.add(new Plan(CrossEntropyBench.class, "java", javaSoftmaxShapes, List.of("1"), "weighted", weighted));
+        for (Class<?> bench : List.of(BinaryCrossEntropyBench.class, MeanSquaredErrorBench.class,
+                SigmoidFocalBench.class)) {
+            if (nativeUp) {
+                plans.add(new Plan(bench, "native", elementwise, bothThreads, "weighted", weighted));
+            }
+            plans.add(new Plan(bench, "java", elementwise, List.of("1"), "weighted", weighted));
+        }
+        if (nativeUp) {
+            plans.add(new Plan(SoftmaxFocalBench.class, "native", focalShapes, bothThreads, "weighted", weighted));
+        }
+        plans.add(new Plan(SoftmaxFocalBench.class, "java", focalShapes.subList(0, full ? 3 : 1), List.of("1"),
+                "weighted", weighted));
+        List<String> copyShapes = new ArrayList<>(softmaxShapes);
+        copyShapes.add(PeerData.ELEMENTWISE_SHAPE);
+        plans.add(new Plan(CopyBench.class, null, copyShapes, bothThreads, "memory", List.of("heap", "direct")));
+        if (nativeUp) {
+            plans.add(new Plan(HeapVsDirectBench.class, null, List.of("1024x128256"), bothThreads, "memory",
+                    List.of("heap", "direct")));
+        }
+        return plans;
+    }
+
+    private static List<Row> run(Plan plan, boolean full, Path log) throws RunnerException {
+        List<String> jvmArgs = new ArrayList<>(List.of(NATIVE_ACCESS));
+        // The forks are fresh JVMs: hand them the fusedloss settings this one was started with.
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("fusedloss."))
+                .sorted().forEach(k -> jvmArgs.add("-D" + k + "=" + System.getProperty(k)));
+        ChainedOptionsBuilder options = new OptionsBuilder()
+                .include("^" + Pattern.quote(plan.bench.getName()) + "\\.")
+                .forks(1)
+                .jvmArgsAppend(jvmArgs.toArray(new String[0]))
+                .param("shape", plan.shapes.toArray(new String[0]))
+                .param("threads", plan.threads.toArray(new String[0]))
+                .param(plan.otherParam, plan.otherValues.toArray(new String[0]))
+                .shouldFailOnError(false)
+                .output(log.toString());
+        if (plan.backend != null) {
+            options.param("backend", plan.backend);
+        }
+        if (full) {
+            options.warmupIterations(3).warmupTime(TimeValue.seconds(1))
+                    .measurementIterations(5).measurementTime(TimeValue.seconds(1));
+        } else {
+            // The copy is the yardstick of every bandwidth fraction: it gets more iterations than the rest.
+            options.warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
+                    .measurementIterations(plan.bench == CopyBench.class ? 5 : 3)
+                    .measurementTime(TimeValue.milliseconds(500));
+        }
+        List<Row> rows = new ArrayList<>();
+        for (RunResult r : new Runner(options.build()).run()) {
+            BenchmarkParams p = r.getParams();
+            String variant = p.getParam("weighted") != null
+                    ? (Boolean.parseBoolean(p.getParam("weighted")) ? "weighted" : "unweighted")
+                    : p.getParam("memory");
+            String backend = p.getParam("backend") != null ? p.getParam("backend")
+                    : plan.bench == HeapVsDirectBench.class ? "native" : "copy";
+            rows.add(new Row(plan.bench.getSimpleName(), p.getParam("shape"), backend,
+                    Integer.parseInt(p.getParam("threads")), variant, medianIteration(r),
+                    r.getPrimaryResult().getScoreError()));
+        }
+        return rows;
+    }
+
+    /** The median of the measurement iterations' means: one iteration disturbed by a noisy neighbour moves it least. */
+    private static double medianIteration(RunResult r) {
+        double[] scores = r.getBenchmarkResults().stream().flatMap(b -> b.getIterationResults().stream())
+                .mapToDouble(i -> i.getPrimaryResult().getScore()).sorted().toArray();
+        if (scores.length == 0) {
+            return r.getPrimaryResult().getScore();
+        }
+        int m = scores.length / 2;
+        return scores.length % 2 == 1 ? scores[m] : (scores[m - 1] + scores[m]) / 2;
+    }
+
+    // ---------------------------------------------------------------- lookups
+
+    private static Optional<Row> find(List<Row> rows, Predicate<Row> p) {
+        return rows.stream().filter(p).findFirst();
+    }
+
+    /** The faster of the heap and direct copies of the same bytes on the same number of threads. */
+    static Optional<Row> bestCopy(List<Row> rows, String shape, int threads) {
+        return rows.stream().filter(r -> r.bench.equals("CopyBench") && r.shape.equals(shape) && r.threads == threads)
+                .min(Comparator.comparingDouble(Row::ms));
+    }
+
+    private static Optional<Row> javaTwin(List<Row> rows, Row r) {
+        return find(rows, o -> o.bench.equals(r.bench) && o.shape.equals(r.shape) && o.backend.equals("java")
+                && o.variant.equals(r.variant));
+    }
+
+    private static Optional<Row> unweightedTwin(List<Row> rows, Row r) {
+        return find(rows, o -> o.bench.equals(r.bench) && o.shape.equals(r.shape) && o.backend.equals(r.backend)
+                && o.threads == r.threads && o.variant.equals("unweighted"));
+    }
+
+    private static boolean isLoss(Row r) {
+        return !r.bench.equals("CopyBench") && !r.bench.equals("HeapVsDirectBench");
+    }
+
+    // ---------------------------------------------------------------- tables
+
+    private static void printLossTable(List<Row> rows) {
+        System.out.println("Losses, forward + backward (gradient into a preallocated heap array): ms per call, median of"
+                + " the JMH iterations (+- is JMH's 99.9 % error of their mean).");
+        System.out.println("GB/s = 2*N*C*4 bytes / time (element-wise losses also read an N x K target array,"
+                + " not counted); copy = that GB/s over the faster copy of the same bytes on the same"
+                + " thread count, this run; x java = java ms / ms; w/unw = weighted ms / unweighted ms;"
+                + " peer = fastest PEERS.md peer (2 threads, ANOTHER run and machine), x peer = peer ms / ms.");
+        String head = String.format(Locale.ROOT, "%-20s %-12s %-11s %-7s %3s %-10s %9s %7s %7s %6s %8s %6s %9s %7s",
+                "loss", "peer case", "shape", "backend", "thr", "weights", "ms", "+-", "GB/s", "copy", "x java",
+                "w/unw", "peer ms", "x peer");
+        System.out.println(head);
+        System.out.println("-".repeat(head.length()));
+        List<Row> losses = rows.stream().filter(Summary::isLoss)
+                .sorted(Comparator.comparing(Row::bench).thenComparing(r -> PeerData.of(r.shape).cols)
+                        .thenComparing(Row::variant, Comparator.reverseOrder())
+                        .thenComparing(Row::backend, Comparator.reverseOrder()).thenComparingInt(Row::threads))
+                .toList();
+        for (Row r : losses) {
+            String peerCase = PeerData.peerCase(r.loss(), r.weighted());
+            double peerMs = PeerData.fastestPeerMs(peerCase, r.shape);
+            Optional<Row> copy = bestCopy(rows, r.shape, r.threads);
+            Optional<Row> java = javaTwin(rows, r);
+            Optional<Row> unweighted = r.weighted() ? unweightedTwin(rows, r) : Optional.empty();
+            System.out.printf(Locale.ROOT, "%-20s %-12s %-11s %-7s %3d %-10s %9s %7s %7.2f %6s %8s %6s %9s %7s%n",
+                    r.loss(), peerCase == null ? "-" : peerCase, r.shape, r.backend, r.threads, r.variant,
+                    ms(r.ms), ms(r.msError), r.gbPerSecond(),
+                    copy.map(c -> percent(r.gbPerSecond() / c.gbPerSecond())).orElse("-"),
+                    java.map(j -> ratio(j.ms / r.ms)).orElse("-"),
+                    unweighted.map(u -> ratio(r.ms / u.ms)).orElse(""),
+                    Double.isNaN(peerMs) ? "" : ms(peerMs),
+                    Double.isNaN(peerMs) ? "" : ratio(peerMs / r.ms));
+        }
+        System.out.println();
+    }
+
+    private static void printCopyTable(List<Row> rows) {
+        System.out.println("Copy of N*C floats (reads and writes 2*N*C*4 bytes, like a fused kernel), this run:");
+        String head = String.format(Locale.ROOT, "%-11s %10s %-7s %3s %9s %7s %7s", "shape", "MB moved", "memory",
+                "thr", "ms", "+-", "GB/s");
+        System.out.println(head);
+        System.out.println("-".repeat(head.length()));
+        rows.stream().filter(r -> r.bench.equals("CopyBench"))
+                .sorted(Comparator.comparingLong(Row::bytes).thenComparing(Row::variant).thenComparingInt(Row::threads))
+                .forEach(r -> System.out.printf(Locale.ROOT, "%-11s %10.1f %-7s %3d %9s %7s %7.2f%n", r.shape,
+                        r.bytes() / 1e6, r.variant, r.threads, ms(r.ms), ms(r.msError), r.gbPerSecond()));
+        System.out.println();
+    }
+
+    private static void printHeapVsDirect(List<Row> rows) {
+        List<Row> hd = rows.stream().filter(r -> r.bench.equals("HeapVsDirectBench")).toList();
+        if (hd.isEmpty()) {
+            return;
+        }
+        System.out.println("Heap float[] vs direct FloatBuffer, the same native weighted CE call at 1024x128256:");
+        for (int threads : new int[] {1, 2}) {
+            Optional<Row> heap = find(hd, r -> r.threads == threads && r.variant.equals("heap"));
+            Optional<Row> direct = find(hd, r -> r.threads == threads && r.variant.equals("direct"));
+            if (heap.isEmpty() || direct.isEmpty()) {
+                continue;
+            }
+            double ratio = heap.get().ms / direct.get().ms;
+            // A copy in and out would add at least two more passes over 525 MB each way: >= 1.5x.
+            System.out.printf(Locale.ROOT, "  %d thread(s): heap %s ms, direct %s ms, heap/direct %.3f: %s%n",
+                    threads, ms(heap.get().ms), ms(direct.get().ms), ratio,
+                    ratio < 1.15 ? "no copy (a copy in and out would add >= 50 %)"
+                            : "heap is SLOWER: arrays look copied");
+        }
+        System.out.println();
+    }
+
+    private static void printTargets(List<Row> rows, boolean nativeUp) {
+        System.out.println("Targets (ratios within this run; the peer times are from PEERS.md, another run):");
+        if (!nativeUp) {
+            System.out.println("  native backend not available: " + Backends.nativeCpu().unavailabilityReason()
+                    .orElse("") + "; no target can be measured");
+            return;
+        }
+        // 1. CE weighted at 1024 x 128256 vs copy bandwidth, 2 threads.
+        Optional<Row> big = find(rows, r -> r.bench.equals("CrossEntropyBench") && r.shape.equals("1024x128256")
+                && r.backend.equals("native") && r.threads == 2 && r.weighted());
+        Optional<Row> bigCopy = bestCopy(rows, "1024x128256", 2);
+        if (big.isPresent() && bigCopy.isPresent()) {
+            double fraction = big.get().gbPerSecond() / bigCopy.get().gbPerSecond();
+            System.out.printf(Locale.ROOT, "  %-4s CE weighted 1024x128256, 2 threads: %.2f GB/s = %s of the copy's"
+                            + " %.2f GB/s (%s copy, %s ms), target >= 80 %%%s%n", verdict(fraction >= 0.80),
+                    big.get().gbPerSecond(), percent(fraction), bigCopy.get().gbPerSecond(), bigCopy.get().variant,
+                    ms(bigCopy.get().ms), fraction >= 0.80 ? "" : String.format(Locale.ROOT,
+                            "; misses by %.0f %%: %s ms needed, %s ms measured", (0.80 - fraction) * 100,
+                            ms(bigCopy.get().ms / 0.80), ms(big.get().ms)));
+        }
+        // 2. Every PEERS.md case >= 3x faster than its fastest peer (peers ran on 2 threads).
+        rows.stream().filter(r -> isLoss(r) && r.backend.equals("native") && r.threads == 2)
+                .filter(r -> !Double.isNaN(PeerData.fastestPeerMs(PeerData.peerCase(r.loss(), r.weighted()), r.shape)))
+                .sorted(Comparator.comparing(Row::bench).thenComparing(r -> PeerData.of(r.shape).cols))
+                .forEach(r -> {
+                    String peerCase = PeerData.peerCase(r.loss(), r.weighted());
+                    double peer = PeerData.fastestPeerMs(peerCase, r.shape);
+                    double speedUp = peer / r.ms;
+                    System.out.printf(Locale.ROOT, "  %-4s %-12s %-11s 2 threads: %s ms vs %s %s ms = %sx, target"
+                                    + " >= 3x%s%n", verdict(speedUp >= 3), peerCase, r.shape, ms(r.ms),
+                            PeerData.fastestPeerName(peerCase, r.shape), ms(peer), ratio(speedUp),
+                            speedUp >= 3 ? "" : String.format(Locale.ROOT, "; needs %s ms", ms(peer / 3)));
+                });
+        // 3. Weighted within 5 % of unweighted.
+        rows.stream().filter(r -> isLoss(r) && r.backend.equals("native") && r.weighted())
+                .sorted(Comparator.comparing(Row::bench).thenComparing(r -> PeerData.of(r.shape).cols)
+                        .thenComparingInt(Row::threads))
+                .forEach(r -> unweightedTwin(rows, r).ifPresent(u -> {
+                    double ratio = r.ms / u.ms;
+                    System.out.printf(Locale.ROOT, "  %-4s %-20s %-11s %d thread(s): weighted/unweighted %.3f"
+                                    + " (%s / %s ms), target within 5 %%%n", verdict(Math.abs(ratio - 1) <= 0.05),
+                            r.loss(), r.shape, r.threads, ratio, ms(r.ms), ms(u.ms));
+                }));
+        // 4. Native vs the Java reference: reported, no target.
+        rows.stream().filter(r -> isLoss(r) && r.backend.equals("native") && r.threads == 1)
+                .sorted(Comparator.comparing(Row::bench).thenComparing(r -> PeerData.of(r.shape).cols)
+                        .thenComparing(Row::variant, Comparator.reverseOrder()))
+                .forEach(r -> javaTwin(rows, r).ifPresent(j -> System.out.printf(Locale.ROOT,
+                        "  info %-20s %-11s %-10s native 1 thread is %sx the java reference (%s vs %s ms)%n",
+                        r.loss(), r.shape, r.variant, ratio(j.ms / r.ms), ms(r.ms), ms(j.ms))));
+    }
+
+    // ---------------------------------------------------------------- formatting
+
+    private static String verdict(boolean ok) {
+        return ok ? "MET" : "MISS";
+    }
+
+    static String ms(double ms) {
+        if (Double.isNaN(ms)) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, ms >= 100 ? "%.0f" : ms >= 10 ? "%.1f" : ms >= 1 ? "%.2f" : "%.3f", ms);
+    }
+
+    private static String ratio(double x) {
+        return String.format(Locale.ROOT, x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x);
+    }
+
+    private static String percent(double fraction) {
+        return String.format(Locale.ROOT, "%.0f%%", fraction * 100);
+    }
+
+    static String cpuModel() {
+        try {
+            return Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("model name"))
+                    .findFirst().map(l -> l.substring(l.indexOf(':') + 1).trim()).orElse("unknown cpu");
+        } catch (IOException | RuntimeException e) {
+            return "unknown cpu";
+        }
+    }
+}
