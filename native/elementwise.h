@@ -41,8 +41,7 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const float* up = a.upstream ? a.upstream + at : nullptr;
         dacc row_sum;
         int64_t row_bad = 0;
-        for (int64_t j = 0; j < k; j += kLanes) {
-            const int n = k - j < kLanes ? (int)(k - j) : kLanes;
+        for_each_vector(0, k, [&](int64_t j, int n) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
             vf w = set1(sw);
             if (ew) {
@@ -61,7 +60,7 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
                 const vf coef = up ? mul(scale, load_n(up + j, n, zero())) : scale;
                 store_n(g + j, n, select(active, mul(mul(coef, w), deriv), zero()));
             }
-        }
+        });
         total += row_sum.total();
         nonfinite += row_bad;
     }

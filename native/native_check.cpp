@@ -392,7 +392,7 @@ void compare(const Options& o, const std::string& isa, const Result& got, const 
                 snprintf(msg, sizeof msg, "term %lld = %.9g, expected %.9g", (long long)i, g, w);
                 return failure(o, isa, msg);
             }
-            if (fabs(w) > 1e-30) g_worst_term = std::max(g_worst_term, err / fabs(w));
+            if (kTol * fabs(w) > 10 * floor) g_worst_term = std::max(g_worst_term, err / fabs(w));
         }
     }
     // gradient norm, over the terms whose expected value is finite
@@ -414,12 +414,12 @@ void compare(const Options& o, const std::string& isa, const Result& got, const 
         norm = sqrt(norm);
         // a gradient that cancels to ~0 (C = 1, dense one-hot on a certain class) is compared with
         // an absolute floor of float rounding on O(1) terms
-        const double floor = 1e-7 * sqrt((double)got.grad.size()) * fabs(o.scale);
+        const double floor = 2e-6 * sqrt((double)got.grad.size()) * fabs(o.scale);
         if (!(diff <= kTol * norm + floor)) {
             snprintf(msg, sizeof msg, "gradient error %g relative to norm %g", diff, norm);
             return failure(o, isa, msg);
         }
-        if (norm > 0) g_worst_grad = std::max(g_worst_grad, diff / norm);
+        if (kTol * norm > 10 * floor) g_worst_grad = std::max(g_worst_grad, diff / norm);
     }
 }
 
@@ -799,7 +799,8 @@ int main(int argc, char** argv) {
     fl_set_threads(2);
     printf("determinism done (%.1f s)\n", (now_ms() - t0) / 1000);
 
-    printf("%lld checks, worst per-term relative error %.3g, worst gradient relative error %.3g\n",
+    printf("%lld checks; worst relative error where it is above the absolute floors: per term %.3g, "
+           "gradient norm %.3g\n",
            (long long)g_checks, g_worst_term, g_worst_grad);
     if (g_failures) {
         printf("FAILED: %d failures (seed %llu)\n", g_failures, (unsigned long long)seed);

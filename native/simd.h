@@ -292,5 +292,16 @@ inline void store_n(float* p, int n, vf a) {
 }
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
 
+// Calls body(j, n) for the vectors covering [begin, end): full ones (n == kLanes, a constant
+// the compiler folds into plain loads and stores), then one partial tail.
+#define FL_INLINE inline __attribute__((always_inline))
+#define FL_INLINE_LAMBDA __attribute__((always_inline))
+template <class Body>
+FL_INLINE void for_each_vector(int64_t begin, int64_t end, Body&& body) {
+    int64_t j = begin;
+    for (; j + kLanes <= end; j += kLanes) body(j, kLanes);
+    if (j < end) body(j, (int)(end - j));
+}
+
 }  // namespace simd
 }  // namespace FL_NS

@@ -73,19 +73,18 @@ inline RowStats softmax_pass1(const RowInput& in) {
 
         // Sweep A: the chunk max.
         vf vmax = neg_inf;
-        for (int j = 0; j < len; j += kLanes) {
-            const int n = len - j < kLanes ? len - j : kLanes;
+        for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
             vf v = load_n(in.x + c0 + j, n, neg_inf);
             if (Capped) {
                 v = mul(set1(cap), tanh(mul(v, set1(inv_cap))));
-                store_n(in.buf + c0 + j, n, v);
+                store(in.buf + c0 + j, v);  // the scratch row is padded to whole vectors
                 if (n < kLanes) v = select(first_n(n), v, neg_inf);
             }
             vmax = max(vmax, v);
-        }
+        });
         const float m = reduce_max(vmax);
         if (m > st.max) {  // rescale what was summed against the old max
-            st.sum *= ::exp((double)st.max - (double)m);
+            if (st.sum != 0.0) st.sum *= ::exp((double)st.max - (double)m);
             const float new_ref = m;
             if (X != Extra::none && st.weight != 0.0)
                 st.gap += st.weight * ((double)new_ref - (double)ref);
@@ -97,8 +96,7 @@ inline RowStats softmax_pass1(const RowInput& in) {
         // Sweep B: exponentials and sums, from L1.
         const vf vref = set1(ref);
         dacc esum, wsum, gsum;
-        for (int j = 0; j < len; j += kLanes) {
-            const int n = len - j < kLanes ? len - j : kLanes;
+        for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
             vf v = load_n(z + j, n, neg_inf);
             vf e = exp_nonpos(sub(v, vref));
             esum.add(e);
@@ -119,8 +117,8 @@ inline RowStats softmax_pass1(const RowInput& in) {
                 }
                 if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
             }
-            if (!Capped && in.keep) store_n(in.buf + c0 + j, n, e);
-        }
+            if (!Capped && in.keep) store(in.buf + c0 + j, e);  // padded to whole vectors
+        });
         st.sum += esum.total();
         if (X != Extra::none) {
             st.weight += wsum.total();
@@ -151,7 +149,7 @@ inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p,
     }
     const vf vcoef_p = set1((float)coef_p), vmax = set1(st.max);
 
-    auto segment = [&](int64_t j, int n, bool aligned) {
+    auto segment = [&](int64_t j, int n, bool aligned) FL_INLINE_LAMBDA {
         const vf e = load_n(in.buf + j, n, zero());  // e, or the capped logit z when Capped
         vf gv;
         if (Capped) {
@@ -187,10 +185,10 @@ inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p,
         if (mis) head = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), c);
         if (head) segment(0, (int)head, false);
     }
-    for (int64_t j = head; j < c; j += kLanes) {
-        const int n = (int)min64(kLanes, c - j);
-        segment(j, n, stream_grad);
-    }
+    if (stream_grad)
+        for_each_vector(head, c, [&](int64_t j, int n) FL_INLINE_LAMBDA { segment(j, n, true); });
+    else
+        for_each_vector(0, c, [&](int64_t j, int n) FL_INLINE_LAMBDA { segment(j, n, false); });
 }
 
 // A row that is ignored or has a missing (NaN) sample weight: no loss, zero gradient.
