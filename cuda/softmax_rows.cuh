@@ -136,25 +136,34 @@ __device__ __forceinline__ int slot_pos(int t, int i) {  /* a row chunk is < 2^3
     return VEC ? 4 * (t + (i >> 2) * GT) + (i & 3) : t + i * GT;
 }
 
-/* Load slots [0, E) of thread t; positions >= len read as -inf (neutral for max and exp). */
+/* Number of slots of thread t that fall inside a chunk of len elements (slot positions grow
+ * with the slot index, so the valid ones are a prefix: loops stop at the first invalid one). */
 template <bool VEC, int GT, int E>
-__device__ __forceinline__ void load_slots(const float* p, int len, int t, float (&v)[E]) {
+__device__ __forceinline__ int valid_slots(int len, int t) {
+    if (VEC) {
+        const int nv4 = len >> 2;  /* len is a multiple of 4 on the VEC path */
+        const int s4 = nv4 > t ? (nv4 - t + GT - 1) / GT : 0;
+        return 4 * (s4 < E / 4 ? s4 : E / 4);
+    }
+    const int s1 = len > t ? (len - t + GT - 1) / GT : 0;
+    return s1 < E ? s1 : E;
+}
+
+/* Load the first nvalid slots of thread t. */
+template <bool VEC, int GT, int E>
+__device__ __forceinline__ void load_slots(const float* p, int nvalid, int t, float (&v)[E]) {
     if (VEC) {
         #pragma unroll
         for (int i = 0; i < E; i += 4) {
-            const int j = slot_pos<true, GT>(t, i);
-            if (j < len) {  /* len is a multiple of 4 on the VEC path */
-                const float4 q = *reinterpret_cast<const float4*>(p + j);
-                v[i] = q.x; v[i + 1] = q.y; v[i + 2] = q.z; v[i + 3] = q.w;
-            } else {
-                v[i] = v[i + 1] = v[i + 2] = v[i + 3] = -INFINITY;
-            }
+            if (i >= nvalid) break;
+            const float4 q = *reinterpret_cast<const float4*>(p + slot_pos<true, GT>(t, i));
+            v[i] = q.x; v[i + 1] = q.y; v[i + 2] = q.z; v[i + 3] = q.w;
         }
     } else {
         #pragma unroll
         for (int i = 0; i < E; ++i) {
-            const int j = slot_pos<false, GT>(t, i);
-            v[i] = j < len ? p[j] : -INFINITY;
+            if (i >= nvalid) break;
+            v[i] = p[slot_pos<false, GT>(t, i)];
         }
     }
 }
@@ -245,7 +254,10 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
     long long len64 = C - lo;
     len64 = len64 < 0 ? 0 : (len64 > chunk ? chunk : len64);
     const int len = (int)len64;  /* labels are int32: C < 2^31 */
-    const bool in_regs = len <= GT * E;
+    /* The soft cap (tanh per element, and its derivative needing z) takes the streaming path:
+     * it is a rare option, and keeping it out of the unrolled register code keeps that lean. */
+    const bool in_regs = len <= GT * E && !(a.cap > 0.f);
+    const int nvalid = in_regs ? valid_slots<VEC, GT, E>(len, t) : 0;
     const bool leader = t == 0 && rank == 0;
     const float Gf = grad_factor(a.ws);
     const float eps_c = (float)((double)a.eps / (double)C);
@@ -281,48 +293,49 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
             if (a.cw) cwy = a.cw[y];
         }
         const float G = Gf * (a.upstream ? a.upstream[row] : 1.f) * sw;
+        const int yrel = (KIND != CE_DENSE && y >= lo && y < lo + len) ? (int)(y - lo) : -1;
+        const float* cwc = a.cw ? a.cw + lo : nullptr;  /* this chunk's class weights */
 
         /* ---- pass 1: statistics ---- */
         RowAcc acc = acc_identity();
         float v[E];
         float mt = -INFINITY;
         if (in_regs) {
-            load_slots<VEC, GT, E>(xr, len, t, v);
+            load_slots<VEC, GT, E>(xr, nvalid, t, v);
             #pragma unroll
             for (int i = 0; i < E; ++i) {
-                if (a.cap > 0.f && slot_pos<VEC, GT>(t, i) < len) v[i] = soft_cap(v[i], a.cap);
+                if (i >= nvalid) break;
                 mt = fmaxf(mt, v[i]);
             }
             acc.m = mt;
             #pragma unroll
             for (int i = 0; i < E; ++i) {
+                if (i >= nvalid) break;
                 const int j = slot_pos<VEC, GT>(t, i);
                 const float z = v[i];
                 float e = 0.f;
-                if (j < len) {
+                if (z != -INFINITY) {
+                    e = expf(z - mt);
+                    acc.s += e;
+                }
+                if (KIND == CE_INDEX && smooth_idx && z != -INFINITY) {
+                    const float wc = cwc ? cwc[j] : 1.f;
+                    acc.b += wc * (mt - z);
+                    acc.w += wc;
+                } else if (KIND == CE_DENSE) {
+                    const float wc = cwc ? cwc[j] : 1.f;
+                    const float tt = tr[j];
                     if (z != -INFINITY) {
-                        e = expf(z - mt);
-                        acc.s += e;
-                    }
-                    if (KIND == CE_INDEX && smooth_idx && z != -INFINITY) {
-                        const float wc = a.cw ? a.cw[lo + j] : 1.f;
-                        acc.b += wc * (mt - z);
-                        acc.w += wc;
-                    } else if (KIND == CE_DENSE) {
-                        const float wc = a.cw ? a.cw[lo + j] : 1.f;
-                        const float tt = tr[j];
-                        if (z != -INFINITY) {
-                            const float q = wc * ((1.f - a.eps) * tt + eps_c);
-                            acc.b += q * (mt - z);
-                            acc.w += q;
-                        } else {
-                            acc.inf_mass += wc * (1.f - a.eps) * tt;
-                        }
+                        const float q = wc * ((1.f - a.eps) * tt + eps_c);
+                        acc.b += q * (mt - z);
+                        acc.w += q;
+                    } else {
+                        acc.inf_mass += wc * (1.f - a.eps) * tt;
                     }
                 }
-                /* keep e (or z when capped: the cap's derivative needs it); -0.0 marks z == -inf
-                 * so the gradient loop still knows which classes are masked */
-                if (a.cap <= 0.f) v[i] = z == -INFINITY ? -0.f : e;
+                /* keep e; -0.0 marks z == -inf so the gradient loop still knows which classes
+                 * are masked */
+                v[i] = z == -INFINITY ? -0.f : e;
             }
         } else {
             const int step = VEC ? 4 * GT : GT;
@@ -341,9 +354,9 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
                     const float z = soft_cap(zz[u], a.cap);
                     float wgt = 0.f;
                     if (KIND == CE_INDEX && smooth_idx) {
-                        wgt = a.cw ? a.cw[lo + j] : 1.f;
+                        wgt = cwc ? cwc[j] : 1.f;
                     } else if (KIND == CE_DENSE) {
-                        const float wc = a.cw ? a.cw[lo + j] : 1.f;
+                        const float wc = cwc ? cwc[j] : 1.f;
                         const float tt = tr[j];
                         if (z == -INFINITY) acc.inf_mass += wc * (1.f - a.eps) * tt;
                         wgt = wc * ((1.f - a.eps) * tt + eps_c);
@@ -394,35 +407,23 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
                 constexpr int W = VEC ? 4 : 1;
                 #pragma unroll
                 for (int i = 0; i < E; i += W) {
+                    if (i >= nvalid) break;
                     const int j0 = slot_pos<VEC, GT>(t, i);
-                    if (j0 >= len) continue;  /* len is a multiple of 4 on the VEC path */
                     float gq[W];
                     #pragma unroll
                     for (int u = 0; u < W; ++u) {
                         const int j = j0 + u;
-                        const long long cidx = lo + j;
-                        bool finite;
-                        float e;
-                        if (a.cap > 0.f) {
-                            finite = true;  /* a capped logit is finite (or NaN) */
-                            e = expf(v[i + u] - mt);
-                        } else {
-                            e = v[i + u];
-                            finite = !signbit(e);
-                        }
+                        const float e = v[i + u];
+                        const bool finite = !signbit(e);
                         float gi = ps * e;
                         if (KIND == CE_INDEX) {
-                            if (smooth_idx && finite) gi -= k.qs * (a.cw ? a.cw[cidx] : 1.f);
-                            if (cidx == y) gi -= k.qy;
+                            if (smooth_idx && finite) gi -= k.qs * (cwc ? cwc[j] : 1.f);
+                            if (j == yrel) gi -= k.qy;
                         } else if (KIND == CE_DENSE) {
-                            const float wc = a.cw ? a.cw[cidx] : 1.f;
+                            const float wc = cwc ? cwc[j] : 1.f;
                             gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
                         } else {
-                            if (cidx == y) gi -= k.qy;
-                        }
-                        if (a.cap > 0.f) {
-                            const float zc = v[i + u] / a.cap;
-                            gi *= 1.f - zc * zc;
+                            if (j == yrel) gi -= k.qy;
                         }
                         gq[u] = gi;
                     }
@@ -443,18 +444,17 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
                     }
                     for (int u = 0; u < cnt; ++u) {
                         const int j = j0 + u;
-                        const long long cidx = lo + j;
                         const float z = soft_cap(xx[u], a.cap);
                         const bool finite = z != -INFINITY;
                         float gi = finite ? k.pscale * expf(z - k.M) : 0.f;
                         if (KIND == CE_INDEX) {
-                            if (smooth_idx && finite) gi -= k.qs * (a.cw ? a.cw[cidx] : 1.f);
-                            if (cidx == y) gi -= k.qy;
+                            if (smooth_idx && finite) gi -= k.qs * (cwc ? cwc[j] : 1.f);
+                            if (j == yrel) gi -= k.qy;
                         } else if (KIND == CE_DENSE) {
-                            const float wc = a.cw ? a.cw[cidx] : 1.f;
+                            const float wc = cwc ? cwc[j] : 1.f;
                             gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
                         } else {
-                            if (cidx == y) gi -= k.qy;
+                            if (j == yrel) gi -= k.qy;
                         }
                         if (a.cap > 0.f) {
                             const float zc = z / a.cap;
