@@ -428,25 +428,19 @@ public final class CudaBackend implements Backend {
                 float[] alphaHost = kind == LossKind.SOFTMAX_FOCAL ? q.alpha() : null;
                 float[] pwHost = kind == LossKind.BINARY_CROSS_ENTROPY ? q.posWeight() : null;
                 float[] bcwHost = kind == LossKind.BINARY_CROSS_ENTROPY ? q.binaryClassWeights() : null;
-                CUdeviceptr cw = vectors.acquire(cwHost);
-                CUdeviceptr alpha = vectors.acquire(alphaHost);
-                CUdeviceptr pw = vectors.acquire(pwHost);
-                CUdeviceptr bcw = vectors.acquire(bcwHost);
+                CUdeviceptr[] v = vectors.acquireAll(cwHost, alphaHost, pwHost, bcwHost);
                 double[] r;
                 try {
                     KernelLauncher.Call call = new KernelLauncher.Call(kind, q.rows(), q.cols(),
                             q.predictions(), q.labels(), q.targets(),
                             q.sampleWeights(), q.sampleWeights() == null ? 1 : q.sampleWeightStride(),
                             q.elementWeights(), q.upstream(), q.gradient(), q.perTerm(),
-                            cw, alpha, pw, bcw, q.ignoreIndex(), q.labelSmoothing(), q.zLoss(), q.softCap(),
+                            v[0], v[1], v[2], v[3], q.ignoreIndex(), q.labelSmoothing(), q.zLoss(), q.softCap(),
                             q.focalAlpha(), q.gamma(), q.reduction().ordinal(), q.gradientScale(),
                             q.denominator() >= 0 ? q.denominator() : -1.0);
                     r = execute(call, q.stream());
                 } finally {
-                    vectors.release(cwHost);
-                    vectors.release(alphaHost);
-                    vectors.release(pwHost);
-                    vectors.release(bcwHost);
+                    vectors.releaseAll(cwHost, alphaHost, pwHost, bcwHost);
                 }
                 if (r[KernelLauncher.R_ERROR_CODE] != 0) {
                     throw KernelLauncher.error(r, kind, q.cols(), q.ignoreIndex());
@@ -482,14 +476,12 @@ public final class CudaBackend implements Backend {
                         : staging.output(Staging.GRADIENT, "gradient", r.gradient(), elements);
                 CUdeviceptr perTerm = r.perTerm() == null ? null
                         : staging.output(Staging.PER_TERM, "perTerm", r.perTerm(), terms);
-                CUdeviceptr cw = vectors.acquire(r.classWeights());
-                CUdeviceptr alpha = vectors.acquire(r.alpha());
-                CUdeviceptr pw = vectors.acquire(r.posWeight());
-                CUdeviceptr bcw = vectors.acquire(r.binaryClassWeights());
+                CUdeviceptr[] v = vectors.acquireAll(r.classWeights(), r.alpha(), r.posWeight(),
+                        r.binaryClassWeights());
                 try {
                     // SUM semantics: the host already divided the gradient scale by the denominator.
                     KernelLauncher.Call call = new KernelLauncher.Call(r.kind(), n, c, x, labels, targets,
-                            sw, stride, ew, up, grad, perTerm, cw, alpha, pw, bcw,
+                            sw, stride, ew, up, grad, perTerm, v[0], v[1], v[2], v[3],
                             r.ignoreIndex(), r.labelSmoothing(), r.zLoss(), r.softCap(), r.focalAlpha(), r.gamma(),
                             KernelLauncher.SUM, r.gradScale(), -1.0);
                     double[] res = execute(call, null);
@@ -505,10 +497,7 @@ public final class CudaBackend implements Backend {
                     }
                     return new KernelSums(res[KernelLauncher.R_LOSS_SUM], (long) res[KernelLauncher.R_NONFINITE]);
                 } finally {
-                    vectors.release(r.classWeights());
-                    vectors.release(r.alpha());
-                    vectors.release(r.posWeight());
-                    vectors.release(r.binaryClassWeights());
+                    vectors.releaseAll(r.classWeights(), r.alpha(), r.posWeight(), r.binaryClassWeights());
                 }
             } finally {
                 hostLock.unlock();
@@ -622,22 +611,29 @@ public final class CudaBackend implements Backend {
             CUdeviceptr m = new CUdeviceptr();
             check(cuMemAlloc(m, KernelLauncher.WORKSPACE_BYTES + RESULT_BYTES), "cuMemAlloc(workspace)");
             Pointer host = new Pointer();
-            int rc = cuMemHostAlloc(host, RESULT_BYTES, 0);
-            if (rc != CUresult.CUDA_SUCCESS) {
-                cuMemFree(m);
-                check(rc, "cuMemHostAlloc(result)");
+            boolean hostAllocated = false;
+            try {
+                check(cuMemHostAlloc(host, RESULT_BYTES, 0), "cuMemHostAlloc(result)");
+                hostAllocated = true;
+                ByteBuffer bytes = host.getByteBuffer(0, RESULT_BYTES);
+                if (bytes == null) {
+                    throw new IllegalStateException("cuda: JCuda gave no host view of the pinned result buffer");
+                }
+                // Zeroed on the stream that uses it, so the launches that follow are ordered after it.
+                check(cuMemsetD8Async(m, (byte) 0, KernelLauncher.WORKSPACE_BYTES, stream),
+                        "cuMemsetD8Async(workspace)");
+                memory = m;
+                result = m.withByteOffset(KernelLauncher.WORKSPACE_BYTES);
+                pinned = host;
+                pinnedBytes = bytes.order(ByteOrder.nativeOrder());
+            } finally {
+                if (memory == null) {
+                    cuMemFree(m);
+                    if (hostAllocated) {
+                        cuMemFreeHost(host);
+                    }
+                }
             }
-            // Zeroed on the stream that uses it, so the launches that follow are ordered after it.
-            rc = cuMemsetD8Async(m, (byte) 0, KernelLauncher.WORKSPACE_BYTES, stream);
-            if (rc != CUresult.CUDA_SUCCESS) {
-                cuMemFree(m);
-                cuMemFreeHost(host);
-                check(rc, "cuMemsetD8Async(workspace)");
-            }
-            memory = m;
-            result = m.withByteOffset(KernelLauncher.WORKSPACE_BYTES);
-            pinned = host;
-            pinnedBytes = host.getByteBuffer(0, RESULT_BYTES).order(ByteOrder.nativeOrder());
         }
 
         void free() {
@@ -673,7 +669,28 @@ public final class CudaBackend implements Backend {
         // float[] has identity equals / hashCode, which is what we want.
         private final LinkedHashMap<float[], Entry> entries = new LinkedHashMap<>(16, 0.75f, true);
 
-        synchronized CUdeviceptr acquire(float[] v) {
+        /** Device copies of the vectors (null for null), held until {@link #releaseAll}. */
+        synchronized CUdeviceptr[] acquireAll(float[]... vectors) {
+            CUdeviceptr[] out = new CUdeviceptr[vectors.length];
+            int i = 0;
+            try {
+                for (; i < vectors.length; i++) {
+                    out[i] = acquire(vectors[i]);
+                }
+                return out;
+            } catch (RuntimeException | Error e) {
+                releaseAll(java.util.Arrays.copyOf(vectors, i));
+                throw e;
+            }
+        }
+
+        synchronized void releaseAll(float[]... vectors) {
+            for (float[] v : vectors) {
+                release(v);
+            }
+        }
+
+        private CUdeviceptr acquire(float[] v) {
             if (v == null) {
                 return null;
             }
@@ -698,7 +715,7 @@ public final class CudaBackend implements Backend {
             return e.memory;
         }
 
-        synchronized void release(float[] v) {
+        private void release(float[] v) {
             if (v == null) {
                 return;
             }
