@@ -26,6 +26,10 @@ final class KernelLauncher {
     // ---- launch configuration (FLC_* of fusedloss_cuda.h) ----
     static final int PREP_THREADS = 256;
     static final int PREP_MAX_BLOCKS = 1024;
+    static final int SMALL_THREADS = 256;
+    static final int SMALL_LANES = 4;
+    static final int SMALL_ROWS_PER_BLOCK = 64;
+    static final int SMALL_MAX_C = 32;
     static final int WARP_THREADS = 256;
     static final int WARP_ROWS_PER_BLOCK = 8;
     static final int WARP_MAX_C = 1024;
@@ -75,7 +79,7 @@ final class KernelLauncher {
 
     /** The launch shapes of the softmax kernels (every one is correct for every C; they differ in speed). */
     enum Variant {
-        WARP, BLOCK, CLUSTER;
+        SMALL, WARP, BLOCK, CLUSTER;
 
         String suffix() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -180,11 +184,17 @@ final class KernelLauncher {
         return new Launch(ELEMS_PREP, grid, PREP_THREADS, a);
     }
 
-    /** The softmax variant for C on this device (header: warp up to 1024, cluster above 16384 on sm_90+). */
+    /**
+     * The softmax variant for C on this device (header: small up to 32, warp up to 1024, cluster
+     * above 16384 on sm_90+, block otherwise).
+     */
     static Variant variant(long c, boolean clusterCapable) {
         Variant forced = forcedVariant;
         if (forced != null && (forced != Variant.CLUSTER || clusterCapable)) {
             return forced;
+        }
+        if (c <= SMALL_MAX_C) {
+            return Variant.SMALL;
         }
         if (c <= WARP_MAX_C) {
             return Variant.WARP;
@@ -248,6 +258,8 @@ final class KernelLauncher {
     private static Launch softmaxLaunch(String base, Call q, Args a, boolean clusterCapable) {
         Variant v = variant(q.c(), clusterCapable);
         return switch (v) {
+            case SMALL -> new Launch(base + "_small",
+                    clamp(cdiv(q.n(), SMALL_ROWS_PER_BLOCK), MAX_PARTIALS), SMALL_THREADS, a);
             case WARP -> new Launch(base + "_warp",
                     clamp(cdiv(q.n(), WARP_ROWS_PER_BLOCK), MAX_PARTIALS), WARP_THREADS, a);
             case CLUSTER -> new Launch(base + "_cluster",

@@ -245,7 +245,7 @@ class CudaBackendTest {
     }
 
     private static final int[][] SHAPES = {
-        {1, 1}, {1, 7}, {5, 1}, {3, 2}, {17, 33}, {64, 10}, {9, 1000}, {7, 1024}, {6, 1025}, {5, 4099},
+        {1, 1}, {1, 7}, {5, 1}, {3, 2}, {70, 32}, {17, 33}, {64, 10}, {9, 1000}, {7, 1024}, {6, 1025}, {5, 4099},
         {3, 16384}, {2, 16385}, {2, 40000}, {3, 128256}, {130, 3}, {0, 5},
     };
 
@@ -289,7 +289,7 @@ class CudaBackendTest {
                         && config.family() != Family.SOFTMAX_FOCAL) {
                     continue;
                 }
-                for (int[] shape : new int[][] {{1, 1}, {9, 3}, {11, 1023}, {5, 3000}, {3, 17000}, {2, 140000}}) {
+                for (int[] shape : new int[][] {{1, 1}, {9, 3}, {70, 32}, {11, 1023}, {5, 3000}, {3, 17000}, {2, 140000}}) {
                     Data d = Data.random(config.family(), shape[0], shape[1], rnd);
                     Loss loss = config.build().apply(Reduction.NONE, shape[1]);
                     String where = v + " " + config.name() + " " + shape[0] + "x" + shape[1] + " seed " + seed;

@@ -58,7 +58,7 @@ class KernelTableTest {
                 header.put(m.group(1), evaluate(m.group(2), header));
             }
         }
-        assertTrue(header.size() >= 39, "parsed only " + header.size() + " constants: " + header);
+        assertTrue(header.size() >= 43, "parsed only " + header.size() + " constants: " + header);
         Map<String, Long> java = new HashMap<>();
         for (Field f : KernelLauncher.class.getDeclaredFields()) {
             if (Modifier.isStatic(f.getModifiers()) && f.getType() == int.class) {
@@ -171,8 +171,15 @@ class KernelTableTest {
         // softmax: warp for C <= 1024 (8 rows a block), block above, cluster above 16384 on sm_90+
         assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 100, 1024, true), p, p, true),
                 "flc_cross_entropy_warp", 13, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 1, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 33, true), p, p, true),
                 "flc_cross_entropy_warp", 4096, 256);
+        // small for C <= 32 (64 rows a block)
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 1, true), p, p, true),
+                "flc_cross_entropy_small", 4096, 256);
+        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 100, 32, true), p, p, true),
+                "flc_softmax_focal_small", 2, 256);
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 0, 32, true), p, p, false),
+                "flc_cross_entropy_small", 1, 256);
         assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 1025, true), p, p, true),
                 "flc_cross_entropy_block", 3, 512);
         assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 3, 16384, true), p, p, true),
@@ -195,7 +202,7 @@ class KernelTableTest {
         // A forced cluster variant never reaches a device below sm_90.
         KernelLauncher.forcedVariant = KernelLauncher.Variant.CLUSTER;
         assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 10, true), p, p, false),
-                "flc_cross_entropy_warp", 1, 256);
+                "flc_cross_entropy_small", 1, 256);
         assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 10, true), p, p, true),
                 "flc_cross_entropy_cluster", 24, 512);
     }
