@@ -4,8 +4,9 @@
  * stride, label smoothing, z-loss and logit soft-capping, all inside the same row pass
  * (softmax_rows.cuh), so the logits are read from DRAM once and the gradient written once,
  * optionally over the logits themselves.
- * Three launch shapes of the same code (fusedloss_cuda.h says which to pick):
- *   _warp: a warp per row (C <= 1024), _block: a block per row, _cluster: 8 blocks per row.
+ * Four launch shapes of the same code (fusedloss_cuda.h says which to pick):
+ *   _small: 4 lanes per row (C <= 32), _warp: a warp per row (C <= 1024),
+ *   _block: a block per row, _cluster: 8 blocks per row (sm_90).
  */
 #include "softmax_rows.cuh"
 
@@ -24,6 +25,13 @@ __device__ __forceinline__ void ce_dispatch(FLC_CE_PARAMS) {
               upstream, grad, per_term, ws, result};
     if (labels) softmax_rows_kernel<CE_INDEX, THREADS, GT, E, CLUSTER>(a);
     else softmax_rows_kernel<CE_DENSE, THREADS, GT, E, CLUSTER>(a);
+}
+
+extern "C" __global__ void __launch_bounds__(FLC_SMALL_THREADS)
+flc_cross_entropy_small(FLC_CE_PARAMS) {
+    ce_dispatch<FLC_SMALL_THREADS, FLC_SMALL_LANES, FLC_SMALL_MAX_C / FLC_SMALL_LANES, 1>(
+        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
+        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_WARP_THREADS)

@@ -93,7 +93,7 @@ struct Case {
     bool upstream = false, grad = true, in_place = false;
     double scale = 1.0, denominator = -1.0;
     float spread = 4.f;
-    std::string variant;  // softmax: "warp", "block", "cluster"
+    std::string variant;  // softmax: "small", "warp", "block", "cluster"
 
     std::string describe() const {
         char b[512];
@@ -291,6 +291,7 @@ struct DevData {
 
 // The variant fusedloss_cuda.h recommends.
 std::string pick_variant(long long c) {
+    if (c <= FLC_SMALL_MAX_C) return "small";
     if (c <= FLC_WARP_MAX_C) return "warp";
     if (g_cc_major >= 9 && c > FLC_BLOCK_MAX_C) return "cluster";
     return "block";
@@ -311,7 +312,8 @@ void gpu_call(const Case& k, DevData& dd, cudaStream_t s = 0) {
         const std::string v = k.variant.empty() ? pick_variant(c) : k.variant;
         long long grid;
         int block;
-        if (v == "warp") { grid = clampg(cdiv(n, FLC_WARP_ROWS_PER_BLOCK), FLC_MAX_PARTIALS); block = FLC_WARP_THREADS; }
+        if (v == "small") { grid = clampg(cdiv(n, FLC_SMALL_ROWS_PER_BLOCK), FLC_MAX_PARTIALS); block = FLC_SMALL_THREADS; }
+        else if (v == "warp") { grid = clampg(cdiv(n, FLC_WARP_ROWS_PER_BLOCK), FLC_MAX_PARTIALS); block = FLC_WARP_THREADS; }
         else if (v == "block") { grid = clampg(n, FLC_MAX_PARTIALS); block = FLC_BLOCK_THREADS; }
         else { grid = FLC_CLUSTER_SIZE * clampg(n, FLC_MAX_PARTIALS); block = FLC_BLOCK_THREADS; }
         float eps = k.eps, zl = k.zl, cap = k.cap, gamma = k.gamma;
@@ -475,8 +477,8 @@ void check_errors() {
         es.push_back({k, FLC_ERR_ELEMENT_WEIGHT, 17, INFINITY});
     }
     for (auto& e : es) {
-        for (const char* v : {"warp", "block", "cluster"}) {
-            if (!softmax(e.k.loss) && strcmp(v, "warp") != 0) continue;
+        for (const char* v : {"small", "warp", "block", "cluster"}) {
+            if (!softmax(e.k.loss) && strcmp(v, "small") != 0) continue;
             if (strcmp(v, "cluster") == 0 && g_cc_major < 9) continue;
             Case k = e.k;
             if (softmax(k.loss)) k.variant = v;
@@ -533,7 +535,7 @@ std::vector<Case> check_cases(bool quick, bool small) {
         soft_shapes = {{1, 1}, {7, 3}, {33, 100}, {9, 1027}, {3, 20000}, {2, 128256}};
         elem_shapes = {{1, 1}, {7, 3}, {1000, 97}, {513, 128}};
     }
-    std::vector<std::string> variants = {"warp", "block"};
+    std::vector<std::string> variants = {"small", "warp", "block"};
     if (g_cc_major >= 9) variants.push_back("cluster");
     int i = 0;
     for (auto sh : soft_shapes) {

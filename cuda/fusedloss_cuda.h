@@ -44,6 +44,8 @@
  *   prep, elements:  threads 256, items = (element_weights ? n * k : n),
  *                    grid = max(1, min(cdiv(max(items, k, 2), 256), FLC_PREP_MAX_BLOCKS))
  *   softmax losses (flc_cross_entropy_*, flc_softmax_focal_*), pick by C and the device:
+ *     _small    C <= FLC_SMALL_MAX_C (32): 4 lanes per row, 64 rows per block.
+ *               threads 256, grid = max(1, min(cdiv(n, 64), FLC_MAX_PARTIALS))
  *     _warp     C <= FLC_WARP_MAX_C (1024): one warp per row, 8 rows per block.
  *               threads 256, grid = max(1, min(cdiv(n, 8), FLC_MAX_PARTIALS))
  *     _cluster  compute capability >= 9.0 and C > FLC_BLOCK_MAX_C (16384): a cluster of 8
@@ -54,7 +56,8 @@
  *     _block    otherwise: one block per row.
  *               threads 512, grid = max(1, min(n, FLC_MAX_PARTIALS))
  *     Every variant is correct for every C; the choice is about speed. A row that does not fit
- *     the registers (C > 1024 for _warp, 16384 for _block, 131072 for _cluster) is read twice.
+ *     the registers (C > 32 for _small, 1024 for _warp, 16384 for _block, 131072 for
+ *     _cluster) or that has a soft cap is streamed: read twice (the second read mostly from L2).
  *   element-wise losses: threads FLC_ELEM_THREADS (256),
  *                    grid = max(1, min(cdiv(n * k, 1024), FLC_MAX_PARTIALS))
  *
@@ -78,7 +81,7 @@
  *                int reduction, double grad_scale, double denominator, void* ws)
  *     column_weights: BCE pos_weight (k floats) or NULL; binary_class_weights: {w0, w1} or NULL.
  *
- * flc_cross_entropy_{warp,block,cluster}(long long n, long long c, const float* logits,
+ * flc_cross_entropy_{small,warp,block,cluster}(long long n, long long c, const float* logits,
  *               const int* labels, const float* targets, int ignore_index,
  *               const float* class_weights, const float* sample_weights,
  *               long long sample_weight_stride, float label_smoothing, float z_loss,
@@ -86,7 +89,7 @@
  *               void* ws, double* result)
  *     labels != NULL: class indices; else targets (n x c dense). soft_cap <= 0: off.
  *
- * flc_softmax_focal_{warp,block,cluster}(long long n, long long c, const float* logits,
+ * flc_softmax_focal_{small,warp,block,cluster}(long long n, long long c, const float* logits,
  *               const int* labels, int ignore_index, const float* alpha, float gamma,
  *               const float* sample_weights, long long sample_weight_stride,
  *               const float* upstream, float* grad, float* per_term, void* ws, double* result)
@@ -127,6 +130,10 @@
 /* launch configuration */
 #define FLC_PREP_THREADS 256
 #define FLC_PREP_MAX_BLOCKS 1024
+#define FLC_SMALL_THREADS 256    /* 64 rows (groups of 4 lanes) per block */
+#define FLC_SMALL_LANES 4
+#define FLC_SMALL_ROWS_PER_BLOCK 64
+#define FLC_SMALL_MAX_C 32       /* 4 lanes x 8 registers */
 #define FLC_WARP_THREADS 256     /* 8 rows (warps) per block */
 #define FLC_WARP_ROWS_PER_BLOCK 8
 #define FLC_WARP_MAX_C 1024      /* 32 lanes x 32 registers */

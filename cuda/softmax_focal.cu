@@ -2,7 +2,7 @@
  * softmax_focal.cu: softmax focal loss, l = alpha[y] (1 - p_y)^gamma (-log p_y), loss and
  * gradient in one pass over the logits (the row engine of softmax_rows.cuh). alpha is a factor
  * inside the term, so the effective weight (MEAN denominator) is the sample weight alone.
- * Same three launch shapes as cross-entropy: _warp, _block, _cluster.
+ * Same launch shapes as cross-entropy: _small, _warp, _block, _cluster.
  */
 #include "softmax_rows.cuh"
 
@@ -19,6 +19,13 @@ __device__ __forceinline__ void focal_dispatch(FLC_FOCAL_PARAMS) {
     RowArgs a{n, c, logits, labels, nullptr, ignore_index, alpha, sample_weights,
               sample_weight_stride, 0.f, 0.f, 0.f, gamma, upstream, grad, per_term, ws, result};
     softmax_rows_kernel<FOCAL, THREADS, GT, E, CLUSTER>(a);
+}
+
+extern "C" __global__ void __launch_bounds__(FLC_SMALL_THREADS)
+flc_softmax_focal_small(FLC_FOCAL_PARAMS) {
+    focal_dispatch<FLC_SMALL_THREADS, FLC_SMALL_LANES, FLC_SMALL_MAX_C / FLC_SMALL_LANES, 1>(
+        n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
+        upstream, grad, per_term, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_WARP_THREADS)

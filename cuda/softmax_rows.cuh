@@ -83,38 +83,49 @@ __device__ __forceinline__ void acc_add_online(RowAcc& a, float z, float wgt) {
     a.w += wgt;
 }
 
-__device__ __forceinline__ RowAcc shfl_xor_acc(const RowAcc& a, int o) {
+__device__ __forceinline__ RowAcc shfl_xor_acc(const RowAcc& a, int o, unsigned mask) {
     RowAcc r;
-    r.m = __shfl_xor_sync(FULL_MASK, a.m, o);
-    r.s = __shfl_xor_sync(FULL_MASK, a.s, o);
-    r.b = __shfl_xor_sync(FULL_MASK, a.b, o);
-    r.w = __shfl_xor_sync(FULL_MASK, a.w, o);
-    r.inf_mass = __shfl_xor_sync(FULL_MASK, a.inf_mass, o);
+    r.m = __shfl_xor_sync(mask, a.m, o);
+    r.s = __shfl_xor_sync(mask, a.s, o);
+    r.b = __shfl_xor_sync(mask, a.b, o);
+    r.w = __shfl_xor_sync(mask, a.w, o);
+    r.inf_mass = __shfl_xor_sync(mask, a.inf_mass, o);
     return r;
 }
 
+/* Butterfly over aligned groups of W lanes (W = 32: the warp). Groups of one warp may diverge
+ * (different rows masked or not), so each uses the mask of its own lanes. */
+template <int W = 32>
+__device__ __forceinline__ unsigned lane_group_mask() {
+    if (W >= 32) return FULL_MASK;
+    const int lane = threadIdx.x & 31;
+    return ((1u << (W & 31)) - 1) << (lane & ~(W - 1));
+}
+
+template <int W = 32>
 __device__ __forceinline__ RowAcc warp_reduce_acc(RowAcc a) {
+    const unsigned mask = lane_group_mask<W>();
     #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-        const RowAcc b = shfl_xor_acc(a, o);
+    for (int o = W / 2; o > 0; o >>= 1) {
+        const RowAcc b = shfl_xor_acc(a, o, mask);
         acc_combine(a, b);
     }
     return a;
 }
 
 /* Shared memory of the row engine. */
-template <int THREADS>
+template <int THREADS, int GPC>
 struct RowShared {
     RowAcc warp_acc[THREADS / 32];
     RowAcc block_acc;
     RowAcc cluster_slot[2];     /* double-buffered per row: read by the other blocks (DSMEM) */
-    double lead_loss[THREADS / 32];
-    double lead_nonfinite[THREADS / 32];
+    double lead_loss[GPC];      /* per group (row in flight) of the block */
+    double lead_nonfinite[GPC];
 };
 
 /* Group reduction over the block (GT == THREADS). Ends with the result visible to all. */
-template <int THREADS>
-__device__ __forceinline__ RowAcc block_reduce_acc(RowAcc a, RowShared<THREADS>& sh) {
+template <int THREADS, class Shared>
+__device__ __forceinline__ RowAcc block_reduce_acc(RowAcc a, Shared& sh) {
     constexpr int NW = THREADS / 32;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     a = warp_reduce_acc(a);
@@ -233,7 +244,7 @@ __device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, f
 /* ---- the row loop ----------------------------------------------------------------------- */
 
 template <int KIND, int THREADS, int GT, int E, int CLUSTER, bool VEC>
-__device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
+__device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>& sh) {
     constexpr int GPC = THREADS / GT;  /* groups (rows in flight) per block */
     const int t = threadIdx.x % GT;
     const int gib = threadIdx.x / GT;
@@ -271,6 +282,11 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
         float* gr = a.grad ? a.grad + off : nullptr;
         const float* tr = KIND == CE_DENSE ? a.targets + off : nullptr;
 
+        /* the row's logits first: independent of the label, so their latency overlaps the
+         * label -> z_y chain below */
+        float v[E];
+        if (in_regs) load_slots<VEC, GT, E>(xr, nvalid, t, v);
+
         /* ---- row setup: label, weights, masking (uniform over the group) ---- */
         int y = -1;
         bool counted = true;
@@ -298,10 +314,8 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
 
         /* ---- pass 1: statistics ---- */
         RowAcc acc = acc_identity();
-        float v[E];
         float mt = -INFINITY;
         if (in_regs) {
-            load_slots<VEC, GT, E>(xr, nvalid, t, v);
             #pragma unroll
             for (int i = 0; i < E; ++i) {
                 if (i >= nvalid) break;
@@ -368,9 +382,10 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS>& sh) {
 
         /* ---- combine over the group ---- */
         RowAcc r;
-        if (GT == 32) {
-            r = warp_reduce_acc(acc);
-            __syncwarp();  /* orders every lane's read of z_y before any lane's gradient store */
+        if (GT <= 32) {
+            r = warp_reduce_acc<GT <= 32 ? GT : 32>(acc);
+            /* orders every lane's read of z_y before any lane's gradient store */
+            __syncwarp(lane_group_mask<GT <= 32 ? GT : 32>());
         } else {
             r = block_reduce_acc<THREADS>(acc, sh);
         }
@@ -509,7 +524,7 @@ __device__ inline void cluster_unsupported(double* result) {
  * the rows, then the last block writes the result. */
 template <int KIND, int THREADS, int GT, int E, int CLUSTER>
 __device__ __forceinline__ void softmax_rows_kernel(const RowArgs& a) {
-    __shared__ RowShared<THREADS> sh;
+    __shared__ RowShared<THREADS, THREADS / GT> sh;
     const int npart = CLUSTER > 1 ? (int)(gridDim.x / CLUSTER) : (int)gridDim.x;
     if (CLUSTER > 1 && gridDim.x % CLUSTER != 0) {  /* cannot happen with __cluster_dims__ */
         if (blockIdx.x == 0 && threadIdx.x == 0) a.result[FLC_R_ERROR_CODE] = FLC_ERR_LAUNCH;
