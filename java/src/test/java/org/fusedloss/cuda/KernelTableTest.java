@@ -85,6 +85,33 @@ class KernelTableTest {
         assertEquals(new TreeMap<>(header), new TreeMap<>(java));
     }
 
+    /**
+     * Opt-in, against what nvcc really compiled: {@code -Dfusedloss.cuda.ptx=all.ptx} from
+     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -o all.ptx cuda/fusedloss_all.cu}. PTX types
+     * pointers as .u64 like long long, so pointers compare as 8-byte integers there.
+     */
+    @Test
+    void everyKernelSignatureMatchesThePtx() throws IOException {
+        String ptxPath = System.getProperty("fusedloss.cuda.ptx");
+        assumeTrue(ptxPath != null, "-Dfusedloss.cuda.ptx=<file.ptx> not given");
+        String ptx = Files.readString(Path.of(ptxPath));
+        Map<String, String> compiled = new TreeMap<>();
+        Matcher entry = Pattern.compile("\\.entry\\s+(\\w+)\\s*\\((.*?)\\)", Pattern.DOTALL).matcher(ptx);
+        while (entry.find()) {
+            StringBuilder sig = new StringBuilder();
+            Matcher param = Pattern.compile("\\.param\\s+(?:\\.align\\s+\\d+\\s+)?\\.(\\w+)").matcher(entry.group(2));
+            while (param.find()) {
+                String t = param.group(1);
+                sig.append(t.endsWith("64") && !t.startsWith("f") ? 'J' : t.startsWith("f64") ? 'D'
+                        : t.startsWith("f32") ? 'F' : 'I');
+            }
+            compiled.put(entry.group(1), sig.toString());
+        }
+        Map<String, String> java = new TreeMap<>();
+        javaSignatures().forEach((name, sig) -> java.put(name, sig.replace('P', 'J')));
+        assertEquals(java, compiled);
+    }
+
     /** Kernel name -> signature, from the comment block of the header (names with {a,b} expanded). */
     static Map<String, String> headerSignatures(String text) {
         StringBuilder flat = new StringBuilder();
