@@ -44,7 +44,10 @@ final class CrossEntropyKernel {
             for (int k = 0; k < c; k++) {
                 s += Math.exp(capped(x.get(base + k), cap) - max);
             }
-            final double lse = max + Math.log(s);
+            // -log p_k = (max - z_k) + log s, not lse - z_k: with logits near 1e30, lse = max + log s
+            // rounds log s away (three tied logits of 1e30 would give 0 instead of log 3).
+            final double logS = Math.log(s);
+            final double lse = max + logS;
             final double rowWeight = dense ? 1.0 : classWeight(cw, y);
             double mass = 0;
             double loss = 0;
@@ -53,7 +56,7 @@ final class CrossEntropyKernel {
                 double q = target(r, base, k, y, z, cw, eps, smooth);
                 if (q != 0) {
                     mass += q;
-                    loss += q * (lse - z);
+                    loss += q * ((max - z) + logS);
                 }
             }
             loss += rowWeight * zl * lse * lse;
@@ -71,7 +74,7 @@ final class CrossEntropyKernel {
                 for (int k = 0; k < c; k++) {
                     double z = capped(x.get(base + k), cap);
                     double q = target(r, base, k, y, z, cw, eps, smooth);
-                    double d = onP * Math.exp(z - lse) - q;
+                    double d = onP * Math.exp((z - max) - logS) - q;
                     if (cap > 0) {
                         double t = z / cap;
                         d *= 1 - t * t;

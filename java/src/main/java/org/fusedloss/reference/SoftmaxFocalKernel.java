@@ -36,8 +36,9 @@ final class SoftmaxFocalKernel {
             for (int k = 0; k < c; k++) {
                 s += Math.exp(x.get(base + k) - max);
             }
-            final double lse = max + Math.log(s);
-            final double logP = x.get(base + y) - lse;
+            // log p = (z_y - max) - log s, exact also for logits near 1e30 (where max + log s rounds log s away)
+            final double logS = Math.log(s);
+            final double logP = (x.get(base + y) - max) - logS;
             final double p = Math.exp(logP);
             final double m = -Math.expm1(logP);
             final double a = CrossEntropyKernel.classWeight(r.alpha(), y);
@@ -56,7 +57,7 @@ final class SoftmaxFocalKernel {
                 double f = a * (mg - ReferenceMath.focalSlope(m, gamma, pLogP));
                 double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw * f;
                 for (int k = 0; k < c; k++) {
-                    double pk = Math.exp(x.get(base + k) - lse);
+                    double pk = Math.exp((x.get(base + k) - max) - logS);
                     g.put(base + k, (float) (factor * (pk - (k == y ? 1 : 0))));
                 }
             }
