@@ -86,10 +86,38 @@ final class Checks {
         }
         if (gradient) {
             double[] expected = FiniteDifference.ofOracle(spec, p, r, denominator, scale);
-            gradientClose(expected, run.gradient(), tol.gradient(), what + ": gradient");
+            gradientClose(expected, run.gradient(), tol.gradient(), tol.gradientAbs() * naturalSize(k, r, scale, d),
+                    what + ": gradient");
         } else {
             allFinite(run.gradient(), what + ": gradient");
         }
+    }
+
+    /**
+     * The size a gradient of this case has (what float rounding is relative to even where the exact
+     * gradient is 0): |scale| / denominator * sqrt(sum over terms of (upstream * weight)^2), times
+     * the largest class weight / pos_weight.
+     */
+    static double naturalSize(TestData.Case k, Reduction r, double scale, double d) {
+        Problem p = k.problem();
+        Oracle.Terms t = Oracle.terms(k.spec(), p);
+        double factor = 1;
+        for (float[] v : new float[][] {k.spec().classWeights(), k.spec().posWeight(), k.spec().binaryClassWeights()}) {
+            if (v != null) {
+                for (float w : v) {
+                    factor = Math.max(factor, w);
+                }
+            }
+        }
+        double s = 0;
+        for (int i = 0; i < t.value().length; i++) {
+            if (t.counted()[i]) {
+                double u = r == Reduction.NONE && p.upstream != null ? p.upstream[i] : 1;
+                double w = u * t.weight()[i];
+                s += w * w;
+            }
+        }
+        return d == 0 ? 0 : Math.abs(scale) / d * Math.sqrt(s) * factor;
     }
 
     /** |actual - expected| <= rel * |expected| + abs. */
@@ -116,6 +144,11 @@ final class Checks {
 
     /** ||actual - expected|| <= rel * ||expected|| + 1e-8 (the contract's gradient criterion). */
     static void gradientClose(double[] expected, float[] actual, double rel, Object what) {
+        gradientClose(expected, actual, rel, 0, what);
+    }
+
+    /** ||actual - expected|| <= rel * ||expected|| + max(abs, 1e-8). */
+    static void gradientClose(double[] expected, float[] actual, double rel, double abs, Object what) {
         assertEquals(expected.length, actual.length, () -> ctx(what + ": length"));
         double diff = 0;
         double norm = 0;
@@ -135,7 +168,7 @@ final class Checks {
         }
         diff = Math.sqrt(diff);
         norm = Math.sqrt(norm);
-        if (!(diff <= rel * norm + 1e-8)) {
+        if (!(diff <= rel * norm + Math.max(abs, 1e-8))) {
             fail(ctx(what + ": ||g - g_ref|| / ||g_ref|| = " + diff / norm + " > " + rel + " (||g_ref|| = " + norm
                     + "); worst element " + worst + ": expected " + expected[worst] + " but was " + actual[worst]));
         }

@@ -99,7 +99,7 @@ final class Oracle {
         boolean[] counted = new boolean[n];
         long masked = 0;
         for (int i = 0; i < n; i++) {
-            double sw = p.sw == null ? 1 : p.sw[i];
+            double sw = p.sw == null ? 1.0 : (double) p.sw[i];
             int y = p.labels == null ? -1 : p.labels[i];
             if (p.labels != null && y == spec.ignoreIndex()) {
                 continue;
@@ -114,34 +114,41 @@ final class Oracle {
                 double v = x[i * c + k];
                 z[k] = spec.softCap() > 0 ? spec.softCap() * Math.tanh(v / spec.softCap()) : v;
             }
-            double lse = logSumExp(z);
+            // -log p_c = (max - z_c) + log sum exp(z - max): exact for huge logits too (1e30 + log 3
+            // would lose the log 3); the sums are compensated so a row of 262 144 classes loses nothing.
+            double max = max(z);
+            double logS = logSumExpShifted(z, max);
+            double lse = max + logS;
             double loss;
             switch (spec.kind()) {
                 case CROSS_ENTROPY -> {
                     double eps = (float) spec.eps();
                     double cwy = cw(spec, y);
-                    loss = times((1 - eps) * cwy, lse - z[y]);
+                    Sum sum = new Sum();
+                    sum.add(times((1 - eps) * cwy, negLogP(z[y], max, logS)));
                     for (int k = 0; k < c; k++) {
                         if (z[k] != Double.NEGATIVE_INFINITY) {
-                            loss += times(eps / c * cw(spec, k), lse - z[k]);
+                            sum.add(times(eps / c * cw(spec, k), negLogP(z[k], max, logS)));
                         }
                     }
-                    loss += cwy * (float) spec.zLoss() * lse * lse;
+                    sum.add(cwy * (float) spec.zLoss() * lse * lse);
+                    loss = sum.value();
                     weight[i] = cwy * sw;
                 }
                 case CROSS_ENTROPY_DENSE -> {
                     double eps = (float) spec.eps();
-                    loss = 0;
+                    Sum sum = new Sum();
                     for (int k = 0; k < c; k++) {
                         double smoothed = (1 - eps) * p.targets[i * c + k]
                                 + (z[k] == Double.NEGATIVE_INFINITY ? 0 : eps / c);
-                        loss += times(cw(spec, k) * smoothed, lse - z[k]);
+                        sum.add(times(cw(spec, k) * smoothed, negLogP(z[k], max, logS)));
                     }
-                    loss += (float) spec.zLoss() * lse * lse;
+                    sum.add((float) spec.zLoss() * lse * lse);
+                    loss = sum.value();
                     weight[i] = sw;
                 }
                 case SOFTMAX_FOCAL -> {
-                    double logP = z[y] - lse;
+                    double logP = -negLogP(z[y], max, logS);
                     double oneMinusP = -Math.expm1(logP);
                     double gamma = (float) spec.gamma();
                     loss = times(cw(spec, y) * (gamma == 0 ? 1 : Math.pow(oneMinusP, gamma)), -logP);
@@ -164,7 +171,7 @@ final class Oracle {
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < c; j++) {
                 int at = i * c + j;
-                double w = (p.sw == null ? 1 : p.sw[i]) * (p.ew == null ? 1 : p.ew[at]);
+                double w = (p.sw == null ? 1.0 : (double) p.sw[i]) * (p.ew == null ? 1.0 : (double) p.ew[at]);
                 if (Double.isNaN(w)) {
                     masked++;
                     continue;
@@ -207,24 +214,50 @@ final class Oracle {
         return a == 0 ? 0 : a * b;
     }
 
-    /** log sum exp, shifted by the max, the sum compensated (Neumaier) so a long row loses nothing. */
-    static double logSumExp(double[] z) {
+    static double max(double[] z) {
         double max = Double.NEGATIVE_INFINITY;
         for (double v : z) {
-            max = Math.max(max, v);
+            max = Math.max(max, v);   // NaN propagates
         }
-        if (max == Double.NEGATIVE_INFINITY || max == Double.POSITIVE_INFINITY || Double.isNaN(max)) {
-            return max;
+        return max;
+    }
+
+    /** log sum_c exp(z_c - max), the sum compensated. */
+    static double logSumExpShifted(double[] z, double max) {
+        if (!Double.isFinite(max)) {
+            return max == Double.NEGATIVE_INFINITY ? Double.NaN : max - max;  // no finite class / NaN / +inf
         }
-        double sum = 0;
-        double comp = 0;
+        Sum s = new Sum();
         for (double v : z) {
-            double e = Math.exp(v - max);
-            double t = sum + e;
-            comp += Math.abs(sum) >= Math.abs(e) ? (sum - t) + e : (e - t) + sum;
+            s.add(Math.exp(v - max));
+        }
+        return Math.log(s.value());
+    }
+
+    static double logSumExp(double[] z) {
+        double max = max(z);
+        return max + logSumExpShifted(z, max);
+    }
+
+    /** -log p = lse - z, computed as (max - z) + log s. */
+    private static double negLogP(double z, double max, double logS) {
+        return (max - z) + logS;
+    }
+
+    /** Neumaier's compensated sum. */
+    static final class Sum {
+        private double sum;
+        private double comp;
+
+        void add(double v) {
+            double t = sum + v;
+            comp += Math.abs(sum) >= Math.abs(v) ? (sum - t) + v : (v - t) + sum;
             sum = t;
         }
-        return max + Math.log(sum + comp);
+
+        double value() {
+            return Double.isFinite(sum) ? sum + comp : sum;  // an infinite term: no compensation
+        }
     }
 
     /** log(sigmoid(v)), without overflow in either tail. */

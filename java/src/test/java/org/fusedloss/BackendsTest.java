@@ -1,0 +1,128 @@
+package org.fusedloss;
+
+import static org.fusedloss.Checks.ctx;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import org.bytedeco.javacpp.Loader;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The backend registry: names, availability, the choice of {@link Backends#best()} and its override. */
+class BackendsTest {
+    private static final float[] X = {1, 2, 3, 0, -1, 0.5f};
+    private static final int[] Y = {2, 0};
+
+    @Test
+    void theJavaBackendIsAlwaysAvailable() {
+        Backend java = Backends.java();
+        assertEquals("java", java.name());
+        assertTrue(java.isAvailable());
+        assertEquals(java.unavailabilityReason(), java.unavailabilityReason().filter(r -> false));
+        assertTrue(java.describe().startsWith("java"), java.describe());
+    }
+
+    @Test
+    void theNativeBackendIsAvailableWhereTheJarCarriesItsLibrary() {
+        Backend n = Backends.nativeCpu();
+        assertEquals("native", n.name());
+        if (!TestBackends.NATIVE_PLATFORM.equals(Loader.getPlatform()) || TestBackends.nativeSkipped()) {
+            Assumptions.abort("not checked here (" + Loader.getPlatform() + (TestBackends.nativeSkipped()
+                    ? ", -Dfusedloss.skipNative=true" : "") + "): " + n.unavailabilityReason().orElse("available"));
+        }
+        assertTrue(n.isAvailable(), () -> "native must load on " + TestBackends.NATIVE_PLATFORM + ": "
+                + n.unavailabilityReason().orElse("?"));
+        assertTrue(n.unavailabilityReason().isEmpty());
+        String isa = Backends.nativeCpu().isa();
+        assertTrue(List.of("avx512", "avx2", "scalar").contains(isa), isa);
+        assertTrue(Backends.nativeCpu().isaSupported(isa), isa + " in use but not supported");
+        assertTrue(Backends.nativeCpu().isaSupported("scalar"), "every x86-64 CPU runs scalar");
+        assertTrue(n.describe().contains(isa), n.describe());
+        assertTrue(Backends.nativeCpu().threads() >= 1);
+    }
+
+    @Test
+    void anUnavailableBackendSaysWhy() {
+        for (Backend b : Backends.all()) {
+            assertEquals(!b.isAvailable(), b.unavailabilityReason().isPresent(), b.name());
+            if (!b.isAvailable()) {
+                assertFalse(b.unavailabilityReason().get().isBlank(), b.name());
+                assertTrue(b.describe().contains(b.unavailabilityReason().get()), b.describe());
+            }
+        }
+    }
+
+    @Test
+    void backendsAreFoundByNameAndUnknownNamesAreRejected() {
+        assertSame(Backends.java(), Backends.byName("java"));
+        assertSame(Backends.nativeCpu(), Backends.byName(" Native "));
+        assertSame(Backends.cuda(), Backends.byName("CUDA"));
+        Checks.rejects(() -> Backends.byName("gpu"), "backend gpu", "gpu");
+        assertEquals(List.of(Backends.nativeCpu(), Backends.java(), Backends.cuda()), Backends.all());
+        String report = Backends.report();
+        for (Backend b : Backends.all()) {
+            assertTrue(report.contains(b.name()), report);
+        }
+    }
+
+    @Test
+    void bestPrefersNativeAndThePropertyOverridesIt() {
+        String saved = System.getProperty(Backends.PROPERTY);
+        try {
+            System.clearProperty(Backends.PROPERTY);
+            assertSame(Backends.nativeCpu().isAvailable() ? Backends.nativeCpu() : Backends.java(), Backends.best());
+            System.setProperty(Backends.PROPERTY, "auto");
+            assertSame(Backends.nativeCpu().isAvailable() ? Backends.nativeCpu() : Backends.java(), Backends.best());
+            System.setProperty(Backends.PROPERTY, "java");
+            assertSame(Backends.java(), Backends.best());
+            assertEquals("java", CrossEntropy.builder().build().backend().name());
+            for (Backend b : Backends.all()) {
+                if (!b.isAvailable()) {
+                    System.setProperty(Backends.PROPERTY, b.name());
+                    IllegalStateException e = assertThrows(IllegalStateException.class, Backends::best, b.name());
+                    assertTrue(e.getMessage().contains(b.unavailabilityReason().get()), e.getMessage());
+                }
+            }
+        } finally {
+            if (saved == null) {
+                System.clearProperty(Backends.PROPERTY);
+            } else {
+                System.setProperty(Backends.PROPERTY, saved);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.fusedloss.TestBackends#backends")
+    void aLossBuiltForABackendRunsThere(Backend b) {
+        TestBackends.require(b);
+        float[] g = new float[6];
+        for (CrossEntropy ce : new CrossEntropy[] {CrossEntropy.builder().backend(b).build(),
+            CrossEntropy.builder().backend(b.name()).build()}) {
+            assertSame(b, ce.backend());
+            LossResult r = ce.compute(Batch.of(X, 2, 3).labels(Y).gradient(g));
+            assertEquals(b.name(), r.backend(), () -> ctx("result.backend()"));
+            assertTrue(r.isFinite(), () -> ctx(r.toString()));
+        }
+    }
+
+    @Test
+    void computingOnAnUnavailableBackendFailsLoudlyAndWritesNothing() {
+        for (Backend b : Backends.all()) {
+            if (b.isAvailable()) {
+                continue;
+            }
+            float[] g = TestData.filled(6, -5f);
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> CrossEntropy.builder().build().compute(Batch.of(X, 2, 3).labels(Y).gradient(g), b), b.name());
+            assertTrue(e.getMessage().contains(b.unavailabilityReason().get()), e.getMessage());
+            Checks.unchanged(g, -5f, b.name() + " gradient");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+package org.fusedloss;
+
+import static org.fusedloss.Checks.rejects;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.util.function.Function;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Bad input: every kind is an {@link IllegalArgumentException} whose message names the argument
+ * (and the index and value where there is one), thrown before anything is computed, so the output
+ * buffers (gradient and per-term losses, filled with a sentinel first) are left as they were.
+ * The checks run in Java before any backend, but each test still runs against every backend.
+ */
+class BadInputTest {
+    private static final String BACKENDS = "org.fusedloss.TestBackends#backends";
+    private static final float S = -777.25f;
+    private static final int N = 4;
+    private static final int C = 3;
+    private static final float[] X = {0.5f, -1, 2, 0, 0, 0, 1, 2, 3, -3, 0.25f, 1};
+    private static final int[] LABELS = {0, 2, 1, 0};
+    private static final float[] HARD = {0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0};
+
+    /** Sentinel-filled outputs: a gradient and per-term buffer of the right size (plus a tail). */
+    private static final class Out {
+        final float[] g = TestData.filled(N * C + 3, S);
+        final float[] pt = TestData.filled(N * C + 3, S);
+
+        void assertUnchanged(Object what) {
+            Checks.unchanged(g, S, what + ": gradient");
+            Checks.unchanged(pt, S, what + ": perTerm");
+        }
+    }
+
+    private static CrossEntropy ce(Reduction r) {
+        return CrossEntropy.builder().reduction(r).build();
+    }
+
+    private static BinaryCrossEntropy bce(Reduction r) {
+        return BinaryCrossEntropy.builder().reduction(r).build();
+    }
+
+    /** A valid CE batch over the sentinel outputs (NONE: with the per-term buffer). */
+    private static Batch ceBatch(Out o, Reduction r) {
+        Batch b = Batch.of(X, N, C).labels(LABELS).gradient(o.g);
+        return r == Reduction.NONE ? b.perTerm(o.pt) : b;
+    }
+
+    private static Batch bceBatch(Out o, Reduction r) {
+        Batch b = Batch.of(X, N, C).targets(HARD).gradient(o.g);
+        return r == Reduction.NONE ? b.perTerm(o.pt) : b;
+    }
+
+    /** Asserts the rejection with the fragments and that the outputs are untouched. */
+    private static void rejected(Backend b, Loss loss, Reduction r, Function<Out, Batch> batch, String what,
+                                 String... fragments) {
+        Out o = new Out();
+        rejects(() -> loss.compute(batch.apply(o), b), what + " on " + b.name(), fragments);
+        o.assertUnchanged(what + " on " + b.name());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void buffersThatAreTooShortOrOffsetsOutside(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        Reduction none = Reduction.NONE;
+        rejected(b, ce(m), m, o -> Batch.of(new float[11], N, C).labels(LABELS).gradient(o.g),
+                "predictions of 11 for 4 x 3", "predictions", "12", "11");
+        rejected(b, ce(m), m, o -> Batch.of(X, 1, N, C).labels(LABELS).gradient(o.g),
+                "predictions at offset 1", "predictions", "12", "offset 1");
+        rejected(b, ce(m), m, o -> Batch.of(X, 13, N, C).labels(LABELS).gradient(o.g),
+                "predictions offset 13", "predictions", "offset 13");
+        rejected(b, ce(m), m, o -> Batch.of(X, -1, N, C).labels(LABELS).gradient(o.g),
+                "predictions offset -1", "predictions", "-1");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).labels(new int[] {0, 1, 2}),
+                "3 labels for 4 rows", "labels", "4");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).labels(new int[] {0, 1, 2, 0}, 1),
+                "labels at offset 1", "labels", "4", "offset 1");
+        rejected(b, ce(m), m, o -> Batch.of(X, N, C).targets(new float[11]).gradient(o.g),
+                "dense CE targets of 11", "targets", "12");
+        rejected(b, bce(m), m, o -> Batch.of(X, N, C).targets(HARD, 2).gradient(o.g),
+                "BCE targets at offset 2", "targets", "12");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).sampleWeights(new float[3]),
+                "3 sample weights for 4 rows", "sampleWeights", "4");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).sampleWeights(new float[6], 0, 2),
+                "6 sample weights at stride 2 (needs 7)", "sampleWeights", "7");
+        rejected(b, bce(m), m, o -> bceBatch(o, m).elementWeights(new float[11]),
+                "11 element weights", "elementWeights", "12");
+        rejected(b, ce(m), m, o -> Batch.of(X, N, C).labels(LABELS).gradient(new float[0]).gradient(o.g, 4),
+                "gradient at offset 4 of 15", "gradient", "12");
+        Out shortOut = new Out();
+        float[] shortGradient = TestData.filled(11, S);
+        rejects(() -> ce(m).compute(Batch.of(X, N, C).labels(LABELS).gradient(shortGradient), b),
+                "gradient of 11 on " + b.name(), "gradient", "12");
+        Checks.unchanged(shortGradient, S, "gradient of 11");
+        shortOut.assertUnchanged("gradient of 11");
+        rejected(b, ce(none), none, o -> ceBatch(o, none).perTerm(o.pt, 12),
+                "perTerm at offset 12 of 15 (needs 4)", "perTerm", "4");
+        rejected(b, bce(none), none, o -> bceBatch(o, none).perTerm(o.pt, 4),
+                "BCE perTerm at offset 4 of 15 (needs 12)", "perTerm", "12");
+        rejected(b, ce(none), none, o -> ceBatch(o, none).upstream(new float[3]),
+                "3 upstream values for 4 rows", "upstream", "4");
+        rejected(b, bce(none), none, o -> bceBatch(o, none).upstream(new float[4]),
+                "4 upstream values for 12 elements", "upstream", "12");
+        rejects(() -> Batch.of(X, -1, C), "rows -1", "rows", "-1");
+        rejects(() -> Batch.of(X, N, 0), "cols 0", "cols", "0");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void labelsOutsideTheClasses(Backend b) {
+        TestBackends.require(b);
+        for (Reduction r : Reduction.values()) {
+            rejected(b, ce(r), r, o -> ceBatch(o, r).labels(new int[] {0, 3, 1, 0}),
+                    "CE label 3 of 3 classes, " + r, "labels[1] = 3");
+            rejected(b, ce(r), r, o -> ceBatch(o, r).labels(new int[] {0, 1, -1, 0}),
+                    "CE label -1 (ignore index -100), " + r, "labels[2] = -1");
+            SoftmaxFocal focal = SoftmaxFocal.builder().reduction(r).ignoreIndex(-1).build();
+            rejected(b, focal, r, o -> ceBatch(o, r).labels(new int[] {0, 1, 2, -100}),
+                    "focal label -100 (ignore index -1), " + r, "labels[3] = -100");
+        }
+        // the ignore index itself is fine anywhere, even outside [0, C)
+        Out o = new Out();
+        LossResult res = Checks.compute(CrossEntropy.builder().ignoreIndex(7).build(),
+                ceBatch(o, Reduction.MEAN).labels(new int[] {7, 1, 7, 0}), b, "ignore index 7");
+        org.junit.jupiter.api.Assertions.assertEquals(2, res.counted(), () -> Checks.ctx("ignore index 7: counted"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void negativeOrInfiniteWeights(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        rejected(b, ce(m), m, o -> ceBatch(o, m).sampleWeights(new float[] {1, -0.5f, 1, 1}),
+                "negative sample weight", "sampleWeights[1] = -0.5");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).sampleWeights(new float[] {1, 1, Float.POSITIVE_INFINITY, 1}),
+                "infinite sample weight", "sampleWeights[2] = Infinity");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).sampleWeights(new float[] {1, 9, 9, 1, 9, 9, Float.NEGATIVE_INFINITY, 9, 9, 1}, 0, 3),
+                "-inf sample weight through stride 3", "sampleWeights[2] = -Infinity");
+        float[] ew = TestData.filled(N * C, 1);
+        ew[5] = -1;
+        rejected(b, bce(m), m, o -> bceBatch(o, m).elementWeights(ew), "negative element weight",
+                "elementWeights[5] = -1.0");
+        float[] inf = TestData.filled(N * C, 1);
+        inf[11] = Float.POSITIVE_INFINITY;
+        for (Loss loss : new Loss[] {bce(m), MeanSquaredError.builder().build(), SigmoidFocal.builder().build()}) {
+            rejected(b, loss, m, o -> bceBatch(o, m).elementWeights(inf), loss.getClass().getSimpleName()
+                    + " infinite element weight", "elementWeights[11] = Infinity");
+        }
+    }
+
+    @Test
+    void badSettingsAreRejectedWhenTheLossIsBuilt() {
+        rejects(() -> CrossEntropy.builder().classWeights(new float[] {1, Float.NaN, 1}), "NaN class weight",
+                "classWeights[1] = NaN");
+        rejects(() -> CrossEntropy.builder().classWeights(new float[] {-1, 1, 1}), "negative class weight",
+                "classWeights[0] = -1.0");
+        rejects(() -> CrossEntropy.builder().classWeights(new float[] {1, Float.POSITIVE_INFINITY}),
+                "infinite class weight", "classWeights[1] = Infinity");
+        rejects(() -> SoftmaxFocal.builder().alpha(new float[] {1, 1, Float.NaN}), "NaN alpha", "alpha[2] = NaN");
+        rejects(() -> BinaryCrossEntropy.builder().posWeight(new float[] {Float.NaN}), "NaN pos_weight",
+                "posWeight[0] = NaN");
+        rejects(() -> BinaryCrossEntropy.builder().binaryClassWeights(1, -2), "negative binary class weight",
+                "binaryClassWeights[1] = -2.0");
+        for (double eps : new double[] {-0.125, 1.5, Double.NaN}) {
+            rejects(() -> CrossEntropy.builder().labelSmoothing(eps), "label smoothing " + eps,
+                    "labelSmoothing = " + eps);
+        }
+        rejects(() -> SoftmaxFocal.builder().gamma(-1), "softmax focal gamma -1", "gamma = -1.0");
+        rejects(() -> SigmoidFocal.builder().gamma(-0.5), "sigmoid focal gamma -0.5", "gamma = -0.5");
+        rejects(() -> SigmoidFocal.builder().gamma(Double.NaN), "sigmoid focal gamma NaN", "gamma = NaN");
+        rejects(() -> SigmoidFocal.builder().alpha(1.5), "sigmoid focal alpha 1.5", "alpha = 1.5");
+        rejects(() -> CrossEntropy.builder().zLoss(-1), "z-loss -1", "zLoss = -1.0");
+        rejects(() -> CrossEntropy.builder().softCap(-2), "soft cap -2", "softCap = -2.0");
+        rejects(() -> CrossEntropy.builder().gradientScale(Double.NaN), "gradient scale NaN", "gradientScale = NaN");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void weightsThatDoNotFitTheBatch(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        float[] soft = HARD.clone();
+        soft[2] = 0.5f;
+        BinaryCrossEntropy weighted = BinaryCrossEntropy.builder().binaryClassWeights(1, 3).build();
+        rejected(b, weighted, m, o -> bceBatch(o, m).targets(soft), "binary class weights with a soft target",
+                "targets[2] = 0.5");
+        rejected(b, CrossEntropy.builder().classWeights(new float[] {1, 2}).build(), m, o -> ceBatch(o, m),
+                "2 class weights for 3 classes", "classWeights", "2", "3");
+        rejected(b, SoftmaxFocal.builder().alpha(new float[] {1, 2, 3, 4}).build(), m, o -> ceBatch(o, m),
+                "4 alphas for 3 classes", "alpha", "4", "3");
+        rejected(b, BinaryCrossEntropy.builder().posWeight(new float[] {1, 2}).build(), m, o -> bceBatch(o, m),
+                "2 pos_weights for 3 outputs", "posWeight", "2", "3");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).elementWeights(TestData.filled(N * C, 1)),
+                "element weights on cross-entropy", "elementWeights");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void targetsAndLabelsThatDoNotFitTheLoss(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        rejected(b, ce(m), m, o -> ceBatch(o, m).targets(HARD), "CE with labels and targets", "labels", "targets");
+        rejected(b, ce(m), m, o -> Batch.of(X, N, C).gradient(o.g), "CE with neither", "labels");
+        rejected(b, SoftmaxFocal.builder().build(), m, o -> Batch.of(X, N, C).targets(HARD).gradient(o.g),
+                "softmax focal with targets", "labels");
+        rejected(b, SoftmaxFocal.builder().build(), m, o -> ceBatch(o, m).targets(HARD),
+                "softmax focal with labels and targets", "targets");
+        rejected(b, bce(m), m, o -> bceBatch(o, m).labels(LABELS), "BCE with labels", "labels");
+        rejected(b, MeanSquaredError.builder().build(), m, o -> Batch.of(X, N, C).gradient(o.g),
+                "MSE without targets", "targets");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void outputsAndDenominatorsThatDoNotFitTheReduction(Backend b) {
+        TestBackends.require(b);
+        for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCH_MEAN}) {
+            rejected(b, ce(r), r, o -> ceBatch(o, r).perTerm(o.pt), "perTerm with " + r, "perTerm", r.toString());
+            rejected(b, ce(r), r, o -> ceBatch(o, r).upstream(new float[N]), "upstream with " + r, "upstream",
+                    r.toString());
+        }
+        for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.NONE}) {
+            rejected(b, ce(r), r, o -> ceBatch(o, r).denominator(4), "caller denominator with " + r, "denominator",
+                    r.toString());
+        }
+        for (double d : new double[] {-1, Double.NaN, Double.POSITIVE_INFINITY}) {
+            rejected(b, ce(Reduction.MEAN), Reduction.MEAN, o -> ceBatch(o, Reduction.MEAN).denominator(d),
+                    "denominator " + d, "denominator = " + d);
+        }
+        for (int stride : new int[] {0, -1}) {
+            rejected(b, ce(Reduction.MEAN), Reduction.MEAN,
+                    o -> ceBatch(o, Reduction.MEAN).sampleWeights(TestData.filled(20, 1), 0, stride),
+                    "sample weight stride " + stride, "sampleWeights", "stride = " + stride);
+            rejected(b, ce(Reduction.MEAN), Reduction.MEAN,
+                    o -> ceBatch(o, Reduction.MEAN).sampleWeights(Problem.direct(TestData.filled(20, 1), 0), stride),
+                    "direct sample weight stride " + stride, "sampleWeights", "stride = " + stride);
+        }
+        rejected(b, ce(Reduction.MEAN), Reduction.MEAN, o -> Batch.of(X, N, C).labels(LABELS),
+                "gradient(true) without a gradient buffer", "gradient");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void buffersInTheWrongByteOrderOrReadOnly(Backend b) {
+        TestBackends.require(b);
+        ByteOrder other = ByteOrder.nativeOrder() == ByteOrder.LITTLE_ENDIAN ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
+        Reduction m = Reduction.MEAN;
+        rejected(b, ce(m), m, o -> Batch.of(swapped(X, other), N, C).labels(LABELS).gradient(o.g),
+                other + " predictions", "predictions", "native byte order");
+        IntBuffer labels = ByteBuffer.allocateDirect(4 * N).order(other).asIntBuffer();
+        for (int i = 0; i < N; i++) {
+            labels.put(i, LABELS[i]);
+        }
+        rejected(b, ce(m), m, o -> ceBatch(o, m).labels(labels), other + " labels", "labels", "native byte order");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).sampleWeights(swapped(TestData.filled(N, 1), other), 1),
+                other + " sample weights", "sampleWeights", "native byte order");
+        FloatBuffer wrongGradient = ByteBuffer.allocateDirect(4 * N * C).order(other).asFloatBuffer();
+        for (int i = 0; i < N * C; i++) {
+            wrongGradient.put(i, S);
+        }
+        rejects(() -> ce(m).compute(Batch.of(X, N, C).labels(LABELS).gradient(wrongGradient), b),
+                other + " gradient on " + b.name(), "gradient", "native byte order");
+        Checks.unchanged(Problem.read(wrongGradient, 0, N * C), S, other + " gradient");
+
+        FloatBuffer readOnly = Problem.directBuffer(N * C, S).asReadOnlyBuffer();
+        rejects(() -> ce(m).compute(Batch.of(X, N, C).labels(LABELS).gradient(readOnly), b),
+                "read-only gradient on " + b.name(), "gradient", "read-only");
+        Checks.unchanged(Problem.read(readOnly, 0, N * C), S, "read-only gradient");
+        FloatBuffer readOnlyHeap = FloatBuffer.wrap(TestData.filled(N * C, S)).asReadOnlyBuffer();
+        rejects(() -> ce(m).compute(Batch.of(X, N, C).labels(LABELS).gradient(readOnlyHeap), b),
+                "read-only heap gradient on " + b.name(), "gradient", "read-only");
+        Out o = new Out();
+        FloatBuffer readOnlyTerms = Problem.directBuffer(N, S).asReadOnlyBuffer();
+        rejects(() -> ce(Reduction.NONE).compute(Batch.of(X, N, C).labels(LABELS).gradient(o.g).perTerm(readOnlyTerms), b),
+                "read-only perTerm on " + b.name(), "perTerm", "read-only");
+        o.assertUnchanged("read-only perTerm");
+    }
+
+    private static FloatBuffer swapped(float[] a, ByteOrder order) {
+        FloatBuffer f = ByteBuffer.allocateDirect(4 * a.length).order(order).asFloatBuffer();
+        f.put(a).flip();
+        return f;
+    }
+}

@@ -1,0 +1,191 @@
+package org.fusedloss;
+
+import static org.fusedloss.Checks.ctx;
+import static org.fusedloss.TestData.W.CLASS;
+import static org.fusedloss.TestData.W.ELEMENT;
+import static org.fusedloss.TestData.W.IGNORE;
+import static org.fusedloss.TestData.W.MASK;
+import static org.fusedloss.TestData.W.POS;
+import static org.fusedloss.TestData.W.SAMPLE;
+import static org.fusedloss.TestData.combo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.fusedloss.TestData.Case;
+import org.fusedloss.TestData.W;
+import org.fusedloss.nativecpu.NativeBackend;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The native CPU backend against the Java reference: every loss with its options on random data,
+ * on every instruction set this CPU runs (avx512, avx2, scalar), at the sizes where vector loops
+ * change shape (C = 1..33, 127..129, 1023..1025) and at a large vocabulary (128 256), within the
+ * contract's tolerances (per-term relative 1e-5, gradient ||g - g_ref|| / ||g_ref|| < 1e-5); and
+ * bit-identical results for 1, 2 and 3 threads.
+ */
+class NativeBackendTest {
+    private static final Backend JAVA = Backends.java();
+    private static final NativeBackend NATIVE = Backends.nativeCpu();
+
+    /** One loss setting with the weights to draw: the cross-check's unit of work. */
+    private record Setting(LossSpec spec, Set<W> weights) {
+    }
+
+    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
+    private static final LossSpec DENSE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY_DENSE);
+    private static final LossSpec SMF = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
+    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec MSE = LossSpec.of(LossSpec.Kind.MEAN_SQUARED_ERROR);
+    private static final LossSpec SGF = LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL);
+
+    /** Every loss, its options and weights; the first of each loss is also run at the large size. */
+    private static final List<Setting> SETTINGS = List.of(
+            new Setting(CE, combo()),
+            new Setting(CE.withSmoothing(0.125).withZLoss(0.0625).withSoftCap(4), combo(SAMPLE, CLASS, MASK, IGNORE)),
+            new Setting(CE.withSmoothing(0.25), combo(CLASS)),
+            new Setting(DENSE, combo(SAMPLE)),
+            new Setting(DENSE.withSmoothing(0.25).withZLoss(0.03125).withSoftCap(3), combo(SAMPLE, CLASS, MASK)),
+            new Setting(SMF, combo()),
+            new Setting(SMF.withGamma(0.5), combo(SAMPLE, CLASS, MASK, IGNORE)),
+            new Setting(SMF.withGamma(0), combo(CLASS)),
+            new Setting(BCE, combo()),
+            new Setting(BCE, combo(SAMPLE, ELEMENT, POS, CLASS)),
+            new Setting(BCE, combo(SAMPLE, ELEMENT, POS, MASK)),
+            new Setting(MSE, combo()),
+            new Setting(MSE, combo(SAMPLE, ELEMENT, MASK)),
+            new Setting(SGF, combo()),
+            new Setting(SGF.withFocalAlpha(-1).withGamma(1.5), combo(SAMPLE, ELEMENT, MASK)),
+            new Setting(SGF.withFocalAlpha(0.5).withGamma(0.5), combo(SAMPLE)));
+
+    private static int[] sizes() {
+        List<Integer> c = new ArrayList<>();
+        for (int i = 1; i <= 33; i++) {
+            c.add(i);
+        }
+        for (int i : new int[] {127, 128, 129, 1023, 1024, 1025}) {
+            c.add(i);
+        }
+        return c.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    @Test
+    void everyLossMatchesTheJavaBackendOnEveryInstructionSet() {
+        TestBackends.require(NATIVE);
+        String original = NATIVE.isa();
+        List<String> ran = new ArrayList<>();
+        List<String> cannot = new ArrayList<>();
+        try {
+            for (String isa : new String[] {"avx512", "avx2", "scalar"}) {
+                if (!NATIVE.isaSupported(isa)) {
+                    cannot.add(isa);
+                    continue;
+                }
+                NATIVE.setIsa(isa);
+                assertEquals(isa, NATIVE.isa(), () -> ctx("setIsa(" + isa + ")"));
+                crossCheck(isa);
+                ran.add(isa);
+            }
+        } finally {
+            NATIVE.setIsa(original);
+            System.out.println("[NativeBackendTest] cross-checked on " + ran + "; this CPU cannot run " + cannot
+                    + "; restored " + original);
+        }
+        assertEquals(original, NATIVE.isa());
+        org.junit.jupiter.api.Assertions.assertTrue(ran.contains("scalar"), () -> ctx("scalar must always run"));
+    }
+
+    private static void crossCheck(String isa) {
+        SplittableRandom rng = TestData.rng("NativeBackendTest." + isa);
+        for (int c : sizes()) {
+            int n = c < 200 ? 7 : 3;
+            for (Setting s : SETTINGS) {
+                compare(TestData.random(s.spec(), s.weights(), n, c, rng), isa);
+            }
+        }
+        // a large vocabulary with a long tail of small probabilities, for each loss's first setting
+        int c = 128_256;
+        LossSpec.Kind last = null;
+        for (Setting s : SETTINGS) {
+            if (s.spec().kind() == last) {
+                continue;
+            }
+            last = s.spec().kind();
+            Case k = TestData.random(s.spec(), s.weights(), 2, c, rng);
+            if (last.perRow()) {
+                float[] x = k.problem().x;
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = (float) (-6 + 9 * rng.nextDouble());
+                }
+                x[rng.nextInt(c)] = 10;
+                x[c + rng.nextInt(c)] = 10;
+            }
+            compare(k, isa);
+        }
+    }
+
+    /** NONE (per-term losses, upstream gradient) and MEAN, native against java. */
+    private static void compare(Case k, String isa) {
+        TestBackends.Tol tol = TestBackends.tol(NATIVE);
+        for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+            String what = k + " " + r + " native[" + isa + "] vs java";
+            Checks.Run ref = Checks.run(k.spec(), k.problem(), r, JAVA);
+            Checks.Run got = Checks.run(k.spec(), k.problem(), r, NATIVE);
+            assertEquals(ref.result().counted(), got.result().counted(), () -> ctx(what + ": counted"));
+            assertEquals(ref.result().masked(), got.result().masked(), () -> ctx(what + ": masked"));
+            assertEquals(ref.result().denominator(), got.result().denominator(), () -> ctx(what + ": denominator"));
+            assertEquals(0, got.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            Checks.close(ref.result().loss(), got.result().loss(), tol.loss(), 1e-6, what + ": loss");
+            Checks.gradientClose(ref.gradient(), got.gradient(), tol.gradient(), what + ": gradient");
+            if (r == Reduction.NONE) {
+                double[] weight = termWeights(k);
+                Checks.termsClose(TestData.toDouble(ref.perTerm()), weight, got.perTerm(), tol, what + ": perTerm");
+            }
+        }
+    }
+
+    /** The effective weight of each term, for the absolute floor of the per-term tolerance. */
+    private static double[] termWeights(Case k) {
+        return Oracle.terms(k.spec(), k.problem()).weight();
+    }
+
+    @Test
+    void resultsAreBitIdenticalForOneTwoAndThreeThreads() {
+        TestBackends.require(NATIVE);
+        int original = NATIVE.threads();
+        SplittableRandom rng = TestData.rng("NativeBackendTest.threads");
+        try {
+            for (Setting s : SETTINGS) {
+                boolean perRow = s.spec().kind().perRow();
+                int n = perRow ? 3001 : 1001;
+                int c = perRow ? 37 : 9;
+                Case k = TestData.random(s.spec(), s.weights(), n, c, rng);
+                for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+                    Checks.Run first = null;
+                    for (int t : new int[] {1, 2, 3}) {
+                        NATIVE.setThreads(t);
+                        assertEquals(t, NATIVE.threads());
+                        Checks.Run run = Checks.run(k.spec(), k.problem(), r, NATIVE);
+                        if (first == null) {
+                            first = run;
+                            continue;
+                        }
+                        String what = k + " " + r + ": " + t + " threads vs 1";
+                        assertEquals(Double.doubleToLongBits(first.result().loss()),
+                                Double.doubleToLongBits(run.result().loss()),
+                                ctx(what + ": loss " + first.result().loss() + " vs " + run.result().loss()));
+                        Checks.sameBits(first.gradient(), run.gradient(), what + ": gradient");
+                        if (r == Reduction.NONE) {
+                            Checks.sameBits(first.perTerm(), run.perTerm(), what + ": perTerm");
+                        }
+                    }
+                }
+            }
+        } finally {
+            NATIVE.setThreads(original);
+        }
+        assertEquals(original, NATIVE.threads());
+    }
+}

@@ -1,0 +1,129 @@
+package org.fusedloss;
+
+import static org.fusedloss.TestData.W.CLASS;
+import static org.fusedloss.TestData.W.IGNORE;
+import static org.fusedloss.TestData.W.MASK;
+import static org.fusedloss.TestData.W.SAMPLE;
+import static org.fusedloss.TestData.combo;
+
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+import org.fusedloss.TestData.Case;
+import org.fusedloss.TestData.W;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Softmax focal loss: the contract of {@link LossContract} for several gamma (0, 1/2, 2, 7/2) and
+ * every weight combination, gamma 0 against cross-entropy with class weights alpha, and closed forms.
+ */
+class SoftmaxFocalTest extends LossContract {
+    private static final LossSpec FOCAL = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
+    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
+
+    @Override
+    LossSpec.Kind kind() {
+        return LossSpec.Kind.SOFTMAX_FOCAL;
+    }
+
+    @Override
+    List<LossSpec> optionSpecs() {
+        return List.of(FOCAL, FOCAL.withGamma(0), FOCAL.withGamma(0.5), FOCAL.withGamma(3.5).withIgnoreIndex(-1));
+    }
+
+    @Override
+    List<Set<W>> weightCombos() {
+        return List.of(combo(), combo(SAMPLE), combo(CLASS), combo(SAMPLE, CLASS), combo(IGNORE),
+                combo(SAMPLE, CLASS, MASK, IGNORE));
+    }
+
+    @Override
+    Set<W> weightedCombo() {
+        return combo(SAMPLE, CLASS);
+    }
+
+    @Override
+    LossSpec withUnitClassWeights(LossSpec spec, int c) {
+        return spec.withClassWeights(TestData.filled(c, 1f));
+    }
+
+    /**
+     * SEMANTICS.md: with gamma 0 the NONE and SUM results equal the cross-entropy with class
+     * weights alpha; MEAN differs in its denominator only (focal divides by the sample weights,
+     * CE by cw[y] * sw), so focal MEAN = CE SUM / sum of sample weights.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void gammaZeroEqualsCrossEntropyWithClassWeightsAlpha(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("gamma0");
+        TestBackends.Tol tol = TestBackends.tol(b);
+        for (int[] shape : new int[][] {{1, 1}, {7, 2}, {13, 5}, {4, 129}}) {
+            Case k = random(FOCAL.withGamma(0), combo(SAMPLE, CLASS, MASK, IGNORE), shape[0], shape[1], rng);
+            Problem p = k.problem();
+            LossSpec ce = CE.withClassWeights(k.spec().classWeights());
+            String what = k + " on " + b.name() + ": gamma 0 vs CE with class weights alpha";
+            for (Reduction r : List.of(Reduction.NONE, Reduction.SUM)) {
+                Checks.Run f = Checks.run(k.spec(), p, r, b);
+                Checks.Run c = Checks.run(ce, p, r, b);
+                Checks.close(c.result().loss(), f.result().loss(), tol.term(), 1e-12, what + " " + r + ": loss");
+                Checks.gradientClose(c.gradient(), f.gradient(), tol.term(), what + " " + r + ": gradient");
+                if (r == Reduction.NONE) {
+                    Checks.gradientClose(c.perTerm(), f.perTerm(), tol.term(), what + ": perTerm");
+                }
+            }
+            Checks.Run sum = Checks.run(ce, p, Reduction.SUM, b);
+            Checks.Run mean = Checks.run(k.spec(), p, Reduction.MEAN, b);
+            double sw = 0;
+            for (int i = 0; i < p.n; i++) {
+                if (p.labels[i] != k.spec().ignoreIndex() && !Float.isNaN(p.sw[i])) {
+                    sw += p.sw[i];
+                }
+            }
+            Checks.close(sw, mean.result().denominator(), 1e-12, 1e-300, what + ": MEAN denominator is the sample weight sum");
+            Checks.close(sw == 0 ? 0 : sum.result().loss() / sw, mean.result().loss(), tol.term(), 1e-12,
+                    what + ": MEAN = CE SUM / sum sw");
+        }
+    }
+
+    /**
+     * By hand: logits (0, ln 3), label 1, so p = 3/4, m = 1 - p = 1/4, gamma 2, alpha (1/2, 2):
+     * loss = 2 (1/4)^2 ln(4/3) = ln(4/3) / 8. Gradient: with f(p) = m^gamma (-ln p),
+     * d/dz_c = f'(p) p ([c == y] - p_c) = alpha (m^2 - 2 m p ln p)(p_c - [c == y]),
+     * F = 2 (1/16 - (3/8) ln(3/4)), gradient F (1/4, -1/4).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aCaseWorkedByHand(Backend b) {
+        TestBackends.require(b);
+        Problem p = new Problem(1, 2, new float[] {0, (float) Math.log(3)}, new int[] {1}, null, null, null, null);
+        LossSpec spec = FOCAL.withClassWeights(new float[] {0.5f, 2f});
+        Checks.Run run = Checks.run(spec, p, Reduction.MEAN, b);
+        String what = spec + " on " + b.name() + ": logits (0, ln 3), label 1";
+        Checks.close(Math.log(4.0 / 3) / 8, run.result().loss(), 1e-6, 0, what + ": loss");
+        double f = 2 * (1.0 / 16 - 0.375 * Math.log(0.75));
+        Checks.gradientClose(new double[] {f / 4, -f / 4}, run.gradient(), 1e-6, what + ": gradient");
+    }
+
+    /** Equal logits: p_y = 1/C, each term (1 - 1/C)^gamma log C, also at C = 262 144. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void equalLogitsGiveTheClosedForm(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("equal");
+        for (int c : new int[] {1, 2, 5, 1000, 262_144}) {
+            for (double gamma : new double[] {0, 0.5, 2}) {
+                Case k = random(FOCAL.withGamma(gamma), combo(), 2, c, rng);
+                Problem p = k.problem().withX(TestData.filled(2 * c, -1.25f));
+                double term = (gamma == 0 ? 1 : Math.pow(1 - 1.0 / c, gamma)) * Math.log(c);
+                String what = k + " on " + b.name() + ": equal logits";
+                Checks.Run run = Checks.run(k.spec(), p, Reduction.NONE, b);
+                Checks.termsClose(new double[] {term, term}, new double[] {1, 1}, run.perTerm(), TestBackends.tol(b),
+                        what + ": perTerm");
+                Checks.close(term, Checks.run(k.spec(), p, Reduction.MEAN, b).result().loss(),
+                        TestBackends.tol(b).loss(), 1e-12, what + ": MEAN");
+            }
+        }
+    }
+}
