@@ -11,7 +11,8 @@
  *      partial sums: S = sum e, B = sum w_c (m_t - z_c), W = sum w_c (smoothing / dense mass);
  *   3. combine the partials over the group (warp shuffles, shared memory, cluster DSMEM), each
  *      rescaled to the row max M: that gives lse = M + log S and the row's loss term;
- *   4. gradient from the registers: grad_c = G * (P * e_c * exp(m_t - M) / S - q_c).
+ *   4. gradient from the registers: grad_c = G * (P * e_c * exp(m_t - M) / S - q_c), the
+ *      label's own element from 1 - p_y = -expm1(-nll) (accurate when p_y is close to 1).
  * B is a sum of non-negative terms (no cancellation between sum q_c * lse and sum q_c * z_c).
  * A chunk longer than GT * E does not fit: it is streamed twice instead (online max/sum in the
  * first pass, gradient in the second), correct for any C, 12 instead of 8 bytes per element.
@@ -190,7 +191,8 @@ __device__ __forceinline__ float soft_cap(float x, float cap) {
 struct RowCoef {
     float M;       /* row max */
     float pscale;  /* G * P / S: multiplies exp(z - M) */
-    float qy;      /* G * (target mass of class y): subtracted at c == y (index kinds) */
+    float gy;      /* the gradient of class y itself (index kinds), from 1 - p_y = -expm1(-nll)
+                    * so that it stays accurate when p_y is close to 1; 0 when z_y = -inf */
     float qs;      /* G * eps / C (smoothing mass per unit class weight, CE index) */
     float qd;      /* G * (1 - eps) (dense targets) */
     double term;   /* the row's weighted loss */
@@ -209,15 +211,21 @@ __device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, f
     const float eps = a.eps, zl = a.z_loss;
     const float eps_c = (float)((double)a.eps / (double)a.c);
     float L, P;
-    k.qy = 0.f; k.qs = 0.f; k.qd = 0.f;
+    k.gy = 0.f; k.qs = 0.f; k.qd = 0.f;
     if (KIND == CE_INDEX) {
         /* sum_c q_c (lse - z_c) = (1-eps) cw_y (lse - z_y) + eps/C (B + W log S) */
         L = (1.f - eps) * cwy * ((r.m - zy) + logS);
         if (eps != 0.f) L += eps_c * (r.b + r.w * logS);
         if (zl != 0.f) L += cwy * zl * lse * lse;
         P = (1.f - eps) * cwy + eps_c * r.w + 2.f * cwy * zl * lse;
-        k.qy = G * (1.f - eps) * cwy;
         k.qs = G * eps_c;
+        const float m = -expm1f(-((r.m - zy) + logS));              /* 1 - p_y */
+        const float qy = (1.f - eps) * cwy + (eps != 0.f ? eps_c * cwy : 0.f);
+        k.gy = zy == -INFINITY ? 0.f : G * ((P - qy) - P * m);
+        if (a.cap > 0.f) {
+            const float zc = zy / a.cap;
+            k.gy *= 1.f - zc * zc;
+        }
     } else if (KIND == CE_DENSE) {
         L = r.b + r.w * logS + (r.inf_mass > 0.f ? INFINITY : 0.f);
         if (zl != 0.f) L += zl * lse * lse;
@@ -231,10 +239,10 @@ __device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, f
         const float mg = pow_gamma(m, g);
         L = cwy * mg * (-lp);
         float F = mg;
-        if (g != 0.f && m != 0.f) F -= g * pow_gamma(m, g - 1.f) * p * lp;
+        if (g != 0.f && m != 0.f && p != 0.f) F -= g * pow_gamma(m, g - 1.f) * p * lp;
         F *= cwy;
         P = F;
-        k.qy = G * F;
+        k.gy = zy == -INFINITY ? 0.f : -G * F * m;                  /* G F (p_y - 1) */
     }
     k.term = (double)sw * (double)L;
     k.pscale = G * P / r.s;
@@ -433,13 +441,11 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                         float gi = ps * e;
                         if (KIND == CE_INDEX) {
                             if (smooth_idx && finite) gi -= k.qs * (cwc ? cwc[j] : 1.f);
-                            if (j == yrel) gi -= k.qy;
                         } else if (KIND == CE_DENSE) {
                             const float wc = cwc ? cwc[j] : 1.f;
                             gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
-                        } else {
-                            if (j == yrel) gi -= k.qy;
                         }
+                        if (KIND != CE_DENSE && j == yrel) gi = k.gy;
                         gq[u] = gi;
                     }
                     if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gq[0], gq[W > 1 ? 1 : 0], gq[W > 2 ? 2 : 0], gq[W > 3 ? 3 : 0]);
@@ -464,17 +470,15 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                         float gi = finite ? k.pscale * expf(z - k.M) : 0.f;
                         if (KIND == CE_INDEX) {
                             if (smooth_idx && finite) gi -= k.qs * (cwc ? cwc[j] : 1.f);
-                            if (j == yrel) gi -= k.qy;
                         } else if (KIND == CE_DENSE) {
                             const float wc = cwc ? cwc[j] : 1.f;
                             gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
-                        } else {
-                            if (j == yrel) gi -= k.qy;
                         }
                         if (a.cap > 0.f) {
                             const float zc = z / a.cap;
                             gi *= 1.f - zc * zc;
                         }
+                        if (KIND != CE_DENSE && j == yrel) gi = k.gy;  /* cap factor included */
                         gg[u] = gi;
                     }
                     if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gg[0], gg[1], gg[2], gg[3]);
