@@ -50,7 +50,8 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
                 q_sum = cwy;
             }
         } else {
-            loss = st.weight * log_s + st.gap;
+            // all targets 0 on an all -inf row: an empty sum, not 0 * -inf
+            loss = (st.weight == 0.0 && log_s == -INFINITY ? 0.0 : st.weight * log_s) + st.gap;
             q_sum = st.weight;
         }
         // z-loss, weighted by cw[y] for class indices (1 for dense targets)

@@ -7,9 +7,9 @@
 
 namespace fl {
 
-// Softmax row chunk: a row is processed in chunks of this many floats (4 KiB, they stay in L1
+// Softmax row chunk: a row is processed in chunks of this many floats (8 KiB, they stay in L1
 // between the sweeps over a chunk). A multiple of every ISA's lane count.
-constexpr int64_t kSoftmaxChunk = 1024;
+constexpr int64_t kSoftmaxChunk = 2048;
 
 static inline int64_t softmax_chunks(int64_t c) { return (c + kSoftmaxChunk - 1) / kSoftmaxChunk; }
 

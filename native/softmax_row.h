@@ -60,72 +60,120 @@ inline RowStats softmax_pass1(const RowInput& in) {
     const vf neg_inf = set1(-INFINITY);
     const float cap = in.cap, inv_cap = Capped ? 1.0f / in.cap : 0.0f;
     const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
+    // One sweep per chunk for plain class indices: the exponentials are taken against the label's
+    // own logit (so the label's e is exactly 1 and a confident row's small loss log S keeps its
+    // accuracy), and against the chunk max only if some logit exceeds it by more than
+    // kMaxAbove (then the chunk is redone from L1). Otherwise a first sweep finds the chunk max.
+    constexpr bool kSingle = X == Extra::none && !Capped;
+    constexpr float kMaxAbove = 64.0f;  // e <= e^64: no float overflow, sums fine in double
     RowStats st;
-    st.max = -INFINITY;
+    st.max = -INFINITY;  // the reference the sum is taken against (the row max when !kSingle)
     st.sum = 0.0;
     st.z_label = NAN;
     st.weight = 0.0;
     st.gap = 0.0;
-    float ref = 0.0f;  // st.max, or 0 while the row has been all -inf so far
+    float ref = 0.0f;  // the exponentials' reference (0 while the row has been all -inf so far)
+    if (kSingle) {
+        st.z_label = in.x[in.label];
+        st.max = ref = st.z_label;
+    }
     for (int64_t c0 = 0, k = 0; c0 < c; c0 += fl::kSoftmaxChunk, ++k) {
         const int len = (int)min64(fl::kSoftmaxChunk, c - c0);
         const float* z = Capped ? in.buf + c0 : in.x + c0;
 
-        // Sweep A: the chunk max.
-        vf vmax = neg_inf;
-        for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
-            vf v = load_n(in.x + c0 + j, n, neg_inf);
-            if (Capped) {
-                v = mul(set1(cap), tanh(mul(v, set1(inv_cap))));
-                store(in.buf + c0 + j, v);  // the scratch row is padded to whole vectors
-                if (n < kLanes) v = select(first_n(n), v, neg_inf);
-            }
-            vmax = max(vmax, v);
-        });
-        const float m = reduce_max(vmax);
-        if (m > st.max) {  // rescale what was summed against the old max
-            if (st.sum != 0.0) st.sum *= ::exp((double)st.max - (double)m);
-            const float new_ref = m;
-            if (X != Extra::none && st.weight != 0.0)
-                st.gap += st.weight * ((double)new_ref - (double)ref);
-            st.max = m;
-            ref = new_ref;
-        }
-        in.refs[k] = st.max;
-
-        // Sweep B: exponentials and sums, from L1.
-        const vf vref = set1(ref);
-        dacc esum, wsum, gsum;
-        for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
-            vf v = load_n(z + j, n, neg_inf);
-            vf e = exp_nonpos(sub(v, vref));
-            esum.add(e);
-            if (X != Extra::none) {
-                const vmask live = gt(v, neg_inf);  // not a masked class, not NaN, not a tail lane
-                const vf w = in.cw ? load_n(in.cw + c0 + j, n, zero()) : set1(1.0f);
-                const vf d = sub(vref, v);          // >= 0 on live lanes
-                if (X == Extra::smoothing) {
-                    wsum.add(select(live, w, zero()));
-                    gsum.add(select(live, mul(w, d), zero()));
-                } else {
-                    const vf tt = load_n(in.t + c0 + j, n, zero());
-                    // a masked class keeps only its (1 - eps) share: eps / C is dropped there
-                    const vf q = mul(w, select(live, fmadd(tt, set1(keep_t), set1(eps_c)),
-                                               mul(tt, set1(keep_t))));
-                    wsum.add(q);
-                    gsum.add(select(eq(q, zero()), zero(), mul(q, d)));
+        if (!kSingle) {  // Sweep A: the chunk max.
+            vf vmax = neg_inf;
+            for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
+                vf v = load_n(in.x + c0 + j, n, neg_inf);
+                if (Capped) {
+                    v = mul(set1(cap), tanh(mul(v, set1(inv_cap))));
+                    store(in.buf + c0 + j, v);  // the scratch row is padded to whole vectors
+                    if (n < kLanes) v = select(first_n(n), v, neg_inf);
                 }
-                if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
+                vmax = max(vmax, v);
+            });
+            const float m = reduce_max(vmax);
+            if (m > st.max) {  // rescale what was summed against the old max
+                if (st.sum != 0.0) st.sum *= ::exp((double)st.max - (double)m);
+                if (X != Extra::none && st.weight != 0.0)
+                    st.gap += st.weight * ((double)m - (double)ref);
+                st.max = ref = m;
             }
-            if (!Capped && in.keep) store(in.buf + c0 + j, e);  // padded to whole vectors
-        });
-        st.sum += esum.total();
-        if (X != Extra::none) {
-            st.weight += wsum.total();
-            st.gap += gsum.total();
         }
-        if (in.label >= c0 && in.label < c0 + len) st.z_label = z[in.label - c0];
+
+        // Sweep B: exponentials and sums (from L1 after sweep A).
+        const float* next = in.x + c0 + len;  // the next chunk, fetched while we compute
+        const int64_t next_len = min64(fl::kSoftmaxChunk, c - c0 - len);
+        const int64_t label_at = in.label - c0;  // the label's column in this chunk, if there
+        auto sweep_b = [&](float r, vf& vmax) FL_INLINE_LAMBDA {
+            const vf vref = set1(r);
+            dacc esum, wsum, gsum;
+            vf part = zero();  // kSingle: float partial sums, 16 vectors at a time, then double
+            int parts = 0;
+            for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
+                if (j < next_len) prefetch(next + j);
+                vf v = load_n(z + j, n, neg_inf);
+                if (kSingle) vmax = max(vmax, v);
+                vf e = exp_softmax(sub(v, vref));
+                if (kSingle) {
+                    // the label's own e is left out (added back exactly by the caller), so a
+                    // float partial sum never mixes that 1 with the small others
+                    vf others = e;
+                    if ((uint64_t)(label_at - j) < (uint64_t)n) {
+                        const int lane = (int)(label_at - j);
+                        others = select(mask_andnot(first_n(lane), first_n(lane + 1)), zero(), e);
+                    }
+                    part = add(part, others);
+                    if (++parts == 16) {
+                        esum.add(part);
+                        part = zero();
+                        parts = 0;
+                    }
+                } else {
+                    esum.add(e);
+                }
+                if (X != Extra::none) {
+                    const vmask live = gt(v, neg_inf);  // not masked, not NaN, not a tail lane
+                    const vf w = in.cw ? load_n(in.cw + c0 + j, n, zero()) : set1(1.0f);
+                    const vf d = sub(vref, v);          // >= 0 on live lanes
+                    if (X == Extra::smoothing) {
+                        wsum.add(select(live, w, zero()));
+                        gsum.add(select(live, mul(w, d), zero()));
+                    } else {
+                        const vf tt = load_n(in.t + c0 + j, n, zero());
+                        // a masked class keeps only its (1 - eps) share: eps / C is dropped there
+                        const vf q = mul(w, select(live, fmadd(tt, set1(keep_t), set1(eps_c)),
+                                                   mul(tt, set1(keep_t))));
+                        wsum.add(q);
+                        gsum.add(select(eq(q, zero()), zero(), mul(q, d)));
+                    }
+                    if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
+                }
+                if (!Capped && in.keep) store(in.buf + c0 + j, e);  // padded to whole vectors
+            });
+            if (kSingle) esum.add(part);
+            st.sum += esum.total();
+            if (X != Extra::none) {
+                st.weight += wsum.total();
+                st.gap += gsum.total();
+            }
+        };
+        vf vmax = neg_inf;
+        const double sum_before = st.sum;
+        sweep_b(ref, vmax);
+        if (kSingle) {
+            const float m = reduce_max(vmax);
+            if (m > ref + kMaxAbove) {  // redo the chunk against its max, rescale the rest
+                st.sum = sum_before == 0.0 ? 0.0 : sum_before * ::exp((double)ref - (double)m);
+                st.max = ref = m;
+                sweep_b(ref, vmax);
+            }
+        }
+        in.refs[k] = ref;
+        if (!kSingle && in.label >= c0 && in.label < c0 + len) st.z_label = z[in.label - c0];
     }
+    if (kSingle)  // the label's own term, exactly 1 unless a chunk moved the reference
+        st.sum += st.max == st.z_label ? 1.0 : ::exp((double)st.z_label - (double)st.max);
     return st;
 }
 
@@ -144,6 +192,7 @@ inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p,
             const float r = in.refs[k];
             double f = 0.0;  // a chunk that was all -inf so far kept only zeros
             if (r != -INFINITY) f = r == st.max ? coef_p : coef_p * ::exp((double)r - st.max);
+            
             factor[k] = (float)f;
         }
     }
@@ -153,7 +202,7 @@ inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p,
         const vf e = load_n(in.buf + j, n, zero());  // e, or the capped logit z when Capped
         vf gv;
         if (Capped) {
-            gv = mul(vcoef_p, exp_nonpos(sub(e, vmax)));
+            gv = mul(vcoef_p, exp_softmax(sub(e, vmax)));
         } else {
             // chunks are a multiple of the lane count long, but `j` follows the output's
             // alignment, so a vector may straddle two chunks

@@ -34,9 +34,9 @@ inline vf exp_reduce(vf x, vi& n) {
 
 inline vf pow2i(vi n) { return as_float(shl_i<23>(add_i(n, set1_i(127)))); }  // -126 <= n <= 127
 
-// exp(x) for x <= 0 (softmax: logit minus the row max). Results below FLT_MIN flush to 0,
-// exp(-inf) = 0, NaN stays NaN.
-inline vf exp_nonpos(vf x) {
+// exp(x) for x <= 88 (softmax: logit minus a reference at most 64 below the max). Results
+// below FLT_MIN flush to 0, exp(-inf) = 0, NaN stays NaN.
+inline vf exp_softmax(vf x) {
     // Clamping at -88 keeps n >= -127, and n = -127 builds the float 0 (exponent field 0).
     vf xc = max(set1(-88.0f), x);
     vi n;
