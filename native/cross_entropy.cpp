@@ -72,11 +72,11 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         const double coef_q = X == Extra::smoothing ? coef * sw * eps_c : coef * sw;
         softmax_pass2<X, Capped>(in, st, coef_p, (float)coef_q, g, a.stream_grad);
         if (a.labels) {
-            // The label's element, with its [c == y] share, from m = 1 - p_y in double:
+            // The label's element, with its [c == y] share, from m = 1 - p_y:
             // G p_y - q_y = (G - q_y) - G m.
             double gy = 0.0;  // a label on a -inf (masked) logit gets 0, as any masked class
             if (st.z_label != -INFINITY) {
-                const double m = 1.0 - ::exp(-nll);
+                const double m = one_minus_p_label(st, nll);
                 const double q_y = sw * ((1.0 - eps) * cwy + (X == Extra::smoothing ? eps_c * cwy : 0.0));
                 gy = coef * ((big_g - q_y) - big_g * m);
                 if (Capped) {

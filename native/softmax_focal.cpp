@@ -33,9 +33,10 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         const RowStats st = softmax_pass1<Extra::none, false>(in);
 
         const double nll = ((double)st.max - st.z_label) + ::log(st.sum);  // -log p_y
-        const double lp = -nll, p = ::exp(lp), m = -::expm1(lp);
+        const double lp = -nll, m = one_minus_p_label(st, nll);
+        const double p = st.others >= 0.0 ? 1.0 / st.sum : ::exp(lp);
         const double alpha = a.class_weights ? a.class_weights[y] : 1.0;
-        const double m_g = gamma == 0.0 ? 1.0 : ::pow(m, gamma);
+        const double m_g = gamma == 0.0 ? 1.0 : gamma == 2.0 ? m * m : ::pow(m, gamma);
         const double term = sw * alpha * m_g * nll;
         if (per_term) *per_term = (float)term;
         total += term;
@@ -45,7 +46,8 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         // F = alpha (m^g - g m^(g-1) p lp); the second part is 0 when gamma == 0 or m == 0,
         // and p lp -> 0 as p -> 0.
         double second = 0.0;
-        if (gamma != 0.0 && m != 0.0 && p != 0.0) second = gamma * ::pow(m, gamma - 1.0) * p * lp;
+        if (gamma != 0.0 && m != 0.0 && p != 0.0)
+            second = gamma * (gamma == 2.0 ? m : ::pow(m, gamma - 1.0)) * p * lp;
         const double f = alpha * (m_g - second);
         const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0) * sw * f;
         softmax_pass2<Extra::none, false>(in, st, coef / st.sum, 0.0f, g, a.stream_grad);

@@ -48,6 +48,8 @@ struct RowStats {
     float max;       // M: max of the (capped) logits
     double sum;      // S: sum of exp(z - M)
     float z_label;   // (capped) logit of the label
+    double others;   // single sweep: S less the label's own term (1 - p_y = others / S when
+                     // the reference is the label's logit), else -1
     double weight;   // smoothing: sum of cw over unmasked classes; dense: Q = sum of q
     double gap;      // smoothing: sum cw * (M - z), unmasked; dense: sum q * (M - z), q != 0
 };
@@ -55,7 +57,7 @@ struct RowStats {
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
 template <Extra X, bool Capped>
-inline RowStats softmax_pass1(const RowInput& in) {
+FL_INLINE RowStats softmax_pass1(const RowInput& in) {
     const int64_t c = in.c;
     const vf neg_inf = set1(-INFINITY);
     const float cap = in.cap, inv_cap = Capped ? 1.0f / in.cap : 0.0f;
@@ -72,6 +74,7 @@ inline RowStats softmax_pass1(const RowInput& in) {
     st.z_label = NAN;
     st.weight = 0.0;
     st.gap = 0.0;
+    st.others = -1.0;
     float ref = 0.0f;  // the exponentials' reference (0 while the row has been all -inf so far)
     if (kSingle) {
         st.z_label = in.x[in.label];
@@ -172,15 +175,22 @@ inline RowStats softmax_pass1(const RowInput& in) {
         in.refs[k] = ref;
         if (!kSingle && in.label >= c0 && in.label < c0 + len) st.z_label = z[in.label - c0];
     }
-    if (kSingle)  // the label's own term, exactly 1 unless a chunk moved the reference
-        st.sum += st.max == st.z_label ? 1.0 : ::exp((double)st.z_label - (double)st.max);
+    st.others = -1.0;
+    if (kSingle) {  // the label's own term, exactly 1 unless a chunk moved the reference
+        if (st.max == st.z_label) {
+            st.others = st.sum;
+            st.sum += 1.0;
+        } else {
+            st.sum += ::exp((double)st.z_label - (double)st.max);
+        }
+    }
     return st;
 }
 
 // Pass 2: g_c = (coef_p * exp(z_c - M) - coef_q * q_c) * dz/dx, with q_c the smoothing or dense
 // target mass (the label's own [c == y] share is added by the caller). Masked classes get 0.
 template <Extra X, bool Capped>
-inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p, float coef_q,
+FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p, float coef_q,
                           float* g, bool stream_grad) {
     const int64_t c = in.c;
     const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
@@ -238,6 +248,11 @@ inline void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p,
         for_each_vector(head, c, [&](int64_t j, int n) FL_INLINE_LAMBDA { segment(j, n, true); });
     else
         for_each_vector(0, c, [&](int64_t j, int n) FL_INLINE_LAMBDA { segment(j, n, false); });
+}
+
+// 1 - p_y of the label, without cancellation when p_y is near 1.
+inline double one_minus_p_label(const RowStats& st, double nll) {
+    return st.others >= 0.0 ? st.others / st.sum : -::expm1(-nll);
 }
 
 // A row that is ignored or has a missing (NaN) sample weight: no loss, zero gradient.
