@@ -147,7 +147,7 @@
 
 /* workspace: header, then the prep partials (4 doubles each), then the main partials (2 each) */
 #define FLC_WORKSPACE_HEADER_BYTES 256
-#define FLC_WORKSPACE_BYTES (FLC_WORKSPACE_HEADER_BYTES + FLC_PREP_MAX_BLOCKS * 32 + FLC_MAX_PARTIALS * 16)
+#define FLC_WORKSPACE_BYTES (FLC_WORKSPACE_HEADER_BYTES + FLC_PREP_MAX_BLOCKS * 32 + FLC_MAX_PARTIALS * 16) /* 98560 */
 
 /* result layout: double result[FLC_RESULT_DOUBLES] */
 #define FLC_RESULT_DOUBLES 16

@@ -282,7 +282,7 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
     const float eps_c = (float)((double)a.eps / (double)C);
     const bool smooth_idx = KIND == CE_INDEX && a.eps != 0.f;
     double loss_acc = 0.0, nonfinite_acc = 0.0;
-    int synced = 0;  /* rows that went through the cluster exchange (slot parity) */
+    [[maybe_unused]] int synced = 0;  /* rows that went through the cluster exchange (parity) */
 
     for (long long row = group; row < a.n; row += ngroups) {
         const long long off = row * C + lo;
