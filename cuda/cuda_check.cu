@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,12 +45,16 @@ cudaLibrary_t g_lib;
 int g_cc_major = 0;
 
 cudaKernel_t kernel(const char* name) {
+    static std::map<std::string, cudaKernel_t> cache;  // looked up once, like the Java side
+    auto it = cache.find(name);
+    if (it != cache.end()) return it->second;
     cudaKernel_t k;
     cudaError_t e = cudaLibraryGetKernel(&k, g_lib, name);
     if (e != cudaSuccess) {
         fprintf(stderr, "kernel %s not found in the fatbin: %s\n", name, cudaGetErrorString(e));
         exit(2);
     }
+    cache[name] = k;
     return k;
 }
 
@@ -88,6 +93,7 @@ struct Case {
     bool cw = false, sw = false, ew = false, posw = false, bcw = false, ignore = false;
     bool nan_weights = false;  // some NaN (missing) sample / element weights
     bool neg_inf = false;      // some -inf logits on non-target classes
+    bool all_masked = false;   // every row ignored: MEAN gives loss 0 and gradient 0
     long long stride = 1;
     float eps = 0, zl = 0, cap = 0, alpha = -1, gamma = 0;
     bool upstream = false, grad = true, in_place = false;
@@ -121,7 +127,7 @@ Data make_data(const Case& k, Rng& r) {
     if (k.loss == CE || k.loss == SOFTMAX_FOCAL) {
         d.y.resize(n);
         for (long long i = 0; i < n; ++i)
-            d.y[i] = (k.ignore && r.chance(0.15)) ? kIgnore : (int)r.below(c);
+            d.y[i] = (k.all_masked || (k.ignore && r.chance(0.15))) ? kIgnore : (int)r.below(c);
     }
     if (k.loss == CE_DENSE) {  // probability rows, some exact zeros
         d.t.resize(nc);
@@ -589,7 +595,9 @@ std::vector<Case> check_cases(bool quick, bool small) {
     // a MEAN where every row is masked: loss 0 and gradient 0, not NaN
     {
         Case k; k.loss = CE; k.n = 5; k.c = 40; k.ignore = true; k.reduction = FLC_MEAN; k.variant = "warp";
-        k.sw = true; k.nan_weights = true;
+        k.sw = true; k.all_masked = true;
+        cs.push_back(k);
+        k.loss = SOFTMAX_FOCAL; k.variant = "small"; k.c = 7; k.gamma = 2;
         cs.push_back(k);
     }
     return cs;
