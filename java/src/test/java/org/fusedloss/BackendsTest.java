@@ -22,52 +22,52 @@ class BackendsTest {
     @Test
     void theJavaBackendIsAlwaysAvailable() {
         Backend java = Backends.java();
-        assertEquals("java", java.name());
-        assertTrue(java.isAvailable());
-        assertEquals(java.unavailabilityReason(), java.unavailabilityReason().filter(r -> false));
-        assertTrue(java.describe().startsWith("java"), java.describe());
+        assertEquals("java", java.name(), ctx("name"));
+        assertTrue(java.isAvailable(), ctx("java available"));
+        assertTrue(java.unavailabilityReason().isEmpty(), ctx("java has no unavailability reason"));
+        assertTrue(java.describe().startsWith("java"), ctx(java.describe()));
     }
 
     @Test
     void theNativeBackendIsAvailableWhereTheJarCarriesItsLibrary() {
         Backend n = Backends.nativeCpu();
-        assertEquals("native", n.name());
+        assertEquals("native", n.name(), ctx("name"));
         if (!TestBackends.NATIVE_PLATFORM.equals(Loader.getPlatform()) || TestBackends.nativeSkipped()) {
             Assumptions.abort("not checked here (" + Loader.getPlatform() + (TestBackends.nativeSkipped()
                     ? ", -Dfusedloss.skipNative=true" : "") + "): " + n.unavailabilityReason().orElse("available"));
         }
-        assertTrue(n.isAvailable(), () -> "native must load on " + TestBackends.NATIVE_PLATFORM + ": "
+        assertTrue(n.isAvailable(), () -> ctx("native must load on " + TestBackends.NATIVE_PLATFORM + ": ")
                 + n.unavailabilityReason().orElse("?"));
-        assertTrue(n.unavailabilityReason().isEmpty());
+        assertTrue(n.unavailabilityReason().isEmpty(), ctx("no reason when available"));
         String isa = Backends.nativeCpu().isa();
-        assertTrue(List.of("avx512", "avx2", "scalar").contains(isa), isa);
-        assertTrue(Backends.nativeCpu().isaSupported(isa), isa + " in use but not supported");
-        assertTrue(Backends.nativeCpu().isaSupported("scalar"), "every x86-64 CPU runs scalar");
-        assertTrue(n.describe().contains(isa), n.describe());
-        assertTrue(Backends.nativeCpu().threads() >= 1);
+        assertTrue(List.of("avx512", "avx2", "scalar").contains(isa), ctx(isa));
+        assertTrue(Backends.nativeCpu().isaSupported(isa), ctx(isa + " in use but not supported"));
+        assertTrue(Backends.nativeCpu().isaSupported("scalar"), ctx("every x86-64 CPU runs scalar"));
+        assertTrue(n.describe().contains(isa), ctx(n.describe()));
+        assertTrue(Backends.nativeCpu().threads() >= 1, ctx("threads"));
     }
 
     @Test
     void anUnavailableBackendSaysWhy() {
         for (Backend b : Backends.all()) {
-            assertEquals(!b.isAvailable(), b.unavailabilityReason().isPresent(), b.name());
+            assertEquals(!b.isAvailable(), b.unavailabilityReason().isPresent(), ctx(b.name()));
             if (!b.isAvailable()) {
-                assertFalse(b.unavailabilityReason().get().isBlank(), b.name());
-                assertTrue(b.describe().contains(b.unavailabilityReason().get()), b.describe());
+                assertFalse(b.unavailabilityReason().get().isBlank(), ctx(b.name()));
+                assertTrue(b.describe().contains(b.unavailabilityReason().get()), ctx(b.describe()));
             }
         }
     }
 
     @Test
     void backendsAreFoundByNameAndUnknownNamesAreRejected() {
-        assertSame(Backends.java(), Backends.byName("java"));
-        assertSame(Backends.nativeCpu(), Backends.byName(" Native "));
-        assertSame(Backends.cuda(), Backends.byName("CUDA"));
+        assertSame(Backends.java(), Backends.byName("java"), ctx("java"));
+        assertSame(Backends.nativeCpu(), Backends.byName(" Native "), ctx("\" Native \""));
+        assertSame(Backends.cuda(), Backends.byName("CUDA"), ctx("CUDA"));
         Checks.rejects(() -> Backends.byName("gpu"), "backend gpu", "gpu");
-        assertEquals(List.of(Backends.nativeCpu(), Backends.java(), Backends.cuda()), Backends.all());
+        assertEquals(List.of(Backends.nativeCpu(), Backends.java(), Backends.cuda()), Backends.all(), ctx("all()"));
         String report = Backends.report();
         for (Backend b : Backends.all()) {
-            assertTrue(report.contains(b.name()), report);
+            assertTrue(report.contains(b.name()), ctx(report));
         }
     }
 
@@ -76,17 +76,18 @@ class BackendsTest {
         String saved = System.getProperty(Backends.PROPERTY);
         try {
             System.clearProperty(Backends.PROPERTY);
-            assertSame(Backends.nativeCpu().isAvailable() ? Backends.nativeCpu() : Backends.java(), Backends.best());
+            assertSame(Backends.nativeCpu().isAvailable() ? Backends.nativeCpu() : Backends.java(), Backends.best(), ctx("best()"));
             System.setProperty(Backends.PROPERTY, "auto");
-            assertSame(Backends.nativeCpu().isAvailable() ? Backends.nativeCpu() : Backends.java(), Backends.best());
+            assertSame(Backends.nativeCpu().isAvailable() ? Backends.nativeCpu() : Backends.java(), Backends.best(),
+                    ctx("best() with auto"));
             System.setProperty(Backends.PROPERTY, "java");
-            assertSame(Backends.java(), Backends.best());
-            assertEquals("java", CrossEntropy.builder().build().backend().name());
+            assertSame(Backends.java(), Backends.best(), ctx("best() with java"));
+            assertEquals("java", CrossEntropy.builder().build().backend().name(), ctx("default backend of a loss"));
             for (Backend b : Backends.all()) {
                 if (!b.isAvailable()) {
                     System.setProperty(Backends.PROPERTY, b.name());
-                    IllegalStateException e = assertThrows(IllegalStateException.class, Backends::best, b.name());
-                    assertTrue(e.getMessage().contains(b.unavailabilityReason().get()), e.getMessage());
+                    IllegalStateException e = assertThrows(IllegalStateException.class, Backends::best, ctx(b.name()));
+                    assertTrue(e.getMessage().contains(b.unavailabilityReason().get()), ctx(e.getMessage()));
                 }
             }
         } finally {
@@ -105,7 +106,7 @@ class BackendsTest {
         float[] g = new float[6];
         for (CrossEntropy ce : new CrossEntropy[] {CrossEntropy.builder().backend(b).build(),
             CrossEntropy.builder().backend(b.name()).build()}) {
-            assertSame(b, ce.backend());
+            assertSame(b, ce.backend(), ctx("backend()"));
             LossResult r = ce.compute(Batch.of(X, 2, 3).labels(Y).gradient(g));
             assertEquals(b.name(), r.backend(), () -> ctx("result.backend()"));
             assertTrue(r.isFinite(), () -> ctx(r.toString()));
@@ -120,8 +121,8 @@ class BackendsTest {
             }
             float[] g = TestData.filled(6, -5f);
             IllegalStateException e = assertThrows(IllegalStateException.class,
-                    () -> CrossEntropy.builder().build().compute(Batch.of(X, 2, 3).labels(Y).gradient(g), b), b.name());
-            assertTrue(e.getMessage().contains(b.unavailabilityReason().get()), e.getMessage());
+                    () -> CrossEntropy.builder().build().compute(Batch.of(X, 2, 3).labels(Y).gradient(g), b), ctx(b.name()));
+            assertTrue(e.getMessage().contains(b.unavailabilityReason().get()), ctx(e.getMessage()));
             Checks.unchanged(g, -5f, b.name() + " gradient");
         }
     }

@@ -201,6 +201,40 @@ final class TestData {
         return t;
     }
 
+    /**
+     * The case with a quarter of its logits at +1e30, a quarter at -1e30 and (where {@code logits})
+     * a quarter of the others at -inf on a class or element that is not a target (a target of 0 for
+     * the element-wise losses); without {@code logits} (MSE) +-1e18, whose square still fits a float.
+     */
+    static Case extreme(Case k, SplittableRandom rng, boolean logits) {
+        Problem p = k.problem();
+        int c = p.c;
+        float big = logits ? 1e30f : 1e18f;
+        float[] x = p.x.clone();
+        float[] t = p.targets == null ? null : p.targets.clone();
+        boolean perRow = k.spec().kind().perRow();
+        for (int i = 0; i < p.n; i++) {
+            boolean ignored = p.labels != null && p.labels[i] == k.spec().ignoreIndex();
+            for (int j = 0; j < c; j++) {
+                int at = i * c + j;
+                int roll = rng.nextInt(4);
+                boolean target = p.labels != null ? p.labels[i] == j : perRow && t[at] != 0;
+                if (roll == 0) {
+                    x[at] = big;
+                } else if (roll == 1) {
+                    x[at] = -big;
+                } else if (roll == 2 && logits && !target && !ignored && (c > 1 || !perRow)) {
+                    x[at] = Float.NEGATIVE_INFINITY;
+                    if (!perRow) {
+                        t[at] = 0;  // -inf with target 0: a certain, correct negative
+                    }
+                }
+            }
+        }
+        Problem e = p.withX(x);
+        return new Case(k.spec(), t == null ? e : e.withTargets(t), k.weights());
+    }
+
     static double[] toDouble(float[] a) {
         double[] d = new double[a.length];
         for (int i = 0; i < a.length; i++) {
