@@ -6,85 +6,117 @@ namespace FL_NS {
 
 namespace {
 
+// Rows are taken in small groups, one phase at a time (pass 1 of each, the row math, pass 2 of
+// each), so that the latency chains of short rows overlap; the row sums are still added in row
+// order.
 template <Extra X, bool Capped>
 void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
                         float* scratch, fl::BlockSum* out) {
     const int64_t c = a.c;
+    const int group = fl::softmax_group(c);
+    const size_t row_scratch = fl::softmax_scratch_floats(c);
     const double eps = a.smoothing, eps_c = eps / (double)c, zl = a.z_loss;
-    RowInput in;
-    in.c = c;
-    in.cw = a.class_weights;
-    in.eps = a.smoothing;
-    in.cap = a.soft_cap;
-    in.buf = scratch;
-    in.refs = scratch + (c + 15) / 16 * 16;
-    in.keep = a.grad != nullptr;
-    in.t = nullptr;
     double total = 0.0;
     int64_t nonfinite = 0;
-    for (int64_t i = row_begin; i < row_end; ++i) {
-        float* g = a.grad ? a.grad + i * c : nullptr;
-        float* per_term = a.per_term ? a.per_term + i : nullptr;
-        const int32_t y = a.labels ? a.labels[i] : -1;
-        const float sw = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
-        if ((a.labels && y == a.ignore_index) || sw != sw) {
-            masked_row(g, c, per_term);
-            continue;
+    RowInput in[fl::kSoftmaxGroupMax];
+    RowStats st[fl::kSoftmaxGroupMax];
+    for (int r = 0; r < group; ++r) {
+        in[r].c = c;
+        in[r].cw = a.class_weights;
+        in[r].eps = a.smoothing;
+        in[r].cap = a.soft_cap;
+        in[r].buf = scratch + r * row_scratch;
+        in[r].refs = in[r].buf + (c + 15) / 16 * 16;
+        in[r].keep = a.grad != nullptr;
+        in[r].t = nullptr;
+    }
+    for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
+        const int rows = (int)min64(group, row_end - i0);
+        bool live[fl::kSoftmaxGroupMax];
+        double coef_p[fl::kSoftmaxGroupMax], coef_q[fl::kSoftmaxGroupMax], g_label[fl::kSoftmaxGroupMax];
+        // Phase 1: masks and pass 1.
+        for (int r = 0; r < rows; ++r) {
+            const int64_t i = i0 + r;
+            const int32_t y = a.labels ? a.labels[i] : -1;
+            const float sw = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
+            live[r] = !((a.labels && y == a.ignore_index) || sw != sw);
+            if (!live[r]) continue;
+            in[r].x = a.logits + i * c;
+            if (a.targets && !a.labels) in[r].t = a.targets + i * c;
+            in[r].label = y;
+            st[r] = softmax_pass1<X, Capped>(in[r]);
         }
-        in.x = a.logits + i * c;
-        if (a.targets && !a.labels) in.t = a.targets + i * c;
-        in.label = y;
-        const RowStats st = softmax_pass1<X, Capped>(in);
-
-        const double M = st.max, log_s = ::log(st.sum), lse = M + log_s;
-        const double cwy = a.labels && a.class_weights ? a.class_weights[y] : 1.0;
-        double loss, q_sum;  // sum_c q_c (lse - z_c) and sum_c q_c
-        double nll = 0.0;    // lse - z_y (class indices)
-        if (a.labels) {
-            nll = (M - st.z_label) + log_s;
-            if (X == Extra::smoothing) {
-                loss = (1.0 - eps) * cwy * nll + eps_c * (st.weight * log_s + st.gap);
-                q_sum = (1.0 - eps) * cwy + eps_c * st.weight;
-            } else {
-                loss = cwy * nll;
-                q_sum = cwy;
+        // Phase 2: the row's loss and gradient coefficients, in row order.
+        for (int r = 0; r < rows; ++r) {
+            const int64_t i = i0 + r;
+            float* per_term = a.per_term ? a.per_term + i : nullptr;
+            if (!live[r]) {
+                if (per_term) *per_term = 0.0f;
+                continue;
             }
-        } else {
-            // all targets 0 on an all -inf row: an empty sum, not 0 * -inf
-            loss = (st.weight == 0.0 && log_s == -INFINITY ? 0.0 : st.weight * log_s) + st.gap;
-            q_sum = st.weight;
-        }
-        // z-loss, weighted by cw[y] for class indices (1 for dense targets)
-        double z_term = 0.0, z_grad = 0.0;
-        if (zl != 0.0) {
-            z_term = cwy * zl * lse * lse;
-            z_grad = 2.0 * cwy * zl * lse;
-        }
-        const double term = sw * (loss + z_term);
-        if (per_term) *per_term = (float)term;
-        total += term;
-        if (!isfinite(term)) ++nonfinite;
-        if (!g) continue;
-
-        const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
-        const double big_g = sw * (q_sum + z_grad);  // multiplies p_c
-        const double coef_p = coef * big_g / st.sum;
-        const double coef_q = X == Extra::smoothing ? coef * sw * eps_c : coef * sw;
-        softmax_pass2<X, Capped>(in, st, coef_p, (float)coef_q, g, a.stream_grad);
-        if (a.labels) {
-            // The label's element, with its [c == y] share, from m = 1 - p_y:
-            // G p_y - q_y = (G - q_y) - G m.
-            double gy = 0.0;  // a label on a -inf (masked) logit gets 0, as any masked class
-            if (st.z_label != -INFINITY) {
-                const double m = one_minus_p_label(st, nll);
-                const double q_y = sw * ((1.0 - eps) * cwy + (X == Extra::smoothing ? eps_c * cwy : 0.0));
-                gy = coef * ((big_g - q_y) - big_g * m);
-                if (Capped) {
-                    const double zc = (double)st.z_label / a.soft_cap;
-                    gy *= 1.0 - zc * zc;
+            const int32_t y = (int32_t)in[r].label;
+            const double sw = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
+            const RowStats& s = st[r];
+            const double M = s.max, log_s = ::log(s.sum), lse = M + log_s;
+            const double cwy = a.labels && a.class_weights ? a.class_weights[y] : 1.0;
+            double loss, q_sum;  // sum_c q_c (lse - z_c) and sum_c q_c
+            double nll = 0.0;    // lse - z_y (class indices)
+            if (a.labels) {
+                nll = (M - s.z_label) + log_s;
+                if (X == Extra::smoothing) {
+                    loss = (1.0 - eps) * cwy * nll + eps_c * (s.weight * log_s + s.gap);
+                    q_sum = (1.0 - eps) * cwy + eps_c * s.weight;
+                } else {
+                    loss = cwy * nll;
+                    q_sum = cwy;
                 }
+            } else {
+                // all targets 0 on an all -inf row: an empty sum, not 0 * -inf
+                loss = (s.weight == 0.0 && log_s == -INFINITY ? 0.0 : s.weight * log_s) + s.gap;
+                q_sum = s.weight;
             }
-            g[y] = (float)gy;
+            // z-loss, weighted by cw[y] for class indices (1 for dense targets)
+            double z_term = 0.0, z_grad = 0.0;
+            if (zl != 0.0) {
+                z_term = cwy * zl * lse * lse;
+                z_grad = 2.0 * cwy * zl * lse;
+            }
+            const double term = sw * (loss + z_term);
+            if (per_term) *per_term = (float)term;
+            total += term;
+            if (!isfinite(term)) ++nonfinite;
+            if (!a.grad) continue;
+
+            const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
+            const double big_g = sw * (q_sum + z_grad);  // multiplies p_c
+            coef_p[r] = coef * big_g / s.sum;
+            coef_q[r] = X == Extra::smoothing ? coef * sw * eps_c : coef * sw;
+            if (a.labels) {
+                // The label's element, with its [c == y] share, from m = 1 - p_y:
+                // G p_y - q_y = (G - q_y) - G m.
+                double gy = 0.0;  // a label on a -inf (masked) logit gets 0, as any masked class
+                if (s.z_label != -INFINITY) {
+                    const double m = one_minus_p_label(s, nll);
+                    const double q_y = sw * ((1.0 - eps) * cwy + (X == Extra::smoothing ? eps_c * cwy : 0.0));
+                    gy = coef * ((big_g - q_y) - big_g * m);
+                    if (Capped) {
+                        const double zc = (double)s.z_label / a.soft_cap;
+                        gy *= 1.0 - zc * zc;
+                    }
+                }
+                g_label[r] = gy;
+            }
+        }
+        if (!a.grad) continue;
+        // Phase 3: pass 2 writes the gradient rows.
+        for (int r = 0; r < rows; ++r) {
+            float* g = a.grad + (i0 + r) * c;
+            if (!live[r]) {
+                masked_row(g, c, nullptr);
+                continue;
+            }
+            softmax_pass2<X, Capped>(in[r], st[r], coef_p[r], (float)coef_q[r], g, a.stream_grad);
+            if (a.labels) g[in[r].label] = (float)g_label[r];
         }
     }
     if (a.grad && a.stream_grad) stream_fence();

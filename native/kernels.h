@@ -13,11 +13,16 @@ constexpr int64_t kSoftmaxChunk = 2048;
 
 static inline int64_t softmax_chunks(int64_t c) { return (c + kSoftmaxChunk - 1) / kSoftmaxChunk; }
 
-// Per-worker scratch for the softmax losses: the row's exponentials (or capped logits), then one
+// Per-row scratch for the softmax losses: the row's exponentials (or capped logits), then one
 // float per chunk.
 static inline size_t softmax_scratch_floats(int64_t c) {
     return (size_t)((c + 15) / 16 * 16 + softmax_chunks(c) + 16);
 }
+
+// Short rows are processed a few at a time (their latency chains overlap); each needs its own
+// scratch row, so a worker's scratch is softmax_group(c) * softmax_scratch_floats(c) floats.
+constexpr int kSoftmaxGroupMax = 4;
+static inline int softmax_group(int64_t c) { return c <= 512 ? kSoftmaxGroupMax : 1; }
 
 // The loss sum and non-finite count of one block of rows.
 struct BlockSum {
