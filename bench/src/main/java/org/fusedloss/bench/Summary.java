@@ -29,8 +29,9 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * <pre>
  * java --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar org.fusedloss.bench.Summary --quick
  * </pre>
- * Options: {@code --quick} (default; about 6-8 minutes on 2 cores) or {@code --full} (every shape
- * on java too, longer iterations), {@code --logs DIR} (JMH's own output, one file per run).
+ * Options: {@code --quick} (default; about 7 minutes on 2 cores) or {@code --full} (every shape
+ * on java too, longer iterations), {@code --logs DIR} (JMH's own output, one file per run),
+ * {@code --only REGEX} (only the loss benchmarks whose class name matches; the copy always runs).
  * {@code -Dfusedloss.*} properties (e.g. {@code -Dfusedloss.native.isa=avx2}) are passed to the forks.
  */
 public final class Summary {
@@ -74,13 +75,15 @@ public final class Summary {
     public static void main(String[] args) throws RunnerException, IOException {
         boolean full = false;
         Path logs = null;
+        Pattern only = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--quick" -> full = false;
                 case "--full" -> full = true;
                 case "--logs" -> logs = Path.of(args[++i]);
+                case "--only" -> only = Pattern.compile(args[++i]);
                 default -> {
-                    System.err.println("usage: Summary [--quick | --full] [--logs DIR]");
+                    System.err.println("usage: Summary [--quick | --full] [--logs DIR] [--only REGEX]");
                     System.exit(2);
                 }
             }
@@ -96,9 +99,16 @@ public final class Summary {
                 + " cpus; JDK " + System.getProperty("java.version"));
         System.out.println("native : " + Backends.nativeCpu().describe());
         System.out.println("JMH logs: " + logs);
+        System.out.println("load average at the start: " + loadAverage()
+                + " (2 cores: above ~1 other work is running and every figure is slowed by it)");
         System.out.println();
 
         List<Plan> plans = plans(full, nativeUp);
+        if (only != null) {
+            // The copy stays: it is the yardstick of the bandwidth fractions.
+            Pattern keep = only;
+            plans.removeIf(p -> p.bench != CopyBench.class && !keep.matcher(p.bench.getSimpleName()).find());
+        }
         List<Row> rows = new ArrayList<>();
         List<String> failures = new ArrayList<>();
         int done = 0;
@@ -117,6 +127,7 @@ public final class Summary {
                         + " case(s) failed (a setup check or the call threw); see the log in " + logs);
             }
         }
+        System.out.println("load average at the end: " + loadAverage());
         System.out.println();
         printLossTable(rows);
         printCopyTable(rows);
@@ -171,6 +182,9 @@ public final class Summary {
 
     private static List<Row> run(Plan plan, boolean full, Path log) throws RunnerException {
         List<String> jvmArgs = new ArrayList<>(List.of(NATIVE_ACCESS));
+        if (Runtime.version().feature() >= 23) {
+            jvmArgs.add("--sun-misc-unsafe-memory-access=allow");   // JMH itself uses Unsafe; JDK 17 lacks the flag
+        }
         // The forks are fresh JVMs: hand them the fusedloss settings this one was started with.
         System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("fusedloss."))
                 .sorted().forEach(k -> jvmArgs.add("-D" + k + "=" + System.getProperty(k)));
@@ -390,6 +404,15 @@ public final class Summary {
 
     private static String percent(double fraction) {
         return String.format(Locale.ROOT, "%.0f%%", fraction * 100);
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " " + f[1] + " " + f[2] + " (1, 5, 15 min)";
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     static String cpuModel() {
