@@ -56,6 +56,6 @@ flc_cross_entropy_cluster(FLC_CE_PARAMS) {
         n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
         sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
 #else
-    cluster_unsupported(result);
+    cluster_unsupported(result, ws);
 #endif
 }

@@ -63,7 +63,10 @@
  *
  * ---------------------------------------------------------------------------------------------
  * Kernels (all extern "C" __global__). `int` is int32, `long long` int64. reduction: FLC_NONE,
- * FLC_SUM, FLC_MEAN, FLC_BATCH_MEAN.
+ * FLC_SUM, FLC_MEAN, FLC_BATCH_MEAN. c (classes) must be < 2^31 (labels are int32); n * c is
+ * 64-bit. JCuda: Pointer.to(new long[]{n}) for a long long, Pointer.to(new int[]{..}),
+ * Pointer.to(new float[]{..}), Pointer.to(new double[]{..}), Pointer.to(devicePtr) for a
+ * pointer (a CUdeviceptr of 0 for NULL).
  *
  * flc_rows_prep(long long n, long long c, const int* labels, int ignore_index,
  *               const float* class_weights, int class_weight_in_denominator,

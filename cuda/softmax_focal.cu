@@ -50,6 +50,6 @@ flc_softmax_focal_cluster(FLC_FOCAL_PARAMS) {
         n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
         upstream, grad, per_term, ws, result);
 #else
-    cluster_unsupported(result);
+    cluster_unsupported(result, ws);
 #endif
 }

@@ -517,10 +517,14 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
 #define FLC_CLUSTER_ATTR
 #endif
 
-__device__ inline void cluster_unsupported(double* result) {
+__device__ inline void cluster_unsupported(double* result, void* ws) {
     if (blockIdx.x == 0 && threadIdx.x == 0) {
         for (int i = 0; i < FLC_RESULT_DOUBLES; ++i) result[i] = 0.0;
         result[FLC_R_ERROR_CODE] = FLC_ERR_UNSUPPORTED;
+        Header* h = header(ws);  /* leave the workspace clean for the next call */
+        h->err_inv = 0;
+        h->main_done = 0;
+        h->prep_ran = 0;
     }
 }
 
