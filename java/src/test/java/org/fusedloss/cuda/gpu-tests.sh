@@ -9,7 +9,7 @@
 #   there (repository root, build-java-gpu carried):
 #       java/src/test/java/org/fusedloss/cuda/gpu-tests.sh run          CudaBackendTest + KernelTableTest
 #       java/src/test/java/org/fusedloss/cuda/gpu-tests.sh run all      the whole suite (CUDA included
-#                                                                      wherever TestBackends lists it)
+#                                  wherever TestBackends lists it), less ReadmeExampleTest (needs javac)
 #     With nvcc there, the fatbin is rebuilt from cuda/ first (sm_90 + compute_90 PTX), so the
 #     kernels tested are the ones in the working tree (GPU_TESTS_KEEP_FATBIN=1: use the packed one). Exit status: 0 all passed, 1 a failure,
 #     2 the CUDA backend was not available (the reason is printed; a GPU run must not skip;
@@ -42,7 +42,10 @@ public final class GpuTestMain {
         }
         var request = LauncherDiscoveryRequestBuilder.request();
         if (List.of(args).contains("all")) {
-            request.selectors(selectPackage("org.fusedloss"));
+            // ReadmeExampleTest compiles Java at run time: the packed runtime has no compiler.
+            request.selectors(selectPackage("org.fusedloss"))
+                    .filters(org.junit.platform.engine.discovery.ClassNameFilter
+                            .excludeClassNamePatterns(".*ReadmeExampleTest"));
         } else {
             request.selectors(selectClass(Class.forName("org.fusedloss.cuda.KernelTableTest")),
                     selectClass(Class.forName("org.fusedloss.cuda.CudaBackendTest")));
