@@ -108,6 +108,11 @@ public final class Summary {
             // The copy stays: it is the yardstick of the bandwidth fractions.
             Pattern keep = only;
             plans.removeIf(p -> p.bench != CopyBench.class && !keep.matcher(p.bench.getSimpleName()).find());
+            List<String> shapes = plans.stream().filter(p -> p.bench != CopyBench.class)
+                    .flatMap(p -> p.shapes.stream()).distinct().toList();
+            plans.replaceAll(p -> p.bench != CopyBench.class ? p
+                    : new Plan(CopyBench.class, null, shapes, p.threads, p.otherParam, p.otherValues));
+            plans.removeIf(p -> p.shapes.isEmpty());
         }
         List<Row> rows = new ArrayList<>();
         List<String> failures = new ArrayList<>();
