@@ -329,11 +329,12 @@ public final class Summary {
                 continue;
             }
             double ratio = heap.get().ms / direct.get().ms;
-            // A copy in and out would add at least two more passes over 525 MB each way: >= 1.5x.
-            System.out.printf(Locale.ROOT, "  %d thread(s): heap %s ms, direct %s ms, heap/direct %.3f: %s%n",
+            // Copying the logits and the gradient in and out (JNI Get/Release<Float>ArrayElements) would be
+            // 4 more copies of 525 MB, each as slow as CopyBench's: the heap call would take 2-3x as long.
+            System.out.printf(Locale.ROOT, "  %d thread(s): heap %s ms, direct %s ms, heap/direct %.2f: %s%n",
                     threads, ms(heap.get().ms), ms(direct.get().ms), ratio,
-                    ratio < 1.15 ? "no copy (a copy in and out would add >= 50 %)"
-                            : "heap is SLOWER: arrays look copied");
+                    ratio < 1.5 ? "no copy (copying in and out would make heap 2-3x slower)"
+                            : "heap is much SLOWER: the arrays look copied");
         }
         System.out.println();
     }
