@@ -22,8 +22,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The same weighted cross-entropy call on the native backend with heap {@code float[]} arrays and
  * with direct {@code FloatBuffer}s. JavaCPP copies a plain array in and out unless told otherwise
- * (it pins them here); a copy of the 525 MB logits and the 525 MB gradient would make the heap
- * case measurably slower (about twice the bytes moved), so equal times show that nothing is copied.
+ * (it pins them here); copying the 525 MB logits and the 525 MB gradient in and out would be four
+ * more copies of 525 MB and make the heap case 2-3x slower, so equal times show that nothing is copied.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
