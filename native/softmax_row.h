@@ -111,10 +111,8 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
         auto sweep_b = [&](float r, vf& vmax) FL_INLINE_LAMBDA {
             const vf vref = set1(r);
             dacc esum, wsum, gsum;
-            vf part = zero();  // kSingle: float partial sums, 16 vectors at a time, then double
-            int parts = 0;
-            for_each_vector(0, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
-                if (j < next_len) prefetch(next + j);
+            vf part = zero();  // kSingle: float partial sums of up to 16 vectors, then double
+            auto body = [&](int64_t j, int n) FL_INLINE_LAMBDA {
                 vf v = load_n(z + j, n, neg_inf);
                 if (kSingle) vmax = max(vmax, v);
                 vf e = exp_softmax(sub(v, vref));
@@ -127,11 +125,6 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                         others = select(mask_andnot(first_n(lane), first_n(lane + 1)), zero(), e);
                     }
                     part = add(part, others);
-                    if (++parts == 16) {
-                        esum.add(part);
-                        part = zero();
-                        parts = 0;
-                    }
                 } else {
                     esum.add(e);
                 }
@@ -153,7 +146,20 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                     if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
                 }
                 if (!Capped && in.keep) store(in.buf + c0 + j, e);  // padded to whole vectors
-            });
+            };
+            constexpr int kBlock = 16;  // vectors per float partial sum (and per prefetch burst)
+            int64_t j = 0;
+            for (; j + kBlock * kLanes <= len; j += kBlock * kLanes) {
+                if (j < next_len)  // the next chunk's matching lines, while we compute
+                    for (int64_t l = 0; l < kBlock * kLanes; l += 64 / (int64_t)sizeof(float))
+                        prefetch(next + j + l);
+                for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes);
+                if (kSingle) {
+                    esum.add(part);
+                    part = zero();
+                }
+            }
+            for_each_vector(j, len, body);
             if (kSingle) esum.add(part);
             st.sum += esum.total();
             if (X != Extra::none) {
@@ -208,19 +214,10 @@ FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef
     }
     const vf vcoef_p = set1((float)coef_p), vmax = set1(st.max);
 
-    auto segment = [&](int64_t j, int n, bool aligned) FL_INLINE_LAMBDA {
+    // f: the factor of each lane (its chunk's), used when !Capped
+    auto segment = [&](int64_t j, int n, bool aligned, vf f) FL_INLINE_LAMBDA {
         const vf e = load_n(in.buf + j, n, zero());  // e, or the capped logit z when Capped
-        vf gv;
-        if (Capped) {
-            gv = mul(vcoef_p, exp_softmax(sub(e, vmax)));
-        } else {
-            // chunks are a multiple of the lane count long, but `j` follows the output's
-            // alignment, so a vector may straddle two chunks
-            const int64_t k0 = j / fl::kSoftmaxChunk, k1 = (j + n - 1) / fl::kSoftmaxChunk;
-            vf f = set1(factor[k0]);
-            if (k1 != k0) f = select(first_n((int)(k1 * fl::kSoftmaxChunk - j)), f, set1(factor[k1]));
-            gv = mul(e, f);
-        }
+        vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);
         if (X != Extra::none) {
             const vf w = in.cw ? load_n(in.cw + j, n, zero()) : set1(1.0f);
             vf q = w;
@@ -238,16 +235,26 @@ FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef
             store_n(g + j, n, gv);
     };
 
-    int64_t head = 0;  // elements before the first aligned address of g
+    // Vectors start where g is aligned for non-temporal stores, so with a head offset one vector
+    // per chunk boundary straddles two chunks: its lanes take their own chunk's factor.
+    int64_t j = 0;
     if (stream_grad) {
         const uintptr_t mis = (uintptr_t)g % (uintptr_t)kStreamAlign;
-        if (mis) head = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), c);
-        if (head) segment(0, (int)head, false);
+        if (mis) j = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), c);
+        if (j) segment(0, (int)j, false, set1(factor[0]));
     }
-    if (stream_grad)
-        for_each_vector(head, c, [&](int64_t j, int n) FL_INLINE_LAMBDA { segment(j, n, true); });
-    else
-        for_each_vector(0, c, [&](int64_t j, int n) FL_INLINE_LAMBDA { segment(j, n, false); });
+    for (int64_t k = 0; j < c; ++k) {
+        const int64_t end = min64((k + 1) * fl::kSoftmaxChunk, c);
+        const vf f = set1(Capped ? 0.0f : factor[k]);
+        for (; j + kLanes <= end; j += kLanes) segment(j, kLanes, stream_grad, f);
+        if (j < end) {
+            const int n = (int)min64(kLanes, c - j);
+            vf fs = f;
+            if (!Capped && end < c) fs = select(first_n((int)(end - j)), f, set1(factor[k + 1]));
+            segment(j, n, stream_grad, fs);
+            j += n;
+        }
+    }
 }
 
 // 1 - p_y of the label, without cancellation when p_y is near 1.
