@@ -423,20 +423,23 @@ abstract class LossContract {
             }
 
             int position = 3;
-            FloatBuffer dg = Problem.directBuffer(size + position + 4, sentinel);
-            dg.position(position);
-            FloatBuffer dpt = none ? Problem.directBuffer(terms + position + 4, sentinel) : null;
-            if (none) {
-                dpt.position(position);
-            }
-            LossResult direct = Checks.compute(k.spec().build(r), p.batchInDirectBuffers(r, position, dg, dpt), b, what);
-            String w2 = what + ": direct buffers at position " + position;
-            assertEquals(plain.result().loss(), direct.loss(), () -> ctx(w2 + ": loss"));
-            Checks.sameBits(plain.gradient(), Problem.read(dg, position, size), w2 + ": gradient");
-            Checks.unchanged(Problem.read(dg, 0, position), sentinel, w2 + ": gradient before the position");
-            Checks.unchanged(Problem.read(dg, position + size, 4), sentinel, w2 + ": gradient after the end");
-            if (none) {
-                Checks.sameBits(plain.perTerm(), Problem.read(dpt, position, terms), w2 + ": perTerm");
+            for (boolean isDirect : new boolean[] {true, false}) {
+                FloatBuffer dg = Problem.buffer(size + position + 4, sentinel, isDirect);
+                dg.position(position);
+                FloatBuffer dpt = none ? Problem.buffer(terms + position + 4, sentinel, isDirect) : null;
+                if (none) {
+                    dpt.position(position);
+                }
+                LossResult direct = Checks.compute(k.spec().build(r), p.batchInBuffers(r, position, dg, dpt, isDirect), b,
+                        what);
+                String w2 = what + ": " + (isDirect ? "direct" : "heap") + " buffers at position " + position;
+                assertEquals(plain.result().loss(), direct.loss(), () -> ctx(w2 + ": loss"));
+                Checks.sameBits(plain.gradient(), Problem.read(dg, position, size), w2 + ": gradient");
+                Checks.unchanged(Problem.read(dg, 0, position), sentinel, w2 + ": gradient before the position");
+                Checks.unchanged(Problem.read(dg, position + size, 4), sentinel, w2 + ": gradient after the end");
+                if (none) {
+                    Checks.sameBits(plain.perTerm(), Problem.read(dpt, position, terms), w2 + ": perTerm");
+                }
             }
         }
     }

@@ -8,7 +8,7 @@ import java.nio.IntBuffer;
 /**
  * The data of one test call: n x c predictions, labels or targets, optional sample / element
  * weights and an upstream gradient (used with {@link Reduction#NONE} only). Arrays are contiguous
- * and start at 0; {@link #batch} wraps them, {@link #batchAtOffsets} and {@link #batchInDirectBuffers}
+ * and start at 0; {@link #batch} wraps them, {@link #batchAtOffsets} and {@link #batchInBuffers}
  * place copies at an offset or in direct buffers.
  */
 final class Problem {
@@ -162,12 +162,15 @@ final class Problem {
         return b;
     }
 
-    /** Every input in a direct native-order buffer whose position is {@code position}; outputs too. */
-    Batch batchInDirectBuffers(Reduction r, int position, FloatBuffer gradient, FloatBuffer perTerm) {
-        Batch b = Batch.of(direct(x, position), n, c);
+    /**
+     * Every input in a buffer whose position is {@code position}: direct native-order buffers, or
+     * heap buffers wrapping larger arrays; the outputs are the caller's.
+     */
+    Batch batchInBuffers(Reduction r, int position, FloatBuffer gradient, FloatBuffer perTerm, boolean direct) {
+        Batch b = Batch.of(buffer(x, position, direct), n, c);
         if (labels != null) {
-            IntBuffer l = ByteBuffer.allocateDirect(4 * (labels.length + position + 2)).order(ByteOrder.nativeOrder())
-                    .asIntBuffer();
+            IntBuffer l = direct ? ByteBuffer.allocateDirect(4 * (labels.length + position + 2))
+                    .order(ByteOrder.nativeOrder()).asIntBuffer() : IntBuffer.allocate(labels.length + position + 2);
             for (int i = 0; i < l.capacity(); i++) {
                 l.put(i, 999_999);
             }
@@ -178,16 +181,16 @@ final class Problem {
             b.labels(l);
         }
         if (targets != null) {
-            b.targets(direct(targets, position));
+            b.targets(buffer(targets, position, direct));
         }
         if (sw != null) {
-            b.sampleWeights(direct(sw, position), 1);
+            b.sampleWeights(buffer(sw, position, direct), 1);
         }
         if (ew != null) {
-            b.elementWeights(direct(ew, position));
+            b.elementWeights(buffer(ew, position, direct));
         }
         if (r == Reduction.NONE && upstream != null) {
-            b.upstream(direct(upstream, position));
+            b.upstream(buffer(upstream, position, direct));
         }
         if (gradient != null) {
             b.gradient(gradient);
@@ -207,7 +210,13 @@ final class Problem {
 
     /** A direct native-order buffer holding {@code a} from {@code position}, NaN elsewhere. */
     static FloatBuffer direct(float[] a, int position) {
-        FloatBuffer f = directBuffer(a.length + position + 3, Float.NaN);
+        return buffer(a, position, true);
+    }
+
+    /** A direct native-order or heap buffer holding {@code a} from {@code position}, NaN elsewhere. */
+    static FloatBuffer buffer(float[] a, int position, boolean direct) {
+        FloatBuffer f = direct ? directBuffer(a.length + position + 3, Float.NaN)
+                : FloatBuffer.wrap(TestData.filled(a.length + position + 3, Float.NaN));
         for (int i = 0; i < a.length; i++) {
             f.put(position + i, a[i]);
         }
@@ -216,7 +225,12 @@ final class Problem {
     }
 
     static FloatBuffer directBuffer(int size, float fill) {
-        FloatBuffer f = ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        return buffer(size, fill, true);
+    }
+
+    static FloatBuffer buffer(int size, float fill, boolean direct) {
+        FloatBuffer f = direct ? ByteBuffer.allocateDirect(4 * size).order(ByteOrder.nativeOrder()).asFloatBuffer()
+                : FloatBuffer.allocate(size);
         for (int i = 0; i < size; i++) {
             f.put(i, fill);
         }
