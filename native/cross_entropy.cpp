@@ -57,7 +57,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
             const int32_t y = (int32_t)in[r].label;
             const double sw = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
             const RowStats& s = st[r];
-            const double M = s.max, log_s = ::log(s.sum), lse = M + log_s;
+            const double M = s.max, log_s = row_log_sum(s), lse = M + log_s;
             const double cwy = a.labels && a.class_weights ? a.class_weights[y] : 1.0;
             double loss, q_sum;  // sum_c q_c (lse - z_c) and sum_c q_c
             double nll = 0.0;    // lse - z_y (class indices)

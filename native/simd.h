@@ -99,6 +99,7 @@ inline vf select(vmask m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }    /
 inline vf select_sign(vf s, vf a, vf b) { return _mm256_blendv_ps(b, a, s); } // signbit(s) ? a : b
 inline int count(vmask m) { return __builtin_popcount((unsigned)_mm256_movemask_ps(m)); }
 inline bool any(vmask m) { return _mm256_movemask_ps(m) != 0; }
+inline float lane0(vf a) { return _mm256_cvtss_f32(a); }
 inline float reduce_max(vf a) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
@@ -177,6 +178,7 @@ inline vf select_sign(vf s, vf a, vf b) {
 }
 inline int count(vmask m) { return __builtin_popcount((unsigned)m); }
 inline bool any(vmask m) { return m != 0; }
+inline float lane0(vf a) { return _mm512_cvtss_f32(a); }
 inline float reduce_max(vf a) {
     __m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(m8), _mm256_extractf128_ps(m8, 1));
@@ -251,6 +253,7 @@ inline vf select(vmask m, vf a, vf b) { return m ? a : b; }
 inline vf select_sign(vf s, vf a, vf b) { return signbit(s) ? a : b; }
 inline int count(vmask m) { return m ? 1 : 0; }
 inline bool any(vmask m) { return m; }
+inline float lane0(vf a) { return a; }
 inline float reduce_max(vf a) { return a; }
 struct dacc {
     double s = 0.0;

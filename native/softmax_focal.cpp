@@ -32,7 +32,7 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         in.label = y;
         const RowStats st = softmax_pass1<Extra::none, false>(in);
 
-        const double nll = ((double)st.max - st.z_label) + ::log(st.sum);  // -log p_y
+        const double nll = ((double)st.max - st.z_label) + row_log_sum(st);  // -log p_y
         const double lp = -nll, m = one_minus_p_label(st, nll);
         const double p = st.others >= 0.0 ? 1.0 / st.sum : ::exp(lp);
         const double alpha = a.class_weights ? a.class_weights[y] : 1.0;
