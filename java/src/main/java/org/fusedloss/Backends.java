@@ -79,7 +79,24 @@ public final class Backends {
             }
             return b;
         }
-        return nativeCpu().isAvailable() ? nativeCpu() : java();
+        if (nativeCpu().isAvailable()) {
+            return nativeCpu();
+        }
+        FallbackNotice.logOnce(nativeCpu().unavailabilityReason().orElse("unknown reason"));
+        return java();
+    }
+
+    /** Says once per JVM, through System.Logger, why the native backend is not the one running. */
+    private static final class FallbackNotice {
+        private static final java.util.concurrent.atomic.AtomicBoolean LOGGED =
+                new java.util.concurrent.atomic.AtomicBoolean();
+
+        static void logOnce(String reason) {
+            if (LOGGED.compareAndSet(false, true)) {
+                System.getLogger("org.fusedloss").log(System.Logger.Level.WARNING,
+                        "fusedloss: the native backend is not available ({0}); using the java backend", reason);
+            }
+        }
     }
 
     /** One line per backend: available or why not. */
