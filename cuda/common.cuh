@@ -17,6 +17,21 @@
 #include <math.h>
 #include "fusedloss_cuda.h"
 
+/* Tuning knobs of the _block / _cluster shapes (not part of the ABI; override with -D to
+ * experiment, e.g. FUSEDLOSS_NVCC_FLAGS="-DFLC_BLOCK_MIN_BLOCKS=1 -DFLC_CE_REG_SLOTS=32"):
+ * of the 32 slots a thread keeps of its row chunk, this many live in registers and the rest in
+ * shared memory, so that FLC_BLOCK_MIN_BLOCKS blocks fit per SM (one loads while the other
+ * computes). Cross-entropy has more live values than softmax focal, hence fewer registers. */
+#ifndef FLC_BLOCK_MIN_BLOCKS
+#define FLC_BLOCK_MIN_BLOCKS 2
+#endif
+#ifndef FLC_FOCAL_REG_SLOTS
+#define FLC_FOCAL_REG_SLOTS 16
+#endif
+#ifndef FLC_CE_REG_SLOTS
+#define FLC_CE_REG_SLOTS 12
+#endif
+
 namespace flc {
 
 constexpr unsigned FULL_MASK = 0xffffffffu;

@@ -18,13 +18,14 @@ using namespace flc;
         long long sample_weight_stride, float label_smoothing, float z_loss, float soft_cap,  \
         const float* upstream, float* grad, float* per_term, void* ws, double* result
 
-template <int THREADS, int GT, int E, int CLUSTER>
+template <int THREADS, int GT, int E, int CLUSTER, int ER = E>
 __device__ __forceinline__ void ce_dispatch(FLC_CE_PARAMS) {
     RowArgs a{n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
               sample_weight_stride, label_smoothing, z_loss, soft_cap, 0.f,
               upstream, grad, per_term, ws, result};
-    if (labels) softmax_rows_kernel<CE_INDEX, THREADS, GT, E, CLUSTER>(a);
-    else softmax_rows_kernel<CE_DENSE, THREADS, GT, E, CLUSTER>(a);
+    __shared__ RowKernelShared<THREADS, GT, E, ER> shared;
+    if (labels) softmax_rows_kernel<CE_INDEX, THREADS, GT, E, CLUSTER, ER>(a, shared);
+    else softmax_rows_kernel<CE_DENSE, THREADS, GT, E, CLUSTER, ER>(a, shared);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_SMALL_THREADS)
@@ -41,18 +42,19 @@ flc_cross_entropy_warp(FLC_CE_PARAMS) {
         sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
 }
 
-extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS)
+extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS)
 flc_cross_entropy_block(FLC_CE_PARAMS) {
-    ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1>(
+    ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1,
+                 FLC_CE_REG_SLOTS>(
         n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
         sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
 }
 
-extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS) FLC_CLUSTER_ATTR
+extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS) FLC_CLUSTER_ATTR
 flc_cross_entropy_cluster(FLC_CE_PARAMS) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS,
-                FLC_CLUSTER_SIZE>(
+                FLC_CLUSTER_SIZE, FLC_CE_REG_SLOTS>(
         n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
         sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
 #else

@@ -141,7 +141,7 @@
 #define FLC_WARP_ROWS_PER_BLOCK 8
 #define FLC_WARP_MAX_C 1024      /* 32 lanes x 32 registers */
 #define FLC_BLOCK_THREADS 512
-#define FLC_BLOCK_MAX_C 16384    /* 512 threads x 32 registers */
+#define FLC_BLOCK_MAX_C 16384    /* 512 threads x 32 slots (registers + shared memory) */
 #define FLC_CLUSTER_SIZE 8
 #define FLC_CLUSTER_MAX_C 131072 /* 8 x 16384 */
 #define FLC_ELEM_THREADS 256

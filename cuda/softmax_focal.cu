@@ -14,11 +14,12 @@ using namespace flc;
         long long sample_weight_stride, const float* upstream, float* grad, float* per_term,  \
         void* ws, double* result
 
-template <int THREADS, int GT, int E, int CLUSTER>
+template <int THREADS, int GT, int E, int CLUSTER, int ER = E>
 __device__ __forceinline__ void focal_dispatch(FLC_FOCAL_PARAMS) {
     RowArgs a{n, c, logits, labels, nullptr, ignore_index, alpha, sample_weights,
               sample_weight_stride, 0.f, 0.f, 0.f, gamma, upstream, grad, per_term, ws, result};
-    softmax_rows_kernel<FOCAL, THREADS, GT, E, CLUSTER>(a);
+    __shared__ RowKernelShared<THREADS, GT, E, ER> shared;
+    softmax_rows_kernel<FOCAL, THREADS, GT, E, CLUSTER, ER>(a, shared);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_SMALL_THREADS)
@@ -35,18 +36,19 @@ flc_softmax_focal_warp(FLC_FOCAL_PARAMS) {
         upstream, grad, per_term, ws, result);
 }
 
-extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS)
+extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS)
 flc_softmax_focal_block(FLC_FOCAL_PARAMS) {
-    focal_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1>(
+    focal_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1,
+                 FLC_FOCAL_REG_SLOTS>(
         n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
         upstream, grad, per_term, ws, result);
 }
 
-extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS) FLC_CLUSTER_ATTR
+extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS) FLC_CLUSTER_ATTR
 flc_softmax_focal_cluster(FLC_FOCAL_PARAMS) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     focal_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS,
-                   FLC_CLUSTER_SIZE>(
+                   FLC_CLUSTER_SIZE, FLC_FOCAL_REG_SLOTS>(
         n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
         upstream, grad, per_term, ws, result);
 #else

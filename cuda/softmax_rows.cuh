@@ -5,7 +5,9 @@
  *
  * A "group" of GT threads owns a row: one warp (GT = 32), one block, or, with CLUSTER > 1, the
  * CLUSTER blocks of a thread-block cluster (sm_90), each owning a contiguous chunk of the row.
- * Each thread keeps up to E logits of its chunk in registers:
+ * Each thread keeps up to E logits of its chunk on chip (registers; for the block-per-row shapes
+ * part of them in shared memory, so that two blocks fit per SM and one loads while the other
+ * computes: FLC_*_REG_SLOTS in common.cuh):
  *   1. load the chunk (float4 when aligned), apply the soft cap, take the thread's max m_t;
  *   2. e = exp(z - m_t) (the only exp per element, kept in the registers), and the thread's
  *      partial sums: S = sum e, B = sum w_c (m_t - z_c), W = sum w_c (smoothing / dense mass);
@@ -161,24 +163,15 @@ __device__ __forceinline__ int valid_slots(int len, int t) {
     return s1 < E ? s1 : E;
 }
 
-/* Load the first nvalid slots of thread t. */
-template <bool VEC, int GT, int E>
-__device__ __forceinline__ void load_slots(const float* p, int nvalid, int t, float (&v)[E]) {
-    if (VEC) {
-        #pragma unroll
-        for (int i = 0; i < E; i += 4) {
-            if (i >= nvalid) break;
-            const float4 q = *reinterpret_cast<const float4*>(p + slot_pos<true, GT>(t, i));
-            v[i] = q.x; v[i + 1] = q.y; v[i + 2] = q.z; v[i + 3] = q.w;
-        }
-    } else {
-        #pragma unroll
-        for (int i = 0; i < E; ++i) {
-            if (i >= nvalid) break;
-            v[i] = p[slot_pos<false, GT>(t, i)];
-        }
-    }
-}
+/* A thread's slots: the first ER in registers, the others (E - ER) in shared memory at a stride
+ * of the block size (private to the thread, no barrier needed). The slot index is a constant
+ * in every unrolled loop, so each access resolves to a register or one shared memory word. */
+#define FLC_SLOT_GET(i) ((i) < ER ? v[(i) < ER ? (i) : 0] : vs[((i) < ER ? 0 : (i) - ER) * THREADS])
+#define FLC_SLOT_SET(i, val)                                                  \
+    do {                                                                      \
+        if ((i) < ER) v[(i) < ER ? (i) : 0] = (val);                          \
+        else vs[((i) < ER ? 0 : (i) - ER) * THREADS] = (val);                 \
+    } while (0)
 
 /* Soft cap: z = cap * tanh(x / cap); -inf stays -inf only when there is no cap. */
 __device__ __forceinline__ float soft_cap(float x, float cap) {
@@ -251,8 +244,10 @@ __device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, f
 
 /* ---- the row loop ----------------------------------------------------------------------- */
 
-template <int KIND, int THREADS, int GT, int E, int CLUSTER, bool VEC>
-__device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>& sh) {
+template <int KIND, int THREADS, int GT, int E, int CLUSTER, bool VEC, int ER>
+__device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>& sh,
+                             float* slot_smem) {
+    float* const vs = slot_smem + threadIdx.x;  /* this thread's slots ER..E-1 */
     constexpr int GPC = THREADS / GT;  /* groups (rows in flight) per block */
     const int t = threadIdx.x % GT;
     const int gib = threadIdx.x / GT;
@@ -292,8 +287,24 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
 
         /* the row's logits first: independent of the label, so their latency overlaps the
          * label -> z_y chain below */
-        float v[E];
-        if (in_regs) load_slots<VEC, GT, E>(xr, nvalid, t, v);
+        float v[ER];
+        if (in_regs) {
+            if (VEC) {
+                #pragma unroll
+                for (int i = 0; i < E; i += 4) {
+                    if (i >= nvalid) break;
+                    const float4 q = *reinterpret_cast<const float4*>(xr + slot_pos<true, GT>(t, i));
+                    FLC_SLOT_SET(i, q.x); FLC_SLOT_SET(i + 1, q.y);
+                    FLC_SLOT_SET(i + 2, q.z); FLC_SLOT_SET(i + 3, q.w);
+                }
+            } else {
+                #pragma unroll
+                for (int i = 0; i < E; ++i) {
+                    if (i >= nvalid) break;
+                    FLC_SLOT_SET(i, (xr[slot_pos<false, GT>(t, i)]));
+                }
+            }
+        }
 
         /* ---- row setup: label, weights, masking (uniform over the group) ---- */
         int y = -1;
@@ -327,14 +338,14 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
             #pragma unroll
             for (int i = 0; i < E; ++i) {
                 if (i >= nvalid) break;
-                mt = fmaxf(mt, v[i]);
+                mt = fmaxf(mt, FLC_SLOT_GET(i));
             }
             acc.m = mt;
             #pragma unroll
             for (int i = 0; i < E; ++i) {
                 if (i >= nvalid) break;
                 const int j = slot_pos<VEC, GT>(t, i);
-                const float z = v[i];
+                const float z = FLC_SLOT_GET(i);
                 float e = 0.f;
                 if (z != -INFINITY) {
                     e = expf(z - mt);
@@ -357,7 +368,7 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                 }
                 /* keep e; -0.0 marks z == -inf so the gradient loop still knows which classes
                  * are masked */
-                v[i] = z == -INFINITY ? -0.f : e;
+                FLC_SLOT_SET(i, z == -INFINITY ? -0.f : e);
             }
         } else {
             const int step = VEC ? 4 * GT : GT;
@@ -436,7 +447,7 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                     #pragma unroll
                     for (int u = 0; u < W; ++u) {
                         const int j = j0 + u;
-                        const float e = v[i + u];
+                        const float e = FLC_SLOT_GET(i + u);
                         const bool finite = !signbit(e);
                         float gi = ps * e;
                         if (KIND == CE_INDEX) {
@@ -530,9 +541,20 @@ __device__ inline void cluster_unsupported(double* result, void* ws) {
 
 /* The kernel body: checks the grid, picks the float4 path when everything is aligned, runs
  * the rows, then the last block writes the result. */
-template <int KIND, int THREADS, int GT, int E, int CLUSTER>
-__device__ __forceinline__ void softmax_rows_kernel(const RowArgs& a) {
-    __shared__ RowShared<THREADS, THREADS / GT> sh;
+/* Shared memory of a row kernel, declared once per kernel (by the caller), however many row
+ * kinds the kernel dispatches to. */
+template <int THREADS, int GT, int E, int ER>
+struct RowKernelShared {
+    RowShared<THREADS, THREADS / GT> sh;
+    float slots[E > ER ? (E - ER) * THREADS : 1];
+};
+
+template <int KIND, int THREADS, int GT, int E, int CLUSTER, int ER>
+__device__ __forceinline__ void softmax_rows_kernel(const RowArgs& a,
+                                                    RowKernelShared<THREADS, GT, E, ER>& shared) {
+    static_assert(ER % 4 == 0 && ER <= E, "register slots: a multiple of 4, at most E");
+    auto& sh = shared.sh;
+    float* slot_smem = shared.slots;
     const int npart = CLUSTER > 1 ? (int)(gridDim.x / CLUSTER) : (int)gridDim.x;
     if (CLUSTER > 1 && gridDim.x % CLUSTER != 0) {  /* cannot happen with __cluster_dims__ */
         if (blockIdx.x == 0 && threadIdx.x == 0) a.result[FLC_R_ERROR_CODE] = FLC_ERR_LAUNCH;
@@ -541,8 +563,8 @@ __device__ __forceinline__ void softmax_rows_kernel(const RowArgs& a) {
     if (!main_grid_ok(a.ws, npart, a.result)) return;
     const bool vec = (a.c % 4 == 0) && aligned16(a.x) && aligned16(a.grad)
                      && (KIND != CE_DENSE || aligned16(a.targets));
-    if (vec) softmax_rows<KIND, THREADS, GT, E, CLUSTER, true>(a, sh);
-    else softmax_rows<KIND, THREADS, GT, E, CLUSTER, false>(a, sh);
+    if (vec) softmax_rows<KIND, THREADS, GT, E, CLUSTER, true, ER>(a, sh, slot_smem);
+    else softmax_rows<KIND, THREADS, GT, E, CLUSTER, false, ER>(a, sh, slot_smem);
     ErrSources src{a.labels, a.cw, nullptr, nullptr, a.sw, a.sw_stride, nullptr, a.targets};
     main_finish(a.ws, npart, a.result, src);
 }
