@@ -344,6 +344,7 @@ Result call(const Options& o, const Data& d, int offset = 0) {
 int g_failures = 0;
 int64_t g_checks = 0;
 double g_worst_term = 0, g_worst_grad = 0;
+std::string g_worst_term_case, g_worst_grad_case;
 
 void failure(const Options& o, const std::string& isa, const std::string& what) {
     if (++g_failures <= 25) printf("FAIL [%s] %s\n  %s\n", isa.c_str(), what.c_str(), o.describe().c_str());
@@ -393,7 +394,10 @@ void compare(const Options& o, const std::string& isa, const Result& got, const 
                 snprintf(msg, sizeof msg, "term %lld = %.9g, expected %.9g", (long long)i, g, w);
                 return failure(o, isa, msg);
             }
-            if (kTol * fabs(w) > 10 * floor) g_worst_term = std::max(g_worst_term, err / fabs(w));
+            if (kTol * fabs(w) > 10 * floor && err / fabs(w) > g_worst_term) {
+                g_worst_term = err / fabs(w);
+                g_worst_term_case = isa + " " + o.describe();
+            }
         }
     }
     // gradient norm, over the terms whose expected value is finite
@@ -420,7 +424,10 @@ void compare(const Options& o, const std::string& isa, const Result& got, const 
             snprintf(msg, sizeof msg, "gradient error %g relative to norm %g", diff, norm);
             return failure(o, isa, msg);
         }
-        if (kTol * norm > 10 * floor) g_worst_grad = std::max(g_worst_grad, diff / norm);
+        if (kTol * norm > 10 * floor && diff / norm > g_worst_grad) {
+            g_worst_grad = diff / norm;
+            g_worst_grad_case = isa + " " + o.describe();
+        }
     }
 }
 
@@ -820,6 +827,7 @@ int main(int argc, char** argv) {
     printf("%lld checks; worst relative error where it is above the absolute floors: per term %.3g, "
            "gradient norm %.3g\n",
            (long long)g_checks, g_worst_term, g_worst_grad);
+    printf("  worst term: %s\n  worst gradient: %s\n", g_worst_term_case.c_str(), g_worst_grad_case.c_str());
     if (g_failures) {
         printf("FAILED: %d failures (seed %llu)\n", g_failures, (unsigned long long)seed);
         return 1;
