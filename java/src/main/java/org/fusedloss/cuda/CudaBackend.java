@@ -248,22 +248,28 @@ public final class CudaBackend implements Backend {
                 int[] version = new int[1];
                 cuDriverGetVersion(version);  // first touch of JCudaDriver: loads the native library
                 return null;
+            } catch (LinkageError e) {
+                return describeLoadFailure(e);
             } catch (Throwable t) {
-                return describeLoadFailure(t);
+                return "the NVIDIA driver did not answer cuDriverGetVersion: " + t;
             }
         }
 
         /** JCuda's message is a page of nested stack traces; keep the line that says what is missing. */
         private static String describeLoadFailure(Throwable t) {
             String message = String.valueOf(t.getMessage());
-            int at = message.indexOf("libcuda");
+            StringBuilder chain = new StringBuilder(message);
+            for (Throwable c = t.getCause(); c != null && c != c.getCause(); c = c.getCause()) {
+                chain.append('\n').append(c.getMessage());  // a second attempt's cause holds the first's text
+            }
+            int at = chain.indexOf("libcuda");
             if (at >= 0) {
-                int end = message.indexOf('\n', at);
-                return "no NVIDIA driver: " + message.substring(at, end < 0 ? message.length() : end).trim()
+                int end = chain.indexOf("\n", at);
+                return "no NVIDIA driver: " + chain.substring(at, end < 0 ? chain.length() : end).trim()
                         + " (JCuda's driver binding needs the driver's libcuda.so)";
             }
             int end = message.indexOf('\n');
-            return "no NVIDIA driver: JCuda's native library did not load: " + t.getClass().getName() + ": "
+            return "JCuda's driver binding (libJCudaDriver) did not load: " + t.getClass().getName() + ": "
                     + (end < 0 ? message : message.substring(0, end)).trim();
         }
     }
