@@ -113,6 +113,52 @@ class BackendsTest {
         }
     }
 
+    /**
+     * A loss is immutable and may be shared: calls from several threads at once (into the same
+     * native thread pool) give bit for bit what the same calls give one after the other.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("org.fusedloss.TestBackends#backends")
+    void concurrentCallsGiveWhatSequentialCallsGive(Backend b) throws Exception {
+        TestBackends.require(b);
+        java.util.SplittableRandom rng = TestData.rng("BackendsTest.concurrent");
+        int calls = 24;
+        List<LossSpec> specs = List.of(LossSpec.of(LossSpec.Kind.CROSS_ENTROPY).withSmoothing(0.125),
+                LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY), LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL));
+        List<TestData.Case> cases = new java.util.ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            LossSpec spec = specs.get(i % specs.size());
+            cases.add(TestData.random(spec, TestData.combo(TestData.W.SAMPLE), 2000 + i, 33, rng));
+        }
+        List<Loss> losses = specs.stream().map(s -> s.build(Reduction.MEAN)).toList();
+        List<Checks.Run> sequential = new java.util.ArrayList<>();
+        for (int i = 0; i < calls; i++) {
+            sequential.add(runWith(losses.get(i % specs.size()), cases.get(i), b));
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+        try {
+            List<java.util.concurrent.Future<Checks.Run>> futures = new java.util.ArrayList<>();
+            for (int i = 0; i < calls; i++) {
+                final int call = i;
+                futures.add(pool.submit(() -> runWith(losses.get(call % specs.size()), cases.get(call), b)));
+            }
+            for (int i = 0; i < calls; i++) {
+                Checks.Run got = futures.get(i).get();
+                String what = cases.get(i) + " on " + b.name() + ": concurrent call " + i + " vs sequential";
+                assertEquals(sequential.get(i).result().loss(), got.result().loss(), ctx(what + ": loss"));
+                Checks.sameBits(sequential.get(i).gradient(), got.gradient(), what + ": gradient");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    private static Checks.Run runWith(Loss loss, TestData.Case k, Backend b) {
+        float[] g = new float[k.problem().n * k.problem().c];
+        LossResult r = Checks.compute(loss, k.problem().batch(Reduction.MEAN, g, null), b, k);
+        return new Checks.Run(r, g, null);
+    }
+
     @Test
     void computingOnAnUnavailableBackendFailsLoudlyAndWritesNothing() {
         for (Backend b : Backends.all()) {

@@ -57,9 +57,10 @@ final class Checks {
      * The full check of one case: counts, denominator and loss against the oracle, the per-term
      * losses (NONE) term by term, and (when {@code gradient}) the gradient against finite
      * differences of the oracle; otherwise at least that every gradient element was written and is finite.
+     * Returns the run, whose result has then been checked against the oracle.
      */
-    static void againstOracle(TestData.Case k, Reduction r, Backend b, double scale, Double denominator,
-                              boolean gradient) {
+    static Run againstOracle(TestData.Case k, Reduction r, Backend b, double scale, Double denominator,
+                             boolean gradient) {
         LossSpec spec = k.spec();
         Problem p = k.problem();
         String what = k + " " + r + " on " + b.name() + (scale != 1 ? " gradientScale=" + scale : "")
@@ -91,6 +92,7 @@ final class Checks {
         } else {
             allFinite(run.gradient(), what + ": gradient");
         }
+        return run;
     }
 
     /**

@@ -135,8 +135,8 @@ abstract class LossContract {
                 }
             }
             for (Reduction r : List.of(Reduction.NONE, Reduction.MEAN)) {
-                Checks.againstOracle(k, r, b, 1.0, null, false);
-                checkGradientAt(k, r, b, sampleCoordinates(k, rng));
+                Checks.Run run = Checks.againstOracle(k, r, b, 1.0, null, false);
+                checkGradientAt(k, r, b, run, sampleCoordinates(k, rng));
             }
         }
     }
@@ -166,13 +166,13 @@ abstract class LossContract {
     /**
      * The gradient at the given coordinates against finite differences, relative to the largest of
      * them. Only the coordinate's own term depends on it, so the difference is taken of that term
-     * alone (one row, or one element), times its upstream factor, over the full problem's denominator.
+     * alone (one row, or one element), times its upstream factor, over the full problem's denominator
+     * (the run's, already checked against the oracle's).
      */
-    static void checkGradientAt(Case k, Reduction r, Backend b, int[] coordinates) {
-        Checks.Run run = Checks.run(k.spec(), k.problem(), r, b);
+    static void checkGradientAt(Case k, Reduction r, Backend b, Checks.Run run, int[] coordinates) {
         Problem p = k.problem();
         LossSpec spec = k.spec();
-        double d = Oracle.terms(spec, p).denominator(r, null);
+        double d = run.result().denominator();
         double[] expected = new double[coordinates.length];
         float[] actual = new float[coordinates.length];
         for (int j = 0; j < coordinates.length; j++) {
@@ -458,6 +458,11 @@ abstract class LossContract {
             if (pt != null) {
                 Checks.sameBits(with.perTerm(), pt, what + ": perTerm");
             }
+            // a gradient buffer given anyway is left alone
+            float[] g = TestData.filled(k.problem().n * k.problem().c, -3.5f);
+            LossResult ignored = Checks.compute(k.spec().build(r, 1.0, false), k.problem().batch(r, g, null), b, what);
+            assertEquals(with.result().loss(), ignored.loss(), () -> ctx(what + " with a gradient buffer: loss"));
+            Checks.unchanged(g, -3.5f, what + ": the gradient buffer");
         }
     }
 
