@@ -366,4 +366,37 @@ class CrossEntropyTest extends LossContract {
             }
         }
     }
+    /**
+     * An ignore index inside [0, C) ignores the rows of that class: the same loss and gradient as
+     * the batch without them (their gradient rows 0), for labels and softmax focal alike.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void anIgnoreIndexInsideTheClassesIgnoresThatClass(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("ignoreinside");
+        for (LossSpec spec : List.of(CE.withIgnoreIndex(1).withSmoothing(0.125), LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL)
+                .withIgnoreIndex(1))) {
+            Case k = random(spec, combo(SAMPLE, CLASS), 8, 4, rng);
+            int[] labels = {1, 0, 2, 1, 3, 1, 0, 2};
+            Problem p = k.problem().withLabels(labels);
+            Problem kept = p.rows(spec, 1, 2, 4, 6, 7);
+            for (Reduction r : Reduction.values()) {
+                String what = k + " " + r + " on " + b.name() + ": ignore index 1";
+                Checks.Run all = Checks.run(k.spec(), p, r, b);
+                Checks.Run without = Checks.run(k.spec(), kept, r, b);
+                Checks.close(without.result().loss(), all.result().loss(), 1e-12, 1e-300, what + ": loss");
+                assertEquals(5, all.result().counted(), () -> ctx(what + ": counted"));
+                for (int row : new int[] {0, 3, 5}) {
+                    Checks.zeroRange(all.gradient(), row * 4, row * 4 + 4, what + ": gradient of ignored row " + row);
+                }
+                float[] keptGradient = new float[20];
+                int[] rows = {1, 2, 4, 6, 7};
+                for (int i = 0; i < rows.length; i++) {
+                    System.arraycopy(all.gradient(), rows[i] * 4, keptGradient, i * 4, 4);
+                }
+                Checks.same(without.gradient(), keptGradient, TestBackends.tol(b).same(), what + ": other rows");
+            }
+        }
+    }
 }
