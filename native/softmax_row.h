@@ -1,18 +1,21 @@
 // softmax_row.h: the row engine shared by the softmax losses (cross-entropy, softmax focal),
 // generic over simd.h.
 //
-// Pass 1 reads the logits once, a 4 KiB chunk at a time: sweep A finds the chunk max (and, with
-// a soft cap, computes the capped logits into the scratch row), sweep B re-reads the chunk from
-// L1 and computes e = exp(z - running max) (the only exp per element), their sum in double, the
-// extra sums of smoothing / dense targets, and keeps e in the per-thread scratch row. When the
-// running max grows, the sums are rescaled once per chunk (a scalar exp), and each chunk's max is
-// remembered. Pass 2 turns the kept e into the gradient (one multiply by the chunk's factor
-// exp(chunk max - row max) * coefficient) and writes it, with non-temporal stores for large
-// outputs; it never reads the logits again, so grad may alias them.
+// Pass 1 reads the logits once, an 8 KiB chunk at a time, and computes e = exp(z - reference)
+// (the only exp per element), their sum in double, the extra sums of smoothing / dense targets,
+// and keeps e in the per-thread scratch row (L1 / L2, never the output). The reference is:
+// - class indices without smoothing or cap: the label's own logit, so one sweep per chunk (the
+//   chunk is redone from L1 only if a logit exceeds the reference by more than 64);
+// - otherwise the running max: sweep A finds the chunk max (and computes capped logits into the
+//   scratch row), sweep B the exponentials, from L1.
+// When the reference moves, the sums are rescaled once per chunk (a scalar exp) and each chunk
+// remembers its reference. Pass 2 turns the kept e into the gradient (one multiply by the
+// chunk's factor exp(chunk ref - final ref) * coefficient) and writes it, with non-temporal
+// stores for large outputs; it never reads the logits again, so grad may alias them.
 //
-// Accuracy: every e is summed in double, the max logit gives exactly 1, and the loss is formed as
-// (M - z_y) + log S, so a confident row's small loss keeps its relative accuracy and logits near
-// +-1e30 do not cancel.
+// Accuracy: the label's (or the max's) e is exactly 1 and the others are summed apart from it,
+// and the loss is formed as (ref - z_y) + log S, so a confident row's small loss keeps its
+// relative accuracy and logits near +-1e30 do not cancel.
 #pragma once
 
 #include <math.h>
@@ -45,7 +48,7 @@ struct RowInput {
 };
 
 struct RowStats {
-    float max;       // M: max of the (capped) logits
+    float max;       // M: the final reference (the row max, or the label's logit)
     double sum;      // S: sum of exp(z - M)
     float z_label;   // (capped) logit of the label
     double others;   // single sweep: S less the label's own term (1 - p_y = others / S when
@@ -201,14 +204,13 @@ FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef
     const int64_t c = in.c;
     const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
     const float inv_cap = Capped ? 1.0f / in.cap : 0.0f;
-    float* factor = in.refs;  // chunk max -> multiplier of that chunk's kept e
+    float* factor = in.refs;  // chunk reference -> multiplier of that chunk's kept e
     if (!Capped) {
         const int64_t chunks = fl::softmax_chunks(c);
         for (int64_t k = 0; k < chunks; ++k) {
             const float r = in.refs[k];
             double f = 0.0;  // a chunk that was all -inf so far kept only zeros
             if (r != -INFINITY) f = r == st.max ? coef_p : coef_p * ::exp((double)r - st.max);
-            
             factor[k] = (float)f;
         }
     }
