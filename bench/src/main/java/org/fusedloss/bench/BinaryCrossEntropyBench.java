@@ -36,6 +36,11 @@ public class BinaryCrossEntropyBench {
 
     @Setup
     public void setup() {
+        call = create(shape, weighted, backend, threads);
+    }
+
+    /** The checked call of one case (Summary's paired timings build theirs here too). */
+    static LossUnderTest create(String shape, boolean weighted, String backend, int threads) {
         PeerData data = PeerData.of(shape);
         BinaryCrossEntropy.Builder builder = BinaryCrossEntropy.builder();
         if (weighted) {
@@ -43,7 +48,7 @@ public class BinaryCrossEntropyBench {
         }
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).targets(data.binaryTargets())
                 .gradient(new float[Math.toIntExact(data.elements())]);
-        call = LossUnderTest.checked("BinaryCrossEntropy", weighted, data, builder.build(), batch, backend, threads);
+        return LossUnderTest.checked("BinaryCrossEntropy", weighted, data, builder.build(), batch, backend, threads);
     }
 
     @Benchmark

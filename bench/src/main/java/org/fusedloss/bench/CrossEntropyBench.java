@@ -36,6 +36,11 @@ public class CrossEntropyBench {
 
     @Setup
     public void setup() {
+        call = create(shape, weighted, backend, threads);
+    }
+
+    /** The checked call of one case (Summary's paired timings build theirs here too). */
+    static LossUnderTest create(String shape, boolean weighted, String backend, int threads) {
         PeerData data = PeerData.of(shape);
         CrossEntropy.Builder builder = CrossEntropy.builder();
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).labels(data.labels())
@@ -44,7 +49,7 @@ public class CrossEntropyBench {
             builder.classWeights(data.classWeights());
             batch.sampleWeights(data.sampleWeights());
         }
-        call = LossUnderTest.checked("CrossEntropy", weighted, data, builder.build(), batch, backend, threads);
+        return LossUnderTest.checked("CrossEntropy", weighted, data, builder.build(), batch, backend, threads);
     }
 
     @Benchmark

@@ -43,6 +43,11 @@ public class HeapVsDirectBench {
 
     @Setup
     public void setup() {
+        call = create(shape, memory, threads);
+    }
+
+    /** The checked call of one case (Summary's paired timings build theirs here too). */
+    static LossUnderTest create(String shape, String memory, int threads) {
         PeerData data = PeerData.of(shape);
         int elements = Math.toIntExact(data.elements());
         Batch batch;
@@ -57,7 +62,7 @@ public class HeapVsDirectBench {
             throw new IllegalArgumentException("memory = " + memory + " is not heap or direct");
         }
         CrossEntropy loss = CrossEntropy.builder().classWeights(data.classWeights()).build();
-        call = LossUnderTest.checked("CrossEntropy", true, data, loss, batch, "native", threads);
+        return LossUnderTest.checked("CrossEntropy", true, data, loss, batch, "native", threads);
     }
 
     private static FloatBuffer direct(float[] values) {

@@ -36,13 +36,18 @@ public class MeanSquaredErrorBench {
 
     @Setup
     public void setup() {
+        call = create(shape, weighted, backend, threads);
+    }
+
+    /** The checked call of one case (Summary's paired timings build theirs here too). */
+    static LossUnderTest create(String shape, boolean weighted, String backend, int threads) {
         PeerData data = PeerData.of(shape);
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).targets(data.regressionTargets())
                 .gradient(new float[Math.toIntExact(data.elements())]);
         if (weighted) {
             batch.sampleWeights(data.sampleWeights());
         }
-        call = LossUnderTest.checked("MeanSquaredError", weighted, data, MeanSquaredError.builder().build(), batch,
+        return LossUnderTest.checked("MeanSquaredError", weighted, data, MeanSquaredError.builder().build(), batch,
                 backend, threads);
     }
 

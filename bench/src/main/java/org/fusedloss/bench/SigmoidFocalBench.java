@@ -36,6 +36,11 @@ public class SigmoidFocalBench {
 
     @Setup
     public void setup() {
+        call = create(shape, weighted, backend, threads);
+    }
+
+    /** The checked call of one case (Summary's paired timings build theirs here too). */
+    static LossUnderTest create(String shape, boolean weighted, String backend, int threads) {
         PeerData data = PeerData.of(shape);
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).targets(data.binaryTargets())
                 .gradient(new float[Math.toIntExact(data.elements())]);
@@ -43,7 +48,7 @@ public class SigmoidFocalBench {
             batch.sampleWeights(data.sampleWeights());
         }
         SigmoidFocal loss = SigmoidFocal.builder().alpha(0.25).gamma(2).build();
-        call = LossUnderTest.checked("SigmoidFocal", weighted, data, loss, batch, backend, threads);
+        return LossUnderTest.checked("SigmoidFocal", weighted, data, loss, batch, backend, threads);
     }
 
     @Benchmark

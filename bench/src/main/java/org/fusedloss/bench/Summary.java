@@ -51,7 +51,7 @@ public final class Summary {
     }
 
     /** One measured case. {@code variant} is "weighted"/"unweighted", or the memory kind. */
-    record Row(String bench, String shape, String backend, int threads, String variant, double ms, double msError) {
+    record Row(String bench, String shape, String backend, int threads, String variant, double ms, double spread) {
         long bytes() {
             return PeerData.of(shape).bytesMoved();
         }
@@ -132,12 +132,24 @@ public final class Summary {
                         + " case(s) failed (a setup check or the call threw); see the log in " + logs);
             }
         }
+        List<Paired> paired = new ArrayList<>();
+        if (nativeUp) {
+            long start = System.nanoTime();
+            System.out.print("paired timings (in this JVM) ... ");
+            System.out.flush();
+            try {
+                paired = pairedTimings(plans);
+            } catch (Exception e) {
+                failures.add("paired timings: " + e);
+            }
+            System.out.printf(Locale.ROOT, "%d pairs, %.0f s%n", paired.size(), (System.nanoTime() - start) / 1e9);
+        }
         System.out.println("load average at the end: " + loadAverage());
         System.out.println();
         printLossTable(rows);
         printCopyTable(rows);
-        printHeapVsDirect(rows);
-        printTargets(rows, nativeUp);
+        printPaired(paired);
+        printTargets(rows, paired, nativeUp);
         if (!failures.isEmpty()) {
             System.out.println();
             System.out.println("FAILED runs:");
@@ -209,9 +221,9 @@ public final class Summary {
             options.warmupIterations(3).warmupTime(TimeValue.seconds(1))
                     .measurementIterations(5).measurementTime(TimeValue.seconds(1));
         } else {
-            // The copy is the yardstick of every bandwidth fraction: it gets more iterations than the rest.
+            // The Java reference (up to seconds per call) is informative only: fewer iterations for it.
             options.warmupIterations(2).warmupTime(TimeValue.milliseconds(500))
-                    .measurementIterations(plan.bench == CopyBench.class ? 5 : 3)
+                    .measurementIterations("java".equals(plan.backend) ? 3 : 5)
                     .measurementTime(TimeValue.milliseconds(500));
         }
         List<Row> rows = new ArrayList<>();
@@ -223,16 +235,25 @@ public final class Summary {
             String backend = p.getParam("backend") != null ? p.getParam("backend")
                     : plan.bench == HeapVsDirectBench.class ? "native" : "copy";
             rows.add(new Row(plan.bench.getSimpleName(), p.getParam("shape"), backend,
-                    Integer.parseInt(p.getParam("threads")), variant, medianIteration(r),
-                    r.getPrimaryResult().getScoreError()));
+                    Integer.parseInt(p.getParam("threads")), variant, medianIteration(r), spread(r)));
         }
         return rows;
     }
 
+    /** (slowest - fastest) / median of the measurement iterations: how noisy this case was. */
+    private static double spread(RunResult r) {
+        double[] scores = iterationScores(r);
+        return scores.length < 2 ? 0 : (scores[scores.length - 1] - scores[0]) / medianIteration(r);
+    }
+
+    private static double[] iterationScores(RunResult r) {
+        return r.getBenchmarkResults().stream().flatMap(b -> b.getIterationResults().stream())
+                .mapToDouble(i -> i.getPrimaryResult().getScore()).sorted().toArray();
+    }
+
     /** The median of the measurement iterations' means: one iteration disturbed by a noisy neighbour moves it least. */
     private static double medianIteration(RunResult r) {
-        double[] scores = r.getBenchmarkResults().stream().flatMap(b -> b.getIterationResults().stream())
-                .mapToDouble(i -> i.getPrimaryResult().getScore()).sorted().toArray();
+        double[] scores = iterationScores(r);
         if (scores.length == 0) {
             return r.getPrimaryResult().getScore();
         }
@@ -270,13 +291,13 @@ public final class Summary {
 
     private static void printLossTable(List<Row> rows) {
         System.out.println("Losses, forward + backward (gradient into a preallocated heap array): ms per call, median of"
-                + " the JMH iterations (+- is JMH's 99.9 % error of their mean).");
+                + " the JMH iterations; spread = (slowest - fastest) / median of the iterations.");
         System.out.println("GB/s = 2*N*C*4 bytes / time (element-wise losses also read an N x K target array,"
                 + " not counted); copy = that GB/s over the faster copy of the same bytes on the same"
                 + " thread count, this run; x java = java ms / ms; w/unw = weighted ms / unweighted ms;"
                 + " peer = fastest PEERS.md peer (2 threads, ANOTHER run and machine), x peer = peer ms / ms.");
         String head = String.format(Locale.ROOT, "%-20s %-12s %-11s %-7s %3s %-10s %9s %7s %7s %6s %8s %6s %9s %7s",
-                "loss", "peer case", "shape", "backend", "thr", "weights", "ms", "+-", "GB/s", "copy", "x java",
+                "loss", "peer case", "shape", "backend", "thr", "weights", "ms", "spread", "GB/s", "copy", "x java",
                 "w/unw", "peer ms", "x peer");
         System.out.println(head);
         System.out.println("-".repeat(head.length()));
@@ -293,7 +314,7 @@ public final class Summary {
             Optional<Row> unweighted = r.weighted() ? unweightedTwin(rows, r) : Optional.empty();
             System.out.printf(Locale.ROOT, "%-20s %-12s %-11s %-7s %3d %-10s %9s %7s %7.2f %6s %8s %6s %9s %7s%n",
                     r.loss(), peerCase == null ? "-" : peerCase, r.shape, r.backend, r.threads, r.variant,
-                    ms(r.ms), ms(r.msError), r.gbPerSecond(),
+                    ms(r.ms), percent(r.spread), r.gbPerSecond(),
                     copy.map(c -> percent(r.gbPerSecond() / c.gbPerSecond())).orElse("-"),
                     java.map(j -> ratio(j.ms / r.ms)).orElse("-"),
                     unweighted.map(u -> ratio(r.ms / u.ms)).orElse(""),
@@ -306,59 +327,137 @@ public final class Summary {
     private static void printCopyTable(List<Row> rows) {
         System.out.println("Copy of N*C floats (reads and writes 2*N*C*4 bytes, like a fused kernel), this run:");
         String head = String.format(Locale.ROOT, "%-11s %10s %-7s %3s %9s %7s %7s", "shape", "MB moved", "memory",
-                "thr", "ms", "+-", "GB/s");
+                "thr", "ms", "spread", "GB/s");
         System.out.println(head);
         System.out.println("-".repeat(head.length()));
         rows.stream().filter(r -> r.bench.equals("CopyBench"))
                 .sorted(Comparator.comparingLong(Row::bytes).thenComparing(Row::variant).thenComparingInt(Row::threads))
                 .forEach(r -> System.out.printf(Locale.ROOT, "%-11s %10.1f %-7s %3d %9s %7s %7.2f%n", r.shape,
-                        r.bytes() / 1e6, r.variant, r.threads, ms(r.ms), ms(r.msError), r.gbPerSecond()));
+                        r.bytes() / 1e6, r.variant, r.threads, ms(r.ms), percent(r.spread), r.gbPerSecond()));
         System.out.println();
+        List<Row> heapDirect = rows.stream().filter(r -> r.bench.equals("HeapVsDirectBench"))
+                .sorted(Comparator.comparing(Row::variant, Comparator.reverseOrder()).thenComparingInt(Row::threads))
+                .toList();
+        if (!heapDirect.isEmpty()) {
+            System.out.println("The same native weighted CE call at 1024x128256 on heap float[] and on direct"
+                    + " FloatBuffers (JMH; the paired ratio below is steadier):");
+            heapDirect.forEach(r -> System.out.printf(Locale.ROOT, "  %-6s %d thread(s) %9s ms, spread %s%n",
+                    r.variant, r.threads, ms(r.ms), percent(r.spread)));
+            System.out.println();
+        }
     }
 
-    private static void printHeapVsDirect(List<Row> rows) {
-        List<Row> hd = rows.stream().filter(r -> r.bench.equals("HeapVsDirectBench")).toList();
-        if (hd.isEmpty()) {
-            return;
+    // ---------------------------------------------------------------- paired timings
+
+    /** A ratio from {@link PairedTiming}: {@code kind} is "w/unw", "loss/copy" or "heap/direct". */
+    record Paired(String kind, String bench, String shape, int threads, String detail, PairedTiming.Result result) {
+        String loss() {
+            return bench.replace("Bench", "");
         }
-        System.out.println("Heap float[] vs direct FloatBuffer, the same native weighted CE call at 1024x128256:");
-        for (int threads : new int[] {1, 2}) {
-            Optional<Row> heap = find(hd, r -> r.threads == threads && r.variant.equals("heap"));
-            Optional<Row> direct = find(hd, r -> r.threads == threads && r.variant.equals("direct"));
-            if (heap.isEmpty() || direct.isEmpty()) {
+    }
+
+    private interface LossFactory {
+        LossUnderTest create(String shape, boolean weighted, String backend, int threads);
+    }
+
+    private static final java.util.Map<Class<?>, LossFactory> FACTORIES = java.util.Map.of(
+            CrossEntropyBench.class, CrossEntropyBench::create,
+            BinaryCrossEntropyBench.class, BinaryCrossEntropyBench::create,
+            MeanSquaredErrorBench.class, MeanSquaredErrorBench::create,
+            SigmoidFocalBench.class, SigmoidFocalBench::create,
+            SoftmaxFocalBench.class, SoftmaxFocalBench::create);
+
+    /**
+     * The ratios the targets are judged on, each from two calls alternated in this JVM: weighted over
+     * unweighted for every native case, the big CE over the copy of the same bytes, heap over direct.
+     */
+    private static List<Paired> pairedTimings(List<Plan> plans) throws Exception {
+        List<Paired> out = new ArrayList<>();
+        for (Plan plan : plans) {
+            LossFactory factory = FACTORIES.get(plan.bench);
+            if (factory == null || !"native".equals(plan.backend)) {
                 continue;
             }
-            double ratio = heap.get().ms / direct.get().ms;
-            // Copying the logits and the gradient in and out (JNI Get/Release<Float>ArrayElements) would be
-            // 4 more copies of 525 MB, each as slow as CopyBench's: the heap call would take 2-3x as long.
-            System.out.printf(Locale.ROOT, "  %d thread(s): heap %s ms, direct %s ms, heap/direct %.2f: %s%n",
-                    threads, ms(heap.get().ms), ms(direct.get().ms), ratio,
-                    ratio < 1.5 ? "no copy (copying in and out would make heap 2-3x slower)"
-                            : "heap is much SLOWER: the arrays look copied");
+            for (String shape : plan.shapes) {
+                double seconds = shape.equals("1024x128256") ? 3 : 1.5;
+                for (String t : plan.threads) {
+                    int threads = Integer.parseInt(t);
+                    LossUnderTest weighted = factory.create(shape, true, "native", threads);
+                    LossUnderTest unweighted = factory.create(shape, false, "native", threads);
+                    out.add(new Paired("w/unw", plan.bench.getSimpleName(), shape, threads, "",
+                            PairedTiming.measure(weighted::call, unweighted::call, seconds)));
+                }
+            }
+        }
+        boolean bigCe = plans.stream().anyMatch(p -> p.bench == CrossEntropyBench.class
+                && "native".equals(p.backend) && p.shapes.contains("1024x128256"));
+        if (bigCe) {
+            for (int threads : new int[] {2, 1}) {
+                for (String memory : List.of("heap", "direct")) {
+                    LossUnderTest ce = CrossEntropyBench.create("1024x128256", true, "native", threads);
+                    CopyBench copy = new CopyBench();
+                    copy.shape = "1024x128256";
+                    copy.memory = memory;
+                    copy.threads = threads;
+                    copy.setup();
+                    try {
+                        out.add(new Paired("loss/copy", "CrossEntropyBench", "1024x128256", threads, memory,
+                                PairedTiming.measure(ce::call, copy::copy, 3)));
+                    } finally {
+                        copy.tearDown();
+                    }
+                }
+            }
+        }
+        if (plans.stream().anyMatch(p -> p.bench == HeapVsDirectBench.class)) {
+            for (int threads : new int[] {2, 1}) {
+                LossUnderTest heap = HeapVsDirectBench.create("1024x128256", "heap", threads);
+                LossUnderTest direct = HeapVsDirectBench.create("1024x128256", "direct", threads);
+                out.add(new Paired("heap/direct", "HeapVsDirectBench", "1024x128256", threads, "",
+                        PairedTiming.measure(heap::call, direct::call, 3)));
+            }
+        }
+        return out;
+    }
+
+    private static void printPaired(List<Paired> paired) {
+        if (paired.isEmpty()) {
+            return;
+        }
+        System.out.println("Paired ratios: the two calls alternated in this JVM, median of the per-pair ratios"
+                + " (steadier than ratios of the table's separate forks; the targets below use these):");
+        String head = String.format(Locale.ROOT, "%-12s %-20s %-11s %3s %-7s %7s %9s %9s %6s", "ratio", "loss",
+                "shape", "thr", "against", "ratio", "ms a", "ms b", "pairs");
+        System.out.println(head);
+        System.out.println("-".repeat(head.length()));
+        for (Paired p : paired) {
+            System.out.printf(Locale.ROOT, "%-12s %-20s %-11s %3d %-7s %7.3f %9s %9s %6d%n", p.kind, p.loss(),
+                    p.shape, p.threads, p.detail, p.result.ratio(), ms(p.result.msA()), ms(p.result.msB()),
+                    p.result.pairs());
         }
         System.out.println();
     }
 
-    private static void printTargets(List<Row> rows, boolean nativeUp) {
+    private static void printTargets(List<Row> rows, List<Paired> paired, boolean nativeUp) {
         System.out.println("Targets (ratios within this run; the peer times are from PEERS.md, another run):");
         if (!nativeUp) {
             System.out.println("  native backend not available: " + Backends.nativeCpu().unavailabilityReason()
                     .orElse("") + "; no target can be measured");
             return;
         }
-        // 1. CE weighted at 1024 x 128256 vs copy bandwidth, 2 threads.
-        Optional<Row> big = find(rows, r -> r.bench.equals("CrossEntropyBench") && r.shape.equals("1024x128256")
-                && r.backend.equals("native") && r.threads == 2 && r.weighted());
-        Optional<Row> bigCopy = bestCopy(rows, "1024x128256", 2);
-        if (big.isPresent() && bigCopy.isPresent()) {
-            double fraction = big.get().gbPerSecond() / bigCopy.get().gbPerSecond();
-            System.out.printf(Locale.ROOT, "  %-4s CE weighted 1024x128256, 2 threads: %.2f GB/s = %s of the copy's"
-                            + " %.2f GB/s (%s copy, %s ms), target >= 80 %%%s%n", verdict(fraction >= 0.80),
-                    big.get().gbPerSecond(), percent(fraction), bigCopy.get().gbPerSecond(), bigCopy.get().variant,
-                    ms(bigCopy.get().ms), fraction >= 0.80 ? "" : String.format(Locale.ROOT,
-                            "; misses by %.0f %%: %s ms needed, %s ms measured", (0.80 - fraction) * 100,
-                            ms(bigCopy.get().ms / 0.80), ms(big.get().ms)));
-        }
+        // 1. CE weighted at 1024 x 128256 vs the faster copy of the same bytes, 2 threads (paired).
+        paired.stream().filter(p -> p.kind.equals("loss/copy") && p.threads == 2)
+                .max(Comparator.comparingDouble(p -> p.result.ratio()))
+                .ifPresent(p -> {
+                    double fraction = 1 / p.result.ratio();
+                    double copyGbs = PeerData.of(p.shape).bytesMoved() / (p.result.msB() * 1e6);
+                    System.out.printf(Locale.ROOT, "  %-4s CE weighted 1024x128256, 2 threads: %s of the copy"
+                                    + " bandwidth (CE %s ms vs %s copy %s ms = %.1f GB/s), target >= 80 %%%s%n",
+                            verdict(fraction >= 0.80), percent(fraction), ms(p.result.msA()), p.detail,
+                            ms(p.result.msB()), copyGbs, fraction >= 0.80 ? "" : String.format(Locale.ROOT,
+                                    "; MISSES by %.0f points: needs <= %s ms at this copy speed",
+                                    (0.80 - fraction) * 100, ms(p.result.msB() / 0.80)));
+                });
         // 2. Every PEERS.md case >= 3x faster than its fastest peer (peers ran on 2 threads).
         rows.stream().filter(r -> isLoss(r) && r.backend.equals("native") && r.threads == 2)
                 .filter(r -> !Double.isNaN(PeerData.fastestPeerMs(PeerData.peerCase(r.loss(), r.weighted()), r.shape)))
@@ -370,25 +469,33 @@ public final class Summary {
                     System.out.printf(Locale.ROOT, "  %-4s %-12s %-11s 2 threads: %s ms vs %s %s ms = %sx, target"
                                     + " >= 3x%s%n", verdict(speedUp >= 3), peerCase, r.shape, ms(r.ms),
                             PeerData.fastestPeerName(peerCase, r.shape), ms(peer), ratio(speedUp),
-                            speedUp >= 3 ? "" : String.format(Locale.ROOT, "; needs %s ms", ms(peer / 3)));
+                            speedUp >= 3 ? "" : String.format(Locale.ROOT, "; MISSES: needs <= %s ms", ms(peer / 3)));
                 });
-        // 3. Weighted within 5 % of unweighted.
-        rows.stream().filter(r -> isLoss(r) && r.backend.equals("native") && r.weighted())
+        // 3. Weighted within 5 % of unweighted (paired).
+        paired.stream().filter(p -> p.kind.equals("w/unw")).forEach(p -> {
+            double ratio = p.result.ratio();
+            System.out.printf(Locale.ROOT, "  %-4s %-20s %-11s %d thread(s): weighted/unweighted %.3f (%s / %s ms),"
+                            + " target within 5 %%%n", verdict(Math.abs(ratio - 1) <= 0.05), p.loss(), p.shape,
+                    p.threads, ratio, ms(p.result.msA()), ms(p.result.msB()));
+        });
+        // 4. Heap arrays are not copied (paired).
+        paired.stream().filter(p -> p.kind.equals("heap/direct")).forEach(p -> {
+            double ratio = p.result.ratio();
+            // Copying the logits and gradient in and out (JNI Get/Release<Float>ArrayElements) would be 4 more
+            // copies of 525 MB, each as slow as the copy above: the heap call would take 2-3x as long.
+            System.out.printf(Locale.ROOT, "  %-4s heap float[] vs direct FloatBuffer, CE weighted 1024x128256, %d"
+                            + " thread(s): heap/direct %.3f (%s / %s ms): %s%n", verdict(ratio < 1.5), p.threads,
+                    ratio, ms(p.result.msA()), ms(p.result.msB()), ratio < 1.5
+                            ? "no copy (copying in and out would make heap 2-3x slower)"
+                            : "heap much SLOWER: the arrays look copied");
+        });
+        // 5. Native vs the Java reference: reported, no target.
+        rows.stream().filter(r -> isLoss(r) && r.backend.equals("native"))
                 .sorted(Comparator.comparing(Row::bench).thenComparing(r -> PeerData.of(r.shape).cols)
-                        .thenComparingInt(Row::threads))
-                .forEach(r -> unweightedTwin(rows, r).ifPresent(u -> {
-                    double ratio = r.ms / u.ms;
-                    System.out.printf(Locale.ROOT, "  %-4s %-20s %-11s %d thread(s): weighted/unweighted %.3f"
-                                    + " (%s / %s ms), target within 5 %%%n", verdict(Math.abs(ratio - 1) <= 0.05),
-                            r.loss(), r.shape, r.threads, ratio, ms(r.ms), ms(u.ms));
-                }));
-        // 4. Native vs the Java reference: reported, no target.
-        rows.stream().filter(r -> isLoss(r) && r.backend.equals("native") && r.threads == 1)
-                .sorted(Comparator.comparing(Row::bench).thenComparing(r -> PeerData.of(r.shape).cols)
-                        .thenComparing(Row::variant, Comparator.reverseOrder()))
+                        .thenComparing(Row::variant, Comparator.reverseOrder()).thenComparingInt(Row::threads))
                 .forEach(r -> javaTwin(rows, r).ifPresent(j -> System.out.printf(Locale.ROOT,
-                        "  info %-20s %-11s %-10s native 1 thread is %sx the java reference (%s vs %s ms)%n",
-                        r.loss(), r.shape, r.variant, ratio(j.ms / r.ms), ms(r.ms), ms(j.ms))));
+                        "  info %-20s %-11s %-10s native %d thread(s) is %sx the java reference (%s vs %s ms)%n",
+                        r.loss(), r.shape, r.variant, r.threads, ratio(j.ms / r.ms), ms(r.ms), ms(j.ms))));
     }
 
     // ---------------------------------------------------------------- formatting
