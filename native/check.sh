@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 build="${FUSEDLOSS_SANITIZE_BUILD:-$root/build-sanitize}"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFUSEDLOSS_SANITIZE=ON \
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DFUSEDLOSS_SANITIZE=ON \
       -DFUSEDLOSS_CUDA=OFF >/dev/null
 cmake --build "$build" --target native_check -j "$(nproc)"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
