@@ -96,6 +96,18 @@ final class Checks {
     }
 
     /**
+     * Two runs that must agree (an identity between two losses): the loss and the gradient within
+     * {@code rel} (relative, the gradient by norm), and the per-term losses when both have them.
+     */
+    static void sameRuns(Run expected, Run actual, double rel, Object what) {
+        close(expected.result().loss(), actual.result().loss(), rel, 1e-12, what + ": loss");
+        gradientClose(expected.gradient(), actual.gradient(), rel, what + ": gradient");
+        if (expected.perTerm() != null && actual.perTerm() != null) {
+            gradientClose(expected.perTerm(), actual.perTerm(), rel, what + ": perTerm");
+        }
+    }
+
+    /**
      * The size a gradient of this case has (what float rounding is relative to even where the exact
      * gradient is 0): |scale| / denominator * sqrt(sum over terms of (upstream * weight)^2), times
      * the largest class weight / pos_weight.
