@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
@@ -360,7 +361,7 @@ public final class Summary {
         LossUnderTest create(String shape, boolean weighted, String backend, int threads);
     }
 
-    private static final java.util.Map<Class<?>, LossFactory> FACTORIES = java.util.Map.of(
+    private static final Map<Class<?>, LossFactory> FACTORIES = Map.of(
             CrossEntropyBench.class, CrossEntropyBench::create,
             BinaryCrossEntropyBench.class, BinaryCrossEntropyBench::create,
             MeanSquaredErrorBench.class, MeanSquaredErrorBench::create,
