@@ -34,7 +34,7 @@ class CrossEntropyTest extends LossContract {
     @Override
     List<LossSpec> optionSpecs() {
         return List.of(CE, CE.withSmoothing(0.125), CE.withZLoss(0.0625), CE.withSoftCap(4),
-                CE.withSmoothing(0.25).withZLoss(0.03125).withSoftCap(3).withIgnoreIndex(-1),
+                CE.withSmoothing(0.25).withZLoss(0.03125).withSoftCap(3).withIgnoreIndex(-1), CE.withSmoothing(1),
                 DENSE, DENSE.withSmoothing(0.25).withZLoss(0.03125).withSoftCap(3));
     }
 

@@ -31,7 +31,8 @@ class SigmoidFocalTest extends LossContract {
     @Override
     List<LossSpec> optionSpecs() {
         return List.of(FOCAL, FOCAL.withFocalAlpha(-1), FOCAL.withFocalAlpha(0.75).withGamma(0),
-                FOCAL.withFocalAlpha(0.5).withGamma(0.5), FOCAL.withFocalAlpha(-1).withGamma(1.5));
+                FOCAL.withFocalAlpha(0.5).withGamma(0.5), FOCAL.withFocalAlpha(1).withGamma(1),
+                FOCAL.withFocalAlpha(0).withGamma(3), FOCAL.withFocalAlpha(-1).withGamma(1.5));
     }
 
     @Override
