@@ -63,21 +63,25 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
             double nll = 0.0;    // lse - z_y (class indices)
             if (a.labels) {
                 nll = (M - s.z_label) + log_s;
+                // A class with no target mass adds nothing, even where its log-probability is
+                // not finite (a zero class weight, a masked class): 0, not 0 * inf.
+                const double label_q = (1.0 - eps) * cwy;
+                const double label_loss = label_q == 0.0 ? 0.0 : label_q * nll;
                 if (X == Extra::smoothing) {
-                    loss = (1.0 - eps) * cwy * nll + eps_c * (s.weight * log_s + s.gap);
-                    q_sum = (1.0 - eps) * cwy + eps_c * s.weight;
+                    loss = label_loss + eps_c * (s.weight == 0.0 ? 0.0 : s.weight * log_s + s.gap);
+                    q_sum = label_q + eps_c * s.weight;
                 } else {
-                    loss = cwy * nll;
+                    loss = label_loss;
                     q_sum = cwy;
                 }
             } else {
-                // all targets 0 on an all -inf row: an empty sum, not 0 * -inf
-                loss = (s.weight == 0.0 && log_s == -INFINITY ? 0.0 : s.weight * log_s) + s.gap;
+                // no target mass at all (e.g. all targets 0): an empty sum, not 0 * inf
+                loss = s.weight == 0.0 ? 0.0 : s.weight * log_s + s.gap;
                 q_sum = s.weight;
             }
             // z-loss, weighted by cw[y] for class indices (1 for dense targets)
             double z_term = 0.0, z_grad = 0.0;
-            if (zl != 0.0) {
+            if (zl != 0.0 && cwy != 0.0) {  // weighted by cw[y]: nothing for a zero weight
                 z_term = cwy * zl * lse * lse;
                 z_grad = 2.0 * cwy * zl * lse;
             }

@@ -37,7 +37,7 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         const double p = st.others >= 0.0 ? 1.0 / st.sum : ::exp(lp);
         const double alpha = a.class_weights ? a.class_weights[y] : 1.0;
         const double m_g = gamma == 0.0 ? 1.0 : gamma == 2.0 ? m * m : ::pow(m, gamma);
-        const double term = sw * alpha * m_g * nll;
+        const double term = alpha == 0.0 ? 0.0 : sw * alpha * m_g * nll;  // as CE: 0, not 0 * inf
         if (per_term) *per_term = (float)term;
         total += term;
         if (!isfinite(term)) ++nonfinite;
