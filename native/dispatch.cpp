@@ -217,8 +217,7 @@ void run_elementwise(ElementwiseRowsFn fn, const ElementwiseArgs& a, double* res
         [&](int64_t r0, int64_t r1, float*, BlockSum* out) { fn(a, r0, r1, out); }, result);
 }
 
-void check_elementwise(const char* fn, int64_t n, int64_t k, const float* x, const float* t) {
-    (void)fn;
+void check_elementwise(int64_t n, int64_t k, const float* x, const float* t) {
     check_shape(n, k, "k");
     if (n > 0 && k > 0) {
         require(x, "logits / predictions");
@@ -314,7 +313,7 @@ int fl_binary_cross_entropy(int64_t n, int64_t k, const float* logits, const flo
                             const float* element_weights, const float* upstream,
                             double grad_scale, float* grad, float* per_term, double* result) {
     return guarded("fl_binary_cross_entropy", [&] {
-        check_elementwise("fl_binary_cross_entropy", n, k, logits, targets);
+        check_elementwise(n, k, logits, targets);
         ElementwiseArgs a{};
         a.n = n;
         a.k = k;
@@ -338,7 +337,7 @@ int fl_mean_squared_error(int64_t n, int64_t k, const float* predictions, const 
                           const float* element_weights, const float* upstream, double grad_scale,
                           float* grad, float* per_term, double* result) {
     return guarded("fl_mean_squared_error", [&] {
-        check_elementwise("fl_mean_squared_error", n, k, predictions, targets);
+        check_elementwise(n, k, predictions, targets);
         ElementwiseArgs a{};
         a.n = n;
         a.k = k;
@@ -360,7 +359,7 @@ int fl_sigmoid_focal(int64_t n, int64_t k, const float* logits, const float* tar
                      const float* element_weights, const float* upstream, double grad_scale,
                      float* grad, float* per_term, double* result) {
     return guarded("fl_sigmoid_focal", [&] {
-        check_elementwise("fl_sigmoid_focal", n, k, logits, targets);
+        check_elementwise(n, k, logits, targets);
         ElementwiseArgs a{};
         a.n = n;
         a.k = k;
