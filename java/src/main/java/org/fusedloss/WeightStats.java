@@ -56,6 +56,15 @@ final class WeightStats {
         }
         for (int i = 0; i < b.rows; i++) {
             float w = sw == null ? 1f : checkedWeight("sampleWeights", sw.get(i * b.sampleWeightStride), i);
+            if (ew == null) {  // a row's weight holds for all its elements: no need to visit them
+                if (Float.isNaN(w)) {
+                    s.masked += b.cols;
+                } else {
+                    s.counted += b.cols;
+                    s.weightSum += (double) w * b.cols;
+                }
+                continue;
+            }
             for (int j = 0; j < b.cols; j++) {
                 int at = i * b.cols + j;
                 float e = ew == null ? 1f : checkedWeight("elementWeights", ew.get(at), at);
