@@ -15,7 +15,7 @@ struct BinaryCrossEntropy {
         const vf pw = pos_weight ? load_n(pos_weight + col, n, set1(1.0f)) : set1(1.0f);
         const vf pw_t = mul(pw, t);
         // pw t softplus(-x) + (1 - t) softplus(x)
-        term = fmadd(pw_t, softplus_neg(x, sg), mul(one_t, softplus_pos(x, sg)));
+        term = add(times_unless_zero(pw_t, softplus_neg(x, sg)), times_unless_zero(one_t, softplus_pos(x, sg)));
         // (1 - t) s - pw t (1 - s)
         deriv = fnmadd(pw_t, sg.s_neg, mul(one_t, sg.s));
         if (class_weights) {

@@ -82,6 +82,9 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
 }
 
 // softplus(x) and softplus(-x) from the shared sigmoid pieces: max(+-x, 0) + log1p(exp(-|x|)).
+// a * b, but 0 where a == 0 even for an infinite b: a target of exactly 0 (or 1) takes no part
+// of the other side's softplus, so x = -inf with t = 0 gives 0, not 0 * inf = NaN.
+inline vf times_unless_zero(vf a, vf b) { return select(eq(a, zero()), zero(), mul(a, b)); }
 inline vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
 inline vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
 

@@ -174,6 +174,8 @@ struct Output {
 };
 
 double softplus(double x) { return std::max(x, 0.0) + log1p(exp(-fabs(x))); }
+// a * b with 0 * inf = 0: a target of exactly 0 or 1 takes no part of the other softplus.
+double times_unless_zero(double a, double b) { return a == 0 ? 0 : a * b; }
 double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
 
 Output reference(const Options& o, const Data& d) {
@@ -264,12 +266,12 @@ Output reference(const Options& o, const Data& d) {
                 if (o.loss == BCE) {
                     const double pw = d.cw.empty() ? 1.0 : d.cw[j];
                     const double b = d.bcw.empty() ? 1.0 : d.bcw[t >= 0.5 ? 1 : 0];
-                    term = w * b * (pw * t * softplus(-x) + (1 - t) * softplus(x));
+                    term = w * b * (times_unless_zero(pw * t, softplus(-x)) + times_unless_zero(1 - t, softplus(x)));
                     deriv = w * b * ((1 - t) * s - pw * t * s_neg);
                 } else {
                     const double m = t * s_neg + (1 - t) * s;  // 1 - p_t
                     const double a_t = o.alpha >= 0 ? o.alpha * t + (1 - o.alpha) * (1 - t) : 1.0;
-                    const double ce = (1 - t) * softplus(x) + t * softplus(-x);  // softplus(x) - x t
+                    const double ce = times_unless_zero(1 - t, softplus(x)) + times_unless_zero(t, softplus(-x));  // softplus(x) - x t
                     const double mg = o.gamma == 0 ? 1.0 : pow(m, (double)o.gamma);
                     term = w * a_t * mg * ce;
                     double second = 0;

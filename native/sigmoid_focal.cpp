@@ -17,7 +17,7 @@ struct SigmoidFocal {
     void eval(vf x, vf t, int64_t, int, vf& term, vf& deriv) const {
         const Sigmoid sg = sigmoid(x);
         const vf one_t = sub(set1(1.0f), t);
-        const vf ce = fmadd(t, softplus_neg(x, sg), mul(one_t, softplus_pos(x, sg)));
+        const vf ce = add(times_unless_zero(t, softplus_neg(x, sg)), times_unless_zero(one_t, softplus_pos(x, sg)));
         const vf s_minus_t = fnmadd(t, sg.s_neg, mul(one_t, sg.s));
         if (G == Gamma::zero) {
             term = ce;
