@@ -36,13 +36,18 @@ final class CrossEntropyKernel {
                 ReferenceMath.skip(r, base, c, i);
                 continue;
             }
+            // One pass over the logits: the (capped) logits and their exponentials stay in a
+            // per-thread scratch row, so each exp and tanh is computed once per element.
+            final double[] z = ReferenceMath.scratch(2 * c);
             double max = Double.NEGATIVE_INFINITY;
             for (int k = 0; k < c; k++) {
-                max = Math.max(max, capped(x.get(base + k), cap));
+                z[k] = capped(x.get(base + k), cap);
+                max = Math.max(max, z[k]);
             }
             double s = 0;
             for (int k = 0; k < c; k++) {
-                s += Math.exp(capped(x.get(base + k), cap) - max);
+                z[c + k] = Math.exp(z[k] - max);
+                s += z[c + k];
             }
             // -log p_k = (max - z_k) + log s, not lse - z_k: with logits near 1e30, lse = max + log s
             // rounds log s away (three tied logits of 1e30 would give 0 instead of log 3).
@@ -52,11 +57,10 @@ final class CrossEntropyKernel {
             double mass = 0;
             double loss = 0;
             for (int k = 0; k < c; k++) {
-                double z = capped(x.get(base + k), cap);
-                double q = target(r, base, k, y, z, cw, eps, smooth);
+                double q = target(r, base, k, y, z[k], cw, eps, smooth);
                 if (q != 0) {
                     mass += q;
-                    loss += q * ((max - z) + logS);
+                    loss += q * ((max - z[k]) + logS);
                 }
             }
             loss += rowWeight * zl * lse * lse;
@@ -72,11 +76,10 @@ final class CrossEntropyKernel {
                 final double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw;
                 final double onP = mass + 2 * rowWeight * zl * lse;
                 for (int k = 0; k < c; k++) {
-                    double z = capped(x.get(base + k), cap);
-                    double q = target(r, base, k, y, z, cw, eps, smooth);
-                    double d = onP * Math.exp((z - max) - logS) - q;
+                    double q = target(r, base, k, y, z[k], cw, eps, smooth);
+                    double d = onP * (z[c + k] / s) - q;
                     if (cap > 0) {
-                        double t = z / cap;
+                        double t = z[k] / cap;
                         d *= 1 - t * t;
                     }
                     g.put(base + k, (float) (factor * d));

@@ -58,13 +58,14 @@ final class ElementWiseKernel {
     static KernelSums binaryCrossEntropy(LossRequest r) {
         final float[] pw = r.posWeight();
         final float[] bcw = r.binaryClassWeights();
+        final Logistic f = new Logistic();
         return run(r, (x, t, j, out) -> {
+            f.of(x);
             double a = (pw == null ? 1.0 : pw[j]) * t;
             double b = 1 - t;
             double cls = bcw == null ? 1.0 : bcw[t == 1 ? 1 : 0];
-            out[0] = cls * (ReferenceMath.weighted(a, ReferenceMath.softplus(-x))
-                    + ReferenceMath.weighted(b, ReferenceMath.softplus(x)));
-            out[1] = cls * (b * ReferenceMath.sigmoid(x) - a * ReferenceMath.sigmoid(-x));
+            out[0] = cls * (ReferenceMath.weighted(a, f.softplusNeg) + ReferenceMath.weighted(b, f.softplus));
+            out[1] = cls * (b * f.sigmoid - a * f.sigmoidNeg);
         });
     }
 
@@ -81,18 +82,39 @@ final class ElementWiseKernel {
     static KernelSums sigmoidFocal(LossRequest r) {
         final double alpha = r.focalAlpha();
         final double gamma = r.gamma();
+        final Logistic f = new Logistic();
         return run(r, (x, t, j, out) -> {
-            double s = ReferenceMath.sigmoid(x);
-            double sNeg = ReferenceMath.sigmoid(-x);  // 1 - s, accurate when s is near 1
+            f.of(x);
+            double s = f.sigmoid;
+            double sNeg = f.sigmoidNeg;                 // 1 - s, accurate when s is near 1
             double m = t * sNeg + (1 - t) * s;          // 1 - p_t
             double at = alpha < 0 ? 1.0 : alpha * t + (1 - alpha) * (1 - t);
-            double ce = ReferenceMath.weighted(t, ReferenceMath.softplus(-x))
-                    + ReferenceMath.weighted(1 - t, ReferenceMath.softplus(x));
+            double ce = ReferenceMath.weighted(t, f.softplusNeg) + ReferenceMath.weighted(1 - t, f.softplus);
             double mg = ReferenceMath.pow(m, gamma);
             out[0] = at * ReferenceMath.weighted(mg, ce);
             double sMinusT = (1 - t) * s - t * sNeg;
             double slope = ReferenceMath.focalSlope(m, gamma, s * sNeg * (2 * t - 1));
             out[1] = at * (mg * sMinusT - ReferenceMath.weighted(slope, ce));
         });
+    }
+
+    /** softplus(x), softplus(-x), sigmoid(x) and sigmoid(-x) of one x from a single exp and log. */
+    static final class Logistic {
+        double softplus;
+        double softplusNeg;
+        double sigmoid;
+        double sigmoidNeg;
+
+        void of(double x) {
+            double e = Math.exp(-Math.abs(x));
+            // log(1 + e) is exact to ~1e-12 relative for e > 1e-4 and much faster than log1p.
+            double log1pE = e > 1e-4 ? Math.log(1 + e) : Math.log1p(e);
+            softplus = Math.max(x, 0) + log1pE;
+            softplusNeg = Math.max(-x, 0) + log1pE;
+            double big = 1 / (1 + e);
+            double small = e / (1 + e);
+            sigmoid = x >= 0 ? big : small;
+            sigmoidNeg = x >= 0 ? small : big;
+        }
     }
 }

@@ -7,18 +7,16 @@ final class ReferenceMath {
     private ReferenceMath() {
     }
 
-    /** log(1 + exp(x)) without overflow or loss of precision. */
-    static double softplus(double x) {
-        return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
-    }
+    private static final ThreadLocal<double[]> SCRATCH = ThreadLocal.withInitial(() -> new double[0]);
 
-    /** 1 / (1 + exp(-x)), accurate in both tails. */
-    static double sigmoid(double x) {
-        if (x >= 0) {
-            return 1 / (1 + Math.exp(-x));
+    /** A per-thread scratch array of at least n doubles (grown, never shrunk: no allocation per call). */
+    static double[] scratch(int n) {
+        double[] a = SCRATCH.get();
+        if (a.length < n) {
+            a = new double[n];
+            SCRATCH.set(a);
         }
-        double e = Math.exp(x);
-        return e / (1 + e);
+        return a;
     }
 
     /** a * b where a == 0 gives 0 even for an infinite b (a weight of zero means no term). */

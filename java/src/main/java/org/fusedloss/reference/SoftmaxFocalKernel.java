@@ -28,13 +28,15 @@ final class SoftmaxFocalKernel {
                 ReferenceMath.skip(r, base, c, i);
                 continue;
             }
+            final double[] e = ReferenceMath.scratch(c);  // exp(x - max), computed once per element
             double max = Double.NEGATIVE_INFINITY;
             for (int k = 0; k < c; k++) {
                 max = Math.max(max, x.get(base + k));
             }
             double s = 0;
             for (int k = 0; k < c; k++) {
-                s += Math.exp(x.get(base + k) - max);
+                e[k] = Math.exp(x.get(base + k) - max);
+                s += e[k];
             }
             // log p = (z_y - max) - log s, exact also for logits near 1e30 (where max + log s rounds log s away)
             final double logS = Math.log(s);
@@ -57,8 +59,7 @@ final class SoftmaxFocalKernel {
                 double f = a * (mg - ReferenceMath.focalSlope(m, gamma, pLogP));
                 double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw * f;
                 for (int k = 0; k < c; k++) {
-                    double pk = Math.exp((x.get(base + k) - max) - logS);
-                    g.put(base + k, (float) (factor * (pk - (k == y ? 1 : 0))));
+                    g.put(base + k, (float) (factor * (e[k] / s - (k == y ? 1 : 0))));
                 }
             }
         }
