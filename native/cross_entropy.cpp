@@ -128,6 +128,126 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     out->nonfinite = nonfinite;
 }
 
+// Short rows (c <= kSmallRowMax) with class indices and no smoothing, cap or z-loss, kLanes rows
+// per batch: the per-row overhead, not the elements, is what costs here. Each row's
+// e = exp(z - z_y) (the label's logit as reference, as the general single sweep) goes to the
+// scratch batch laid out like the gradient, rows back to back. Then the row math runs once per
+// batch with row r in lane r (one log1p for kLanes rows), and the gradient is written as whole
+// vectors over the batch: g = e * k_row, the label's e replaced by -(sum of the others), so
+// g_y = -k * others = -coef * sw * cw[y] * (1 - p_y) without cancellation. A batch with a row
+// the single sweep cannot take (a logit more than 64 above the label's, or inf / NaN) goes
+// through the general path, row by row.
+void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
+                         float* scratch, fl::BlockSum* out) {
+    constexpr float kMaxAbove = 64.0f;  // as the general single sweep
+    const int64_t c = a.c;
+    const int nv = (int)((c + kLanes - 1) / kLanes);  // vectors per row
+    int32_t row_of[fl::kSmallRowMax * kLanes];  // flat lane of the batch -> its row
+    for (int64_t l = 0; l < c * kLanes; ++l) row_of[l] = (int32_t)(l / c);
+    float column[fl::kSmallRowMax + kLanes];    // lane -> column, per vector of a row
+    for (int l = 0; l < fl::kSmallRowMax + kLanes; ++l) column[l] = (float)l;
+    const vf neg_inf = set1(-INFINITY);
+    double total = 0.0;
+    int64_t nonfinite = 0;
+    bool streamed = false;
+    for (int64_t i0 = row_begin; i0 < row_end; i0 += kLanes) {
+        const int rows = (int)min64(kLanes, row_end - i0);
+        float w[kLanes], sw[kLanes], cwy[kLanes];  // w = coef * sw * cw[y], 0 for a masked row
+        int32_t label[kLanes];
+        bool live[kLanes];
+        vf others[kLanes];
+        vmask ok = all_lanes();
+        for (int r = 0; r < kLanes; ++r) {
+            float* e = scratch + r * c;
+            others[r] = zero();
+            w[r] = 0.0f;
+            live[r] = false;
+            if (r >= rows) continue;
+            const int64_t i = i0 + r;
+            const int32_t y = a.labels[i];
+            sw[r] = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
+            label[r] = y;
+            live[r] = !(y == a.ignore_index || sw[r] != sw[r]);
+            if (!live[r]) {
+                for (int v = 0; v < nv; ++v) store(e + v * kLanes, zero());
+                continue;
+            }
+            cwy[r] = a.class_weights ? a.class_weights[y] : 1.0f;
+            const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
+            w[r] = (float)(coef * sw[r] * cwy[r]);
+            const float* x = a.logits + i * c;
+            const vf zy = set1(x[y]), vy = set1((float)y);
+            // a whole-vector load past the row end stays inside this block's rows (their lanes
+            // are dropped); at the block's end, a masked load
+            const bool over_read = i * c + nv * kLanes <= row_end * c;
+            vf sum = zero();
+            for (int v = 0; v < nv; ++v) {
+                const int n = (int)min64(kLanes, c - v * kLanes);
+                vf z;
+                if (n == kLanes)
+                    z = load(x + v * kLanes);
+                else if (over_read)
+                    z = select(first_n(n), load(x + v * kLanes), neg_inf);
+                else
+                    z = load_partial(x + v * kLanes, n, neg_inf);
+                const vf d = sub(z, zy);
+                ok = mask_and(ok, le(d, set1(kMaxAbove)));  // false for NaN
+                // the label's own e (exactly 1) is kept apart from the sum of the others
+                const vf ev = select(eq(load(column + v * kLanes), vy), zero(), exp_softmax(d));
+                store(e + v * kLanes, ev);  // the next row's store overwrites the tail lanes
+                sum = add(sum, ev);
+            }
+            others[r] = sum;
+        }
+        if (any(mask_andnot(ok, all_lanes()))) {
+            for (int r = 0; r < rows; ++r) {
+                fl::BlockSum row;
+                cross_entropy_impl<Extra::none, false>(a, i0 + r, i0 + r + 1, scratch, &row);
+                total += row.sum;
+                nonfinite += row.nonfinite;
+            }
+            continue;
+        }
+        // Row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S.
+        const vf o = sum_lanes_of(others), u = add(set1(1.0f), o), inv_u = div(set1(1.0f), u);
+        float log_s[kLanes], k[kLanes], oth[kLanes];
+        store(log_s, fmadd(sub(o, sub(u, set1(1.0f))), inv_u, log(u)));
+        store(k, mul(load(w), inv_u));
+        store(oth, o);
+        for (int r = 0; r < rows; ++r) {
+            const int64_t i = i0 + r;
+            float* per_term = a.per_term ? a.per_term + i : nullptr;
+            if (!live[r]) {
+                if (per_term) *per_term = 0.0f;
+                continue;
+            }
+            const double term = (double)sw[r] * ((double)cwy[r] * (double)log_s[r]);
+            if (per_term) *per_term = (float)term;
+            total += term;
+            if (!isfinite(term)) ++nonfinite;
+            scratch[r * c + label[r]] = -oth[r];
+        }
+        if (!a.grad) continue;
+        float* g = a.grad + i0 * c;
+        const int64_t len = rows * c;
+        const vf kv = load(k);
+        // a whole batch is kLanes * c floats, so an aligned block start keeps every batch aligned
+        const bool nt = a.stream_grad && (uintptr_t)g % (uintptr_t)kStreamAlign == 0;
+        streamed |= nt;
+        for (int64_t j = 0; j < len; j += kLanes) {
+            const vf gv = mul(load(scratch + j), permute(kv, load_i(row_of + j)));
+            const int n = (int)min64(kLanes, len - j);
+            if (n == kLanes && nt)
+                stream(g + j, gv);
+            else
+                store_n(g + j, n, gv);
+        }
+    }
+    if (streamed) stream_fence();
+    out->sum = total;
+    out->nonfinite = nonfinite;
+}
+
 template <Extra X>
 void cross_entropy_cap(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float* scratch,
                        fl::BlockSum* out) {
@@ -141,7 +261,10 @@ void cross_entropy_cap(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float* 
 
 void cross_entropy_rows(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float* scratch,
                         fl::BlockSum* out) {
-    if (!a.labels)
+    if (kLanes > 1 && a.labels && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
+        !(a.soft_cap > 0.0f) && a.z_loss == 0.0f)
+        cross_entropy_small(a, r0, r1, scratch, out);
+    else if (!a.labels)
         cross_entropy_cap<Extra::dense>(a, r0, r1, scratch, out);
     else if (a.smoothing != 0.0f)
         cross_entropy_cap<Extra::smoothing>(a, r0, r1, scratch, out);

@@ -265,7 +265,7 @@ int fl_cross_entropy(int64_t n, int64_t c, const float* logits, const int32_t* l
         a.per_term = per_term;
         a.stream_grad = stream_gradient(grad, n, c);
         run_rows(
-            n, c, softmax_scratch_floats(c) * softmax_group(c),
+            n, c, softmax_worker_floats(c),
             [&](int64_t r0, int64_t r1, float* s, BlockSum* out) { k->cross_entropy(a, r0, r1, s, out); },
             result);
     });
@@ -301,7 +301,7 @@ int fl_softmax_focal(int64_t n, int64_t c, const float* logits, const int32_t* l
         a.per_term = per_term;
         a.stream_grad = stream_gradient(grad, n, c);
         run_rows(
-            n, c, softmax_scratch_floats(c) * softmax_group(c),
+            n, c, softmax_worker_floats(c),
             [&](int64_t r0, int64_t r1, float* s, BlockSum* out) { k->softmax_focal(a, r0, r1, s, out); },
             result);
     });

@@ -822,6 +822,7 @@ int main(int argc, char** argv) {
         const Loss loss = (Loss)li;
         if (is_softmax(loss)) {
             check_determinism(random_options(loss, 600, 129, rng, true), rng);
+            check_determinism(random_options(loss, 5003, 10, rng, false), rng);  // short rows
             check_determinism(random_options(loss, 21, 4097, rng, false), rng);
             if (!quick) check_determinism(random_options(loss, 33, 128256, rng, true), rng);
         } else {

@@ -130,6 +130,15 @@ template <int k> inline vi shl_i(vi a) { return _mm256_slli_epi32(a, k); }
 template <int k> inline vi shr_i(vi a) { return _mm256_srli_epi32(a, k); }   // logical
 template <int k> inline vi sra_i(vi a) { return _mm256_srai_epi32(a, k); }   // arithmetic
 inline vf to_float(vi a) { return _mm256_cvtepi32_ps(a); }
+inline vi load_i(const int32_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
+inline vf permute(vf table, vi idx) { return _mm256_permutevar8x32_ps(table, idx); }  // table[idx]
+// Lane r of the result = the sum of the lanes of s[r] (a transposed horizontal sum).
+inline vf sum_lanes_of(const vf* s) {
+    const vf a = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
+    const vf b = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
+    // a = (0 1 2 3 | 0 1 2 3) halves of rows 0-3, b the same for rows 4-7
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
 
 #elif FL_ISA == FL_ISA_AVX512
 // ------------------------------------------------------------------------------------- AVX-512
@@ -210,6 +219,13 @@ template <int k> inline vi shl_i(vi a) { return _mm512_slli_epi32(a, k); }
 template <int k> inline vi shr_i(vi a) { return _mm512_srli_epi32(a, k); }
 template <int k> inline vi sra_i(vi a) { return _mm512_srai_epi32(a, k); }
 inline vf to_float(vi a) { return _mm512_cvtepi32_ps(a); }
+inline vi load_i(const int32_t* p) { return _mm512_loadu_si512((const void*)p); }
+inline vf permute(vf table, vi idx) { return _mm512_permutexvar_ps(idx, table); }  // table[idx]
+inline vf sum_lanes_of(const vf* s) {  // lane r = the sum of the lanes of s[r]
+    alignas(64) float t[16];
+    for (int r = 0; r < 16; ++r) t[r] = _mm512_reduce_add_ps(s[r]);
+    return _mm512_load_ps(t);
+}
 
 #else
 // -------------------------------------------------------------------------------------- scalar
@@ -280,6 +296,9 @@ template <int k> inline vi shl_i(vi a) { return (vi)((uint32_t)a << k); }
 template <int k> inline vi shr_i(vi a) { return (vi)((uint32_t)a >> k); }
 template <int k> inline vi sra_i(vi a) { return a >> k; }  // arithmetic shift in gcc / clang
 inline vf to_float(vi a) { return (float)a; }
+inline vi load_i(const int32_t* p) { return *p; }
+inline vf permute(vf table, vi) { return table; }  // one lane: table[0]
+inline vf sum_lanes_of(const vf* s) { return s[0]; }
 #endif
 
 // ------------------------------------------------------------------------ shared conveniences
