@@ -62,6 +62,9 @@ inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 template <Extra X, bool Capped>
 FL_INLINE RowStats softmax_pass1(const RowInput& in) {
     const int64_t c = in.c;
+    // locals, not loads through `in` after every float store (-fno-strict-aliasing)
+    float* const buf = in.buf;
+    const bool keep = in.keep;
     const vf neg_inf = set1(-INFINITY);
     const float cap = in.cap, inv_cap = Capped ? 1.0f / in.cap : 0.0f;
     const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
@@ -85,7 +88,7 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
     }
     for (int64_t c0 = 0, k = 0; c0 < c; c0 += fl::kSoftmaxChunk, ++k) {
         const int len = (int)min64(fl::kSoftmaxChunk, c - c0);
-        const float* z = Capped ? in.buf + c0 : in.x + c0;
+        const float* z = Capped ? buf + c0 : in.x + c0;
 
         if (!kSingle) {  // Sweep A: the chunk max.
             vf vmax = neg_inf;
@@ -93,7 +96,7 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                 vf v = load_n(in.x + c0 + j, n, neg_inf);
                 if (Capped) {
                     v = mul(set1(cap), tanh(mul(v, set1(inv_cap))));
-                    store(in.buf + c0 + j, v);  // the scratch row is padded to whole vectors
+                    store(buf + c0 + j, v);  // the scratch row is padded to whole vectors
                     if (n < kLanes) v = select(first_n(n), v, neg_inf);
                 }
                 vmax = max(vmax, v);
@@ -114,8 +117,10 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
         auto sweep_b = [&](float r, vf& vmax) FL_INLINE_LAMBDA {
             const vf vref = set1(r);
             dacc esum, wsum, gsum;
-            vf part = zero();  // kSingle: float partial sums of up to 16 vectors, then double
-            auto body = [&](int64_t j, int n) FL_INLINE_LAMBDA {
+            // kSingle: float partial sums of up to 16 vectors, then double; two of them, so the
+            // adds of consecutive vectors do not wait on each other
+            vf part = zero(), part2 = zero();
+            auto body = [&](int64_t j, int n, vf& part) FL_INLINE_LAMBDA {
                 vf v = load_n(z + j, n, neg_inf);
                 if (kSingle) vmax = max(vmax, v);
                 vf e = exp_softmax(sub(v, vref));
@@ -148,7 +153,7 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                     }
                     if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
                 }
-                if (!Capped && in.keep) store(in.buf + c0 + j, e);  // padded to whole vectors
+                if (!Capped && keep) store(buf + c0 + j, e);  // padded to whole vectors
             };
             constexpr int kBlock = 16;  // vectors per float partial sum (and per prefetch burst)
             int64_t j = 0;
@@ -156,13 +161,16 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                 if (j < next_len)  // the next chunk's matching lines, while we compute
                     for (int64_t l = 0; l < kBlock * kLanes; l += 64 / (int64_t)sizeof(float))
                         prefetch(next + j + l);
-                for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes);
+                for (int u = 0; u < kBlock; u += 2) {
+                    body(j + u * kLanes, kLanes, part);
+                    body(j + (u + 1) * kLanes, kLanes, part2);
+                }
                 if (kSingle) {
-                    esum.add(part);
-                    part = zero();
+                    esum.add(add(part, part2));
+                    part = part2 = zero();
                 }
             }
-            for_each_vector(j, len, body);
+            for_each_vector(j, len, [&](int64_t j, int n) FL_INLINE_LAMBDA { body(j, n, part); });
             if (kSingle) esum.add(part);
             st.sum += esum.total();
             if (X != Extra::none) {

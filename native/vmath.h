@@ -37,13 +37,23 @@ inline vf exp_reduce(vf x, vi& n) {
 inline vf pow2i(vi n) { return as_float(shl_i<23>(add_i(n, set1_i(127)))); }  // -126 <= n <= 127
 
 // exp(x) for x <= 88 (softmax: logit minus a reference at most 64 below the max). Results
-// below FLT_MIN flush to 0, exp(-inf) = 0, NaN stays NaN.
+// below FLT_MIN flush to 0, exp(-inf) = 0, NaN stays NaN; exp(0) is exactly 1.
+// The hot loop of the softmax losses, so it is cut to the bone: x * log2(e) = n + f with one
+// rounding (an FMA, no Cody-Waite split: the float log2(e) adds ~1.5e-8 * |x| relative error,
+// at most ~1.3e-6 at x = 64 and less where the terms matter), and 2^f on [-1/2, 1/2] by a
+// degree-5 minimax polynomial (7e-8 relative): 14 operations against 17 for exp().
 inline vf exp_softmax(vf x) {
-    // Clamping at -88 keeps n >= -127, and n = -127 builds the float 0 (exponent field 0).
-    vf xc = max(set1(-88.0f), x);
-    vi n;
-    vf r = exp_reduce(xc, n);
-    return mul(exp_poly(r), pow2i(n));
+    const vf magic = set1(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+    const vf xc = max(set1(-88.0f), x);  // keeps n >= -127, which builds the float 0
+    const vf t = fmadd(xc, set1(1.44269504088896341f), magic);
+    const vi n = sub_i(as_int(t), as_int(magic));
+    const vf f = fmadd(xc, set1(1.44269504088896341f), sub(magic, t));  // x log2(e) - n
+    const vf f2 = mul(f, f);
+    const vf p01 = fmadd(set1(0.6931465864181519f), f, set1(1.0f));
+    const vf p23 = fmadd(set1(0.055510472506284714f), f, set1(0.24022166430950165f));
+    const vf p45 = fmadd(set1(0.0013202981790527701f), f, set1(0.009674952365458012f));
+    const vf p = fmadd(fmadd(p45, f2, p23), f2, p01);
+    return mul(p, pow2i(n));
 }
 
 // exp(x) over the whole float range, denormal results included.
