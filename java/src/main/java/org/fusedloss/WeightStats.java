@@ -18,11 +18,26 @@ final class WeightStats {
      * {@code rowWeights[label] * sampleWeight} ({@code rowWeights} null: the sample weight alone).
      */
     static WeightStats rows(Batch b, boolean withLabels, int ignoreIndex, float[] rowWeights) {
-        WeightStats s = new WeightStats();
         IntBuffer labels = withLabels ? b.labels.ints(b.rows) : null;
         FloatBuffer sw = sampleWeights(b);
+        // Locals, not fields, in the loop: this pass runs before every call and must stay cheap.
+        double weightSum = 0;
+        long counted = 0;
+        long masked = 0;
+        final int stride = b.sampleWeightStride;
+        // Heap weights are read straight from the array: through a FloatBuffer view this pass cost
+        // as much as a tenth of a small-C cross-entropy call.
+        final float[] swArray = b.sampleWeights != null && b.sampleWeights.array != null
+                ? (float[]) b.sampleWeights.array : null;
+        final int swOffset = swArray != null ? b.sampleWeights.offset : 0;
         for (int i = 0; i < b.rows; i++) {
-            float w = sw == null ? 1f : checkedWeight("sampleWeights", sw.get(i * b.sampleWeightStride), i);
+            float w = 1f;
+            if (sw != null) {
+                w = swArray != null ? swArray[swOffset + i * stride] : sw.get(i * stride);
+                if (!(w >= 0f && w < Float.POSITIVE_INFINITY) && !Float.isNaN(w)) {
+                    checkedWeight("sampleWeights", w, i);  // throws, naming the index and value
+                }
+            }
             int y = 0;
             if (labels != null) {
                 y = labels.get(i);
@@ -35,12 +50,16 @@ final class WeightStats {
                 }
             }
             if (Float.isNaN(w)) {
-                s.masked++;
+                masked++;
                 continue;
             }
-            s.counted++;
-            s.weightSum += rowWeights == null ? w : (double) rowWeights[y] * w;
+            counted++;
+            weightSum += rowWeights == null ? w : (double) rowWeights[y] * w;
         }
+        WeightStats s = new WeightStats();
+        s.weightSum = weightSum;
+        s.counted = counted;
+        s.masked = masked;
         return s;
     }
 
