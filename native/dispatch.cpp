@@ -225,6 +225,47 @@ void check_elementwise(int64_t n, int64_t k, const float* x, const float* t) {
     }
 }
 
+// The fields every softmax / element-wise call fills the same way; each loss adds its own options.
+SoftmaxArgs softmax_args(int64_t n, int64_t c, const float* logits, const int32_t* labels,
+                         int32_t ignore_index, const float* class_weights,
+                         const float* sample_weights, int64_t sample_weight_stride,
+                         const float* upstream, double grad_scale, float* grad, float* per_term) {
+    SoftmaxArgs a{};
+    a.n = n;
+    a.c = c;
+    a.logits = logits;
+    a.labels = labels;
+    a.ignore_index = ignore_index;
+    a.class_weights = class_weights;
+    a.sample_weights = sample_weights;
+    a.sample_weight_stride = sample_weight_stride;
+    a.upstream = upstream;
+    a.grad_scale = grad_scale;
+    a.grad = grad;
+    a.per_term = per_term;
+    a.stream_grad = stream_gradient(grad, n, c);
+    return a;
+}
+
+ElementwiseArgs elementwise_args(int64_t n, int64_t k, const float* x, const float* t,
+                                 const float* sample_weights, int64_t sample_weight_stride,
+                                 const float* element_weights, const float* upstream,
+                                 double grad_scale, float* grad, float* per_term) {
+    ElementwiseArgs a{};
+    a.n = n;
+    a.k = k;
+    a.x = x;
+    a.t = t;
+    a.sample_weights = sample_weights;
+    a.sample_weight_stride = sample_weight_stride;
+    a.element_weights = element_weights;
+    a.upstream = upstream;
+    a.grad_scale = grad_scale;
+    a.grad = grad;
+    a.per_term = per_term;
+    return a;
+}
+
 }  // namespace
 }  // namespace fl
 
@@ -246,24 +287,12 @@ int fl_cross_entropy(int64_t n, int64_t c, const float* logits, const int32_t* l
             if (c < 1) fail(FL_ERR_ARGUMENT, "c must be >= 1");
             if (labels) check_labels(n, c, labels, ignore_index);
         }
-        SoftmaxArgs a{};
-        a.n = n;
-        a.c = c;
-        a.logits = logits;
-        a.labels = labels;
+        SoftmaxArgs a = softmax_args(n, c, logits, labels, ignore_index, class_weights, sample_weights,
+                                     sample_weight_stride, upstream, grad_scale, grad, per_term);
         a.targets = labels ? nullptr : targets;
-        a.ignore_index = ignore_index;
-        a.class_weights = class_weights;
-        a.sample_weights = sample_weights;
-        a.sample_weight_stride = sample_weight_stride;
         a.smoothing = label_smoothing;
         a.z_loss = z_loss;
         a.soft_cap = soft_cap;
-        a.upstream = upstream;
-        a.grad_scale = grad_scale;
-        a.grad = grad;
-        a.per_term = per_term;
-        a.stream_grad = stream_gradient(grad, n, c);
         run_rows(
             n, c, softmax_worker_floats(c),
             [&](int64_t r0, int64_t r1, float* s, BlockSum* out) { k->cross_entropy(a, r0, r1, s, out); },
@@ -285,21 +314,9 @@ int fl_softmax_focal(int64_t n, int64_t c, const float* logits, const int32_t* l
             if (c < 1) fail(FL_ERR_ARGUMENT, "c must be >= 1");
             check_labels(n, c, labels, ignore_index);
         }
-        SoftmaxArgs a{};
-        a.n = n;
-        a.c = c;
-        a.logits = logits;
-        a.labels = labels;
-        a.ignore_index = ignore_index;
-        a.class_weights = alpha;
+        SoftmaxArgs a = softmax_args(n, c, logits, labels, ignore_index, alpha, sample_weights,
+                                     sample_weight_stride, upstream, grad_scale, grad, per_term);
         a.gamma = gamma;
-        a.sample_weights = sample_weights;
-        a.sample_weight_stride = sample_weight_stride;
-        a.upstream = upstream;
-        a.grad_scale = grad_scale;
-        a.grad = grad;
-        a.per_term = per_term;
-        a.stream_grad = stream_gradient(grad, n, c);
         run_rows(
             n, c, softmax_worker_floats(c),
             [&](int64_t r0, int64_t r1, float* s, BlockSum* out) { k->softmax_focal(a, r0, r1, s, out); },
@@ -314,20 +331,10 @@ int fl_binary_cross_entropy(int64_t n, int64_t k, const float* logits, const flo
                             double grad_scale, float* grad, float* per_term, double* result) {
     return guarded("fl_binary_cross_entropy", [&] {
         check_elementwise(n, k, logits, targets);
-        ElementwiseArgs a{};
-        a.n = n;
-        a.k = k;
-        a.x = logits;
-        a.t = targets;
+        ElementwiseArgs a = elementwise_args(n, k, logits, targets, sample_weights, sample_weight_stride,
+                                             element_weights, upstream, grad_scale, grad, per_term);
         a.pos_weight = pos_weight;
         a.binary_class_weights = binary_class_weights;
-        a.sample_weights = sample_weights;
-        a.sample_weight_stride = sample_weight_stride;
-        a.element_weights = element_weights;
-        a.upstream = upstream;
-        a.grad_scale = grad_scale;
-        a.grad = grad;
-        a.per_term = per_term;
         run_elementwise(kernels()->binary_cross_entropy, a, result);
     });
 }
@@ -338,18 +345,9 @@ int fl_mean_squared_error(int64_t n, int64_t k, const float* predictions, const 
                           float* grad, float* per_term, double* result) {
     return guarded("fl_mean_squared_error", [&] {
         check_elementwise(n, k, predictions, targets);
-        ElementwiseArgs a{};
-        a.n = n;
-        a.k = k;
-        a.x = predictions;
-        a.t = targets;
-        a.sample_weights = sample_weights;
-        a.sample_weight_stride = sample_weight_stride;
-        a.element_weights = element_weights;
-        a.upstream = upstream;
-        a.grad_scale = grad_scale;
-        a.grad = grad;
-        a.per_term = per_term;
+        ElementwiseArgs a = elementwise_args(n, k, predictions, targets, sample_weights,
+                                             sample_weight_stride, element_weights, upstream,
+                                             grad_scale, grad, per_term);
         run_elementwise(kernels()->mean_squared_error, a, result);
     });
 }
@@ -360,20 +358,10 @@ int fl_sigmoid_focal(int64_t n, int64_t k, const float* logits, const float* tar
                      float* grad, float* per_term, double* result) {
     return guarded("fl_sigmoid_focal", [&] {
         check_elementwise(n, k, logits, targets);
-        ElementwiseArgs a{};
-        a.n = n;
-        a.k = k;
-        a.x = logits;
-        a.t = targets;
+        ElementwiseArgs a = elementwise_args(n, k, logits, targets, sample_weights, sample_weight_stride,
+                                             element_weights, upstream, grad_scale, grad, per_term);
         a.alpha = alpha;
         a.gamma = gamma;
-        a.sample_weights = sample_weights;
-        a.sample_weight_stride = sample_weight_stride;
-        a.element_weights = element_weights;
-        a.upstream = upstream;
-        a.grad_scale = grad_scale;
-        a.grad = grad;
-        a.per_term = per_term;
         run_elementwise(kernels()->sigmoid_focal, a, result);
     });
 }
