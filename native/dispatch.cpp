@@ -78,7 +78,8 @@ bool cpu_has_avx512() {
 
 #define FL_TABLE(ns, label)                                                                     \
     KernelTable{label, ns::cross_entropy_rows, ns::softmax_focal_rows,                          \
-                ns::binary_cross_entropy_rows, ns::mean_squared_error_rows, ns::sigmoid_focal_rows}
+                ns::binary_cross_entropy_rows, ns::mean_squared_error_rows, ns::sigmoid_focal_rows, \
+                ns::weight_sums_rows}
 
 struct Isa {
     KernelTable table;
@@ -147,12 +148,15 @@ const KernelTable* kernels() {
 // caller's thread (waking workers would cost more than it saves).
 constexpr int64_t kBlockElements = 16384;
 constexpr int64_t kInlineElements = 32768;
+// The weight pass reads a few bytes per term: below this many terms waking the workers costs more.
+constexpr int64_t kInlineWeightTerms = 1 << 20;
 // Gradients at least this large are written with non-temporal stores (they do not fit in cache
 // with the logits anyway, and skipping the read-for-ownership saves a third of the traffic).
 constexpr int64_t kStreamBytes = 16ll << 20;
 
 template <class Fn>  // fn(row_begin, row_end, scratch, BlockSum*)
-void run_rows(int64_t n, int64_t row_elements, size_t scratch_floats, Fn fn, double* result) {
+BlockSum run_rows(int64_t n, int64_t row_elements, size_t scratch_floats, Fn fn, double* result,
+                  int64_t inline_below = kInlineElements) {
     const int64_t per_row = row_elements > 0 ? row_elements : 1;
     const int64_t rows_per_block = per_row >= kBlockElements ? 1 : kBlockElements / per_row;
     const int64_t blocks = (n + rows_per_block - 1) / rows_per_block;
@@ -172,19 +176,21 @@ void run_rows(int64_t n, int64_t row_elements, size_t scratch_floats, Fn fn, dou
         (*c.fn)(r0, r1, scratch, &c.sums[block]);
     };
     int participants = pool_threads();
-    if (n * per_row < kInlineElements) participants = 1;
+    if (n * per_row < inline_below) participants = 1;
     if (participants > blocks) participants = (int)blocks;
     if (blocks > 0) pool_run(job, participants, scratch_floats);
-    double total = 0.0;
-    int64_t nonfinite = 0;
+    BlockSum total{0.0, 0};
     for (const BlockSum& s : sums) {
-        total += s.sum;
-        nonfinite += s.nonfinite;
+        total.sum += s.sum;
+        total.nonfinite += s.nonfinite;
+        total.ignored += s.ignored;
+        if (total.first_bad < 0) total.first_bad = s.first_bad;
     }
     if (result) {
-        result[0] = total;
-        result[1] = (double)nonfinite;
+        result[0] = total.sum;
+        result[1] = (double)total.nonfinite;
     }
+    return total;
 }
 
 void check_shape(int64_t n, int64_t c, const char* c_name) {
@@ -363,6 +369,36 @@ int fl_sigmoid_focal(int64_t n, int64_t k, const float* logits, const float* tar
         a.alpha = alpha;
         a.gamma = gamma;
         run_elementwise(kernels()->sigmoid_focal, a, result);
+    });
+}
+
+int fl_weight_sums(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_index,
+                   const float* class_weights, const float* sample_weights,
+                   int64_t sample_weight_stride, const float* element_weights, double* result) {
+    return guarded("fl_weight_sums", [&] {
+        check_shape(n, c, "c");
+        require(result, "result");
+        if (element_weights && labels) fail(FL_ERR_ARGUMENT, "labels and element_weights exclude each other");
+        if (labels && c < 1 && n > 0) fail(FL_ERR_ARGUMENT, "c must be >= 1 with labels");
+        const KernelTable* k = kernels();
+        const WeightArgs a{n, c, labels, ignore_index, class_weights, sample_weights,
+                           sample_weight_stride, element_weights};
+        const int64_t terms_per_row = element_weights ? c : 1;
+        const BlockSum t = run_rows(
+            n, terms_per_row, 0,
+            [&](int64_t r0, int64_t r1, float*, BlockSum* out) { k->weight_sums(a, r0, r1, out); },
+            nullptr, kInlineWeightTerms);
+        if (t.first_bad >= 0) {  // the first row with a bad label or weight
+            const int64_t row = t.first_bad;
+            const float sw = sample_weights ? sample_weights[row * sample_weight_stride] : 1.0f;
+            if (labels && ((sw >= 0.0f && sw <= 3.40282347e+38f) || sw != sw))
+                check_labels(n, c, labels, ignore_index);  // the weight is fine: name the label
+            fail(FL_ERR_ARGUMENT, "row " + std::to_string(row) + " has a negative or infinite weight");
+        }
+        const int64_t terms = n * terms_per_row;
+        result[0] = t.sum;
+        result[1] = (double)(terms - t.nonfinite - t.ignored);
+        result[2] = (double)t.nonfinite;
     });
 }
 

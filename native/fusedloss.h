@@ -109,6 +109,20 @@ int fl_sigmoid_focal(int64_t n, int64_t k, const float* logits, const float* tar
                      const float* upstream, double grad_scale,
                      float* grad, float* per_term, double* result);
 
+/* The pass Java makes over labels and weights before every loss call, for the denominator:
+ * checks them and sums the effective weights, in fixed blocks combined in a fixed order.
+ * - element_weights NULL: one term per row. Row i counts unless labels[i] == ignore_index
+ *   (labels NULL: no labels) or its sample weight is NaN; its weight is
+ *   class_weights[labels[i]] * sw[i] (a factor that is NULL counts as 1).
+ * - element_weights != NULL (labels must be NULL): n x c terms, weight sw[i] * ew[i, j]; a term
+ *   is masked when either is NaN.
+ * result[0] = sum of the weights of the counted terms, result[1] = counted terms,
+ * result[2] = masked terms (NaN weight). Returns FL_ERR_LABEL for a label outside [0, c) that is
+ * not ignore_index, FL_ERR_ARGUMENT for a negative or infinite weight. */
+int fl_weight_sums(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_index,
+                   const float* class_weights, const float* sample_weights,
+                   int64_t sample_weight_stride, const float* element_weights, double* result);
+
 /* Instruction sets, best first: "avx512", "avx2", "scalar". The best one the CPU supports is
  * chosen once, at the first call, unless FUSEDLOSS_ISA names a lower one. */
 const char* fl_isa(void);                 /* the one in use */

@@ -37,10 +37,24 @@ static inline size_t softmax_worker_floats(int64_t c) {
     return rows > batch ? rows : batch;
 }
 
-// The loss sum and non-finite count of one block of rows.
+// The loss sum and non-finite count of one block of rows (the weight pass, fl_weight_sums,
+// uses the same block: weight sum, masked, ignored, and its first bad term).
 struct BlockSum {
     double sum;
     int64_t nonfinite;
+    int64_t ignored = 0;
+    int64_t first_bad = -1;
+};
+
+// fl_weight_sums.
+struct WeightArgs {
+    int64_t n, c;
+    const int32_t* labels;
+    int32_t ignore_index;
+    const float* class_weights;
+    const float* sample_weights;
+    int64_t sample_weight_stride;
+    const float* element_weights;
 };
 
 // fl_cross_entropy and fl_softmax_focal.
@@ -82,6 +96,7 @@ using SoftmaxRowsFn = void (*)(const SoftmaxArgs&, int64_t row_begin, int64_t ro
                                float* scratch, BlockSum* out);
 using ElementwiseRowsFn = void (*)(const ElementwiseArgs&, int64_t row_begin, int64_t row_end,
                                    BlockSum* out);
+using WeightRowsFn = void (*)(const WeightArgs&, int64_t row_begin, int64_t row_end, BlockSum* out);
 
 struct KernelTable {
     const char* name;
@@ -90,6 +105,7 @@ struct KernelTable {
     ElementwiseRowsFn binary_cross_entropy;
     ElementwiseRowsFn mean_squared_error;
     ElementwiseRowsFn sigmoid_focal;
+    WeightRowsFn weight_sums;
 };
 
 }  // namespace fl
@@ -102,6 +118,7 @@ struct KernelTable {
                                    fl::BlockSum*);                                           \
     void mean_squared_error_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*); \
     void sigmoid_focal_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*);     \
+    void weight_sums_rows(const fl::WeightArgs&, int64_t, int64_t, fl::BlockSum*);           \
     }
 
 FL_DECLARE_KERNELS(fl_scalar)

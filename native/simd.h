@@ -95,6 +95,7 @@ inline vmask neq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }  // tr
 inline vmask all_lanes() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
 inline vmask mask_and(vmask a, vmask b) { return _mm256_and_ps(a, b); }
 inline vmask mask_andnot(vmask a, vmask b) { return _mm256_andnot_ps(a, b); }  // !a & b
+inline vmask mask_or(vmask a, vmask b) { return _mm256_or_ps(a, b); }
 inline vf select(vmask m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }    // m ? a : b
 inline vf select_sign(vf s, vf a, vf b) { return _mm256_blendv_ps(b, a, s); } // signbit(s) ? a : b
 inline int count(vmask m) { return __builtin_popcount((unsigned)_mm256_movemask_ps(m)); }
@@ -112,6 +113,12 @@ struct dacc {
     void add(vf a) {
         lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(a)));
         hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)));
+    }
+    void add_product(vf a, vf b) {  // a * b lane by lane, exact in double
+        lo = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(a)),
+                             _mm256_cvtps_pd(_mm256_castps256_ps128(b)), lo);
+        hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)),
+                             _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)), hi);
     }
     double total() const {
         __m256d s = _mm256_add_pd(lo, hi);
@@ -132,6 +139,12 @@ template <int k> inline vi sra_i(vi a) { return _mm256_srai_epi32(a, k); }   // 
 inline vf to_float(vi a) { return _mm256_cvtepi32_ps(a); }
 inline vi load_i(const int32_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
 inline vf permute(vf table, vi idx) { return _mm256_permutevar8x32_ps(table, idx); }  // table[idx]
+inline vmask eq_i(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b)); }
+inline vmask gt_i(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b)); }  // signed
+// base[idx] in the lanes of m, 0 in the others (whose index is not read).
+inline vf gather(const float* base, vi idx, vmask m) {
+    return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, idx, m, 4);
+}
 // Lane r of the result = the sum of the lanes of s[r] (a transposed horizontal sum).
 inline vf sum_lanes_of(const vf* s) {
     const vf a = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
@@ -181,6 +194,7 @@ inline vmask neq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
 inline vmask all_lanes() { return (vmask)0xFFFF; }
 inline vmask mask_and(vmask a, vmask b) { return (vmask)(a & b); }
 inline vmask mask_andnot(vmask a, vmask b) { return (vmask)(~a & b); }
+inline vmask mask_or(vmask a, vmask b) { return (vmask)(a | b); }
 inline vf select(vmask m, vf a, vf b) { return _mm512_mask_blend_ps(m, b, a); }
 inline vf select_sign(vf s, vf a, vf b) {
     return _mm512_mask_blend_ps(_mm512_movepi32_mask(_mm512_castps_si512(s)), b, a);
@@ -200,6 +214,12 @@ struct dacc {
     void add(vf a) {
         lo = _mm512_add_pd(lo, _mm512_cvtps_pd(_mm512_castps512_ps256(a)));
         hi = _mm512_add_pd(hi, _mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)));
+    }
+    void add_product(vf a, vf b) {  // a * b lane by lane, exact in double
+        lo = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(a)),
+                             _mm512_cvtps_pd(_mm512_castps512_ps256(b)), lo);
+        hi = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)),
+                             _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1)), hi);
     }
     double total() const {
         __m512d s = _mm512_add_pd(lo, hi);
@@ -221,6 +241,11 @@ template <int k> inline vi sra_i(vi a) { return _mm512_srai_epi32(a, k); }
 inline vf to_float(vi a) { return _mm512_cvtepi32_ps(a); }
 inline vi load_i(const int32_t* p) { return _mm512_loadu_si512((const void*)p); }
 inline vf permute(vf table, vi idx) { return _mm512_permutexvar_ps(idx, table); }  // table[idx]
+inline vmask eq_i(vi a, vi b) { return _mm512_cmpeq_epi32_mask(a, b); }
+inline vmask gt_i(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }  // signed
+inline vf gather(const float* base, vi idx, vmask m) {
+    return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base, 4);
+}
 inline vf sum_lanes_of(const vf* s) {  // lane r = the sum of the lanes of s[r]
     alignas(64) float t[16];
     for (int r = 0; r < 16; ++r) t[r] = _mm512_reduce_add_ps(s[r]);
@@ -265,6 +290,7 @@ inline vmask neq(vf a, vf b) { return !(a == b); }
 inline vmask all_lanes() { return true; }
 inline vmask mask_and(vmask a, vmask b) { return a && b; }
 inline vmask mask_andnot(vmask a, vmask b) { return !a && b; }
+inline vmask mask_or(vmask a, vmask b) { return a || b; }
 inline vf select(vmask m, vf a, vf b) { return m ? a : b; }
 inline vf select_sign(vf s, vf a, vf b) { return signbit(s) ? a : b; }
 inline int count(vmask m) { return m ? 1 : 0; }
@@ -274,6 +300,7 @@ inline float reduce_max(vf a) { return a; }
 struct dacc {
     double s = 0.0;
     void add(vf a) { s += (double)a; }
+    void add_product(vf a, vf b) { s += (double)a * (double)b; }
     double total() const { return s; }
 };
 // Integer lanes use unsigned arithmetic so wrap-around is defined (UBSan-clean).
@@ -297,6 +324,9 @@ template <int k> inline vi shr_i(vi a) { return (vi)((uint32_t)a >> k); }
 template <int k> inline vi sra_i(vi a) { return a >> k; }  // arithmetic shift in gcc / clang
 inline vf to_float(vi a) { return (float)a; }
 inline vi load_i(const int32_t* p) { return *p; }
+inline vmask eq_i(vi a, vi b) { return a == b; }
+inline vmask gt_i(vi a, vi b) { return a > b; }
+inline vf gather(const float* base, vi idx, vmask m) { return m ? base[idx] : 0.0f; }
 inline vf permute(vf table, vi) { return table; }  // one lane: table[0]
 inline vf sum_lanes_of(const vf* s) { return s[0]; }
 #endif

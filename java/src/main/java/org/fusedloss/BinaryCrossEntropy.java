@@ -35,7 +35,7 @@ public final class BinaryCrossEntropy extends Loss {
     }
 
     @Override
-    WeightStats checkInputs(Batch b, LossKind kind) {
+    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
         float[] pw = options.posWeight();
         if (pw != null && pw.length != b.cols) {
             throw new IllegalArgumentException("posWeight: has " + pw.length + " entries but the batch has "
@@ -45,7 +45,7 @@ public final class BinaryCrossEntropy extends Loss {
         if (options.binaryClassWeights() != null) {
             WeightStats.checkHardTargets(b);
         }
-        return WeightStats.elements(b);
+        return WeightStats.elements(b, on);
     }
 
     /** Settings of a binary cross-entropy loss. */

@@ -62,7 +62,7 @@ public final class CrossEntropy extends Loss {
     }
 
     @Override
-    WeightStats checkInputs(Batch b, LossKind kind) {
+    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
         float[] cw = options.classWeights();
         if (cw != null && cw.length != b.cols) {
             throw new IllegalArgumentException("classWeights: has " + cw.length + " entries but the batch has "
@@ -70,10 +70,10 @@ public final class CrossEntropy extends Loss {
         }
         if (kind == LossKind.CROSS_ENTROPY) {
             b.labels.check(b.rows, false);
-            return WeightStats.rows(b, true, options.ignoreIndex(), cw);
+            return WeightStats.rows(b, true, options.ignoreIndex(), cw, on);
         }
         b.targets.check((long) b.rows * b.cols, false);
-        return WeightStats.rows(b, false, options.ignoreIndex(), null);
+        return WeightStats.rows(b, false, options.ignoreIndex(), null, on);
     }
 
     /** Settings of a cross-entropy loss. */

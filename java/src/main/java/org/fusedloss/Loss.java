@@ -61,7 +61,7 @@ public abstract sealed class Loss
         long terms = kind.perRow() ? batch.rows : (long) batch.rows * batch.cols;
         long elements = (long) batch.rows * batch.cols;
         checkCommon(batch, kind, terms, elements);
-        WeightStats stats = checkInputs(batch, kind);
+        WeightStats stats = checkInputs(batch, kind, on);
 
         double denominator = denominator(batch, stats);
         double gradScale = denominator == 0 ? 0 : gradientScale / denominator;
@@ -111,8 +111,11 @@ public abstract sealed class Loss
     /** Which kernel this batch needs (cross-entropy picks by labels or targets). */
     abstract LossKind kindOf(Batch batch);
 
-    /** Checks the loss-specific inputs (labels, targets, weights) and sums the effective weights. */
-    abstract WeightStats checkInputs(Batch batch, LossKind kind);
+    /**
+     * Checks the loss-specific inputs (labels, targets, weights) and sums the effective weights
+     * (in native code when {@code on} is the native backend and the batch is not small).
+     */
+    abstract WeightStats checkInputs(Batch batch, LossKind kind, Backend on);
 
     private void checkCommon(Batch b, LossKind kind, long terms, long elements) {
         b.predictions.check(elements, false);

@@ -21,9 +21,9 @@ public final class MeanSquaredError extends Loss {
     }
 
     @Override
-    WeightStats checkInputs(Batch b, LossKind kind) {
+    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
         b.targets.check((long) b.rows * b.cols, false);
-        return WeightStats.elements(b);
+        return WeightStats.elements(b, on);
     }
 
     /** Settings of a squared-error loss. */

@@ -33,9 +33,9 @@ public final class SigmoidFocal extends Loss {
     }
 
     @Override
-    WeightStats checkInputs(Batch b, LossKind kind) {
+    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
         b.targets.check((long) b.rows * b.cols, false);
-        return WeightStats.elements(b);
+        return WeightStats.elements(b, on);
     }
 
     /** Settings of a sigmoid focal loss. */

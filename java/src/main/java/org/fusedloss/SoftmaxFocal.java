@@ -44,14 +44,14 @@ public final class SoftmaxFocal extends Loss {
     }
 
     @Override
-    WeightStats checkInputs(Batch b, LossKind kind) {
+    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
         float[] alpha = options.alpha();
         if (alpha != null && alpha.length != b.cols) {
             throw new IllegalArgumentException("alpha: has " + alpha.length + " entries but the batch has "
                     + b.cols + " classes");
         }
         b.labels.check(b.rows, false);
-        return WeightStats.rows(b, true, options.ignoreIndex(), null);
+        return WeightStats.rows(b, true, options.ignoreIndex(), null, on);
     }
 
     /** Settings of a softmax focal loss. */

@@ -155,6 +155,43 @@ class BadInputTest {
         }
     }
 
+    /**
+     * Batches large enough that the native backend checks labels and weights in native code
+     * (WeightStats.NATIVE_MIN_TERMS): the same exceptions, naming the same index and value.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void badValuesInLargeBatches(Backend b) {
+        TestBackends.require(b);
+        int n = (int) WeightStats.NATIVE_MIN_TERMS + 5;
+        int c = 3;
+        float[] x = new float[n * c];
+        int[] labels = new int[n];
+        for (int i = 0; i < n; i++) {
+            labels[i] = i % c;
+        }
+        float[] g = TestData.filled(n * c, S);
+        Reduction m = Reduction.MEAN;
+        int[] badLabels = labels.clone();
+        badLabels[n - 2] = c;
+        rejects(() -> ce(m).compute(Batch.of(x, n, c).labels(badLabels).gradient(g), b),
+                "large batch, label " + c + " on " + b.name(), "labels[" + (n - 2) + "] = " + c);
+        float[] sw = TestData.filled(n, 1);
+        sw[n - 1] = -2;
+        rejects(() -> ce(m).compute(Batch.of(x, n, c).labels(labels).sampleWeights(sw).gradient(g), b),
+                "large batch, negative sample weight on " + b.name(), "sampleWeights[" + (n - 1) + "] = -2.0");
+        float[] swStrided = TestData.filled(2 * n, 1);
+        swStrided[2 * 7] = Float.POSITIVE_INFINITY;
+        rejects(() -> MeanSquaredError.builder().build().compute(Batch.of(x, n, c).targets(x)
+                        .sampleWeights(swStrided, 0, 2).gradient(g), b),
+                "large batch, infinite strided sample weight on " + b.name(), "sampleWeights[7] = Infinity");
+        float[] ew = TestData.filled(n * c, 1);
+        ew[n * c - 1] = Float.NEGATIVE_INFINITY;
+        rejects(() -> bce(m).compute(Batch.of(x, n, c).targets(new float[n * c]).elementWeights(ew).gradient(g), b),
+                "large batch, -inf element weight on " + b.name(), "elementWeights[" + (n * c - 1) + "] = -Infinity");
+        Checks.unchanged(g, S, "large batches: gradient");
+    }
+
     @Test
     void badSettingsAreRejectedWhenTheLossIsBuilt() {
         rejects(() -> CrossEntropy.builder().classWeights(new float[] {1, Float.NaN, 1}), "NaN class weight",

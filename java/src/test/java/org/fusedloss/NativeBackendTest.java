@@ -9,7 +9,11 @@ import static org.fusedloss.TestData.W.POS;
 import static org.fusedloss.TestData.W.SAMPLE;
 import static org.fusedloss.TestData.combo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -174,6 +178,98 @@ class NativeBackendTest {
     /** The effective weight of each term, for the absolute floor of the per-term tolerance. */
     private static double[] termWeights(Case k) {
         return Oracle.terms(k.spec(), k.problem()).weight();
+    }
+
+    /**
+     * From WeightStats.NATIVE_MIN_TERMS terms on, the native backend makes the pass over labels and
+     * weights in native code: the same counts as the Java pass and the same weight sum to rounding,
+     * on every instruction set, with ignored rows, NaN weights, strided weights, heap arrays and
+     * direct buffers; and the results of the losses on both backends agree.
+     */
+    @Test
+    void theNativeWeightPassMatchesTheJavaPass() {
+        forEachIsa("weight pass", isa -> {
+            SplittableRandom rng = TestData.rng("NativeBackendTest.weights." + isa);
+            int min = (int) WeightStats.NATIVE_MIN_TERMS;
+            for (int n : new int[] {min, min + 7, 3 * min + 1}) {
+                for (int c : new int[] {1, 3, 10}) {
+                    for (boolean direct : new boolean[] {false, true}) {
+                        int stride = rng.nextBoolean() ? 1 : 3;
+                        int ignore = rng.nextBoolean() ? -100 : rng.nextInt(c);
+                        float[] cw = new float[c];
+                        for (int j = 0; j < c; j++) {
+                            cw[j] = (float) (3 * rng.nextDouble());
+                        }
+                        int[] y = new int[n];
+                        float[] sw = new float[n * stride];
+                        for (int i = 0; i < n; i++) {
+                            y[i] = rng.nextInt(10) == 0 ? ignore : rng.nextInt(c);
+                            sw[i * stride] = rng.nextInt(20) == 0 ? Float.NaN : (float) (2 * rng.nextDouble());
+                        }
+                        float[] ew = new float[n * c];
+                        for (int i = 0; i < ew.length; i++) {
+                            ew[i] = rng.nextInt(20) == 0 ? Float.NaN : (float) (2 * rng.nextDouble());
+                        }
+                        float[] x = new float[n * c];
+                        String what = "n=" + n + " c=" + c + " stride=" + stride + " ignore=" + ignore
+                                + (direct ? " direct" : " heap") + " [" + isa + "]";
+                        Batch ce = batch(x, n, c, direct).labels(y).sampleWeights(floats(sw, direct), stride);
+                        sameStats(ce, true, ignore, cw, what + " CE labels, class and sample weights");
+                        sameStats(batch(x, n, c, direct).labels(y), true, ignore, null, what + " CE labels only");
+                        sameStats(batch(x, n, c, direct).targets(floats(x, direct))
+                                .sampleWeights(floats(sw, direct), stride), false, 0, null, what + " sample weights");
+                        Batch elements = batch(x, n, c, direct).targets(floats(x, direct))
+                                .sampleWeights(floats(sw, direct), stride).elementWeights(floats(ew, direct));
+                        WeightStats java = WeightStats.elements(elements);
+                        WeightStats nat = WeightStats.elements(elements, NATIVE);
+                        assertStats(java, nat, what + " element weights");
+                        assertSameResult(CrossEntropy.builder().ignoreIndex(ignore).classWeights(cw).gradient(false).build(), ce,
+                                what + " CE");
+                        assertSameResult(MeanSquaredError.builder().gradient(false).build(), elements, what + " MSE");
+                    }
+                }
+            }
+        });
+    }
+
+    private static Batch batch(float[] x, int n, int c, boolean direct) {
+        return direct ? Batch.of(floats(x, true), n, c) : Batch.of(x, n, c);
+    }
+
+    private static FloatBuffer floats(float[] a, boolean direct) {
+        if (!direct) {
+            return FloatBuffer.wrap(a);
+        }
+        FloatBuffer b = ByteBuffer.allocateDirect(a.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        return b.put(a).flip();
+    }
+
+    /** The row pass in native code (it must run: no fallback) against the Java one. */
+    private static void sameStats(Batch b, boolean labels, int ignore, float[] cw, String what) {
+        WeightStats java = WeightStats.rows(b, labels, ignore, cw);
+        double[] sums = NATIVE.weightSums(b.rows, b.cols, labels ? b.labels.ints(b.rows) : null, ignore, cw,
+                b.sampleWeights == null ? null : b.sampleWeights.floats((long) (b.rows - 1) * b.sampleWeightStride + 1),
+                b.sampleWeightStride, null);
+        assertNotNull(sums, () -> ctx(what + ": the native pass failed: " ));
+        WeightStats nat = WeightStats.rows(b, labels, ignore, cw, NATIVE);
+        assertStats(java, nat, what);
+        assertEquals(java.counted, (long) sums[1], () -> ctx(what + ": counted (direct call)"));
+        assertEquals(java.masked, (long) sums[2], () -> ctx(what + ": masked (direct call)"));
+    }
+
+    private static void assertStats(WeightStats java, WeightStats nat, String what) {
+        assertEquals(java.counted, nat.counted, () -> ctx(what + ": counted"));
+        assertEquals(java.masked, nat.masked, () -> ctx(what + ": masked"));
+        Checks.close(java.weightSum, nat.weightSum, 1e-12, 0, what + ": weight sum");
+    }
+
+    private static void assertSameResult(Loss loss, Batch b, String what) {
+        LossResult java = loss.compute(b, JAVA);
+        LossResult nat = loss.compute(b, NATIVE);
+        assertEquals(java.counted(), nat.counted(), () -> ctx(what + ": counted"));
+        assertEquals(java.masked(), nat.masked(), () -> ctx(what + ": masked"));
+        Checks.close(java.denominator(), nat.denominator(), 1e-12, 0, what + ": denominator");
+        Checks.close(java.loss(), nat.loss(), 1e-5, 1e-6, what + ": loss");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.fusedloss.nativecpu;
 
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.util.Optional;
 import org.bytedeco.javacpp.Loader;
 import org.fusedloss.Backend;
@@ -156,6 +157,21 @@ public final class NativeBackend implements Backend {
             throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
         }
         return new KernelSums(result[0], (long) result[1]);
+    }
+
+    /**
+     * The pass the loss classes make over labels and weights before each call (fusedloss.h,
+     * {@code fl_weight_sums}), natively: {weight sum, counted, masked}, or null where it found a bad
+     * label or weight, which the caller's Java pass then reports by argument, index and value.
+     * Internal to the loss classes; the arguments have been range-checked against the batch.
+     */
+    public double[] weightSums(long rows, long cols, IntBuffer labels, int ignoreIndex, float[] classWeights,
+                               FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights) {
+        ensureAvailable();
+        double[] result = new double[3];
+        int code = NativeKernels.weightSums(rows, cols, labels, ignoreIndex, wrap(classWeights), sampleWeights,
+                sampleWeightStride, elementWeights, result);
+        return code == 0 ? result : null;
     }
 
     private static FloatBuffer wrap(float[] a) {

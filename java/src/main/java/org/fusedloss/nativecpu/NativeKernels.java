@@ -53,6 +53,10 @@ public final class NativeKernels {
             FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights,
             FloatBuffer upstream, double gradScale, FloatBuffer grad, FloatBuffer perTerm, double[] result);
 
+    @Name("fl_weight_sums")
+    static native int weightSums(long n, long c, IntBuffer labels, int ignoreIndex, FloatBuffer classWeights,
+            FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights, double[] result);
+
     @Name("fl_isa")
     static native @Cast("const char*") String isa();
 
