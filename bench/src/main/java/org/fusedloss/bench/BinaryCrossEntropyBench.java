@@ -47,7 +47,7 @@ public class BinaryCrossEntropyBench {
             builder.posWeight(data.posWeight());
         }
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).targets(data.binaryTargets())
-                .gradient(new float[Math.toIntExact(data.elements())]);
+                .gradient(data.gradient());
         return LossUnderTest.checked("BinaryCrossEntropy", weighted, data, builder.build(), batch, backend, threads);
     }
 

@@ -44,7 +44,7 @@ public class CrossEntropyBench {
         PeerData data = PeerData.of(shape);
         CrossEntropy.Builder builder = CrossEntropy.builder();
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).labels(data.labels())
-                .gradient(new float[Math.toIntExact(data.elements())]);
+                .gradient(data.gradient());
         if (weighted) {
             builder.classWeights(data.classWeights());
             batch.sampleWeights(data.sampleWeights());

@@ -22,18 +22,46 @@ public final class PeerData {
     public final int rows;
     public final int cols;
 
+    // The large arrays, made once per instance: the weighted and the unweighted call of a paired
+    // timing then read and write the same memory, so their ratio measures the weights and not
+    // where each call's arrays happened to land (page sizes, cache sets).
+    private float[] logits;
+    private float[] binaryTargets;
+    private float[] regressionTargets;
+    private float[] gradient;
+
+    /** The last shape asked for, kept so that consecutive calls of a shape share its arrays. */
+    private static PeerData last;
+
     private PeerData(int rows, int cols) {
         this.rows = rows;
         this.cols = cols;
     }
 
-    /** The data of a shape written {@code "NxC"}, e.g. {@code "4096x1000"}. */
-    public static PeerData of(String shape) {
+    /**
+     * The data of a shape written {@code "NxC"}, e.g. {@code "4096x1000"}. Consecutive calls for the
+     * same shape return the same instance, whose large arrays (logits, targets, gradient) are made
+     * once and shared; callers must not change the inputs.
+     */
+    public static synchronized PeerData of(String shape) {
         String[] parts = shape.toLowerCase().split("x");
         if (parts.length != 2) {
             throw new IllegalArgumentException("shape = " + shape + " is not of the form NxC");
         }
-        return new PeerData(Integer.parseInt(parts[0].trim()), Integer.parseInt(parts[1].trim()));
+        int rows = Integer.parseInt(parts[0].trim());
+        int cols = Integer.parseInt(parts[1].trim());
+        if (last == null || last.rows != rows || last.cols != cols) {
+            last = new PeerData(rows, cols);   // the previous shape's arrays can be collected
+        }
+        return last;
+    }
+
+    /** The gradient buffer of this shape, N x C, shared by the calls on it (an output only). */
+    public synchronized float[] gradient() {
+        if (gradient == null) {
+            gradient = new float[Math.toIntExact(elements())];
+        }
+        return gradient;
     }
 
     public long elements() {
@@ -63,8 +91,11 @@ public final class PeerData {
     }
 
     /** Logits (or MSE predictions), N x C. Filled in parallel: 131 M values at the largest shape. */
-    public float[] logits() {
-        float[] x = new float[Math.toIntExact(elements())];
+    public synchronized float[] logits() {
+        if (logits != null) {
+            return logits;
+        }
+        float[] x = logits = new float[Math.toIntExact(elements())];
         IntStream.range(0, x.length).parallel().forEach(i -> x[i] = uniform(h1(i)));
         return x;
     }
@@ -97,8 +128,11 @@ public final class PeerData {
     }
 
     /** Binary targets {@code h2(i) >> 31}, N x K. */
-    public float[] binaryTargets() {
-        float[] t = new float[Math.toIntExact(elements())];
+    public synchronized float[] binaryTargets() {
+        if (binaryTargets != null) {
+            return binaryTargets;
+        }
+        float[] t = binaryTargets = new float[Math.toIntExact(elements())];
         IntStream.range(0, t.length).parallel().forEach(i -> t[i] = h2(i) >>> 31);
         return t;
     }
@@ -113,8 +147,11 @@ public final class PeerData {
     }
 
     /** Regression targets {@code (float)(h2(i)/2^32*8 - 4)}, N x K. */
-    public float[] regressionTargets() {
-        float[] m = new float[Math.toIntExact(elements())];
+    public synchronized float[] regressionTargets() {
+        if (regressionTargets != null) {
+            return regressionTargets;
+        }
+        float[] m = regressionTargets = new float[Math.toIntExact(elements())];
         IntStream.range(0, m.length).parallel().forEach(i -> m[i] = uniform(h2(i)));
         return m;
     }

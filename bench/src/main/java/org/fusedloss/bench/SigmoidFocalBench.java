@@ -43,7 +43,7 @@ public class SigmoidFocalBench {
     static LossUnderTest create(String shape, boolean weighted, String backend, int threads) {
         PeerData data = PeerData.of(shape);
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).targets(data.binaryTargets())
-                .gradient(new float[Math.toIntExact(data.elements())]);
+                .gradient(data.gradient());
         if (weighted) {
             batch.sampleWeights(data.sampleWeights());
         }

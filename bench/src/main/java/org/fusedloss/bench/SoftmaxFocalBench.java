@@ -44,7 +44,7 @@ public class SoftmaxFocalBench {
         PeerData data = PeerData.of(shape);
         SoftmaxFocal.Builder builder = SoftmaxFocal.builder().gamma(2);
         Batch batch = Batch.of(data.logits(), data.rows, data.cols).labels(data.labels())
-                .gradient(new float[Math.toIntExact(data.elements())]);
+                .gradient(data.gradient());
         if (weighted) {
             builder.alpha(data.classWeights());
             batch.sampleWeights(data.sampleWeights());
