@@ -1,9 +1,6 @@
 package org.fusedloss.bench;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.util.Arrays;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -56,15 +53,16 @@ public class CopyBench {
         if (threads < 1 || threads > 2) {
             throw new IllegalArgumentException("threads = " + threads + ": the copy runs on 1 or 2 threads");
         }
-        // Both sides written once first, so no page is first touched while timing.
+        // The logits into the gradient buffer of the shape, the very memory the loss benchmarks read
+        // and write (PeerData shares it), both sides written once before, so no page is first
+        // touched while timing.
+        PeerData data = PeerData.of(shape);
         if (memory.equals("heap")) {
-            sourceArray = new float[length];
-            destinationArray = new float[length];
-            Arrays.fill(sourceArray, 1f);
-            Arrays.fill(destinationArray, 2f);
+            sourceArray = data.logits();
+            destinationArray = data.gradient();
         } else if (memory.equals("direct")) {
-            sourceBuffer = directFloats(length, 1f);
-            destinationBuffer = directFloats(length, 2f);
+            sourceBuffer = data.directLogits();
+            destinationBuffer = data.directGradient();
         } else {
             throw new IllegalArgumentException("memory = " + memory + " is not heap or direct");
         }
@@ -75,14 +73,6 @@ public class CopyBench {
                 return t;
             });
         }
-    }
-
-    static FloatBuffer directFloats(int length, float value) {
-        FloatBuffer b = ByteBuffer.allocateDirect(length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
-        for (int i = 0; i < length; i++) {
-            b.put(i, value);
-        }
-        return b;
     }
 
     @TearDown(Level.Trial)

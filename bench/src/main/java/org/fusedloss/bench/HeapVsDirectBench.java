@@ -49,15 +49,13 @@ public class HeapVsDirectBench {
     /** The checked call of one case (Summary's paired timings build theirs here too). */
     static LossUnderTest create(String shape, String memory, int threads) {
         PeerData data = PeerData.of(shape);
-        int elements = Math.toIntExact(data.elements());
         Batch batch;
         if (memory.equals("heap")) {
             batch = Batch.of(data.logits(), data.rows, data.cols).labels(data.labels())
-                    .sampleWeights(data.sampleWeights()).gradient(new float[elements]);
+                    .sampleWeights(data.sampleWeights()).gradient(data.gradient());
         } else if (memory.equals("direct")) {
-            FloatBuffer gradient = CopyBench.directFloats(elements, 0f);
-            batch = Batch.of(direct(data.logits()), data.rows, data.cols).labels(direct(data.labels()))
-                    .sampleWeights(direct(data.sampleWeights()), 1).gradient(gradient);
+            batch = Batch.of(data.directLogits(), data.rows, data.cols).labels(direct(data.labels()))
+                    .sampleWeights(direct(data.sampleWeights()), 1).gradient(data.directGradient());
         } else {
             throw new IllegalArgumentException("memory = " + memory + " is not heap or direct");
         }

@@ -1,5 +1,8 @@
 package org.fusedloss.bench;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Map;
 import java.util.stream.IntStream;
 
@@ -29,6 +32,8 @@ public final class PeerData {
     private float[] binaryTargets;
     private float[] regressionTargets;
     private float[] gradient;
+    private FloatBuffer directLogits;
+    private FloatBuffer directGradient;
 
     /** The last shape asked for, kept so that consecutive calls of a shape share its arrays. */
     private static PeerData last;
@@ -54,6 +59,28 @@ public final class PeerData {
             last = new PeerData(rows, cols);   // the previous shape's arrays can be collected
         }
         return last;
+    }
+
+    /** {@link #logits()} in a direct buffer (native byte order), made once. */
+    public synchronized FloatBuffer directLogits() {
+        if (directLogits == null) {
+            float[] x = logits();
+            directLogits = ByteBuffer.allocateDirect(x.length * Float.BYTES).order(ByteOrder.nativeOrder())
+                    .asFloatBuffer().put(x).flip();
+        }
+        return directLogits;
+    }
+
+    /** A direct gradient buffer of this shape, shared like {@link #gradient()}. */
+    public synchronized FloatBuffer directGradient() {
+        if (directGradient == null) {
+            directGradient = ByteBuffer.allocateDirect(Math.toIntExact(elements()) * Float.BYTES)
+                    .order(ByteOrder.nativeOrder()).asFloatBuffer();
+            for (int i = 0; i < directGradient.capacity(); i++) {
+                directGradient.put(i, 0f);   // every page touched before anything is timed
+            }
+        }
+        return directGradient;
     }
 
     /** The gradient buffer of this shape, N x C, shared by the calls on it (an output only). */

@@ -395,7 +395,10 @@ public final class Summary {
         if (bigCe) {
             for (int threads : new int[] {2, 1}) {
                 for (String memory : List.of("heap", "direct")) {
-                    LossUnderTest ce = CrossEntropyBench.create("1024x128256", true, "native", threads);
+                    // the loss and the copy on the same memory: heap arrays, or direct buffers
+                    LossUnderTest ce = memory.equals("heap")
+                            ? CrossEntropyBench.create("1024x128256", true, "native", threads)
+                            : HeapVsDirectBench.create("1024x128256", "direct", threads);
                     CopyBench copy = new CopyBench();
                     copy.shape = "1024x128256";
                     copy.memory = memory;
