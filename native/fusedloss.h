@@ -2,9 +2,10 @@
  * fusedloss.h: the whole ABI between Java (bound through JavaCPP) and the native CPU kernels.
  *
  * The functions are defined in ../../shared/SEMANTICS.md (copied into docs/SEMANTICS.md); this
- * header states what each argument means at this boundary. Java has already validated every
- * argument (shapes, labels, weights) before a call; the kernels re-check only what would make
- * them touch memory they do not own, and report it through the return code.
+ * header states what each argument means at this boundary. Every argument (shapes, labels,
+ * weights) has been validated before a loss call, in Java or through fl_weight_sums; the kernels
+ * re-check only what would make them touch memory they do not own, and report it through the
+ * return code.
  *
  * Conventions shared by every loss function:
  * - Matrices are row-major, n rows by c columns (classes or outputs), contiguous.
@@ -15,8 +16,8 @@
  * - A row whose label is ignore_index is ignored the same way.
  * - grad_scale already folds together the caller's gradient scale and 1 / denominator, so the
  *   kernel writes  grad = grad_scale * upstream[term] * weight * d(term loss)/d(prediction).
- *   The denominator is computed in Java (or on the GPU) before the call, so the gradient is
- *   final in the single pass; grad may alias the predictions (in-place).
+ *   The denominator is computed before the call (in Java, by fl_weight_sums, or on the GPU), so
+ *   the gradient is final in the single pass; grad may alias the predictions (in-place).
  * - upstream (NONE reduction only): one float per term (per row for the softmax losses, per
  *   element otherwise); NULL means all ones.
  * - per_term (NONE reduction only): receives each term's weighted loss (0 for masked terms).

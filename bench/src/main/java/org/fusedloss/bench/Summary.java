@@ -406,7 +406,7 @@ public final class Summary {
                     copy.setup();
                     try {
                         out.add(new Paired("loss/copy", "CrossEntropyBench", "1024x128256", threads, memory,
-                                PairedTiming.measure(ce::call, copy::copy, 3)));
+                                PairedTiming.measure(ce::call, copy::copy, 6)));
                     } finally {
                         copy.tearDown();
                     }
