@@ -133,24 +133,28 @@ public final class NativeBackend implements Backend {
     public KernelSums run(LossRequest r) {
         ensureAvailable();
         double[] result = new double[2];
+        FloatBuffer x = r.predictions(), t = r.targets(), sw = r.sampleWeights(), ew = r.elementWeights();
+        FloatBuffer up = r.upstream(), g = r.gradient(), pt = r.perTerm();
+        IntBuffer y = r.labels();
+        long sws = r.sampleWeightStride();
         int code = switch (r.kind()) {
             case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> NativeKernels.crossEntropy(r.rows(), r.cols(),
-                    r.predictions(), r.labels(), r.targets(), r.ignoreIndex(), wrap(r.classWeights()),
-                    r.sampleWeights(), r.sampleWeightStride(), r.labelSmoothing(), r.zLoss(), r.softCap(),
-                    r.upstream(), r.gradScale(), r.gradient(), r.perTerm(), result);
-            case SOFTMAX_FOCAL -> NativeKernels.softmaxFocal(r.rows(), r.cols(), r.predictions(), r.labels(),
-                    r.ignoreIndex(), wrap(r.alpha()), r.gamma(), r.sampleWeights(), r.sampleWeightStride(),
-                    r.upstream(), r.gradScale(), r.gradient(), r.perTerm(), result);
-            case BINARY_CROSS_ENTROPY -> NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), r.predictions(),
-                    r.targets(), wrap(r.posWeight()), wrap(r.binaryClassWeights()), r.sampleWeights(),
-                    r.sampleWeightStride(), r.elementWeights(), r.upstream(), r.gradScale(), r.gradient(),
-                    r.perTerm(), result);
-            case MEAN_SQUARED_ERROR -> NativeKernels.meanSquaredError(r.rows(), r.cols(), r.predictions(),
-                    r.targets(), r.sampleWeights(), r.sampleWeightStride(), r.elementWeights(), r.upstream(),
-                    r.gradScale(), r.gradient(), r.perTerm(), result);
-            case SIGMOID_FOCAL -> NativeKernels.sigmoidFocal(r.rows(), r.cols(), r.predictions(), r.targets(),
-                    r.focalAlpha(), r.gamma(), r.sampleWeights(), r.sampleWeightStride(), r.elementWeights(),
-                    r.upstream(), r.gradScale(), r.gradient(), r.perTerm(), result);
+                    array(x), at(x), array(y), at(y), array(t), at(t), r.ignoreIndex(), r.classWeights(),
+                    array(sw), at(sw), sws, r.labelSmoothing(), r.zLoss(), r.softCap(),
+                    array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt), result);
+            case SOFTMAX_FOCAL -> NativeKernels.softmaxFocal(r.rows(), r.cols(), array(x), at(x), array(y), at(y),
+                    r.ignoreIndex(), r.alpha(), r.gamma(), array(sw), at(sw), sws,
+                    array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt), result);
+            case BINARY_CROSS_ENTROPY -> NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), array(x), at(x),
+                    array(t), at(t), r.posWeight(), r.binaryClassWeights(), array(sw), at(sw), sws,
+                    array(ew), at(ew), array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt),
+                    result);
+            case MEAN_SQUARED_ERROR -> NativeKernels.meanSquaredError(r.rows(), r.cols(), array(x), at(x),
+                    array(t), at(t), array(sw), at(sw), sws, array(ew), at(ew), array(up), at(up),
+                    r.gradScale(), array(g), at(g), array(pt), at(pt), result);
+            case SIGMOID_FOCAL -> NativeKernels.sigmoidFocal(r.rows(), r.cols(), array(x), at(x), array(t), at(t),
+                    r.focalAlpha(), r.gamma(), array(sw), at(sw), sws, array(ew), at(ew), array(up), at(up),
+                    r.gradScale(), array(g), at(g), array(pt), at(pt), result);
         };
         if (code != 0) {
             String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
@@ -169,12 +173,42 @@ public final class NativeBackend implements Backend {
                                FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights) {
         ensureAvailable();
         double[] result = new double[3];
-        int code = NativeKernels.weightSums(rows, cols, labels, ignoreIndex, wrap(classWeights), sampleWeights,
-                sampleWeightStride, elementWeights, result);
+        int code = NativeKernels.weightSums(rows, cols, array(labels), at(labels), ignoreIndex, classWeights,
+                array(sampleWeights), at(sampleWeights), sampleWeightStride, array(elementWeights),
+                at(elementWeights), result);
         return code == 0 ? result : null;
     }
 
-    private static FloatBuffer wrap(float[] a) {
-        return a == null ? null : FloatBuffer.wrap(a);
+    // A buffer as the binding takes it (NativeKernels): its heap array and the offset of its
+    // position there, or no array and the address of its position in a direct buffer. The loss
+    // classes accept only these two kinds (direct, or backed by an accessible array).
+
+    private static float[] array(FloatBuffer b) {
+        return b != null && b.hasArray() ? b.array() : null;
+    }
+
+    private static int[] array(IntBuffer b) {
+        return b != null && b.hasArray() ? b.array() : null;
+    }
+
+    private static long at(FloatBuffer b) {
+        if (b == null) {
+            return 0;
+        }
+        return b.hasArray() ? b.arrayOffset() + b.position() : direct(NativeKernels.address(b));
+    }
+
+    private static long at(IntBuffer b) {
+        if (b == null) {
+            return 0;
+        }
+        return b.hasArray() ? b.arrayOffset() + b.position() : direct(NativeKernels.address(b));
+    }
+
+    private static long direct(long address) {
+        if (address == 0) {
+            throw new IllegalArgumentException("a buffer is neither direct nor backed by an accessible array");
+        }
+        return address;
     }
 }

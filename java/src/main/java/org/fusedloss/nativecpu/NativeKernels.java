@@ -10,52 +10,68 @@ import org.bytedeco.javacpp.annotation.Platform;
 /**
  * The JavaCPP binding of native/fusedloss.h: one Java method per C function, nothing else.
  *
- * <p>Every array crosses as a {@link FloatBuffer} or {@link IntBuffer}: a direct buffer passes its
- * address, a heap buffer ({@code FloatBuffer.wrap(array)}) its array. {@link CriticalRegion} makes
- * JavaCPP pin heap arrays with {@code GetPrimitiveArrayCritical} instead of copying them
- * ({@code GetFloatArrayElements} copies); the kernels call no JNI while they hold them.
+ * <p>Every array crosses as a heap array plus an offset, or as a direct buffer's address
+ * (native/fusedloss_jni.h says why). {@link CriticalRegion} makes JavaCPP pin heap arrays with
+ * {@code GetPrimitiveArrayCritical} instead of copying them ({@code GetFloatArrayElements} copies);
+ * the kernels call no JNI while they hold them.
  * Only {@link NativeBackend} calls these, after the arguments were validated in Java.
  */
-@Platform(value = "linux-x86_64", include = "fusedloss.h", link = "fusedloss",
+@Platform(value = "linux-x86_64", include = {"fusedloss.h", "fusedloss_jni.h"}, link = "fusedloss",
         compiler = {"default", "cpp17"})
 @CriticalRegion
 public final class NativeKernels {
     private NativeKernels() {
     }
 
-    @Name("fl_cross_entropy")
-    static native int crossEntropy(long n, long c, FloatBuffer logits,
-            IntBuffer labels, FloatBuffer targets, int ignoreIndex,
-            FloatBuffer classWeights, FloatBuffer sampleWeights, long sampleWeightStride,
-            float labelSmoothing, float zLoss, float softCap,
-            FloatBuffer upstream, double gradScale, FloatBuffer grad, FloatBuffer perTerm, double[] result);
+    // Each array argument is a pair (native/fusedloss_jni.h): a heap array and the element offset
+    // of its first value, or null and a direct buffer's address (from address()). Heap arrays are
+    // pinned with GetPrimitiveArrayCritical (@CriticalRegion), not copied, and the glue makes no
+    // other JNI call while they are pinned.
 
-    @Name("fl_softmax_focal")
-    static native int softmaxFocal(long n, long c, FloatBuffer logits,
-            IntBuffer labels, int ignoreIndex, FloatBuffer alpha, float gamma,
-            FloatBuffer sampleWeights, long sampleWeightStride,
-            FloatBuffer upstream, double gradScale, FloatBuffer grad, FloatBuffer perTerm, double[] result);
+    @Name("fl_jni_cross_entropy")
+    static native int crossEntropy(long n, long c, float[] logits, long logitsAt, int[] labels, long labelsAt,
+            float[] targets, long targetsAt, int ignoreIndex, float[] classWeights,
+            float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
+            float labelSmoothing, float zLoss, float softCap, float[] upstream, long upstreamAt,
+            double gradScale, float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
 
-    @Name("fl_binary_cross_entropy")
-    static native int binaryCrossEntropy(long n, long k, FloatBuffer logits, FloatBuffer targets,
-            FloatBuffer posWeight, FloatBuffer binaryClassWeights,
-            FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights,
-            FloatBuffer upstream, double gradScale, FloatBuffer grad, FloatBuffer perTerm, double[] result);
+    @Name("fl_jni_softmax_focal")
+    static native int softmaxFocal(long n, long c, float[] logits, long logitsAt, int[] labels, long labelsAt,
+            int ignoreIndex, float[] alpha, float gamma, float[] sampleWeights, long sampleWeightsAt,
+            long sampleWeightStride, float[] upstream, long upstreamAt, double gradScale,
+            float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
 
-    @Name("fl_mean_squared_error")
-    static native int meanSquaredError(long n, long k, FloatBuffer predictions, FloatBuffer targets,
-            FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights,
-            FloatBuffer upstream, double gradScale, FloatBuffer grad, FloatBuffer perTerm, double[] result);
+    @Name("fl_jni_binary_cross_entropy")
+    static native int binaryCrossEntropy(long n, long k, float[] logits, long logitsAt, float[] targets,
+            long targetsAt, float[] posWeight, float[] binaryClassWeights, float[] sampleWeights,
+            long sampleWeightsAt, long sampleWeightStride, float[] elementWeights, long elementWeightsAt,
+            float[] upstream, long upstreamAt, double gradScale, float[] grad, long gradAt,
+            float[] perTerm, long perTermAt, double[] result);
 
-    @Name("fl_sigmoid_focal")
-    static native int sigmoidFocal(long n, long k, FloatBuffer logits, FloatBuffer targets,
-            float alpha, float gamma,
-            FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights,
-            FloatBuffer upstream, double gradScale, FloatBuffer grad, FloatBuffer perTerm, double[] result);
+    @Name("fl_jni_mean_squared_error")
+    static native int meanSquaredError(long n, long k, float[] predictions, long predictionsAt, float[] targets,
+            long targetsAt, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
+            float[] elementWeights, long elementWeightsAt, float[] upstream, long upstreamAt, double gradScale,
+            float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
 
-    @Name("fl_weight_sums")
-    static native int weightSums(long n, long c, IntBuffer labels, int ignoreIndex, FloatBuffer classWeights,
-            FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights, double[] result);
+    @Name("fl_jni_sigmoid_focal")
+    static native int sigmoidFocal(long n, long k, float[] logits, long logitsAt, float[] targets, long targetsAt,
+            float alpha, float gamma, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
+            float[] elementWeights, long elementWeightsAt, float[] upstream, long upstreamAt, double gradScale,
+            float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
+
+    @Name("fl_jni_weight_sums")
+    static native int weightSums(long n, long c, int[] labels, long labelsAt, int ignoreIndex,
+            float[] classWeights, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
+            float[] elementWeights, long elementWeightsAt, double[] result);
+
+    /** The address of a direct buffer's current position (a call of its own, nothing pinned). */
+    @Name("fl_jni_address_f")
+    static native long address(FloatBuffer direct);
+
+    /** The address of a direct buffer's current position (a call of its own, nothing pinned). */
+    @Name("fl_jni_address_i")
+    static native long address(IntBuffer direct);
 
     @Name("fl_isa")
     static native @Cast("const char*") String isa();
