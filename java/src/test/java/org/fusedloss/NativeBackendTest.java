@@ -14,6 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -213,9 +214,11 @@ class NativeBackendTest {
                         float[] x = new float[n * c];
                         String what = "n=" + n + " c=" + c + " stride=" + stride + " ignore=" + ignore
                                 + (direct ? " direct" : " heap") + " [" + isa + "]";
-                        Batch ce = batch(x, n, c, direct).labels(y).sampleWeights(floats(sw, direct), stride);
+                        Batch ce = batch(x, n, c, direct).labels(ints(y, direct))
+                                .sampleWeights(floats(sw, direct), stride);
                         sameStats(ce, true, ignore, cw, what + " CE labels, class and sample weights");
-                        sameStats(batch(x, n, c, direct).labels(y), true, ignore, null, what + " CE labels only");
+                        sameStats(batch(x, n, c, direct).labels(ints(y, direct)), true, ignore, null,
+                                what + " CE labels only");
                         sameStats(batch(x, n, c, direct).targets(floats(x, direct))
                                 .sampleWeights(floats(sw, direct), stride), false, 0, null, what + " sample weights");
                         Batch elements = batch(x, n, c, direct).targets(floats(x, direct))
@@ -241,6 +244,14 @@ class NativeBackendTest {
             return FloatBuffer.wrap(a);
         }
         FloatBuffer b = ByteBuffer.allocateDirect(a.length * Float.BYTES).order(ByteOrder.nativeOrder()).asFloatBuffer();
+        return b.put(a).flip();
+    }
+
+    private static IntBuffer ints(int[] a, boolean direct) {
+        if (!direct) {
+            return IntBuffer.wrap(a);
+        }
+        IntBuffer b = ByteBuffer.allocateDirect(a.length * Integer.BYTES).order(ByteOrder.nativeOrder()).asIntBuffer();
         return b.put(a).flip();
     }
 
