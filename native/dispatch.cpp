@@ -217,6 +217,12 @@ bool stream_gradient(const float* grad, int64_t n, int64_t c) {
     return grad && n * c >= kStreamBytes / (int64_t)sizeof(float);
 }
 
+void run_softmax(SoftmaxRowsFn fn, const SoftmaxArgs& a, double* result) {
+    run_rows(
+        a.n, a.c, softmax_worker_floats(a.c),
+        [&](int64_t r0, int64_t r1, float* scratch, BlockSum* out) { fn(a, r0, r1, scratch, out); }, result);
+}
+
 void run_elementwise(ElementwiseRowsFn fn, const ElementwiseArgs& a, double* result) {
     run_rows(
         a.n, a.k, 0,
@@ -299,10 +305,7 @@ int fl_cross_entropy(int64_t n, int64_t c, const float* logits, const int32_t* l
         a.smoothing = label_smoothing;
         a.z_loss = z_loss;
         a.soft_cap = soft_cap;
-        run_rows(
-            n, c, softmax_worker_floats(c),
-            [&](int64_t r0, int64_t r1, float* s, BlockSum* out) { k->cross_entropy(a, r0, r1, s, out); },
-            result);
+        run_softmax(k->cross_entropy, a, result);
     });
 }
 
@@ -323,10 +326,7 @@ int fl_softmax_focal(int64_t n, int64_t c, const float* logits, const int32_t* l
         SoftmaxArgs a = softmax_args(n, c, logits, labels, ignore_index, alpha, sample_weights,
                                      sample_weight_stride, upstream, grad_scale, grad, per_term);
         a.gamma = gamma;
-        run_rows(
-            n, c, softmax_worker_floats(c),
-            [&](int64_t r0, int64_t r1, float* s, BlockSum* out) { k->softmax_focal(a, r0, r1, s, out); },
-            result);
+        run_softmax(k->softmax_focal, a, result);
     });
 }
 
@@ -390,8 +390,7 @@ int fl_weight_sums(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_i
             nullptr, kInlineWeightTerms);
         if (t.first_bad >= 0) {  // the first row with a bad label or weight
             const int64_t row = t.first_bad;
-            const float sw = sample_weights ? sample_weights[row * sample_weight_stride] : 1.0f;
-            if (labels && ((sw >= 0.0f && sw <= 3.40282347e+38f) || sw != sw))
+            if (labels && weight_ok(sample_weights ? sample_weights[row * sample_weight_stride] : 1.0f))
                 check_labels(n, c, labels, ignore_index);  // the weight is fine: name the label
             fail(FL_ERR_ARGUMENT, "row " + std::to_string(row) + " has a negative or infinite weight");
         }

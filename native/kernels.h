@@ -46,6 +46,10 @@ struct BlockSum {
     int64_t first_bad = -1;
 };
 
+// A sample or element weight the losses accept: >= 0 and finite, or NaN (missing). static: each
+// unit keeps its own copy, compiled with its own flags.
+static inline bool weight_ok(float w) { return (w >= 0.0f && w <= 3.40282347e+38f) || w != w; }
+
 // fl_weight_sums.
 struct WeightArgs {
     int64_t n, c;

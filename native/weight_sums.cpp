@@ -11,8 +11,12 @@ using namespace simd;
 
 namespace {
 
-// A sample or element weight the losses accept: >= 0 and finite, or NaN (missing).
-inline bool weight_ok(float w) { return (w >= 0.0f && w <= FLT_MAX) || w != w; }
+using fl::weight_ok;
+
+// Lanes holding a bad weight: a number (not NaN) outside [0, FLT_MAX]; -0 is fine, it compares >= 0.
+inline vmask bad_weights(vf w, vmask number) {
+    return mask_andnot(mask_and(ge(w, zero()), le(w, set1(FLT_MAX))), number);
+}
 
 // Sums w[0, n) in double, NaN (missing) weights left out and counted. False at a bad weight.
 bool sum_contiguous(const float* w, int64_t n, double& sum, int64_t& masked) {
@@ -22,8 +26,7 @@ bool sum_contiguous(const float* w, int64_t n, double& sum, int64_t& masked) {
     for_each_vector(0, n, [&](int64_t j, int len) FL_INLINE_LAMBDA {
         const vf v = load_n(w + j, len, zero());
         const vmask number = eq(v, v);
-        // bad: a number outside [0, FLT_MAX] (-0 is fine: it compares >= 0)
-        bad = mask_or(bad, mask_andnot(mask_and(ge(v, zero()), le(v, set1(FLT_MAX))), number));
+        bad = mask_or(bad, bad_weights(v, number));
         nan_lanes += count(mask_andnot(number, all_lanes()));
         acc.add(select(number, v, zero()));
     });
@@ -81,7 +84,7 @@ bool labelled_rows(const fl::WeightArgs& a, int64_t& r0, int64_t r1, double& sum
         const vmask number = eq(w, w);
         // bad: a label neither ignored nor in [0, c), or a weight outside [0, FLT_MAX]
         bad = mask_or(bad, mask_andnot(mask_or(skip, in_range), all_lanes()));
-        bad = mask_or(bad, mask_andnot(mask_and(ge(w, zero()), le(w, set1(FLT_MAX))), number));
+        bad = mask_or(bad, bad_weights(w, number));
         const vmask live = mask_andnot(skip, in_range);
         const vmask counts = mask_and(live, number);
         ignored_lanes += count(skip);
