@@ -1,5 +1,6 @@
 package org.fusedloss.nativecpu;
 
+import java.nio.Buffer;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
 import java.util.Optional;
@@ -191,18 +192,15 @@ public final class NativeBackend implements Backend {
         return b != null && b.hasArray() ? b.array() : null;
     }
 
-    private static long at(FloatBuffer b) {
+    private static long at(Buffer b) {
         if (b == null) {
             return 0;
         }
-        return b.hasArray() ? b.arrayOffset() + b.position() : direct(NativeKernels.address(b));
-    }
-
-    private static long at(IntBuffer b) {
-        if (b == null) {
-            return 0;
+        if (b.hasArray()) {
+            return b.arrayOffset() + b.position();
         }
-        return b.hasArray() ? b.arrayOffset() + b.position() : direct(NativeKernels.address(b));
+        return direct(b instanceof IntBuffer ints ? NativeKernels.address(ints)
+                : NativeKernels.address((FloatBuffer) b));
     }
 
     private static long direct(long address) {
