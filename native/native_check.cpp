@@ -584,6 +584,21 @@ void check_api() {
     expect(rc == FL_ERR_ARGUMENT, "negative n gives FL_ERR_ARGUMENT");
     rc = fl_mean_squared_error(0, 3, nullptr, nullptr, nullptr, 1, nullptr, nullptr, 1.0, nullptr, nullptr, res);
     expect(rc == 0 && res[0] == 0 && res[1] == 0, "n = 0 is an empty sum");
+    // Only -inf masks a class: a NaN logit keeps its smoothing share eps / C, so a row whose only
+    // target mass is that share gets a NaN term, counted, not the 0 of a row without mass.
+    const float nan_row[3] = {0, NAN, 1}, zero_targets[3] = {0, 0, 0};
+    for (const std::string& isa : g_isas) {
+        fl_set_isa(isa.c_str());
+        for (int64_t c : {1, 3}) {
+            double r[2] = {0, 0};
+            float term = 0;
+            rc = fl_cross_entropy(1, c, c == 1 ? nan_row + 1 : nan_row, nullptr, zero_targets, -100, nullptr,
+                                  nullptr, 1, 0.25f, 0, 0, nullptr, 1.0, nullptr, &term, r);
+            snprintf(msg, sizeof msg, "[%s] dense C=%lld, NaN logit, targets 0, eps 0.25: NaN term (rc=%d, term %g, "
+                     "nonfinite %g)", isa.c_str(), (long long)c, rc, term, r[1]);
+            expect(rc == 0 && std::isnan(term) && r[1] == 1, msg);
+        }
+    }
     expect(fl_version() && *fl_version(), "fl_version");
 }
 

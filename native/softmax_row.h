@@ -137,9 +137,11 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                     esum.add(e);
                 }
                 if (X != Extra::none) {
-                    const vmask live = gt(v, neg_inf);  // not masked, not NaN, not a tail lane
+                    // not masked (-inf) and not a tail lane (loaded as -inf). A NaN logit is live,
+                    // as in the reference: its smoothing mass makes the term NaN, never 0.
+                    const vmask live = neq(v, neg_inf);
                     const vf w = in.cw ? load_n(in.cw + c0 + j, n, zero()) : set1(1.0f);
-                    const vf d = sub(vref, v);          // >= 0 on live lanes
+                    const vf d = sub(vref, v);          // >= 0 on live lanes (NaN for a NaN logit)
                     if (X == Extra::smoothing) {
                         wsum.add(select(live, w, zero()));
                         gsum.add(select(live, mul(w, d), zero()));

@@ -7,6 +7,7 @@ import static org.fusedloss.TestData.W.MASK;
 import static org.fusedloss.TestData.W.SAMPLE;
 import static org.fusedloss.TestData.combo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Set;
@@ -249,6 +250,27 @@ class CrossEntropyTest extends LossContract {
         assertEquals(1, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
         assertEquals(Float.POSITIVE_INFINITY, run.perTerm()[1], () -> ctx(what + ": perTerm[1]"));
         Checks.close(7.0 / 8 * Math.log(2), run.perTerm()[0], 1e-6, 0, what + ": perTerm[0]");
+    }
+
+    /**
+     * Only -inf masks a class: a NaN logit keeps its smoothing mass eps/C, so a row whose only
+     * target mass is that share still gets a NaN term (counted), not the 0 of an empty row.
+     * Rows: one class (logit NaN, target 0); three classes (0, NaN, 1), targets all 0.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aNaNLogitKeepsItsSmoothingMass(Backend b) {
+        TestBackends.require(b);
+        float nan = Float.NaN;
+        Problem[] problems = {
+            new Problem(1, 1, new float[] {nan}, null, new float[] {0}, null, null, null),
+            new Problem(1, 3, new float[] {0, nan, 1}, null, new float[] {0, 0, 0}, null, null, null)};
+        for (Problem p : problems) {
+            String what = "dense CE eps 0.25 on " + b.name() + ", C = " + p.c + ", NaN logit, targets 0";
+            Checks.Run run = Checks.run(DENSE.withSmoothing(0.25), p, Reduction.NONE, b);
+            assertEquals(1, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            assertTrue(Float.isNaN(run.perTerm()[0]), () -> ctx(what + ": perTerm[0] = " + run.perTerm()[0]));
+        }
     }
 
     /** One class: p = 1, so the loss and gradient are 0; with z-loss lse = x, term z x^2, gradient 2 z x. */
