@@ -68,6 +68,9 @@ bool cpu_has_avx2() {
 }
 
 bool cpu_has_avx512() {
+#if defined(FL_EMULATE_AVX512)
+    return true;  // test builds: the AVX-512 unit is plain x86-64 code (avx512_emulation.h)
+#endif
     if (!cpu_has_avx2()) return false;
     if ((xgetbv0() & 0xE6) != 0xE6) return false;  // and opmask, ZMM0-15 upper, ZMM16-31
     unsigned a, b, c, d;

@@ -22,12 +22,15 @@
 #endif
 
 #if FL_ISA == FL_ISA_AVX512
-#if !defined(__AVX512F__) || !defined(__AVX512DQ__) || !defined(__AVX512BW__) || \
+#define FL_NS fl_avx512
+#if defined(FL_EMULATE_AVX512)
+#include "avx512_emulation.h"  // test builds only: the AVX-512 unit run on any x86-64 CPU
+#elif !defined(__AVX512F__) || !defined(__AVX512DQ__) || !defined(__AVX512BW__) || \
     !defined(__AVX512VL__) || !defined(__FMA__)
 #error "the AVX-512 unit needs -mavx512f -mavx512dq -mavx512bw -mavx512vl -mfma"
-#endif
-#define FL_NS fl_avx512
+#else
 #include <immintrin.h>
+#endif
 #elif FL_ISA == FL_ISA_AVX2
 #if !defined(__AVX2__) || !defined(__FMA__)
 #error "the AVX2 unit needs -mavx2 -mfma"
@@ -155,6 +158,9 @@ inline vf sum_lanes_of(const vf* s) {
 
 #elif FL_ISA == FL_ISA_AVX512
 // ------------------------------------------------------------------------------------- AVX-512
+#if defined(FL_EMULATE_AVX512)
+using namespace ::fl_emu;
+#endif
 constexpr int kLanes = 16;
 constexpr int kStreamAlign = 64;
 using vf = __m512;
