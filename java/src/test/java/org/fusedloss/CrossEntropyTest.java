@@ -290,6 +290,20 @@ class CrossEntropyTest extends LossContract {
         String what = "CE zLoss 0.25 on " + b.name() + ": C = 1";
         Checks.close(0.25 * (9 + 4 + 0.25), run.result().loss(), 1e-6, 0, what + ": loss");
         Checks.gradientClose(new double[] {1.5, -1, 0.25}, run.gradient(), 1e-6, what + ": gradient");
+        // Dense targets: the same, and G p - q cancels exactly, so small logits leave a z-loss
+        // gradient far below the target mass (1): it must not be float rounding of that mass.
+        float[] small = {0.01f, -0.02f, 0.003f};
+        Problem dense = new Problem(3, 1, small, null, new float[] {1, 1, 1}, null, null, null);
+        Checks.Run zl = Checks.run(DENSE.withZLoss(1e-3), dense, Reduction.SUM, b);
+        String whatDense = "dense CE zLoss 1e-3 on " + b.name() + ": C = 1, logits " + java.util.Arrays.toString(small);
+        double[] expected = new double[3];
+        double loss = 0;
+        for (int i = 0; i < 3; i++) {
+            expected[i] = 2e-3 * small[i];
+            loss += 1e-3 * small[i] * small[i];
+        }
+        Checks.close(loss, zl.result().loss(), 1e-6, 0, whatDense + ": loss");
+        Checks.gradientClose(expected, zl.gradient(), 1e-6, whatDense + ": gradient");
     }
 
     /**
