@@ -44,7 +44,7 @@ typedef uint16_t __mmask16;
 enum { _CMP_EQ_OQ = 0x00, _CMP_NEQ_UQ = 0x04, _CMP_LT_OQ = 0x11, _CMP_LE_OQ = 0x12,
        _CMP_GE_OQ = 0x1d, _CMP_GT_OQ = 0x1e };
 
-// Bit casts and slices.
+// Bit casts (the low lanes) and halves.
 template <class To, class From>
 inline To bits(const From& from) {
     static_assert(sizeof(To) <= sizeof(From), "a cast may only narrow");
@@ -53,10 +53,19 @@ inline To bits(const From& from) {
     return to;
 }
 template <class To, class From>
-inline To upper_half(const From& from) {
+inline To half(const From& from, int upper) {  // the extracts: the low or the high half
+    static_assert(2 * sizeof(To) == sizeof(From), "a half");
     To to;
-    memcpy(&to, (const char*)&from + sizeof(To), sizeof(To));
+    memcpy(&to, (const char*)&from + (upper ? sizeof(To) : 0), sizeof(To));
     return to;
+}
+// The opmask of the lanes where lane_is_set(i) holds.
+template <class F>
+inline __mmask16 mask_where(F lane_is_set) {
+    __mmask16 k = 0;
+    for (int i = 0; i < 16; ++i)
+        if (lane_is_set(i)) k = (__mmask16)(k | 1u << i);
+    return k;
 }
 
 inline float x86_max(float a, float b) { return a > b ? a : b; }  // b when either is NaN
@@ -136,24 +145,19 @@ inline __m512 _mm512_andnot_ps(__m512 a, __m512 b) {  // ~a & b
 inline __m512 _mm512_abs_ps(__m512 a) { return _mm512_andnot_ps(_mm512_set1_ps(-0.0f), a); }
 
 inline __mmask16 _mm512_cmp_ps_mask(__m512 a, __m512 b, int predicate) {
-    __mmask16 k = 0;
-    for (int i = 0; i < 16; ++i) {
+    return mask_where([&](int i) {
         const float x = a.v[i], y = b.v[i];
-        bool r;
         switch (predicate) {
-            case _CMP_EQ_OQ: r = x == y; break;
-            case _CMP_NEQ_UQ: r = !(x == y); break;  // true when unordered
-            case _CMP_LT_OQ: r = x < y; break;
-            case _CMP_LE_OQ: r = x <= y; break;
-            case _CMP_GE_OQ: r = x >= y; break;
-            case _CMP_GT_OQ: r = x > y; break;
-            default:
-                fprintf(stderr, "avx512 emulation: comparison predicate %#x not emulated\n", predicate);
-                abort();
+            case _CMP_EQ_OQ: return x == y;
+            case _CMP_NEQ_UQ: return !(x == y);  // true when unordered
+            case _CMP_LT_OQ: return x < y;
+            case _CMP_LE_OQ: return x <= y;
+            case _CMP_GE_OQ: return x >= y;
+            case _CMP_GT_OQ: return x > y;
         }
-        if (r) k = (__mmask16)(k | 1u << i);
-    }
-    return k;
+        fprintf(stderr, "avx512 emulation: comparison predicate %#x not emulated\n", predicate);
+        abort();
+    });
 }
 inline __m512 _mm512_mask_blend_ps(__mmask16 k, __m512 a, __m512 b) {  // b where k is set
     for (int i = 0; i < 16; ++i)
@@ -179,7 +183,7 @@ inline float _mm512_reduce_add_ps(__m512 a) {  // GCC's tree: halves, quarters, 
 }
 inline __m256 _mm512_castps512_ps256(__m512 a) { return bits<__m256>(a); }
 inline __m256 _mm512_extractf32x8_ps(__m512 a, int hi) {
-    return hi ? upper_half<__m256>(a) : bits<__m256>(a);
+    return half<__m256>(a, hi);
 }
 
 // ---------------------------------------------------------------------------- 512-bit integers
@@ -223,22 +227,13 @@ inline __m512 _mm512_cvtepi32_ps(__m512i a) {  // rounds to nearest, as the defa
     return r;
 }
 inline __mmask16 _mm512_cmpeq_epi32_mask(__m512i a, __m512i b) {
-    __mmask16 k = 0;
-    for (int i = 0; i < 16; ++i)
-        if (a.v[i] == b.v[i]) k = (__mmask16)(k | 1u << i);
-    return k;
+    return mask_where([&](int i) { return a.v[i] == b.v[i]; });
 }
 inline __mmask16 _mm512_cmpgt_epi32_mask(__m512i a, __m512i b) {  // signed
-    __mmask16 k = 0;
-    for (int i = 0; i < 16; ++i)
-        if (a.v[i] > b.v[i]) k = (__mmask16)(k | 1u << i);
-    return k;
+    return mask_where([&](int i) { return a.v[i] > b.v[i]; });
 }
 inline __mmask16 _mm512_movepi32_mask(__m512i a) {  // the sign bits
-    __mmask16 k = 0;
-    for (int i = 0; i < 16; ++i)
-        if (a.v[i] < 0) k = (__mmask16)(k | 1u << i);
-    return k;
+    return mask_where([&](int i) { return a.v[i] < 0; });
 }
 
 // ----------------------------------------------------------------------------- 512-bit doubles
@@ -259,16 +254,16 @@ inline __m512d _mm512_cvtps_pd(__m256 a) {  // exact
 }
 inline __m256d _mm512_castpd512_pd256(__m512d a) { return bits<__m256d>(a); }
 inline __m256d _mm512_extractf64x4_pd(__m512d a, int hi) {
-    return hi ? upper_half<__m256d>(a) : bits<__m256d>(a);
+    return half<__m256d>(a, hi);
 }
 
 // ------------------------------------------------------------ the 256- and 128-bit operations
 inline __m256 _mm256_max_ps(__m256 a, __m256 b) { return lanes(a, b, x86_max); }
 inline __m128 _mm256_castps256_ps128(__m256 a) { return bits<__m128>(a); }
-inline __m128 _mm256_extractf128_ps(__m256 a, int hi) { return hi ? upper_half<__m128>(a) : bits<__m128>(a); }
+inline __m128 _mm256_extractf128_ps(__m256 a, int hi) { return half<__m128>(a, hi); }
 inline __m256d _mm256_add_pd(__m256d a, __m256d b) { return lanes(a, b, [](double x, double y) { return x + y; }); }
 inline __m128d _mm256_castpd256_pd128(__m256d a) { return bits<__m128d>(a); }
-inline __m128d _mm256_extractf128_pd(__m256d a, int hi) { return hi ? upper_half<__m128d>(a) : bits<__m128d>(a); }
+inline __m128d _mm256_extractf128_pd(__m256d a, int hi) { return half<__m128d>(a, hi); }
 inline __m128 _mm_max_ps(__m128 a, __m128 b) { return lanes(a, b, x86_max); }
 inline __m128 _mm_max_ss(__m128 a, __m128 b) {  // lane 0 only; the others from a
     a.v[0] = x86_max(a.v[0], b.v[0]);

@@ -93,13 +93,14 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
 
             const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
             const double big_g = sw * (q_sum + z_grad);  // multiplies p_c
-            coef_p[r] = coef * big_g / s.sum;
-            coef_q[r] = X == Extra::smoothing ? coef * sw * eps_c : coef * sw;
             if (X == Extra::dense && c == 1 && s.sum == 1.0) {
                 // One class: p = 1 and q = Q, so G p - q is the z-loss part alone. Taken apart, it
                 // does not drown in the float rounding of G p and q (which cancel exactly).
                 coef_p[r] = coef * sw * z_grad;
                 coef_q[r] = 0.0;
+            } else {
+                coef_p[r] = coef * big_g / s.sum;
+                coef_q[r] = X == Extra::smoothing ? coef * sw * eps_c : coef * sw;
             }
             if (a.labels) {
                 // The label's element, with its [c == y] share, from m = 1 - p_y:

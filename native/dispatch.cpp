@@ -70,13 +70,14 @@ bool cpu_has_avx2() {
 bool cpu_has_avx512() {
 #if defined(FL_EMULATE_AVX512)
     return true;  // test builds: the AVX-512 unit is plain x86-64 code (avx512_emulation.h)
-#endif
+#else
     if (!cpu_has_avx2()) return false;
     if ((xgetbv0() & 0xE6) != 0xE6) return false;  // and opmask, ZMM0-15 upper, ZMM16-31
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
     const unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);  // F DQ BW VL
     return (b & need) == need;
+#endif
 }
 
 #define FL_TABLE(ns, label)                                                                     \
