@@ -222,9 +222,15 @@ __device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, f
     } else if (KIND == CE_DENSE) {
         L = r.b + r.w * logS + (r.inf_mass > 0.f ? INFINITY : 0.f);
         if (zl != 0.f) L += zl * lse * lse;
-        P = r.w + r.inf_mass + 2.f * zl * lse;
-        k.qs = G * eps_c;
-        k.qd = G * (1.f - eps);
+        if (a.c == 1 && r.s == 1.f) {
+            /* One class: p = 1 and q = Q, so G p - q is the z-loss part alone. Taken apart, it
+             * does not drown in the float rounding of G p and q (which cancel exactly). */
+            P = 2.f * zl * lse;
+        } else {
+            P = r.w + r.inf_mass + 2.f * zl * lse;
+            k.qs = G * eps_c;
+            k.qd = G * (1.f - eps);
+        }
     } else {  /* FOCAL: p = p_y, lp = log p, m = 1 - p */
         const float g = a.gamma;
         const float lp = (zy - r.m) - logS;
