@@ -350,16 +350,19 @@ inline void store_n(float* p, int n, vf a) {
 }
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
 
+#define FL_INLINE inline __attribute__((always_inline))
+#define FL_INLINE_LAMBDA __attribute__((always_inline))
+
 // Asks for the cache line at p ahead of use (prefetch: baseline x86-64, every ISA).
+// Always inlined: GCC finds a plain wrapper of __builtin_prefetch free of side effects and
+// deletes the calls to it that it has not inlined yet (its first DCE pass), prefetch and all.
 #ifndef FL_PREFETCH_LOCALITY
 #define FL_PREFETCH_LOCALITY 2
 #endif
-inline void prefetch(const void* p) { __builtin_prefetch(p, 0, FL_PREFETCH_LOCALITY); }
+FL_INLINE void prefetch(const void* p) { __builtin_prefetch(p, 0, FL_PREFETCH_LOCALITY); }
 
 // Calls body(j, n) for the vectors covering [begin, end): full ones (n == kLanes, a constant
 // the compiler folds into plain loads and stores), then one partial tail.
-#define FL_INLINE inline __attribute__((always_inline))
-#define FL_INLINE_LAMBDA __attribute__((always_inline))
 template <class Body>
 FL_INLINE void for_each_vector(int64_t begin, int64_t end, Body&& body) {
     int64_t j = begin;

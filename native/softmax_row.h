@@ -21,6 +21,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <type_traits>
+
 #include "kernels.h"
 #include "vmath.h"
 
@@ -59,12 +61,11 @@ struct RowStats {
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-template <Extra X, bool Capped>
-FL_INLINE RowStats softmax_pass1(const RowInput& in) {
+template <Extra X, bool Capped, bool keep>
+FL_INLINE RowStats softmax_pass1_kept(const RowInput& in) {
     const int64_t c = in.c;
     // locals, not loads through `in` after every float store (-fno-strict-aliasing)
     float* const buf = in.buf;
-    const bool keep = in.keep;
     const vf neg_inf = set1(-INFINITY);
     const float cap = in.cap, inv_cap = Capped ? 1.0f / in.cap : 0.0f;
     const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
@@ -120,7 +121,7 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
             // kSingle: float partial sums of up to 16 vectors, then double; two of them, so the
             // adds of consecutive vectors do not wait on each other
             vf part = zero(), part2 = zero();
-            auto body = [&](int64_t j, int n, vf& part) FL_INLINE_LAMBDA {
+            auto body = [&](int64_t j, int n, vf& part, auto label_check) FL_INLINE_LAMBDA {
                 vf v = load_n(z + j, n, neg_inf);
                 if (kSingle) vmax = max(vmax, v);
                 vf e = exp_softmax(sub(v, vref));
@@ -128,7 +129,7 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
                     // the label's own e is left out (added back exactly by the caller), so a
                     // float partial sum never mixes that 1 with the small others
                     vf others = e;
-                    if ((uint64_t)(label_at - j) < (uint64_t)n) {
+                    if (decltype(label_check)::value && (uint64_t)(label_at - j) < (uint64_t)n) {
                         const int lane = (int)(label_at - j);
                         others = select(mask_andnot(first_n(lane), first_n(lane + 1)), zero(), e);
                     }
@@ -159,20 +160,30 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
             };
             constexpr int kBlock = 16;  // vectors per float partial sum (and per prefetch burst)
             int64_t j = 0;
+            // label_check (a type, so the test is gone where false): whether the label may sit in
+            // these vectors, so the body looks for its lane. Only one block per row holds it.
+            auto block = [&](auto label_check) FL_INLINE_LAMBDA {
+                for (int u = 0; u < kBlock; u += 2) {
+                    body(j + u * kLanes, kLanes, part, label_check);
+                    body(j + (u + 1) * kLanes, kLanes, part2, label_check);
+                }
+            };
             for (; j + kBlock * kLanes <= len; j += kBlock * kLanes) {
                 if (j < next_len)  // the next chunk's matching lines, while we compute
                     for (int64_t l = 0; l < kBlock * kLanes; l += 64 / (int64_t)sizeof(float))
                         prefetch(next + j + l);
-                for (int u = 0; u < kBlock; u += 2) {
-                    body(j + u * kLanes, kLanes, part);
-                    body(j + (u + 1) * kLanes, kLanes, part2);
-                }
+                if (kSingle && (uint64_t)(label_at - j) < (uint64_t)(kBlock * kLanes))
+                    block(std::true_type{});
+                else
+                    block(std::false_type{});
                 if (kSingle) {
                     esum.add(add(part, part2));
                     part = part2 = zero();
                 }
             }
-            for_each_vector(j, len, [&](int64_t j, int n) FL_INLINE_LAMBDA { body(j, n, part); });
+            for_each_vector(j, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
+                body(j, n, part, std::true_type{});
+            });
             if (kSingle) esum.add(part);
             st.sum += esum.total();
             if (X != Extra::none) {
@@ -204,6 +215,13 @@ FL_INLINE RowStats softmax_pass1(const RowInput& in) {
         }
     }
     return st;
+}
+
+// keep as a constant, not a test per vector. The sweep is bound by the latency of its exp chain
+// more than by its port use, so every instruction less in it lets more vectors be in flight.
+template <Extra X, bool Capped>
+FL_INLINE RowStats softmax_pass1(const RowInput& in) {
+    return in.keep ? softmax_pass1_kept<X, Capped, true>(in) : softmax_pass1_kept<X, Capped, false>(in);
 }
 
 // Pass 2: g_c = (coef_p * exp(z_c - M) - coef_q * q_c) * dz/dx, with q_c the smoothing or dense
