@@ -30,6 +30,24 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         in[r].keep = a.grad != nullptr;
         in[r].t = nullptr;
     }
+    // Long rows with a single sweep (see GradWriter): a row's gradient is written during the next
+    // row's pass 1, so the row's chunk factors and the next row's references use the two arrays
+    // of the scratch in turn.
+    constexpr bool kSingle = X == Extra::none && !Capped;
+    const bool interleave = kSingle && a.grad && group == 1 && c >= fl::kLongRow;
+    float* other_refs = in[0].refs + fl::softmax_chunks(c);
+    GradWriter<X, Capped> pending;  // the previous row's gradient, written as the next row is read
+    float* pending_g = nullptr;
+    int64_t pending_label = 0;
+    double pending_g_label = 0.0;
+    auto lead = [&](int64_t column) FL_INLINE_LAMBDA { pending.run_to(column); };
+    auto finish_pending = [&] {
+        if (!pending_g) return;
+        pending.run_to(c);
+        if (a.labels) pending_g[pending_label] = (float)pending_g_label;
+        pending_g = nullptr;
+        pending = GradWriter<X, Capped>();
+    };
     for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
         const int rows = (int)min64(group, row_end - i0);
         bool live[fl::kSoftmaxGroupMax];
@@ -44,8 +62,12 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
             in[r].x = a.logits + i * c;
             if (a.targets && !a.labels) in[r].t = a.targets + i * c;
             in[r].label = y;
-            st[r] = softmax_pass1<X, Capped>(in[r]);
+            if (kSingle && interleave)
+                st[r] = softmax_pass1<X, Capped>(in[r], lead);
+            else
+                st[r] = softmax_pass1<X, Capped>(in[r]);
         }
+        finish_pending();
         // Phase 2: the row's loss and gradient coefficients, in row order.
         for (int r = 0; r < rows; ++r) {
             const int64_t i = i0 + r;
@@ -126,10 +148,21 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
                 masked_row(g, c, nullptr);
                 continue;
             }
+            if (kSingle && interleave) {  // written during the next row's pass 1, or below
+                pending = GradWriter<X, Capped>(in[r], st[r], coef_p[r], (float)coef_q[r], g, a.stream_grad);
+                pending_g = g;
+                pending_label = in[r].label;
+                pending_g_label = g_label[r];
+                float* const refs = in[r].refs;
+                in[r].refs = other_refs;
+                other_refs = refs;
+                continue;
+            }
             softmax_pass2<X, Capped>(in[r], st[r], coef_p[r], (float)coef_q[r], g, a.stream_grad);
             if (a.labels) g[in[r].label] = (float)g_label[r];
         }
     }
+    finish_pending();
     if (a.grad && a.stream_grad) stream_fence();
     out->sum = total;
     out->nonfinite = nonfinite;

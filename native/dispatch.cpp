@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -162,7 +163,11 @@ template <class Fn>  // fn(row_begin, row_end, scratch, BlockSum*)
 BlockSum run_rows(int64_t n, int64_t row_elements, size_t scratch_floats, Fn fn, double* result,
                   int64_t inline_below = kInlineElements) {
     const int64_t per_row = row_elements > 0 ? row_elements : 1;
-    const int64_t rows_per_block = per_row >= kBlockElements ? 1 : kBlockElements / per_row;
+    int64_t rows_per_block = per_row >= kBlockElements ? 1 : kBlockElements / per_row;
+    // Long rows go up to 16 to a block (while there are at least 32 blocks): cross-entropy
+    // overlaps a row's gradient writes with the next row's reads within a block.
+    if (per_row >= fl::kLongRow)
+        rows_per_block = std::max<int64_t>(rows_per_block, std::min<int64_t>(16, n / 32));
     const int64_t blocks = (n + rows_per_block - 1) / rows_per_block;
     std::vector<BlockSum> sums((size_t)blocks);
     struct Context {

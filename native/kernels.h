@@ -14,10 +14,14 @@ constexpr int64_t kSoftmaxChunk = 2048;
 static inline int64_t softmax_chunks(int64_t c) { return (c + kSoftmaxChunk - 1) / kSoftmaxChunk; }
 
 // Per-row scratch for the softmax losses: the row's exponentials (or capped logits), then one
-// float per chunk.
+// float per chunk, twice (a long row's chunk factors stay while the next row's pass 1 runs).
 static inline size_t softmax_scratch_floats(int64_t c) {
-    return (size_t)((c + 15) / 16 * 16 + softmax_chunks(c) + 16);
+    return (size_t)((c + 15) / 16 * 16 + 2 * softmax_chunks(c) + 16);
 }
+
+// Rows of at least this many classes are long: cross-entropy writes such a row's gradient during
+// the next row's pass 1 (GradWriter in softmax_row.h), so they go several to a row block.
+constexpr int64_t kLongRow = 4096;
 
 // Short rows are processed a few at a time (their latency chains overlap); each needs its own
 // scratch row, so a worker's scratch is softmax_group(c) * softmax_scratch_floats(c) floats.

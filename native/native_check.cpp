@@ -983,6 +983,26 @@ int main(int argc, char** argv) {
                 run_case(o, rng);
             }
         }
+    // Long rows, several to a row block: CE (class indices, no smoothing, no cap) writes a row's
+    // gradient during the next row's pass 1. An odd C moves each gradient row's alignment, and
+    // 160 x 32001 is large enough for non-temporal stores; 1e30 makes pass 1 redo a chunk.
+    const std::vector<std::pair<int64_t, int64_t>> long_rows = {{70, 4097}, {160, 32001}};
+    auto single_sweep = [&](int64_t n, int64_t c, bool all_on) {
+        Options o = random_options(CE, n, c, rng, all_on);
+        o.dense = false;
+        o.eps = 0;
+        o.cap = 0;
+        return o;
+    };
+    for (auto [n, c] : long_rows)
+        for (int k = 0; k < 3; ++k) {
+            Options o = single_sweep(n, c, k == 0);
+            if (k > 0) o.special = k == 1 ? NEG_INF : HUGE_1E30;
+            o.in_place = k == 1;  // a row's gradient over its logits, the next row's still to read
+            if (o.in_place) o.grad = true;
+            if (o.special == HUGE_1E30) o.z_loss = 0;
+            run_case(o, rng);
+        }
     printf("large rows done (%.1f s)\n", (now_ms() - t0) / 1000);
 
     // Thread-count, run-to-run and alignment independence (sizes above the inline threshold;
@@ -993,6 +1013,7 @@ int main(int argc, char** argv) {
             check_determinism(random_options(loss, 600, 129, rng, true), rng);
             check_determinism(random_options(loss, 5003, 10, rng, false), rng);  // short rows
             check_determinism(random_options(loss, 21, 4097, rng, false), rng);
+            if (loss == CE) check_determinism(single_sweep(70, 4097, true), rng);  // interleaved
             if (!quick) check_determinism(random_options(loss, 33, 128256, rng, true), rng);
         } else {
             check_determinism(random_options(loss, 3000, 33, rng, true), rng);

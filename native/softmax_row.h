@@ -11,7 +11,8 @@
 // When the reference moves, the sums are rescaled once per chunk (a scalar exp) and each chunk
 // remembers its reference. Pass 2 turns the kept e into the gradient (one multiply by the
 // chunk's factor exp(chunk ref - final ref) * coefficient) and writes it, with non-temporal
-// stores for large outputs; it never reads the logits again, so grad may alias them.
+// stores for large outputs; it never reads the logits again, so grad may alias them. For long
+// rows of cross-entropy, pass 2 of a row runs inside the next row's pass 1 (GradWriter).
 //
 // Accuracy: the label's (or the max's) e is exactly 1 and the others are summed apart from it,
 // and the loss is formed as (ref - z_y) + log S, so a confident row's small loss keeps its
@@ -61,8 +62,14 @@ struct RowStats {
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-template <Extra X, bool Capped, bool keep>
-FL_INLINE RowStats softmax_pass1_kept(const RowInput& in) {
+// What pass 1 calls before each block of a single sweep: lead(col) with the column up to which
+// the block reaches (GradWriter::run_to of the previous row, when interleaved).
+struct NoLead {
+    FL_INLINE void operator()(int64_t) const {}
+};
+
+template <Extra X, bool Capped, bool keep, class Lead>
+FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
     const int64_t c = in.c;
     // locals, not loads through `in` after every float store (-fno-strict-aliasing)
     float* const buf = in.buf;
@@ -172,6 +179,7 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in) {
                 if (j < next_len)  // the next chunk's matching lines, while we compute
                     for (int64_t l = 0; l < kBlock * kLanes; l += 64 / (int64_t)sizeof(float))
                         prefetch(next + j + l);
+                if (kSingle) lead(c0 + j + kBlock * kLanes);
                 if (kSingle && (uint64_t)(label_at - j) < (uint64_t)(kBlock * kLanes))
                     block(std::true_type{});
                 else
@@ -181,6 +189,7 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in) {
                     part = part2 = zero();
                 }
             }
+            if (kSingle) lead(c0 + len);
             for_each_vector(j, len, [&](int64_t j, int n) FL_INLINE_LAMBDA {
                 body(j, n, part, std::true_type{});
             });
@@ -219,72 +228,124 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in) {
 
 // keep as a constant, not a test per vector. The sweep is bound by the latency of its exp chain
 // more than by its port use, so every instruction less in it lets more vectors be in flight.
-template <Extra X, bool Capped>
-FL_INLINE RowStats softmax_pass1(const RowInput& in) {
-    return in.keep ? softmax_pass1_kept<X, Capped, true>(in) : softmax_pass1_kept<X, Capped, false>(in);
+template <Extra X, bool Capped, class Lead = NoLead>
+FL_INLINE RowStats softmax_pass1(const RowInput& in, const Lead& lead = Lead{}) {
+    return in.keep ? softmax_pass1_kept<X, Capped, true>(in, lead)
+                   : softmax_pass1_kept<X, Capped, false>(in, lead);
 }
 
 // Pass 2: g_c = (coef_p * exp(z_c - M) - coef_q * q_c) * dz/dx, with q_c the smoothing or dense
 // target mass (the label's own [c == y] share is added by the caller). Masked classes get 0.
+// A writer that can be resumed: run_to(limit) writes the vectors that start before limit, left to
+// right. Long rows of cross-entropy use that to write a row's gradient inside the next row's
+// pass 1, a block at a time, each block just before that pass overwrites it in the one scratch
+// row: the core then reads the logits and writes the gradient at once, as a copy does, instead
+// of one sweep after the other.
+template <Extra X, bool Capped>
+struct GradWriter {
+    RowInput in{};  // a copy: the caller's moves on to the next row
+    float* g = nullptr;
+    float coef_q = 0.0f, coef_p = 0.0f, row_max = 0.0f;
+    bool stream_grad = false;
+    int64_t j = 0, k = 0;  // the next vector's column and its chunk
+
+    GradWriter() = default;
+    FL_INLINE GradWriter(const RowInput& row, const RowStats& st, double coef_p_d, float coef_q_,
+                         float* g_, bool stream)
+        : in(row), g(g_), coef_q(coef_q_), coef_p((float)coef_p_d), row_max(st.max), stream_grad(stream) {
+        float* factor = in.refs;  // chunk reference -> multiplier of that chunk's kept e
+        if (!Capped) {
+            const int64_t chunks = fl::softmax_chunks(in.c);
+            for (int64_t kk = 0; kk < chunks; ++kk) {
+                const float r = in.refs[kk];
+                double f = 0.0;  // a chunk that was all -inf so far kept only zeros
+                if (r != -INFINITY) f = r == st.max ? coef_p_d : coef_p_d * ::exp((double)r - st.max);
+                factor[kk] = (float)f;
+            }
+        }
+        // Vectors start where g is aligned for non-temporal stores, so with a head offset one
+        // vector per chunk boundary straddles two chunks: its lanes take their own chunk's factor.
+        if (stream_grad) {
+            const uintptr_t mis = (uintptr_t)g % (uintptr_t)kStreamAlign;
+            if (mis) {  // the head, shorter than a vector, stored unaligned
+                const int64_t head = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), in.c);
+                with_segment([&](auto& segment) FL_INLINE_LAMBDA {
+                    segment(0, (int)head, false, set1(Capped ? 0.0f : in.refs[0]));
+                });
+                j = head;
+            }
+        }
+    }
+
+    // Writes the vectors that start before limit.
+    FL_INLINE void run_to(int64_t limit) {
+        if (!g) return;
+        const int64_t c = in.c;
+        const float* const factor = in.refs;
+        const bool nt = stream_grad;
+        int64_t jj = j, kk = k;
+        limit = min64(limit, c);
+        with_segment([&](auto& segment) FL_INLINE_LAMBDA {
+            while (jj < limit) {
+                const int64_t end = min64((kk + 1) * fl::kSoftmaxChunk, c);
+                const vf f = set1(Capped ? 0.0f : factor[kk]);
+                for (; jj + kLanes <= end && jj < limit; jj += kLanes) segment(jj, kLanes, nt, f);
+                if (jj < end && jj < limit) {  // the row's tail, or a vector across a chunk boundary
+                    const int n = (int)min64(kLanes, c - jj);
+                    vf fs = f;
+                    if (!Capped && end < c) fs = select(first_n((int)(end - jj)), f, set1(factor[kk + 1]));
+                    segment(jj, n, nt, fs);
+                    jj += n;
+                }
+                if (jj >= end) ++kk;
+            }
+        });
+        j = jj;
+        k = kk;
+    }
+
+  private:
+    // Calls body(segment), segment(j, n, aligned, f) writing n gradient lanes from column j; f is
+    // the factor of each lane (its chunk's), used when !Capped.
+    template <class Body>
+    FL_INLINE void with_segment(Body&& body) {
+        // locals, not loads through `this` after every float store (-fno-strict-aliasing)
+        const int64_t c = in.c;
+        const float* const buf = in.buf;
+        const float* const cw = in.cw;
+        const float* const t = in.t;
+        float* const gp = g;
+        const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
+        const float inv_cap = Capped ? 1.0f / in.cap : 0.0f;
+        const vf vcoef_p = set1(coef_p), vmax = set1(row_max), vcoef_q = set1(coef_q);
+        auto segment = [&](int64_t jj, int n, bool aligned, vf f) FL_INLINE_LAMBDA {
+            const vf e = load_n(buf + jj, n, zero());  // e, or the capped logit z when Capped
+            vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);
+            if (X != Extra::none) {
+                const vf w = cw ? load_n(cw + jj, n, zero()) : set1(1.0f);
+                vf q = w;
+                if (X == Extra::dense) q = mul(w, fmadd(load_n(t + jj, n, zero()), set1(keep_t), set1(eps_c)));
+                gv = fnmadd(vcoef_q, q, gv);
+                if (!Capped) gv = select_sign(e, zero(), gv);
+            }
+            if (Capped) {
+                const vf zc = mul(e, set1(inv_cap));
+                gv = mul(gv, fnmadd(zc, zc, set1(1.0f)));  // dz/dx = 1 - (z / cap)^2
+            }
+            if (aligned && n == kLanes)
+                stream(gp + jj, gv);
+            else
+                store_n(gp + jj, n, gv);
+        };
+        body(segment);
+    }
+};
+
 template <Extra X, bool Capped>
 FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p, float coef_q,
-                          float* g, bool stream_grad) {
-    const int64_t c = in.c;
-    const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
-    const float inv_cap = Capped ? 1.0f / in.cap : 0.0f;
-    float* factor = in.refs;  // chunk reference -> multiplier of that chunk's kept e
-    if (!Capped) {
-        const int64_t chunks = fl::softmax_chunks(c);
-        for (int64_t k = 0; k < chunks; ++k) {
-            const float r = in.refs[k];
-            double f = 0.0;  // a chunk that was all -inf so far kept only zeros
-            if (r != -INFINITY) f = r == st.max ? coef_p : coef_p * ::exp((double)r - st.max);
-            factor[k] = (float)f;
-        }
-    }
-    const vf vcoef_p = set1((float)coef_p), vmax = set1(st.max);
-
-    // f: the factor of each lane (its chunk's), used when !Capped
-    auto segment = [&](int64_t j, int n, bool aligned, vf f) FL_INLINE_LAMBDA {
-        const vf e = load_n(in.buf + j, n, zero());  // e, or the capped logit z when Capped
-        vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);
-        if (X != Extra::none) {
-            const vf w = in.cw ? load_n(in.cw + j, n, zero()) : set1(1.0f);
-            vf q = w;
-            if (X == Extra::dense) q = mul(w, fmadd(load_n(in.t + j, n, zero()), set1(keep_t), set1(eps_c)));
-            gv = fnmadd(set1(coef_q), q, gv);
-            if (!Capped) gv = select_sign(e, zero(), gv);
-        }
-        if (Capped) {
-            const vf zc = mul(e, set1(inv_cap));
-            gv = mul(gv, fnmadd(zc, zc, set1(1.0f)));  // dz/dx = 1 - (z / cap)^2
-        }
-        if (aligned && n == kLanes)
-            stream(g + j, gv);
-        else
-            store_n(g + j, n, gv);
-    };
-
-    // Vectors start where g is aligned for non-temporal stores, so with a head offset one vector
-    // per chunk boundary straddles two chunks: its lanes take their own chunk's factor.
-    int64_t j = 0;
-    if (stream_grad) {
-        const uintptr_t mis = (uintptr_t)g % (uintptr_t)kStreamAlign;
-        if (mis) j = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), c);
-        if (j) segment(0, (int)j, false, set1(factor[0]));
-    }
-    for (int64_t k = 0; j < c; ++k) {
-        const int64_t end = min64((k + 1) * fl::kSoftmaxChunk, c);
-        const vf f = set1(Capped ? 0.0f : factor[k]);
-        for (; j + kLanes <= end; j += kLanes) segment(j, kLanes, stream_grad, f);
-        if (j < end) {
-            const int n = (int)min64(kLanes, c - j);
-            vf fs = f;
-            if (!Capped && end < c) fs = select(first_n((int)(end - j)), f, set1(factor[k + 1]));
-            segment(j, n, stream_grad, fs);
-            j += n;
-        }
-    }
+                             float* g, bool stream_grad) {
+    GradWriter<X, Capped> w(in, st, coef_p, coef_q, g, stream_grad);
+    w.run_to(in.c);
 }
 
 // log S. With the label as the reference S = 1 + others, and log1p(others) in float (about 1e-7

@@ -399,6 +399,25 @@ class CrossEntropyTest extends LossContract {
         }
     }
     /**
+     * Long rows (C >= 4096) go several to a row block, and the native kernel writes a row's
+     * gradient during the next row's pass over the logits (class indices, no smoothing or cap):
+     * every row's gradient must still be its own, with an odd C moving each row's alignment.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void longRowsWrittenDuringTheNextRowMatchTheOracle(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("long rows");
+        for (LossSpec spec : List.of(CE, CE.withZLoss(0.0625))) {
+            for (Reduction r : List.of(Reduction.NONE, Reduction.MEAN)) {
+                Case k = random(spec, combo(SAMPLE, CLASS, IGNORE), 70, 4097, rng);
+                Checks.Run run = Checks.againstOracle(k, r, b, 1.0, null, false);
+                checkGradientAt(k, r, b, run, sampleCoordinates(k, rng));
+            }
+        }
+    }
+
+    /**
      * An ignore index inside [0, C) ignores the rows of that class: the same loss and gradient as
      * the batch without them (their gradient rows 0), for labels and softmax focal alike.
      */
