@@ -37,15 +37,12 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     const bool interleave = kSingle && a.grad && group == 1 && c >= fl::kLongRow;
     float* other_refs = in[0].refs + fl::softmax_chunks(c);
     GradWriter<X, Capped> pending;  // the previous row's gradient, written as the next row is read
-    float* pending_g = nullptr;
-    int64_t pending_label = 0;
-    double pending_g_label = 0.0;
+    double pending_g_label = 0.0;   // and its label's element
     auto lead = [&](int64_t column) FL_INLINE_LAMBDA { pending.run_to(column); };
     auto finish_pending = [&] {
-        if (!pending_g) return;
+        if (!pending.g) return;
         pending.run_to(c);
-        if (a.labels) pending_g[pending_label] = (float)pending_g_label;
-        pending_g = nullptr;
+        if (a.labels) pending.g[pending.in.label] = (float)pending_g_label;
         pending = GradWriter<X, Capped>();
     };
     for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
@@ -62,7 +59,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
             in[r].x = a.logits + i * c;
             if (a.targets && !a.labels) in[r].t = a.targets + i * c;
             in[r].label = y;
-            if (kSingle && interleave)
+            if (interleave)
                 st[r] = softmax_pass1<X, Capped>(in[r], lead);
             else
                 st[r] = softmax_pass1<X, Capped>(in[r]);
@@ -148,10 +145,8 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
                 masked_row(g, c, nullptr);
                 continue;
             }
-            if (kSingle && interleave) {  // written during the next row's pass 1, or below
+            if (interleave) {  // written during the next row's pass 1, or below
                 pending = GradWriter<X, Capped>(in[r], st[r], coef_p[r], (float)coef_q[r], g, a.stream_grad);
-                pending_g = g;
-                pending_label = in[r].label;
                 pending_g_label = g_label[r];
                 float* const refs = in[r].refs;
                 in[r].refs = other_refs;
