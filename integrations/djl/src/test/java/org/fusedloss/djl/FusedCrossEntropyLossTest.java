@@ -159,4 +159,19 @@ class FusedCrossEntropyLossTest {
         assertClose(perTerm, fused.value(), 1e-5, "per-row losses");
         assertClose(grad, fused.gradient(), 1e-5, "gradient of sum(upstream * loss)");
     }
+
+    @Test
+    void djlsLossMetricGetsTheSameValueWithoutTheGradient() {
+        int n = 30;
+        int c = 6;
+        Random rnd = new Random(12);
+        NDArray x = array(manager, normal(rnd, n * c, 2), n, c);
+        NDList labels = new NDList(manager.create(classes(rnd, n, c)), manager.create(uniform(rnd, n, 0.5, 2)));
+        FusedCrossEntropyLoss loss = new FusedCrossEntropyLoss(CrossEntropy.builder().labelSmoothing(0.05).build());
+        float value = loss.evaluate(labels, new NDList(x)).getFloat();
+        loss.addAccumulator("train");
+        loss.updateAccumulators(new String[] {"train"}, labels, new NDList(x));
+        loss.updateAccumulators(new String[] {"train"}, labels, new NDList(x));
+        assertEquals(value, loss.getAccumulator("train"), 1e-6f * Math.abs(value));
+    }
 }
