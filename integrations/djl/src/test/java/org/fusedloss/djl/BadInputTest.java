@@ -18,7 +18,6 @@ import java.util.Random;
 import java.util.function.Function;
 import org.fusedloss.CrossEntropy;
 import org.fusedloss.MeanSquaredError;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -26,21 +25,14 @@ import org.junit.jupiter.api.Test;
  * Bad input throws IllegalArgumentException naming what is wrong, before anything is written: the
  * predictions keep their values, no gradient reaches them, and the last evaluation is unchanged.
  */
-class BadInputTest {
+class BadInputTest extends WithManager {
     private static final int N = 6;
     private static final int C = 4;
-    private static NDManager manager;
     private static float[] logits;
 
     @BeforeAll
     static void start() {
-        manager = NDManager.newBaseManager();
         logits = normal(new Random(1), N * C, 2);
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
     }
 
     /** Runs the loss on fresh leaf predictions (made by {@code makePredictions}) and checks the rejection. */

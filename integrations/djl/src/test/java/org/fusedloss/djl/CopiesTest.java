@@ -12,38 +12,29 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 import java.util.Random;
 import org.fusedloss.CrossEntropy;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** What a step copies: nothing for float32 host arrays; each copy of the other paths is counted. */
-class CopiesTest {
+class CopiesTest extends WithManager {
     private static final int N = 50;
     private static final int C = 20;
-    private static NDManager manager;
     private static float[] logits;
     private static int[] y;
     private static float[] sw;
 
     @BeforeAll
     static void start() {
-        manager = NDManager.newBaseManager();
         Random rnd = new Random(11);
         logits = normal(rnd, N * C, 2);
         y = classes(rnd, N, C);
         sw = uniform(rnd, N, 0.5, 2);
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
     }
 
     @Test

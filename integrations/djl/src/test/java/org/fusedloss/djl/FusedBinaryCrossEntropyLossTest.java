@@ -9,33 +9,18 @@ import static org.fusedloss.djl.Harness.run;
 import static org.fusedloss.djl.Harness.uniform;
 
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.loss.SigmoidBinaryCrossEntropyLoss;
 import java.util.Random;
 import org.fusedloss.BinaryCrossEntropy;
 import org.fusedloss.Batch;
 import org.fusedloss.LossResult;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** FusedBinaryCrossEntropyLoss against DJL's SigmoidBinaryCrossEntropyLoss and the core's Java reference. */
-class FusedBinaryCrossEntropyLossTest {
-    private static NDManager manager;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
-
+class FusedBinaryCrossEntropyLossTest extends WithManager {
     @ParameterizedTest(name = "{0} x {1}")
     @CsvSource({"1, 1", "50, 1", "64, 10", "300, 37"})
     void matchesDjlsSigmoidBinaryCrossEntropy(int n, int k) {

@@ -12,7 +12,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.loss.SoftmaxCrossEntropyLoss;
@@ -21,26 +20,12 @@ import org.fusedloss.Batch;
 import org.fusedloss.CrossEntropy;
 import org.fusedloss.LossResult;
 import org.fusedloss.Reduction;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** FusedCrossEntropyLoss against DJL's SoftmaxCrossEntropyLoss and against the core's Java reference. */
-class FusedCrossEntropyLossTest {
-    private static NDManager manager;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
-
+class FusedCrossEntropyLossTest extends WithManager {
     @ParameterizedTest(name = "{0} x {1}")
     @CsvSource({"1, 2", "7, 3", "64, 10", "33, 1000", "4, 40000"})
     void sparseLabelsMatchDjlsSoftmaxCrossEntropy(int n, int c) {

@@ -11,31 +11,16 @@ import static org.fusedloss.djl.Harness.run;
 import static org.fusedloss.djl.Harness.uniform;
 
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import java.util.Random;
 import org.fusedloss.Batch;
 import org.fusedloss.LossResult;
 import org.fusedloss.SigmoidFocal;
 import org.fusedloss.SoftmaxFocal;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** The two focal losses, which DJL lacks, against the core's Java reference, with and without weights. */
-class FusedFocalLossTest {
-    private static NDManager manager;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
-
+class FusedFocalLossTest extends WithManager {
     @ParameterizedTest(name = "{0} x {1}, gamma {2}")
     @CsvSource({"64, 10, 2", "33, 1000, 0.5", "100, 3, 0"})
     void softmaxFocalMatchesTheJavaReference(int n, int c, double gamma) {

@@ -9,33 +9,18 @@ import static org.fusedloss.djl.Harness.scaled;
 import static org.fusedloss.djl.Harness.uniform;
 
 import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDManager;
 import ai.djl.training.loss.L2Loss;
 import java.util.Random;
 import org.fusedloss.Batch;
 import org.fusedloss.LossResult;
 import org.fusedloss.MeanSquaredError;
 import org.fusedloss.Reduction;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** FusedMeanSquaredErrorLoss against DJL's L2Loss (which is half the squared error) and the Java reference. */
-class FusedMeanSquaredErrorLossTest {
-    private static NDManager manager;
-
-    @BeforeAll
-    static void start() {
-        manager = NDManager.newBaseManager();
-    }
-
-    @AfterAll
-    static void stop() {
-        manager.close();
-    }
-
+class FusedMeanSquaredErrorLossTest extends WithManager {
     @ParameterizedTest(name = "{0} x {1}")
     @CsvSource({"1, 1", "64, 1", "64, 10", "257, 31"})
     void isTwiceDjlsL2Loss(int n, int k) {
