@@ -159,4 +159,12 @@ class FusedCrossEntropyLossTest extends WithManager {
         loss.updateAccumulators(new String[] {"train"}, labels, new NDList(x));
         assertEquals(value, loss.getAccumulator("train"), 1e-6f * Math.abs(value));
     }
+
+    @Test
+    void anEmptyBatchGivesAZeroLossAndAnEmptyGradient() {
+        NDArray x = manager.create(new float[0], new Shape(0, 5));
+        Harness.Run fused = run(new FusedCrossEntropyLoss(), x, new NDList(manager.create(new long[0])));
+        assertEquals(0f, fused.loss());
+        assertEquals(0, fused.gradient().length);
+    }
 }
