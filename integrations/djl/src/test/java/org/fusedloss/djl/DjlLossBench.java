@@ -115,13 +115,14 @@ public final class DjlLossBench {
                 };
                 FusedCrossEntropyLoss fused = new FusedCrossEntropyLoss(
                         CrossEntropy.builder().classWeights(d.classWeights()).build());
-                compare(name + " (DJL ops)", shape, x, new NDList(y, sw), djl, fused, 1f,
+                compare(name + " (DJL ops)", shape, x, new NDList(y, sw), new NDList(cw), djl, fused, 1f,
                         PeerData.referenceLoss(name, shape),
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, d.cols)
                                 .labels(d.labels()).sampleWeights(d.sampleWeights()).gradient(d.gradient())));
             } else {
                 FusedCrossEntropyLoss fused = new FusedCrossEntropyLoss();
-                compare(name + " (SoftmaxCrossEntropyLoss)", shape, x, new NDList(y), djlLoss(new SoftmaxCrossEntropyLoss()),
+                compare(name + " (SoftmaxCrossEntropyLoss)", shape, x, new NDList(y), new NDList(),
+                        djlLoss(new SoftmaxCrossEntropyLoss()),
                         fused, 1f, PeerData.referenceLoss(name, shape),
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, d.cols)
                                 .labels(d.labels()).gradient(d.gradient())));
@@ -148,14 +149,14 @@ public final class DjlLossBench {
                 };
                 FusedBinaryCrossEntropyLoss fused = new FusedBinaryCrossEntropyLoss(
                         BinaryCrossEntropy.builder().posWeight(d.posWeight()).build());
-                compare("bce_posw (DJL ops)", shape, x, new NDList(t), djl, fused, 1f,
+                compare("bce_posw (DJL ops)", shape, x, new NDList(t), new NDList(pw), djl, fused, 1f,
                         PeerData.referenceLoss("bce_posw", shape),
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, k)
                                 .targets(d.binaryTargets()).gradient(d.gradient())));
             }
             if (want(wanted, "bce")) {
                 FusedBinaryCrossEntropyLoss fused = new FusedBinaryCrossEntropyLoss();
-                compare("bce (SigmoidBinaryCrossEntropyLoss)", shape, x, new NDList(t),
+                compare("bce (SigmoidBinaryCrossEntropyLoss)", shape, x, new NDList(t), new NDList(),
                         djlLoss(new SigmoidBinaryCrossEntropyLoss()), fused, 1f, null,
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, k)
                                 .targets(d.binaryTargets()).gradient(d.gradient())));
@@ -166,14 +167,15 @@ public final class DjlLossBench {
                     return p.sub(labels.get(0)).square().mul(s.expandDims(1)).sum().div(s.sum().mul(k));
                 };
                 FusedMeanSquaredErrorLoss fused = new FusedMeanSquaredErrorLoss();
-                compare("mse_weighted (DJL ops)", shape, x, new NDList(target, sw), djl, fused, 1f,
+                compare("mse_weighted (DJL ops)", shape, x, new NDList(target, sw), new NDList(), djl, fused, 1f,
                         PeerData.referenceLoss("mse_weighted", shape),
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, k)
                                 .targets(d.regressionTargets()).sampleWeights(d.sampleWeights()).gradient(d.gradient())));
             }
             if (want(wanted, "l2")) {
                 FusedMeanSquaredErrorLoss fused = new FusedMeanSquaredErrorLoss(MeanSquaredError.builder().build());
-                compare("mse vs L2Loss (x2)", shape, x, new NDList(target), djlLoss(new L2Loss()), fused, 2f, null,
+                compare("mse vs L2Loss (x2)", shape, x, new NDList(target), new NDList(), djlLoss(new L2Loss()), fused,
+                        2f, null,
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, k)
                                 .targets(d.regressionTargets()).gradient(d.gradient())));
             }
@@ -187,7 +189,7 @@ public final class DjlLossBench {
                     return at.mul(ce.mul(pt.neg().add(1).pow(2))).mean();
                 };
                 FusedSigmoidFocalLoss fused = new FusedSigmoidFocalLoss();
-                compare("focal (DJL ops)", shape, x, new NDList(t), djl, fused, 1f,
+                compare("focal (DJL ops)", shape, x, new NDList(t), new NDList(), djl, fused, 1f,
                         PeerData.referenceLoss("focal", shape),
                         () -> fused.fusedLoss().compute(org.fusedloss.Batch.of(d.logits(), n, k)
                                 .targets(d.binaryTargets()).gradient(d.gradient())));
@@ -201,12 +203,18 @@ public final class DjlLossBench {
 
     /**
      * Checks both sides (loss against the reference value, the fused gradient against DJL's times
-     * {@code factor}), then times them paired, and the core call alone on heap arrays.
+     * {@code factor}), then times them paired, and the core call alone on heap arrays. {@code constants}
+     * are the other arrays a loss function reads: during a rep they and the labels are attached to the
+     * rep's manager, so that what DJL derives from them is freed with the rep, as the peer does.
      */
-    private static void compare(String name, String shape, NDArray x, NDList labels, LossFn djl, FusedLoss fused,
-                                float factor, Double reference, PairedTiming.Call coreAlone) throws Exception {
+    private static void compare(String name, String shape, NDArray x, NDList labels, NDList constants, LossFn djl,
+                                FusedLoss fused, float factor, Double reference, PairedTiming.Call coreAlone)
+            throws Exception {
+        NDList inputs = new NDList(labels);
+        inputs.addAll(constants);
         LossFn fusedFn = (l, p) -> fused.evaluate(l, new NDList(p));
         try (NDManager check = x.getManager().newSubManager()) {
+            inputs.tempAttach(check);
             NDArray[] a = lossAndGradient(check, x, labels, djl);
             NDArray[] b = lossAndGradient(check, x, labels, fusedFn);
             float la = a[0].getFloat() * factor;
@@ -227,8 +235,8 @@ public final class DjlLossBench {
         String copies = fused.lastEvaluation().copies().isEmpty() ? "none"
                 : String.join("; ", fused.lastEvaluation().copies());
         System.out.printf(Locale.ROOT, "# %-36s %-12s checked; timing...%n", name, shape);
-        PairedTiming.Result r = PairedTiming.measureSelfTimed(() -> timedStep(x, labels, djl),
-                () -> timedStep(x, labels, fusedFn), seconds);
+        PairedTiming.Result r = PairedTiming.measureSelfTimed(() -> timedStep(x, labels, inputs, djl),
+                () -> timedStep(x, labels, inputs, fusedFn), seconds);
         double core = medianMs(coreAlone, Math.max(5, r.pairs()));
         ROWS.add(new Row(name, shape, r, core, copies));
         System.out.printf(Locale.ROOT, "# %-36s %-12s DJL %.2f ms, fused %.2f ms, ratio %.2f over %d pairs; core alone %.2f ms%n",
@@ -252,8 +260,9 @@ public final class DjlLossBench {
      * One rep. The leaf copy is made before the clock starts; the timed part is what a training step
      * spends on the loss: forward, backward, reading the value, freeing the step's arrays.
      */
-    private static long timedStep(NDArray x, NDList labels, LossFn f) {
+    private static long timedStep(NDArray x, NDList labels, NDList inputs, LossFn f) {
         NDManager step = x.getManager().newSubManager();
+        inputs.tempAttach(step);
         NDArray leaf = x.duplicate();
         leaf.attach(step);
         leaf.setRequiresGradient(true);
