@@ -116,15 +116,16 @@ public abstract sealed class FusedLoss extends Loss
         }
     }
 
-    /** The loss; with {@code graphWanted}, differentiable into the fused gradient, else the value alone. */
-    private NDArray compute(NDList labels, NDList predictions, boolean graphWanted) {
+    /**
+     * The loss; with {@code graph}, differentiable into the fused gradient, else the value alone.
+     * {@link #evaluate} always asks for the graph: DJL's {@code hasGradient()} is false for a
+     * network's output (not a leaf), so whether autograd will want the gradient cannot be told here.
+     */
+    private NDArray compute(NDList labels, NDList predictions, boolean graph) {
         NDArray pred = single(predictions);
         Layout layout = layout(pred);
         NDArray target = labelArray(labels, layout);
         NDArray weights = labels.size() == 2 ? weightArray(labels.get(1), layout) : null;
-        // Always differentiable when asked for the loss: DJL's hasGradient() is false for a network's
-        // output (not a leaf), so whether autograd will want the gradient cannot be told from here.
-        boolean graph = graphWanted;
         boolean none = loss.reduction() == Reduction.NONE;
 
         try (Staging staging = new Staging(pred.getManager(), throughHost)) {
