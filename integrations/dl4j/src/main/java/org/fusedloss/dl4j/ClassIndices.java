@@ -1,8 +1,6 @@
 package org.fusedloss.dl4j;
 
 import java.nio.FloatBuffer;
-import org.nd4j.linalg.api.buffer.DataType;
-import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Class indices from the labels DL4J passes: a column of indices ({@code LossSparseMCXENT}'s layout,
@@ -13,16 +11,20 @@ final class ClassIndices {
     private ClassIndices() {
     }
 
-    /** The indices of a column of labels; each must be a whole number (the ignore index included). */
-    static int[] fromColumn(INDArray labels, int rows) {
-        double[] v = labels.reshape(rows).castTo(DataType.DOUBLE).toDoubleVector();
+    /**
+     * The indices of a column of float32 row-major labels, read from its buffer; each must be a whole
+     * number (the ignore index included). Float32 holds every index below 2^24 exactly.
+     */
+    static int[] fromColumn(FloatBuffer labels, int rows) {
         int[] y = new int[rows];
+        int base = labels.position();
         for (int i = 0; i < rows; i++) {
-            if (v[i] != Math.rint(v[i]) || Math.abs(v[i]) > Integer.MAX_VALUE) {
-                throw new IllegalArgumentException("labels[" + i + "] = " + v[i] + " is not a class index "
+            float v = labels.get(base + i);
+            if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("labels[" + i + "] = " + v + " is not a class index "
                         + "(labels of shape [N,1] hold one class index per example, as LossSparseMCXENT takes them)");
             }
-            y[i] = (int) v[i];
+            y[i] = (int) v;
         }
         return y;
     }

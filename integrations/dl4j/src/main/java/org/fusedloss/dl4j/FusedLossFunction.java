@@ -231,10 +231,10 @@ public abstract sealed class FusedLossFunction implements ILossFunction
         INDArray out = null;
         Batch batch = Batch.of(Nd4jArrays.buffer(x), rows, cols);
         try {
+            t = Nd4jArrays.rowMajorFloats(labels);
             if (indices) {
-                batch.labels(ClassIndices.fromColumn(labels, rows));
+                batch.labels(ClassIndices.fromColumn(Nd4jArrays.buffer(t), rows));
             } else {
-                t = Nd4jArrays.rowMajorFloats(labels);
                 if (labels() == Labels.INDICES) {
                     batch.labels(ClassIndices.fromOneHot(Nd4jArrays.buffer(t), rows, cols, ignoreLabel(), loss));
                 } else {

@@ -65,10 +65,15 @@ class TrainingTest {
 
     /** Two dense layers; the output layer's loss is the only difference between two networks. */
     static MultiLayerNetwork network(ILossFunction loss) {
+        return network(loss, FEATURES, 32, CLASSES);
+    }
+
+    /** The same network at other sizes (Dl4jBench times a wider one). */
+    static MultiLayerNetwork network(ILossFunction loss, int features, int hidden, int classes) {
         MultiLayerConfiguration conf = new NeuralNetConfiguration.Builder().seed(12345).weightInit(WeightInit.XAVIER)
                 .updater(new Adam(1e-2)).list()
-                .layer(new DenseLayer.Builder().nIn(FEATURES).nOut(32).activation(Activation.TANH).build())
-                .layer(new OutputLayer.Builder(loss).activation(Activation.SOFTMAX).nIn(32).nOut(CLASSES).build())
+                .layer(new DenseLayer.Builder().nIn(features).nOut(hidden).activation(Activation.TANH).build())
+                .layer(new OutputLayer.Builder(loss).activation(Activation.SOFTMAX).nIn(hidden).nOut(classes).build())
                 .build();
         MultiLayerNetwork net = new MultiLayerNetwork(conf);
         net.init();
