@@ -28,7 +28,7 @@ public final class FusedBinaryCrossEntropy extends FusedLossFunction {
 
     /** Wraps a configured binary cross-entropy (pos_weight, binary class weights); its reduction, gradient scale and gradient switch must be left at their defaults. */
     public FusedBinaryCrossEntropy(BinaryCrossEntropy loss) {
-        super(checked(loss, "FusedBinaryCrossEntropy"));
+        super(checked(loss, "FusedBinaryCrossEntropy"), Fused.SIGMOID, Labels.DENSE);
         this.posWeight = loss.posWeight();
         this.binaryClassWeights = loss.binaryClassWeights();
     }
@@ -52,16 +52,6 @@ public final class FusedBinaryCrossEntropy extends FusedLossFunction {
             b.binaryClassWeights(binaryClassWeights[0], binaryClassWeights[1]);
         }
         return b;
-    }
-
-    @Override
-    Fused fused() {
-        return Fused.SIGMOID;
-    }
-
-    @Override
-    Labels labels() {
-        return Labels.DENSE;
     }
 
     @Override

@@ -44,7 +44,7 @@ public final class FusedCrossEntropy extends FusedLossFunction {
      * its reduction, gradient scale and gradient switch must be left at their defaults.
      */
     public FusedCrossEntropy(CrossEntropy loss) {
-        super(checked(loss, "FusedCrossEntropy"));
+        super(checked(loss, "FusedCrossEntropy"), Fused.SOFTMAX, Labels.DENSE_OR_INDICES);
         this.classWeights = loss.classWeights();
         this.ignoreIndex = loss.ignoreIndex();
         this.labelSmoothing = loss.labelSmoothing();
@@ -64,16 +64,6 @@ public final class FusedCrossEntropy extends FusedLossFunction {
         CrossEntropy.Builder b = CrossEntropy.builder().ignoreIndex(ignoreIndex).labelSmoothing(labelSmoothing)
                 .zLoss(zLoss).softCap(softCap);
         return classWeights == null ? b : b.classWeights(classWeights);
-    }
-
-    @Override
-    Fused fused() {
-        return Fused.SOFTMAX;
-    }
-
-    @Override
-    Labels labels() {
-        return Labels.DENSE_OR_INDICES;
     }
 
     @Override

@@ -93,20 +93,20 @@ public abstract sealed class FusedLossFunction implements ILossFunction
         }
     }
 
+    /** The activation this loss fuses. */
+    private final Fused fused;
+    /** The labels this loss takes. */
+    private final Labels takes;
     /** The wrapped loss as the user gave it; null after Java deserialization (then rebuilt from the settings). */
     private final transient Loss configured;
     /** The core losses one call needs: [gradient and score, score, per-term scores]; built on first use. */
     private transient volatile Loss[] variants;
 
-    FusedLossFunction(Loss configured) {
+    FusedLossFunction(Loss configured, Fused fused, Labels takes) {
         this.configured = configured;
+        this.fused = fused;
+        this.takes = takes;
     }
-
-    /** The activation this loss fuses. */
-    abstract Fused fused();
-
-    /** The labels this loss takes. */
-    abstract Labels labels();
 
     /** A core loss with this loss's settings and the given reduction and gradient switch. */
     abstract Loss build(Reduction reduction, boolean gradient);
@@ -200,12 +200,12 @@ public abstract sealed class FusedLossFunction implements ILossFunction
         Nd4jArrays.checkSize("preOutput", preOutput);
         int rows = Math.toIntExact(preOutput.size(0));
         int cols = Math.toIntExact(preOutput.size(1));
-        boolean indices = labels() != Labels.DENSE && cols > 1 && labels.length() == rows
+        boolean indices = takes != Labels.DENSE && cols > 1 && labels.length() == rows
                 && (labels.rank() == 1 || labels.rank() == 2 && labels.size(1) == 1);
         if (!indices && !Arrays.equals(labels.shape(), preOutput.shape())) {
             throw new IllegalArgumentException(loss + ": labels of shape " + Arrays.toString(labels.shape())
                     + " do not match preOutput of shape " + Arrays.toString(preOutput.shape())
-                    + (labels() == Labels.DENSE ? "" : " (labels are dense, of preOutput's shape, or a column "
+                    + (takes == Labels.DENSE ? "" : " (labels are dense, of preOutput's shape, or a column "
                     + "of class indices [" + rows + ",1])"));
         }
         boolean perExampleMask = mask != null && mask.rank() == 2 && mask.size(0) == rows && mask.size(1) == 1;
@@ -214,7 +214,7 @@ public abstract sealed class FusedLossFunction implements ILossFunction
                 throw new IllegalArgumentException(loss + ": a mask is per example [" + rows + ",1] or per output "
                         + Arrays.toString(preOutput.shape()) + "; this one is " + Arrays.toString(mask.shape()));
             }
-            if (fused() == Fused.SOFTMAX) {
+            if (fused == Fused.SOFTMAX) {
                 throw new IllegalArgumentException(loss + ": a per-output mask " + Arrays.toString(mask.shape())
                         + " does not apply to a softmax loss (DL4J's LossMCXENT rejects it too); give a "
                         + "per-example mask [" + rows + ",1]");
@@ -235,7 +235,7 @@ public abstract sealed class FusedLossFunction implements ILossFunction
             if (indices) {
                 batch.labels(ClassIndices.fromColumn(Nd4jArrays.buffer(t), rows));
             } else {
-                if (labels() == Labels.INDICES) {
+                if (takes == Labels.INDICES) {
                     batch.labels(ClassIndices.fromOneHot(Nd4jArrays.buffer(t), rows, cols, ignoreLabel(), loss));
                 } else {
                     batch.targets(Nd4jArrays.buffer(t));
@@ -251,7 +251,7 @@ public abstract sealed class FusedLossFunction implements ILossFunction
             }
             double divisor = perExampleDivisor(cols);
             if (call == Call.SCORE_PER_EXAMPLE) {
-                out = Nd4jArrays.newFloats(rows, fused() == Fused.SOFTMAX ? 1 : cols);
+                out = Nd4jArrays.newFloats(rows, fused == Fused.SOFTMAX ? 1 : cols);
                 batch.perTerm(Nd4jArrays.buffer(out));
             } else {
                 batch.denominator(divisor);   // a MEAN over this divisor: the sum itself, or MSE's mean per example
@@ -281,7 +281,7 @@ public abstract sealed class FusedLossFunction implements ILossFunction
     }
 
     private void checkActivation(String loss, IActivation activationFn) {
-        Fused f = fused();
+        Fused f = fused;
         if (!f.type.isInstance(activationFn)) {
             throw new IllegalArgumentException(loss + " fuses the " + f.description + " into the loss and takes "
                     + "the gradient with respect to the output before it, but the layer's activation is "

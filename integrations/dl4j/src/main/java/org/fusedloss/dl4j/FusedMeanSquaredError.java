@@ -20,17 +20,7 @@ public final class FusedMeanSquaredError extends FusedLossFunction {
 
     /** Wraps a squared-error loss (its backend); its reduction, gradient scale and gradient switch must be left at their defaults. */
     public FusedMeanSquaredError(MeanSquaredError loss) {
-        super(checked(loss, "FusedMeanSquaredError"));
-    }
-
-    @Override
-    Fused fused() {
-        return Fused.IDENTITY;
-    }
-
-    @Override
-    Labels labels() {
-        return Labels.DENSE;
+        super(checked(loss, "FusedMeanSquaredError"), Fused.IDENTITY, Labels.DENSE);
     }
 
     @Override

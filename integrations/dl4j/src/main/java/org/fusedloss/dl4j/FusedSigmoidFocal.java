@@ -26,7 +26,7 @@ public final class FusedSigmoidFocal extends FusedLossFunction {
 
     /** Wraps a configured sigmoid focal loss (alpha, gamma); its reduction, gradient scale and gradient switch must be left at their defaults. */
     public FusedSigmoidFocal(SigmoidFocal loss) {
-        super(checked(loss, "FusedSigmoidFocal"));
+        super(checked(loss, "FusedSigmoidFocal"), Fused.SIGMOID, Labels.DENSE);
         this.alpha = loss.alpha();
         this.gamma = loss.gamma();
     }
@@ -38,16 +38,6 @@ public final class FusedSigmoidFocal extends FusedLossFunction {
 
     private static SigmoidFocal.Builder settings(double alpha, double gamma) {
         return SigmoidFocal.builder().alpha(alpha).gamma(gamma);
-    }
-
-    @Override
-    Fused fused() {
-        return Fused.SIGMOID;
-    }
-
-    @Override
-    Labels labels() {
-        return Labels.DENSE;
     }
 
     @Override

@@ -29,7 +29,7 @@ public final class FusedSoftmaxFocal extends FusedLossFunction {
 
     /** Wraps a configured softmax focal loss (alpha, gamma, ignore index); its reduction, gradient scale and gradient switch must be left at their defaults. */
     public FusedSoftmaxFocal(SoftmaxFocal loss) {
-        super(checked(loss, "FusedSoftmaxFocal"));
+        super(checked(loss, "FusedSoftmaxFocal"), Fused.SOFTMAX, Labels.INDICES);
         this.alpha = loss.alpha();
         this.gamma = loss.gamma();
         this.ignoreIndex = loss.ignoreIndex();
@@ -44,16 +44,6 @@ public final class FusedSoftmaxFocal extends FusedLossFunction {
     private static SoftmaxFocal.Builder settings(float[] alpha, double gamma, int ignoreIndex) {
         SoftmaxFocal.Builder b = SoftmaxFocal.builder().gamma(gamma).ignoreIndex(ignoreIndex);
         return alpha == null ? b : b.alpha(alpha);
-    }
-
-    @Override
-    Fused fused() {
-        return Fused.SOFTMAX;
-    }
-
-    @Override
-    Labels labels() {
-        return Labels.INDICES;
     }
 
     @Override
