@@ -147,6 +147,19 @@ class FusedLossFunctionTest {
         new FusedMeanSquaredError().computeScore(y, x, new ActivationIdentity(), null, true);
     }
 
+    /** An empty mini-batch scores 0 and has an empty gradient of its shape. */
+    @Test
+    void anEmptyMiniBatch() {
+        INDArray x = Nd4j.create(DataType.FLOAT, 0, 4);
+        INDArray y = Nd4j.create(DataType.FLOAT, 0, 4);
+        FusedCrossEntropy ce = new FusedCrossEntropy();
+        Pair<Double, INDArray> r = ce.computeGradientAndScore(y, x, new ActivationSoftmax(), null, false);
+        assertEquals(0.0, r.getFirst());
+        assertArrayEquals(new long[] {0, 4}, r.getSecond().shape());
+        assertArrayEquals(new long[] {0, 1}, ce.computeScoreArray(y, x, new ActivationSoftmax(), null).shape());
+        assertEquals(0.0, ce.computeScore(y, x, new ActivationSoftmax(), null, false));
+    }
+
     /** What DL4J decides (the reduction, gradient scale and switch) must be left at the core's defaults. */
     @Test
     void aLossThatReducesOrScalesItselfIsRejected() {
