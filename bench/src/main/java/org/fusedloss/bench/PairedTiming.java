@@ -7,7 +7,7 @@ import java.util.List;
  * Times two calls alternately in one JVM and gives the median of the per-pair time ratios. On a
  * shared, noisy machine the slow phases then hit both sides of each pair alike, so a ratio (weighted
  * over unweighted, loss over copy, heap over direct) comes out far steadier than from two JMH
- * forks run a minute apart. Public for the integrations' benchmarks (fusedloss-djl).
+ * forks run a minute apart. Public for the integrations' own harnesses (integrations/dl4j, djl).
  */
 public final class PairedTiming {
     /** A timed call. */
@@ -27,6 +27,7 @@ public final class PairedTiming {
     private PairedTiming() {
     }
 
+    /** Alternates a and b (after a warm-up) for about {@code seconds}, at least 7 pairs. */
     public static Result measure(Call a, Call b, double seconds) throws Exception {
         return measureSelfTimed(() -> nanos(a), () -> nanos(b), seconds);
     }
