@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Binary cross-entropy with logits, element-wise over an n x k matrix of logits and dense targets:
  * {@code -(posWeight[j] * t * log s + (1 - t) * log(1 - s))} in the stable form, optional binary

@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Softmax cross-entropy over logits, with class indices ({@link Batch#labels}) or dense targets
  * ({@link Batch#targets}): class weights, sample weights, ignore index, label smoothing, z-loss and

@@ -2,10 +2,16 @@ package org.fusedloss;
 
 import java.nio.FloatBuffer;
 import java.util.Objects;
+import org.fusedloss.internal.KernelBackend;
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossAccess;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
 
 /**
  * A configured loss: immutable, thread-safe and reusable. {@link #compute(Batch)} validates the
- * batch completely, computes the denominator of the reduction, and hands a {@link LossRequest} to a
+ * batch completely, computes the denominator of the reduction, and hands the request to a
  * {@link Backend}, which computes the loss and writes the gradient in one pass.
  *
  * <p>The subclasses are the losses of docs/SEMANTICS.md: {@link CrossEntropy}, {@link SoftmaxFocal},
@@ -19,6 +25,11 @@ public abstract sealed class Loss
     private final boolean computeGradient;
     private final Backend backend;
     final KernelOptions options;
+
+    static {
+        // The CUDA module's device path reads a loss's options (the same arrays, not copies).
+        LossAccess.register(loss -> loss.options);
+    }
 
     Loss(Builder<?> builder, KernelOptions options) {
         this.reduction = builder.reduction;
@@ -48,15 +59,30 @@ public abstract sealed class Loss
         return backend != null ? backend : Backends.best();
     }
 
-    /** Computes the loss and (unless turned off) its gradient on this loss's backend. */
+    /**
+     * Computes the loss and (unless turned off) its gradient on this loss's backend.
+     *
+     * @param batch the data, the gradient buffer and the optional inputs
+     * @return the reduced loss and what it was computed over
+     * @throws IllegalArgumentException naming the argument, index and value, before anything is written
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
     public final LossResult compute(Batch batch) {
         return compute(batch, backend());
     }
 
-    /** Computes the loss and its gradient on the given backend. */
-    public final LossResult compute(Batch batch, Backend on) {
+    /**
+     * Computes the loss and its gradient on the given backend.
+     *
+     * @param batch the data, the gradient buffer and the optional inputs
+     * @param backend one of {@link Backends#all()}
+     * @return the reduced loss and what it was computed over
+     * @throws IllegalArgumentException naming the argument, index and value, before anything is written
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
+    public final LossResult compute(Batch batch, Backend backend) {
         Objects.requireNonNull(batch, "batch");
-        Objects.requireNonNull(on, "backend");
+        KernelBackend on = KernelBackend.of(Objects.requireNonNull(backend, "backend"));
         LossKind kind = kindOf(batch);
         long terms = kind.perRow() ? batch.rows : (long) batch.rows * batch.cols;
         long elements = (long) batch.rows * batch.cols;
@@ -94,18 +120,6 @@ public abstract sealed class Loss
                 ? sums.lossSum() / denominator : sums.lossSum();
         return new LossResult(loss, denominator, stats.weightSum, stats.counted, stats.masked,
                 sums.nonFinite(), on.name());
-    }
-
-    /**
-     * Computes the loss and (unless turned off) its gradient on the GPU, from data already in device
-     * memory ({@link DeviceBatch}), on the CUDA backend whatever this loss was built for. Shapes and
-     * which inputs are present are checked first; labels and weights are checked by the kernel in
-     * its pass and a bad one throws the same {@link IllegalArgumentException} as on the CPU.
-     * Launches on the batch's stream and returns after reading back the result, which synchronizes
-     * that stream. Throws {@link IllegalStateException} with the reason where CUDA is not available.
-     */
-    public final LossResult compute(DeviceBatch batch) {
-        return Objects.requireNonNull(batch, "batch").computeWith(this);
     }
 
     /** Which kernel this batch needs (cross-entropy picks by labels or targets). */

@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Squared error {@code (x - t)^2} per element of an n x k matrix, times the sample and element
  * weights (1-D sample weights, 2-D per-output weights); MEAN divides by the sum of those weights.

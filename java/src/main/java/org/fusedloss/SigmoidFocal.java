@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Sigmoid focal loss (torchvision {@code sigmoid_focal_loss}, RetinaNet), element-wise:
  * {@code alpha_t * (1 - p_t)^gamma * BCE(x, t)}, times the sample and element weights. A negative

@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Softmax focal loss over logits with class indices:
  * {@code alpha[y] * (1 - p_y)^gamma * (-log p_y)} per row, times the sample weight. Alpha is a

@@ -1,13 +1,13 @@
-package org.fusedloss.cuda;
+package org.fusedloss.cuda.internal;
 
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
-import org.fusedloss.LossKind;
+import org.fusedloss.internal.LossKind;
 import org.fusedloss.Reduction;
 
 /**
- * A request on data in device memory: the device counterpart of {@link org.fusedloss.LossRequest}.
- * {@link org.fusedloss.Loss#compute(org.fusedloss.DeviceBatch)} builds it after the checks that need
+ * A request on data in device memory: the device counterpart of {@link org.fusedloss.internal.LossRequest}.
+ * {@link org.fusedloss.cuda.DeviceBatch#compute(org.fusedloss.Loss)} builds it after the checks that need
  * no device memory (shapes, which inputs are present); the kernel checks the labels and weights in
  * its own pass. Absent inputs are null. Unlike a {@code LossRequest}, the reduction happens on the
  * device: {@code gradientScale} is the loss's own factor, and the denominator is computed there

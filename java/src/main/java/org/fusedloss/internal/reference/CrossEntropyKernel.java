@@ -1,9 +1,9 @@
-package org.fusedloss.reference;
+package org.fusedloss.internal.reference;
 
 import java.nio.FloatBuffer;
-import org.fusedloss.KernelSums;
-import org.fusedloss.LossKind;
-import org.fusedloss.LossRequest;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
 
 /**
  * Softmax cross-entropy with class indices or dense targets, in double precision: label smoothing,

@@ -1,4 +1,4 @@
-package org.fusedloss.cuda;
+package org.fusedloss.cuda.internal;
 
 import static jcuda.driver.JCudaDriver.cuLaunchKernel;
 import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
@@ -12,7 +12,7 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUstream;
-import org.fusedloss.LossKind;
+import org.fusedloss.internal.LossKind;
 
 /**
  * The kernel table of cuda/fusedloss_cuda.h, mirrored exactly: kernel names, flat parameter lists

@@ -1,16 +1,16 @@
-package org.fusedloss.reference;
+package org.fusedloss.internal.reference;
 
 import java.util.Optional;
-import org.fusedloss.Backend;
-import org.fusedloss.KernelSums;
-import org.fusedloss.LossRequest;
+import org.fusedloss.internal.KernelBackend;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossRequest;
 
 /**
  * The pure-Java backend: every loss in double precision, one row at a time. It is the fallback
  * wherever the native library does not load and the reference every other backend is checked
  * against, so it favours being obviously right over being fast.
  */
-public final class JavaBackend implements Backend {
+public final class JavaBackend implements KernelBackend {
 
     @Override
     public String name() {

@@ -1,4 +1,4 @@
-package org.fusedloss.cuda;
+package org.fusedloss.cuda.internal;
 
 import static jcuda.driver.JCudaDriver.cuCtxPopCurrent;
 import static jcuda.driver.JCudaDriver.cuCtxPushCurrent;
@@ -48,11 +48,12 @@ import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 import jcuda.runtime.cudaStream_t;
-import org.fusedloss.Backend;
-import org.fusedloss.KernelSums;
-import org.fusedloss.LossKind;
-import org.fusedloss.LossRequest;
 import org.fusedloss.LossResult;
+import org.fusedloss.internal.KernelBackend;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Settings;
 
 /**
  * The CUDA backend: the kernels of cuda/ (loaded from the fatbin inside the jar) launched through
@@ -71,7 +72,7 @@ import org.fusedloss.LossResult;
  *
  * <p>Two ways to call it:
  * <ul>
- *   <li>Data in device memory: {@link org.fusedloss.Loss#compute(org.fusedloss.DeviceBatch)} (which calls
+ *   <li>Data in device memory: {@link org.fusedloss.cuda.DeviceBatch#compute(org.fusedloss.Loss)} (which calls
  *       {@link #runOnDevice(DeviceRequest)}). Launches on the batch's stream and then waits for
  *       that stream to read the small result back.</li>
  *   <li>Data in host memory ({@link #run(LossRequest)}, used by
@@ -81,14 +82,15 @@ import org.fusedloss.LossResult;
  *       that have host data only.</li>
  * </ul>
  *
- * <p>System properties, read once: {@code fusedloss.cuda.device} (device index, default 0) and
- * {@code fusedloss.cuda.disable=true} (report unavailable without touching the driver).
+ * <p>Settings (system property or environment variable, {@link Settings}), read once:
+ * {@code fusedloss.cuda.device} (device index, default 0) and {@code fusedloss.cuda.disable=true}
+ * (report unavailable without touching the driver).
  */
-public final class CudaBackend implements Backend {
-    /** System property: the index of the device to use (default 0). */
-    public static final String DEVICE_PROPERTY = "fusedloss.cuda.device";
-    /** System property that turns the CUDA backend off: {@code true}. */
-    public static final String DISABLE_PROPERTY = "fusedloss.cuda.disable";
+public final class CudaBackend implements KernelBackend {
+    /** Setting: the index of the device to use (default 0). */
+    public static final String DEVICE_PROPERTY = Settings.CUDA_DEVICE;
+    /** Setting that turns the CUDA backend off: {@code true}. */
+    public static final String DISABLE_PROPERTY = Settings.CUDA_DISABLE;
     /** Where the build puts the fatbin inside the jar. */
     public static final String FATBIN_RESOURCE = "/org/fusedloss/cuda/fusedloss.fatbin";
     /** The oldest driver API version the fatbin runs on: nvcc 13 output needs CUDA 13.0 (R580). */
@@ -157,7 +159,7 @@ public final class CudaBackend implements Backend {
      * gradient and per-term losses are complete when this returns. A bad label or weight found by
      * the kernel throws the same {@link IllegalArgumentException} as on the CPU (the outputs then
      * hold unspecified values). Usually called through
-     * {@link org.fusedloss.Loss#compute(org.fusedloss.DeviceBatch)}, which checks the shapes first.
+     * {@link org.fusedloss.cuda.DeviceBatch#compute(org.fusedloss.Loss)}, which checks the shapes first.
      */
     public LossResult runOnDevice(DeviceRequest request) {
         return ensureAvailable().runDevice(request);
@@ -207,7 +209,7 @@ public final class CudaBackend implements Backend {
             }
             try {
                 gpu = Gpu.open(fatbin);
-            } catch (Unavailable e) {
+            } catch (Unavailable | Settings.Invalid e) {
                 unavailable = e.getMessage();
             } catch (Throwable t) {
                 // Never let a loader or driver problem escape: the backend is then just unavailable.
@@ -315,13 +317,17 @@ public final class CudaBackend implements Backend {
                     + " SMs, driver CUDA " + version(driverVersion);
         }
 
-        static Gpu open(Supplier<byte[]> fatbinSource) throws Unavailable {
-            if (Boolean.getBoolean(DISABLE_PROPERTY)) {
-                throw new Unavailable("turned off by -D" + DISABLE_PROPERTY + "=true");
+        static Gpu open(Supplier<byte[]> fatbinSource) throws Unavailable, Settings.Invalid {
+            Optional<Settings.Value> disable = Settings.read(DISABLE_PROPERTY);
+            if (disable.isPresent() && disable.get().bool()) {
+                throw new Unavailable("turned off by " + disable.get());
             }
+            Optional<Settings.Value> deviceSetting = Settings.read(DEVICE_PROPERTY);
+            int wanted = deviceSetting.isPresent() ? deviceSetting.get().integer(0, Integer.MAX_VALUE) : 0;
             byte[] fatbin = fatbinSource.get();
             if (fatbin == null || fatbin.length == 0) {
-                throw new Unavailable("the jar has no CUDA fatbin: it was built without nvcc");
+                throw new Unavailable("the jar has no CUDA fatbin: it was built without nvcc, or with "
+                        + "-Dfusedloss.skipFatbin=true");
             }
             if (DriverLibrary.FAILURE != null) {
                 throw new Unavailable(DriverLibrary.FAILURE);
@@ -347,7 +353,10 @@ public final class CudaBackend implements Backend {
             if (count == 0) {
                 throw new Unavailable("no GPU: the NVIDIA driver sees no CUDA device");
             }
-            int ordinal = deviceOrdinal(count);
+            if (wanted >= count) {
+                throw deviceSetting.get().invalid("but the driver sees " + count + " device" + (count == 1 ? "" : "s"));
+            }
+            int ordinal = wanted;
             CUdevice device = new CUdevice();
             check(cuDeviceGet(device, ordinal), "cuDeviceGet(" + ordinal + ")");
             byte[] nameBytes = new byte[256];
@@ -391,21 +400,6 @@ public final class CudaBackend implements Backend {
                     cuDevicePrimaryCtxRelease(device);
                 }
             }
-        }
-
-        private static int deviceOrdinal(int count) throws Unavailable {
-            String property = System.getProperty(DEVICE_PROPERTY, "0").trim();
-            int ordinal;
-            try {
-                ordinal = Integer.parseInt(property);
-            } catch (NumberFormatException e) {
-                throw new Unavailable("-D" + DEVICE_PROPERTY + "=" + property + " is not a device index");
-            }
-            if (ordinal < 0 || ordinal >= count) {
-                throw new Unavailable("-D" + DEVICE_PROPERTY + "=" + ordinal + " but the driver sees " + count
-                        + " device" + (count == 1 ? "" : "s"));
-            }
-            return ordinal;
         }
 
         private static int attribute(CUdevice device, int attribute) {

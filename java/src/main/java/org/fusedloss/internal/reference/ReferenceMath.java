@@ -1,6 +1,6 @@
-package org.fusedloss.reference;
+package org.fusedloss.internal.reference;
 
-import org.fusedloss.LossRequest;
+import org.fusedloss.internal.LossRequest;
 
 /** Small double-precision helpers of the reference kernels. */
 final class ReferenceMath {

@@ -1,4 +1,4 @@
-package org.fusedloss.nativecpu;
+package org.fusedloss.internal.nativecpu;
 
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
@@ -14,7 +14,9 @@ import org.bytedeco.javacpp.annotation.Platform;
  * (native/fusedloss_jni.h says why). {@link CriticalRegion} makes JavaCPP pin heap arrays with
  * {@code GetPrimitiveArrayCritical} instead of copying them ({@code GetFloatArrayElements} copies);
  * the kernels call no JNI while they hold them.
- * Only {@link NativeBackend} calls these, after the arguments were validated in Java.
+ * The loss's own vectors (class weights, alpha, pos_weight) and the result cross as addresses of
+ * direct memory, so a call on direct buffers passes no heap array and enters no critical region.
+ * Only {@link NativeEngine} calls these, after the arguments were validated in Java.
  */
 @Platform(value = "linux-x86_64", include = {"fusedloss.h", "fusedloss_jni.h"}, link = "fusedloss",
         compiler = {"default", "cpp17"})
@@ -30,40 +32,40 @@ public final class NativeKernels {
 
     @Name("fl_jni_cross_entropy")
     static native int crossEntropy(long n, long c, float[] logits, long logitsAt, int[] labels, long labelsAt,
-            float[] targets, long targetsAt, int ignoreIndex, float[] classWeights,
+            float[] targets, long targetsAt, int ignoreIndex, long classWeights,
             float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
             float labelSmoothing, float zLoss, float softCap, float[] upstream, long upstreamAt,
-            double gradScale, float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
+            double gradScale, float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
 
     @Name("fl_jni_softmax_focal")
     static native int softmaxFocal(long n, long c, float[] logits, long logitsAt, int[] labels, long labelsAt,
-            int ignoreIndex, float[] alpha, float gamma, float[] sampleWeights, long sampleWeightsAt,
+            int ignoreIndex, long alpha, float gamma, float[] sampleWeights, long sampleWeightsAt,
             long sampleWeightStride, float[] upstream, long upstreamAt, double gradScale,
-            float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
+            float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
 
     @Name("fl_jni_binary_cross_entropy")
     static native int binaryCrossEntropy(long n, long k, float[] logits, long logitsAt, float[] targets,
-            long targetsAt, float[] posWeight, float[] binaryClassWeights, float[] sampleWeights,
+            long targetsAt, long posWeight, long binaryClassWeights, float[] sampleWeights,
             long sampleWeightsAt, long sampleWeightStride, float[] elementWeights, long elementWeightsAt,
             float[] upstream, long upstreamAt, double gradScale, float[] grad, long gradAt,
-            float[] perTerm, long perTermAt, double[] result);
+            float[] perTerm, long perTermAt, long result);
 
     @Name("fl_jni_mean_squared_error")
     static native int meanSquaredError(long n, long k, float[] predictions, long predictionsAt, float[] targets,
             long targetsAt, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
             float[] elementWeights, long elementWeightsAt, float[] upstream, long upstreamAt, double gradScale,
-            float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
+            float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
 
     @Name("fl_jni_sigmoid_focal")
     static native int sigmoidFocal(long n, long k, float[] logits, long logitsAt, float[] targets, long targetsAt,
             float alpha, float gamma, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
             float[] elementWeights, long elementWeightsAt, float[] upstream, long upstreamAt, double gradScale,
-            float[] grad, long gradAt, float[] perTerm, long perTermAt, double[] result);
+            float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
 
     @Name("fl_jni_weight_sums")
     static native int weightSums(long n, long c, int[] labels, long labelsAt, int ignoreIndex,
-            float[] classWeights, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
-            float[] elementWeights, long elementWeightsAt, double[] result);
+            long classWeights, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
+            float[] elementWeights, long elementWeightsAt, long result);
 
     /** The address of a direct buffer's current position (a call of its own, nothing pinned). */
     @Name("fl_jni_address_f")

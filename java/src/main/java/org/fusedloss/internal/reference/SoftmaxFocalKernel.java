@@ -1,8 +1,8 @@
-package org.fusedloss.reference;
+package org.fusedloss.internal.reference;
 
 import java.nio.FloatBuffer;
-import org.fusedloss.KernelSums;
-import org.fusedloss.LossRequest;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossRequest;
 
 /**
  * Softmax focal loss in double precision: {@code alpha[y] (1 - p_y)^gamma (-log p_y)} per row with

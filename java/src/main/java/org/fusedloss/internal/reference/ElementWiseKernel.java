@@ -1,8 +1,8 @@
-package org.fusedloss.reference;
+package org.fusedloss.internal.reference;
 
 import java.nio.FloatBuffer;
-import org.fusedloss.KernelSums;
-import org.fusedloss.LossRequest;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossRequest;
 
 /**
  * The element-wise losses in double precision: binary cross-entropy with logits, squared error and

@@ -1,10 +1,11 @@
-package org.fusedloss;
+package org.fusedloss.internal;
 
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
+import org.fusedloss.Reduction;
 
 /**
- * A validated request that a {@link Backend} computes: every buffer is a view whose index 0 is
+ * A validated request that a {@link KernelBackend} computes: every buffer is a view whose index 0 is
  * the first element, already checked for length; absent inputs are null. The loss objects build
  * it after validation and after computing the denominator, so {@code gradScale} is final:
  * {@code gradient = gradScale * upstream[term] * weight * d(term)/d(prediction)}.

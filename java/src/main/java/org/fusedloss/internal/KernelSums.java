@@ -1,4 +1,4 @@
-package org.fusedloss;
+package org.fusedloss.internal;
 
 /**
  * What a backend returns for one request.

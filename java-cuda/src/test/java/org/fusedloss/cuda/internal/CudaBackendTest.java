@@ -1,4 +1,4 @@
-package org.fusedloss.cuda;
+package org.fusedloss.cuda.internal;
 
 import static jcuda.driver.JCudaDriver.cuCtxSetCurrent;
 import static jcuda.driver.JCudaDriver.cuDeviceGet;
@@ -38,10 +38,10 @@ import org.fusedloss.Backends;
 import org.fusedloss.Batch;
 import org.fusedloss.BinaryCrossEntropy;
 import org.fusedloss.CrossEntropy;
-import org.fusedloss.DeviceBatch;
+import org.fusedloss.cuda.DeviceBatch;
 import org.fusedloss.Loss;
-import org.fusedloss.LossKind;
-import org.fusedloss.LossRequest;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
 import org.fusedloss.LossResult;
 import org.fusedloss.MeanSquaredError;
 import org.fusedloss.Reduction;
@@ -72,7 +72,7 @@ class CudaBackendTest {
 
     @BeforeAll
     static void setUp() {
-        CudaBackend cuda = Backends.cuda();
+        CudaBackend cuda = (CudaBackend) Backends.cuda();
         available = cuda.isAvailable();
         reason = cuda.unavailabilityReason().orElse("");
         seed = Long.getLong("fusedloss.test.seed", System.nanoTime());
@@ -87,6 +87,11 @@ class CudaBackendTest {
             ok(cuDevicePrimaryCtxRetain(context, device));
             ok(cuCtxSetCurrent(context));
         }
+    }
+
+    /** A loss on device data: {@link DeviceBatch#compute(Loss)}. */
+    private static LossResult onDevice(Loss loss, DeviceBatch batch) {
+        return batch.compute(loss);
     }
 
     @AfterEach
@@ -111,7 +116,7 @@ class CudaBackendTest {
 
     @Test
     void unavailablePathBehaves() {
-        CudaBackend cuda = Backends.cuda();
+        CudaBackend cuda = (CudaBackend) Backends.cuda();
         assertEquals("cuda", cuda.name());
         assertNotNull(cuda.describe());
         if (available) {
@@ -137,7 +142,7 @@ class CudaBackendTest {
         assertTrue(e.getMessage().contains(reason), e.getMessage());
 
         // The device path: the same, after the checks that need no device memory.
-        e = assertThrows(IllegalStateException.class, () -> ce.compute(DeviceBatch.of(0x1000, 3, 4)
+        e = assertThrows(IllegalStateException.class, () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4)
                 .labels(0x2000).gradient(0x3000)));
         assertTrue(e.getMessage().contains(reason), e.getMessage());
         assertThrows(IllegalStateException.class, () -> cuda.computeCapability());
@@ -159,34 +164,24 @@ class CudaBackendTest {
     @Test
     void deviceBatchChecksNeedNoDevice() {
         CrossEntropy ce = CrossEntropy.builder().build();
-        assertMessage("labels: cross-entropy needs", () -> ce.compute(DeviceBatch.of(0x1000, 3, 4).gradient(0x3000)));
-        assertMessage("labels and targets", () -> ce.compute(DeviceBatch.of(0x1000, 3, 4).labels(0x2000)
+        assertMessage("labels: cross-entropy needs", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).gradient(0x3000)));
+        assertMessage("labels and targets", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000)
                 .targets(0x2000).gradient(0x3000)));
-        assertMessage("gradient: no gradient buffer", () -> ce.compute(DeviceBatch.of(0x1000, 3, 4).labels(0x2000)));
-        assertMessage("perTerm: per-term losses are written only with reduction NONE", () -> ce.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).perTerm(0x4000)));
-        assertMessage("upstream: a per-term upstream", () -> ce.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).upstream(0x4000)));
-        assertMessage("sampleWeights: stride = 0", () -> ce.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).sampleWeights(0x4000, 0)));
-        assertMessage("elementWeights: element weights apply", () -> ce.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).elementWeights(0x4000)));
-        assertMessage("denominator = -1.0", () -> ce.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).denominator(-1)));
+        assertMessage("gradient: no gradient buffer", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000)));
+        assertMessage("perTerm: per-term losses are written only with reduction NONE", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).perTerm(0x4000)));
+        assertMessage("upstream: a per-term upstream", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).upstream(0x4000)));
+        assertMessage("sampleWeights: stride = 0", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).sampleWeights(0x4000, 0)));
+        assertMessage("elementWeights: element weights apply", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).elementWeights(0x4000)));
+        assertMessage("denominator = -1.0", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).denominator(-1)));
         CrossEntropy sum = CrossEntropy.builder().reduction(Reduction.SUM).build();
-        assertMessage("denominator: a caller denominator applies", () -> sum.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).denominator(2)));
+        assertMessage("denominator: a caller denominator applies", () -> onDevice(sum, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).denominator(2)));
         CrossEntropy weighted = CrossEntropy.builder().classWeights(new float[] {1, 2, 3}).build();
-        assertMessage("classWeights: has 3 entries but the batch has 4 classes", () -> weighted.compute(
-                DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000)));
-        assertMessage("alpha: has 2 entries", () -> SoftmaxFocal.builder().alpha(new float[] {1, 1}).build()
-                .compute(DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000)));
-        assertMessage("posWeight: has 1 entries", () -> BinaryCrossEntropy.builder().posWeight(new float[] {1})
-                .build().compute(DeviceBatch.of(0x1000, 3, 4).targets(0x2000).gradient(0x3000)));
-        assertMessage("targets: softmax focal loss takes class indices", () -> SoftmaxFocal.builder().build()
-                .compute(DeviceBatch.of(0x1000, 3, 4).labels(0x2000).targets(0x2000).gradient(0x3000)));
-        assertMessage("labels: MEAN_SQUARED_ERROR takes dense targets", () -> MeanSquaredError.builder().build()
-                .compute(DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000)));
+        assertMessage("classWeights: has 3 entries but the batch has 4 classes", () -> onDevice(weighted, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000)));
+        assertMessage("alpha: has 2 entries", () -> onDevice(SoftmaxFocal.builder().alpha(new float[] {1, 1}).build(), DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000)));
+        assertMessage("posWeight: has 1 entries", () -> onDevice(BinaryCrossEntropy.builder().posWeight(new float[] {1})
+                .build(), DeviceBatch.of(0x1000, 3, 4).targets(0x2000).gradient(0x3000)));
+        assertMessage("targets: softmax focal loss takes class indices", () -> onDevice(SoftmaxFocal.builder().build(), DeviceBatch.of(0x1000, 3, 4).labels(0x2000).targets(0x2000).gradient(0x3000)));
+        assertMessage("labels: MEAN_SQUARED_ERROR takes dense targets", () -> onDevice(MeanSquaredError.builder().build(), DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000)));
         assertMessage("logits: the device address is 0", () -> DeviceBatch.of(0L, 3, 4));
         assertMessage("logits is null", () -> DeviceBatch.of((CUdeviceptr) null, 3, 4));
         assertMessage("cols = 0", () -> DeviceBatch.of(0x1000, 3, 0));
@@ -282,7 +277,7 @@ class CudaBackendTest {
     void everySoftmaxVariantMatchesTheReference() {
         assumeGpu();
         Random rnd = new Random(seed + 1);
-        boolean cluster = Backends.cuda().computeCapability() >= 90;
+        boolean cluster = ((CudaBackend) Backends.cuda()).computeCapability() >= 90;
         for (KernelLauncher.Variant v : KernelLauncher.Variant.values()) {
             if (v == KernelLauncher.Variant.CLUSTER && !cluster) {
                 System.out.println("CudaBackendTest: no cluster variant below sm_90");
@@ -338,25 +333,24 @@ class CudaBackendTest {
         CUdeviceptr x = upload(logits);
         CUdeviceptr g = upload(new float[n * c]);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> ce.compute(DeviceBatch.of(x, n, c).labels(upload(labels)).gradient(g)));
+                () -> onDevice(ce, DeviceBatch.of(x, n, c).labels(upload(labels)).gradient(g)));
         assertEquals("labels[5] = 12 is outside [0, 10) and is not the ignore index -100", e.getMessage());
 
         float[] sw = {1, 1, 1, -1, 1, 1, 1, 1};
-        e = assertThrows(IllegalArgumentException.class, () -> ce.compute(DeviceBatch.of(x, n, c)
+        e = assertThrows(IllegalArgumentException.class, () -> onDevice(ce, DeviceBatch.of(x, n, c)
                 .labels(upload(new int[n])).sampleWeights(upload(sw)).gradient(g)));
         assertEquals("sampleWeights[3] = -1.0 is negative", e.getMessage());
 
         float[] ew = new float[n * c];
         ew[17] = Float.POSITIVE_INFINITY;
-        e = assertThrows(IllegalArgumentException.class, () -> MeanSquaredError.builder().build()
-                .compute(DeviceBatch.of(x, n, c).targets(upload(new float[n * c])).elementWeights(upload(ew))
+        e = assertThrows(IllegalArgumentException.class, () -> onDevice(MeanSquaredError.builder().build(), DeviceBatch.of(x, n, c).targets(upload(new float[n * c])).elementWeights(upload(ew))
                         .gradient(g)));
         assertEquals("elementWeights[17] = Infinity is infinite", e.getMessage());
 
         float[] soft = new float[n * c];
         soft[9] = 0.5f;
-        e = assertThrows(IllegalArgumentException.class, () -> BinaryCrossEntropy.builder().binaryClassWeights(1, 2)
-                .build().compute(DeviceBatch.of(x, n, c).targets(upload(soft)).gradient(g)));
+        e = assertThrows(IllegalArgumentException.class, () -> onDevice(BinaryCrossEntropy.builder().binaryClassWeights(1, 2)
+                .build(), DeviceBatch.of(x, n, c).targets(upload(soft)).gradient(g)));
         assertEquals("targets[9] = 0.5: binary class weights need hard 0/1 targets", e.getMessage());
 
         // After an error the workspace is clean: the next call is right.
@@ -383,7 +377,7 @@ class CudaBackendTest {
             if (d.sampleWeights != null) {
                 b.sampleWeights(addressOf(upload(d.sampleWeights)), d.stride);
             }
-            LossResult r = ce.compute(b);
+            LossResult r = onDevice(ce, b);
             assertEquals("cuda", r.backend());
             assertMatches("raw addresses on a stream", d, ce, ref, new Outputs(r, download(g, d.logits.length), null));
             // The same on the CUstream object, and with a caller denominator.
@@ -597,7 +591,7 @@ class CudaBackendTest {
             return runDevice(loss, t, inPlace, null, -1);
         }
 
-        /** Through {@link Loss#compute(DeviceBatch)} on device copies of the inputs. */
+        /** Through {@link DeviceBatch#compute(Loss)} on device copies of the inputs. */
         Outputs runDevice(Loss loss, CudaBackendTest t, boolean inPlace, CUstream stream, double denominator) {
             CUdeviceptr x = t.upload(logits);
             CUdeviceptr g = inPlace ? x : t.upload(new float[n * c]);
@@ -623,7 +617,7 @@ class CudaBackendTest {
             if (denominator >= 0) {
                 b.denominator(denominator);
             }
-            LossResult r = loss.compute(b);
+            LossResult r = onDevice(loss, b);
             assertEquals("cuda", r.backend());
             return new Outputs(r, download(g, n * c), pt == null ? null : download(pt, terms()));
         }

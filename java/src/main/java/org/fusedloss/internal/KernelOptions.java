@@ -1,13 +1,15 @@
-package org.fusedloss;
+package org.fusedloss.internal;
 
 /** The configuration of a loss as the kernels see it; fixed when the loss is built. */
-record KernelOptions(float[] classWeights, float[] alpha, float[] posWeight, float[] binaryClassWeights,
+public record KernelOptions(float[] classWeights, float[] alpha, float[] posWeight, float[] binaryClassWeights,
                      int ignoreIndex, float labelSmoothing, float zLoss, float softCap,
                      float focalAlpha, float gamma) {
 
-    static final int DEFAULT_IGNORE_INDEX = -100;
+    /** PyTorch's default ignore index. */
+    public static final int DEFAULT_IGNORE_INDEX = -100;
 
-    static KernelOptions none() {
+    /** No option set. */
+    public static KernelOptions none() {
         return new KernelOptions(null, null, null, null, DEFAULT_IGNORE_INDEX, 0f, 0f, 0f, -1f, 0f);
     }
 }

@@ -1,4 +1,4 @@
-package org.fusedloss;
+package org.fusedloss.internal;
 
 /** The functions a backend computes, one per kernel (docs/SEMANTICS.md, "The per-term losses"). */
 public enum LossKind {

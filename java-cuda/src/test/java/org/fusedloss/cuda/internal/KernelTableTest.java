@@ -1,4 +1,4 @@
-package org.fusedloss.cuda;
+package org.fusedloss.cuda.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -23,7 +23,7 @@ import org.fusedloss.Backends;
 import org.fusedloss.BinaryCrossEntropy;
 import org.fusedloss.Batch;
 import org.fusedloss.CrossEntropy;
-import org.fusedloss.LossKind;
+import org.fusedloss.internal.LossKind;
 import org.fusedloss.MeanSquaredError;
 import org.fusedloss.Reduction;
 import org.junit.jupiter.api.AfterEach;

@@ -1,13 +1,26 @@
-package org.fusedloss;
+package org.fusedloss.cuda;
 
 import java.util.Objects;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
-import org.fusedloss.cuda.CudaBackend;
-import org.fusedloss.cuda.DeviceRequest;
+import org.fusedloss.Backend;
+import org.fusedloss.Backends;
+import org.fusedloss.BinaryCrossEntropy;
+import org.fusedloss.CrossEntropy;
+import org.fusedloss.Loss;
+import org.fusedloss.LossResult;
+import org.fusedloss.MeanSquaredError;
+import org.fusedloss.Reduction;
+import org.fusedloss.SoftmaxFocal;
+import org.fusedloss.cuda.internal.CudaBackend;
+import org.fusedloss.cuda.internal.DeviceRequest;
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossAccess;
+import org.fusedloss.internal.LossKind;
 
 /**
- * The data of one call on the GPU, already in device memory: the {@link Batch} of the CUDA backend,
+ * The data of one call on the GPU, already in device memory: the {@link org.fusedloss.Batch} of the
+ * CUDA backend (module fusedloss-cuda),
  * with device addresses instead of arrays. Each argument is a JCuda {@link CUdeviceptr} or a raw
  * device address ({@code long}, e.g. a tensor's {@code data_ptr()}), pointing at float32 data
  * (int32 for labels), row-major and contiguous, allocated on the device the CUDA backend uses
@@ -15,8 +28,8 @@ import org.fusedloss.cuda.DeviceRequest;
  * runtime, PyTorch or cuMemAlloc in the primary context is).
  *
  * <pre>{@code
- * LossResult r = ce.compute(DeviceBatch.of(logitsPtr, n, c).labels(labelsPtr)
- *         .gradient(gradPtr).stream(stream));
+ * LossResult r = DeviceBatch.of(logitsPtr, n, c).labels(labelsPtr)
+ *         .gradient(gradPtr).stream(stream).compute(ce);
  * }</pre>
  *
  * <p>Nothing is copied. Shapes and which inputs are present are checked before any launch; the
@@ -171,7 +184,7 @@ public final class DeviceBatch {
         return this;
     }
 
-    /** For MEAN and BATCH_MEAN: divide by this instead of the local weight sum or count (see {@link Batch#denominator}). */
+    /** For MEAN and BATCH_MEAN: divide by this instead of the local weight sum or count (see {@link org.fusedloss.Batch#denominator(double)}). */
     public DeviceBatch denominator(double denominator) {
         this.denominator = denominator;
         this.hasDenominator = true;
@@ -207,12 +220,21 @@ public final class DeviceBatch {
     // ---------------------------------------------------------------------------------------------
 
     /**
-     * What {@link Loss#compute(DeviceBatch)} does: the checks that need no device memory (the same
-     * messages as the host path), then the launch on the CUDA backend.
+     * Computes a loss and (unless the loss turns it off) its gradient on the GPU, from this data in
+     * device memory, on the CUDA backend whatever the loss was built for. Shapes and which inputs
+     * are present are checked first, with the messages of the host path; labels and weights are
+     * checked by the kernel in its pass, and a bad one throws the same
+     * {@link IllegalArgumentException} as on the CPU. Launches on this batch's stream and returns
+     * after reading back the result, which synchronizes that stream.
+     *
+     * @param loss the configured loss
+     * @return the reduced loss and what it was computed over
+     * @throws IllegalArgumentException for a bad shape, a missing input or a bad label or weight
+     * @throws IllegalStateException with the reason, where CUDA is not available
      */
-    LossResult computeWith(Loss loss) {
+    public LossResult compute(Loss loss) {
         LossKind kind = kindOf(loss);
-        KernelOptions o = loss.options;
+        KernelOptions o = LossAccess.options(loss);
         Reduction reduction = loss.reduction();
         boolean withGradient = loss.computesGradient();
         if (withGradient && gradient == null) {
@@ -252,10 +274,10 @@ public final class DeviceBatch {
         checkVector("alpha", o.alpha(), "classes", kind == LossKind.SOFTMAX_FOCAL);
         checkVector("posWeight", o.posWeight(), "outputs", kind == LossKind.BINARY_CROSS_ENTROPY);
 
-        CudaBackend cuda = Backends.cuda();
-        if (!cuda.isAvailable()) {
+        Backend found = Backends.cuda();
+        if (!found.isAvailable() || !(found instanceof CudaBackend cuda)) {
             throw new IllegalStateException("the cuda backend is not available: "
-                    + cuda.unavailabilityReason().orElse("unknown reason"));
+                    + found.unavailabilityReason().orElse("Backends.cuda() is not this module's CUDA backend"));
         }
         DeviceRequest request = new DeviceRequest(kind, rows, cols, predictions,
                 kind == LossKind.CROSS_ENTROPY || kind == LossKind.SOFTMAX_FOCAL ? labels : null,
@@ -276,7 +298,7 @@ public final class DeviceBatch {
     }
 
     /** Which kernel this batch needs: the same rules (and messages) as {@code Loss.kindOf(Batch)}. */
-    LossKind kindOf(Loss loss) {
+    private LossKind kindOf(Loss loss) {
         Objects.requireNonNull(loss, "loss");
         if (loss instanceof CrossEntropy) {
             if (labels != null && targets != null) {
