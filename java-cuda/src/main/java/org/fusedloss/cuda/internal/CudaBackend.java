@@ -320,7 +320,7 @@ public final class CudaBackend implements KernelBackend {
         static Gpu open(Supplier<byte[]> fatbinSource) throws Unavailable, Settings.Invalid {
             Optional<Settings.Value> disable = Settings.read(DISABLE_PROPERTY);
             if (disable.isPresent() && disable.get().bool()) {
-                throw new Unavailable("turned off by " + disable.get());
+                throw new Unavailable(disable.get() + " turns the CUDA backend off");
             }
             Optional<Settings.Value> deviceSetting = Settings.read(DEVICE_PROPERTY);
             int wanted = deviceSetting.isPresent() ? deviceSetting.get().integer(0, Integer.MAX_VALUE) : 0;

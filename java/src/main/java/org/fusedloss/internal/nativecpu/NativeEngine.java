@@ -51,7 +51,7 @@ public final class NativeEngine implements KernelBackend {
         try {
             Optional<Settings.Value> disable = Settings.read(Settings.NATIVE_DISABLE);
             if (disable.isPresent() && disable.get().bool()) {
-                return "turned off by " + disable.get();
+                return disable.get() + " turns the native backend off";
             }
             Optional<Settings.Value> isaSetting = Settings.read(Settings.NATIVE_ISA);
             String isa = isaSetting.isPresent() ? isaSetting.get().oneOf("avx512", "avx2", "scalar") : null;
