@@ -421,7 +421,6 @@ int fl_set_isa(const char* name) {
         std::lock_guard<std::mutex> lock(g_isa_mutex);
         std::string why = select_isa(name);
         if (!why.empty()) fail(FL_ERR_ARGUMENT, why);
-        g_isa_env_error.clear();
     });
 }
 
