@@ -2,20 +2,20 @@
 # gpu-tests.sh: runs the CUDA backend's JUnit tests on a GPU machine that has an NVIDIA driver but
 # no JDK and no Maven (the lent device machines: nvcc, no Java, no network).
 #
-#   here (with JDK 17 + Maven + ~/.m2):   java/src/test/java/org/fusedloss/cuda/gpu-tests.sh pack
+#   here (with JDK 17 + Maven + ~/.m2):   java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh pack
 #       compiles the main and test classes, builds the fatbin with nvcc (if nvcc is here), and packs
 #       a jlink'd Java runtime, the classes, the jars and a JUnit runner into build-java-gpu/
 #       (ignored by .gitignore's build-*/; about 50 MB).
 #   there (repository root, build-java-gpu carried):
-#       java/src/test/java/org/fusedloss/cuda/gpu-tests.sh run          CudaBackendTest + KernelTableTest
-#       java/src/test/java/org/fusedloss/cuda/gpu-tests.sh run all      the whole suite (CUDA included
+#       java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh run          CudaBackendTest + KernelTableTest
+#       java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh run all      the whole suite (CUDA included
 #                                  wherever TestBackends lists it), less ReadmeExampleTest (needs javac)
 #     With nvcc there, the fatbin is rebuilt from cuda/ first (sm_90 + compute_90 PTX), so the
 #     kernels tested are the ones in the working tree (GPU_TESTS_KEEP_FATBIN=1: use the packed one). Exit status: 0 all passed, 1 a failure,
 #     2 the CUDA backend was not available (the reason is printed; a GPU run must not skip;
 #     GPU_TESTS_ALLOW_SKIP=1 runs the tests anyway, to check this script on a machine without one).
 set -euo pipefail
-root="$(cd "$(dirname "$0")/../../../../../../.." && pwd)"
+root="$(cd "$(dirname "$0")/../../../../../../../.." && pwd)"
 pack="$root/build-java-gpu"
 cd "$root"
 
@@ -47,8 +47,8 @@ public final class GpuTestMain {
                     .filters(org.junit.platform.engine.discovery.ClassNameFilter
                             .excludeClassNamePatterns(".*ReadmeExampleTest"));
         } else {
-            request.selectors(selectClass(Class.forName("org.fusedloss.cuda.KernelTableTest")),
-                    selectClass(Class.forName("org.fusedloss.cuda.CudaBackendTest")));
+            request.selectors(selectClass(Class.forName("org.fusedloss.cuda.internal.KernelTableTest")),
+                    selectClass(Class.forName("org.fusedloss.cuda.internal.CudaBackendTest")));
         }
         var listener = new SummaryGeneratingListener();
         LauncherFactory.create().execute(request.build(), listener);
@@ -71,12 +71,16 @@ case "${1:-}" in
 pack)
   rm -rf "$pack"
   mkdir -p "$pack/jars" "$pack/res/org/fusedloss/cuda" "$pack/native/lib" "$pack/runner"
-  (cd java && mvn -o -q test-compile -Dfusedloss.skipNative=true \
-      dependency:build-classpath -Dmdep.outputFile="$pack/cp.txt" -Dmdep.includeScope=test)
-  cp -r java/target/classes "$pack/classes"
-  cp -r java/target/test-classes "$pack/test-classes"
+  # In the reactor (the core is never installed): the last module written, java-cuda, leaves cp.txt.
+  mvn -o -q -pl java-cuda -am test-compile -Dfusedloss.skipNative=true -Dfusedloss.skipFatbin=true \
+      dependency:build-classpath -Dmdep.outputFile="$pack/cp.txt" -Dmdep.includeScope=test
+  # The core (fusedloss) and the CUDA module (fusedloss-cuda): classes and tests of both.
+  mkdir -p "$pack/classes" "$pack/test-classes"
+  cp -r java/target/classes/. java-cuda/target/classes/. "$pack/classes/"
+  cp -r java/target/test-classes/. java-cuda/target/test-classes/. "$pack/test-classes/"
   for jar in $(tr ':' ' ' < "$pack/cp.txt"); do
     case "$jar" in
+      */fusedloss-*.jar|*/java/target/classes) ;;  # the core's classes are copied above
       *jcuda-natives*) unzip -q -j -o "$jar" 'lib/libJCudaDriver-*' -d "$pack/native/lib" ;;  # driver binding only
       *) cp "$jar" "$pack/jars/" ;;
     esac
@@ -103,8 +107,8 @@ run)
     echo "fatbin rebuilt from cuda/ in $(( $(date +%s) - start )) s"
   fi
   cp="$res:$pack/native:$pack/classes:$pack/test-classes:$pack/runner:$pack/jars/*"
-  # Tests read ../cuda/fusedloss_cuda.h relative to the java module, as under Maven.
-  cd java
+  # Tests read ../cuda/fusedloss_cuda.h relative to the module, as under Maven.
+  cd java-cuda
   "$pack/jre/bin/java" -Xmx16g -Dfusedloss.skipNative=true -cp "$cp" GpuTestMain "$@"
   ;;
 *)
