@@ -39,22 +39,22 @@ public abstract sealed class Loss
         this.options = options;
     }
 
-    /** The reduction. */
+    /** {@return the reduction} */
     public Reduction reduction() {
         return reduction;
     }
 
-    /** The factor every gradient is multiplied by. */
+    /** {@return the factor every gradient is multiplied by} */
     public double gradientScale() {
         return gradientScale;
     }
 
-    /** Whether the gradient is computed (it needs a gradient buffer in the batch). */
+    /** {@return whether the gradient is computed (it needs a gradient buffer in the batch)} */
     public boolean computesGradient() {
         return computeGradient;
     }
 
-    /** The backend this loss was built for, or the best available one ({@link Backends#best()}). */
+    /** {@return the backend this loss was built for, or the best available one ({@link Backends#best()})} */
     public Backend backend() {
         return backend != null ? backend : Backends.best();
     }
@@ -217,13 +217,23 @@ public abstract sealed class Loss
 
         abstract B self();
 
-        /** The reduction (default {@link Reduction#MEAN}). */
+        /**
+         * The reduction (default {@link Reduction#MEAN}).
+         *
+         * @param reduction the reduction
+         * @return this builder
+         */
         public B reduction(Reduction reduction) {
             this.reduction = Objects.requireNonNull(reduction, "reduction");
             return self();
         }
 
-        /** A factor on the gradient: an upstream scalar, {@code 1 / accumulationSteps}, a head's weight. */
+        /**
+         * A factor on the gradient: an upstream scalar, {@code 1 / accumulationSteps}, a head's weight.
+         *
+         * @param scale the factor, finite
+         * @return this builder
+         */
         public B gradientScale(double scale) {
             if (!Double.isFinite(scale)) {
                 throw new IllegalArgumentException("gradientScale = " + scale + " must be finite");
@@ -232,19 +242,34 @@ public abstract sealed class Loss
             return self();
         }
 
-        /** Whether to compute the gradient (default true; false computes the loss alone). */
+        /**
+         * Whether to compute the gradient (default true; false computes the loss alone).
+         *
+         * @param compute false to compute the loss alone
+         * @return this builder
+         */
         public B gradient(boolean compute) {
             this.computeGradient = compute;
             return self();
         }
 
-        /** Always run on this backend (default: the best available at each call). */
+        /**
+         * Always run on this backend (default: the best available at each call).
+         *
+         * @param backend the backend
+         * @return this builder
+         */
         public B backend(Backend backend) {
             this.backend = Objects.requireNonNull(backend, "backend");
             return self();
         }
 
-        /** Always run on the backend of this name: {@code "java"}, {@code "native"} or {@code "cuda"}. */
+        /**
+         * Always run on the backend of this name: {@code "java"}, {@code "native"} or {@code "cuda"}.
+         *
+         * @param name {@code "java"}, {@code "native"} or {@code "cuda"}
+         * @return this builder
+         */
         public B backend(String name) {
             return backend(Backends.byName(name));
         }

@@ -13,7 +13,11 @@ public final class MeanSquaredError extends Loss {
         super(b, KernelOptions.none());
     }
 
-    /** A builder with MEAN. */
+    /**
+     * A builder with MEAN.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -39,7 +43,7 @@ public final class MeanSquaredError extends Loss {
             return this;
         }
 
-        /** The configured loss. */
+        /** {@return the configured loss} */
         public MeanSquaredError build() {
             return new MeanSquaredError(this);
         }

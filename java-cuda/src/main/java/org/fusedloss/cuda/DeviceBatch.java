@@ -68,136 +68,247 @@ public final class DeviceBatch {
         this.cols = cols;
     }
 
-    /** Logits (or predictions for MSE) of {@code rows x cols} floats at a raw device address. */
+    /**
+     * Logits (or predictions for MSE) of {@code rows x cols} floats at a raw device address.
+     *
+     * @param logitsAddress the device address of the logits (or predictions for MSE), not 0
+     * @param rows the number of rows (samples), at least 0
+     * @param cols classes (softmax losses) or outputs (element-wise losses) per row, at least 1
+     * @return a new batch, nothing else set
+     */
     public static DeviceBatch of(long logitsAddress, int rows, int cols) {
         return new DeviceBatch(address("logits", logitsAddress), rows, cols);
     }
 
-    /** Logits (or predictions for MSE) of {@code rows x cols} floats in device memory. */
+    /**
+     * Logits (or predictions for MSE) of {@code rows x cols} floats in device memory.
+     *
+     * @param logits the logits (or predictions for MSE), rows x cols float32 in device memory
+     * @param rows the number of rows (samples), at least 0
+     * @param cols classes (softmax losses) or outputs (element-wise losses) per row, at least 1
+     * @return a new batch, nothing else set
+     */
     public static DeviceBatch of(CUdeviceptr logits, int rows, int cols) {
         return new DeviceBatch(pointer("logits", logits), rows, cols);
     }
 
-    /** The number of rows (samples). */
+    /** {@return the number of rows (samples)} */
     public int rows() {
         return rows;
     }
 
-    /** The number of columns: classes for the softmax losses, outputs for the element-wise ones. */
+    /** {@return the number of columns: classes for the softmax losses, outputs for the element-wise ones} */
     public int cols() {
         return cols;
     }
 
-    /** Class indices, {@code rows} int32 values ({@code 0 <= y < cols}, or the ignore index). */
+    /**
+     * Class indices, {@code rows} int32 values ({@code 0 <= y < cols}, or the ignore index).
+     *
+     * @param address the device address of the labels (int32, one per row), not 0
+     * @return this batch
+     */
     public DeviceBatch labels(long address) {
         this.labels = address("labels", address);
         return this;
     }
 
-    /** Class indices, {@code rows} int32 values. */
+    /**
+     * Class indices, {@code rows} int32 values.
+     *
+     * @param labels the labels: int32 class indices, one per row, in device memory
+     * @return this batch
+     */
     public DeviceBatch labels(CUdeviceptr labels) {
         this.labels = pointer("labels", labels);
         return this;
     }
 
-    /** Dense targets of the logits' shape. */
+    /**
+     * Dense targets of the logits' shape.
+     *
+     * @param address the device address of the dense targets (the logits' shape), not 0
+     * @return this batch
+     */
     public DeviceBatch targets(long address) {
         this.targets = address("targets", address);
         return this;
     }
 
-    /** Dense targets of the logits' shape. */
+    /**
+     * Dense targets of the logits' shape.
+     *
+     * @param targets the dense targets (the logits' shape) in device memory
+     * @return this batch
+     */
     public DeviceBatch targets(CUdeviceptr targets) {
         this.targets = pointer("targets", targets);
         return this;
     }
 
-    /** One weight per row, contiguous; NaN marks a missing weight. */
+    /**
+     * One weight per row, contiguous; NaN marks a missing weight.
+     *
+     * @param address the device address of the sample weights, not 0
+     * @return this batch
+     */
     public DeviceBatch sampleWeights(long address) {
         return sampleWeights(address, 1);
     }
 
-    /** One weight per row, row {@code i}'s at element {@code i * stride} (one column of an n x outputs matrix). */
+    /**
+     * One weight per row, row {@code i}'s at element {@code i * stride} (one column of an n x outputs matrix).
+     *
+     * @param address the device address of the sample weights, not 0
+     * @param stride the distance in elements from one row's weight to the next (at least 1)
+     * @return this batch
+     */
     public DeviceBatch sampleWeights(long address, long stride) {
         this.sampleWeights = address("sampleWeights", address);
         this.sampleWeightStride = stride;
         return this;
     }
 
-    /** One weight per row, contiguous; NaN marks a missing weight. */
+    /**
+     * One weight per row, contiguous; NaN marks a missing weight.
+     *
+     * @param weights the weights in device memory; NaN marks a missing one
+     * @return this batch
+     */
     public DeviceBatch sampleWeights(CUdeviceptr weights) {
         return sampleWeights(weights, 1);
     }
 
-    /** One weight per row, row {@code i}'s at element {@code i * stride}. */
+    /**
+     * One weight per row, row {@code i}'s at element {@code i * stride}.
+     *
+     * @param weights the weights in device memory; NaN marks a missing one
+     * @param stride the distance in elements from one row's weight to the next (at least 1)
+     * @return this batch
+     */
     public DeviceBatch sampleWeights(CUdeviceptr weights, long stride) {
         this.sampleWeights = pointer("sampleWeights", weights);
         this.sampleWeightStride = stride;
         return this;
     }
 
-    /** Weights of the logits' shape (element-wise losses only); NaN masks an element. */
+    /**
+     * Weights of the logits' shape (element-wise losses only); NaN masks an element.
+     *
+     * @param address the device address of the element weights (the logits' shape), not 0
+     * @return this batch
+     */
     public DeviceBatch elementWeights(long address) {
         this.elementWeights = address("elementWeights", address);
         return this;
     }
 
-    /** Weights of the logits' shape (element-wise losses only). */
+    /**
+     * Weights of the logits' shape (element-wise losses only).
+     *
+     * @param weights the weights in device memory; NaN marks a missing one
+     * @return this batch
+     */
     public DeviceBatch elementWeights(CUdeviceptr weights) {
         this.elementWeights = pointer("elementWeights", weights);
         return this;
     }
 
-    /** For {@link Reduction#NONE}: the upstream gradient of each term (rows for softmax losses, elements otherwise). */
+    /**
+     * For {@link Reduction#NONE}: the upstream gradient of each term (rows for softmax losses, elements otherwise).
+     *
+     * @param address the device address of the upstream gradient of each term, not 0
+     * @return this batch
+     */
     public DeviceBatch upstream(long address) {
         this.upstream = address("upstream", address);
         return this;
     }
 
-    /** For {@link Reduction#NONE}: the upstream gradient of each term. */
+    /**
+     * For {@link Reduction#NONE}: the upstream gradient of each term.
+     *
+     * @param upstream the upstream gradient of each term in device memory
+     * @return this batch
+     */
     public DeviceBatch upstream(CUdeviceptr upstream) {
         this.upstream = pointer("upstream", upstream);
         return this;
     }
 
-    /** Where the gradient goes (the logits' shape); it may be the logits themselves (in place). */
+    /**
+     * Where the gradient goes (the logits' shape); it may be the logits themselves (in place).
+     *
+     * @param address the device address of the gradient output (the logits' shape), not 0
+     * @return this batch
+     */
     public DeviceBatch gradient(long address) {
         this.gradient = address("gradient", address);
         return this;
     }
 
-    /** Where the gradient goes (the logits' shape); it may be the logits themselves (in place). */
+    /**
+     * Where the gradient goes (the logits' shape); it may be the logits themselves (in place).
+     *
+     * @param gradient where the gradient goes in device memory (may be the logits)
+     * @return this batch
+     */
     public DeviceBatch gradient(CUdeviceptr gradient) {
         this.gradient = pointer("gradient", gradient);
         return this;
     }
 
-    /** For {@link Reduction#NONE}: where each term's weighted loss goes. */
+    /**
+     * For {@link Reduction#NONE}: where each term's weighted loss goes.
+     *
+     * @param address the device address of the per-term losses output, not 0
+     * @return this batch
+     */
     public DeviceBatch perTerm(long address) {
         this.perTerm = address("perTerm", address);
         return this;
     }
 
-    /** For {@link Reduction#NONE}: where each term's weighted loss goes. */
+    /**
+     * For {@link Reduction#NONE}: where each term's weighted loss goes.
+     *
+     * @param perTerm where the per-term losses go in device memory
+     * @return this batch
+     */
     public DeviceBatch perTerm(CUdeviceptr perTerm) {
         this.perTerm = pointer("perTerm", perTerm);
         return this;
     }
 
-    /** For MEAN and BATCH_MEAN: divide by this instead of the local weight sum or count (see {@link org.fusedloss.Batch#denominator(double)}). */
+    /**
+     * For MEAN and BATCH_MEAN: divide by this instead of the local weight sum or count (see {@link org.fusedloss.Batch#denominator(double)}).
+     *
+     * @param denominator what MEAN or BATCH_MEAN divide by, finite and not negative
+     * @return this batch
+     */
     public DeviceBatch denominator(double denominator) {
         this.denominator = denominator;
         this.hasDenominator = true;
         return this;
     }
 
-    /** The stream to launch on (null: the default stream); it must belong to the primary context. */
+    /**
+     * The stream to launch on (null: the default stream); it must belong to the primary context.
+     *
+     * @param stream a stream of the primary context, or null for the default stream
+     * @return this batch
+     */
     public DeviceBatch stream(CUstream stream) {
         this.stream = stream;
         return this;
     }
 
-    /** A raw CUstream / cudaStream_t handle to launch on (0: the default stream). */
+    /**
+     * A raw CUstream / cudaStream_t handle to launch on (0: the default stream).
+     *
+     * @param handle a raw CUstream / cudaStream_t handle, or 0 for the default stream
+     * @return this batch
+     */
     public DeviceBatch stream(long handle) {
         this.stream = CudaBackend.stream(handle);
         return this;
