@@ -23,7 +23,8 @@ import javax.management.openmbean.CompositeData;
  * java -cp CLASSPATH org.fusedloss.GcLockerLoop heap|direct SECONDS [ROWS COLS]
  * </pre>
  *
- * prints {@code steps=..., gcs=..., gclocker_gcs=...}. Public API only, so the same source runs
+ * prints {@code steps=..., gcs=..., gclocker_gcs=...}, counted after 20 warm-up steps (while classes
+ * load from jars, the JDK's own inflater pins arrays too). Public API only, so the same source runs
  * against older builds. CriticalRegionTest runs it for a few seconds.
  */
 public final class GcLockerLoop {
@@ -37,17 +38,6 @@ public final class GcLockerLoop {
         int c = args.length > 3 ? Integer.parseInt(args[3]) : 8192;
         AtomicLong gcs = new AtomicLong();
         AtomicLong locker = new AtomicLong();
-        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
-            ((NotificationEmitter) gc).addNotificationListener((notification, handback) -> {
-                if (GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(notification.getType())) {
-                    var info = GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData());
-                    gcs.incrementAndGet();
-                    if (info.getGcCause().contains("GCLocker")) {
-                        locker.incrementAndGet();
-                    }
-                }
-            }, null, null);
-        }
         SplittableRandom rng = new SplittableRandom(12);
         float[] classWeights = new float[c];
         for (int j = 0; j < c; j++) {
@@ -68,8 +58,13 @@ public final class GcLockerLoop {
         loader.start();
         long steps = 0;
         double sum = 0;
-        long end = System.nanoTime() + seconds * 1_000_000_000L;
+        long warmUp = 20;
+        long end = Long.MAX_VALUE;
         while (System.nanoTime() < end) {
+            if (steps == warmUp) {
+                countCollections(gcs, locker);
+                end = System.nanoTime() + seconds * 1_000_000_000L;
+            }
             for (int i = 0; i < n; i++) {
                 labels.put(i, rng.nextInt(c));
             }
@@ -84,9 +79,24 @@ public final class GcLockerLoop {
         loader.interrupt();
         System.out.println("backend=" + Backends.best().name() + " memory=" + (direct ? "direct" : "heap")
                 + " shape=" + n + "x" + c + " seconds=" + seconds + " checksum=" + (float) sum);
-        System.out.println("steps=" + steps);
+        System.out.println("steps=" + (steps - warmUp));
         System.out.println("gcs=" + gcs.get());
         System.out.println("gclocker_gcs=" + locker.get());
+    }
+
+    /** Counts every collection from now on, and those the GCLocker started. */
+    private static void countCollections(AtomicLong gcs, AtomicLong locker) {
+        for (GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            ((NotificationEmitter) gc).addNotificationListener((notification, handback) -> {
+                if (GarbageCollectionNotificationInfo.GARBAGE_COLLECTION_NOTIFICATION.equals(notification.getType())) {
+                    var info = GarbageCollectionNotificationInfo.from((CompositeData) notification.getUserData());
+                    gcs.incrementAndGet();
+                    if (info.getGcCause().contains("GCLocker")) {
+                        locker.incrementAndGet();
+                    }
+                }
+            }, null, null);
+        }
     }
 
     private static FloatBuffer floats(int count, boolean direct) {
