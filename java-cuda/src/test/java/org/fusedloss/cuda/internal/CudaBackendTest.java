@@ -151,7 +151,7 @@ class CudaBackendTest {
         // missing here, or on a GPU machine, an image that does not load) without throwing.
         CudaBackend noFatbin = new CudaBackend(() -> null);
         assertFalse(noFatbin.isAvailable());
-        assertEquals("the jar has no CUDA fatbin: it was built without nvcc", noFatbin.unavailabilityReason().get());
+        assertEquals("the jar has no CUDA fatbin: it was built without nvcc, or with -Dfusedloss.skipFatbin=true", noFatbin.unavailabilityReason().get());
         CudaBackend badImage = new CudaBackend(() -> new byte[] {1, 2, 3, 4});
         assertFalse(badImage.isAvailable());
         String why = badImage.unavailabilityReason().orElseThrow();
