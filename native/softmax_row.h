@@ -263,6 +263,9 @@ struct GradWriter {
                 factor[kk] = (float)f;
             }
         }
+        // A float pointer that is not 4-byte aligned (a direct buffer sliced at any byte) never
+        // reaches a vector boundary in whole floats: such a gradient gets ordinary stores.
+        if ((uintptr_t)g % sizeof(float) != 0) stream_grad = false;
         // Vectors start where g is aligned for non-temporal stores, so with a head offset one
         // vector per chunk boundary straddles two chunks: its lanes take their own chunk's factor.
         if (stream_grad) {
