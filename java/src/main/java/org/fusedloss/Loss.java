@@ -62,6 +62,7 @@ public abstract sealed class Loss
         long elements = (long) batch.rows * batch.cols;
         checkCommon(batch, kind, terms, elements);
         WeightStats stats = checkInputs(batch, kind, on);
+        batch.checkOverlaps(computeGradient, terms);
 
         double denominator = denominator(batch, stats);
         double gradScale = denominator == 0 ? 0 : gradientScale / denominator;
