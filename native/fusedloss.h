@@ -23,8 +23,18 @@
  * - per_term (NONE reduction only): receives each term's weighted loss (0 for masked terms).
  * - grad NULL: no gradient is written.
  * - result[0] = sum over counted terms of the weighted loss, accumulated in double in fixed row
- *   blocks combined in a fixed order (bit-identical for any thread count);
+ *   blocks combined in a fixed order (bit-identical for any thread count); a weighted term beyond
+ *   float range counts as +inf (terms are float32; the element-wise losses also form the
+ *   unweighted term and derivative in float);
  *   result[1] = number of counted terms whose weighted loss is not finite (NaN / inf).
+ * - A factor of 0 among a term's class weight, alpha, pos_weight, binary class weight or target
+ *   drops that part of the term and of its gradient, even where the predictions are NaN or inf.
+ *   A softmax row with no target mass and no z-loss left is 0 with a zero gradient. (A zero sample
+ *   or element weight multiplies the term: times NaN or inf it is NaN.)
+ * - grad_scale may be any finite double: it meets the weights in double where its float would not
+ *   be a normal float, so the gradient neither overflows nor loses its bits there.
+ * - Pointers need no alignment: a float may start at any byte (non-temporal stores are used only
+ *   where the gradient is 4-byte aligned).
  * - Return 0 on success, a nonzero FL_ERR_* code otherwise; fl_last_error() then describes it.
  *
  * The per-term losses, with weights (p = softmax(z), s = sigmoid(x), lse = log sum_c exp z_c):
@@ -130,10 +140,10 @@ const char* fl_isa(void);                 /* the one in use */
 int fl_isa_supported(const char* name);   /* 1 if this CPU can run it, 0 if not, -1 if unknown */
 int fl_set_isa(const char* name);         /* 0, or FL_ERR_ARGUMENT (unknown or unsupported) */
 
-/* Worker threads over rows; the pool is created once and resized only by this call.
- * Default: the number of online cores (or FUSEDLOSS_THREADS). */
+/* Worker threads over rows, started as calls need them (never more than a call's row blocks) and
+ * stopped only by fl_set_threads. Default: the number of online cores (or FUSEDLOSS_THREADS). */
 int fl_threads(void);
-int fl_set_threads(int threads);          /* 0, or FL_ERR_ARGUMENT if threads < 1 */
+int fl_set_threads(int threads);          /* 0, or FL_ERR_ARGUMENT outside [1, 1024] */
 
 const char* fl_version(void);
 const char* fl_last_error(void);          /* message of the calling thread's last failure */

@@ -37,11 +37,7 @@ struct SigmoidFocal {
             const vf chain = mul(mul(g_m_g1, mul(sg.s, sg.s_neg)), mul(sub(add(t, t), set1(1.0f)), ce));
             deriv = sub(mul(m_g, s_minus_t), chain);
         }
-        if (alpha >= 0.0f) {
-            const vf a_t = fmadd(t, set1(alpha), mul(one_t, set1(1.0f - alpha)));
-            term = mul(term, a_t);
-            deriv = mul(deriv, a_t);
-        }
+        if (alpha >= 0.0f) weigh_unless_zero(fmadd(t, set1(alpha), mul(one_t, set1(1.0f - alpha))), term, deriv);
     }
 };
 

@@ -1,5 +1,5 @@
-// thread_pool.cpp: workers created once (lazily, at the first job that wants them) and resized
-// only by fl_set_threads. One job at a time; a caller that finds the pool busy runs its job
+// thread_pool.cpp: workers created lazily, as many as the largest job so far wanted (never more
+// than its participants, up to the configured count), and stopped only by fl_set_threads. One job at a time; a caller that finds the pool busy runs its job
 // alone, which gives the same result because results never depend on who runs a block.
 #include "thread_pool.h"
 
@@ -38,7 +38,7 @@ int default_threads() {
     if (const char* env = getenv("FUSEDLOSS_THREADS")) {
         char* end = nullptr;
         long v = strtol(env, &end, 10);
-        if (end != env && *end == '\0' && v >= 1 && v <= 4096) return (int)v;
+        if (end != env && *end == '\0' && v >= 1 && v <= kMaxThreads) return (int)v;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores >= 1 ? (int)cores : 1;
@@ -69,11 +69,10 @@ class Pool {
             for (int64_t b = 0; b < job.blocks; ++b) job.run(job.ctx, b, scratch);
             return;
         }
-        const int wanted = threads() - 1;
-        if (participants > wanted + 1) participants = wanted + 1;
+        if (participants > threads()) participants = threads();
         if (scratch_.size() < (size_t)participants) scratch_.resize(participants);
         for (int w = 0; w < participants; ++w) scratch_[w].get(scratch_floats);
-        if ((int)workers_.size() != wanted) start_workers(wanted);
+        if ((int)workers_.size() < participants - 1) add_workers(participants - 1);
         {
             std::lock_guard<std::mutex> lock(mutex_);
             job_ = &job;
@@ -115,14 +114,14 @@ class Pool {
         }
     }
 
-    void start_workers(int count) {
-        stop_workers();
+    // Grows the workers to count (numbered 1..count; the caller is participant 0).
+    void add_workers(int count) {
         uint64_t generation;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             generation = generation_;
         }
-        for (int w = 1; w <= count; ++w)
+        for (int w = (int)workers_.size() + 1; w <= count; ++w)
             workers_.emplace_back([this, w, generation] { worker_loop(w, generation); });
     }
 

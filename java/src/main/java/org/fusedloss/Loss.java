@@ -66,6 +66,10 @@ public abstract sealed class Loss
 
         double denominator = denominator(batch, stats);
         double gradScale = denominator == 0 ? 0 : gradientScale / denominator;
+        if (Double.isInfinite(gradScale)) {
+            throw new IllegalArgumentException("gradientScale / denominator = " + gradientScale + " / " + denominator
+                    + " overflows a double");
+        }
         LossRequest request = new LossRequest(kind, batch.rows, batch.cols,
                 batch.predictions.floats(elements),
                 batch.labels == null ? null : batch.labels.ints(batch.rows),

@@ -320,6 +320,46 @@ class NativeBackendTest {
         Checks.close(java.loss(), nat.loss(), 1e-5, 1e-6, what + ": loss");
     }
 
+    /**
+     * setThreads takes 1 to {@link NativeBackend#MAX_THREADS}; beyond that it is rejected (it used
+     * to accept Integer.MAX_VALUE). A call never starts more OS threads than it has row blocks:
+     * with the maximum set, a call of 4 blocks adds at most 3 threads to the process (it used to
+     * start MAX_THREADS - 1 of them).
+     */
+    @Test
+    void theThreadCountIsBoundedAndACallStartsNoMoreThreadsThanBlocks() throws Exception {
+        TestBackends.require(NATIVE);
+        int original = NATIVE.threads();
+        try {
+            for (int bad : new int[] {0, -3, NativeBackend.MAX_THREADS + 1, Integer.MAX_VALUE}) {
+                Checks.rejects(() -> NATIVE.setThreads(bad), "setThreads(" + bad + ")", "threads = " + bad,
+                        String.valueOf(NativeBackend.MAX_THREADS));
+            }
+            NATIVE.setThreads(NativeBackend.MAX_THREADS);
+            assertEquals(NativeBackend.MAX_THREADS, NATIVE.threads(), () -> ctx("setThreads(MAX_THREADS)"));
+            int n = 4096;
+            int c = 12;  // 49 152 elements: 4 blocks of up to 16 384, enough to wake the workers
+            float[] x = new float[n * c];
+            int[] y = new int[n];
+            long before = osThreads();
+            CrossEntropy.builder().build().compute(Batch.of(x, n, c).labels(y).gradient(new float[n * c]), NATIVE);
+            long after = osThreads();
+            // a few threads of slack for the JVM's own (compiler threads come and go)
+            org.junit.jupiter.api.Assertions.assertTrue(after - before <= 3 + 8,
+                    () -> ctx("a call of 4 row blocks with " + NativeBackend.MAX_THREADS + " threads set started "
+                            + (after - before) + " OS threads"));
+        } finally {
+            NATIVE.setThreads(original);
+        }
+    }
+
+    /** The number of OS threads of this process (Linux). */
+    private static long osThreads() throws java.io.IOException {
+        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+            return tasks.count();
+        }
+    }
+
     @Test
     void resultsAreBitIdenticalForOneTwoAndThreeThreads() {
         TestBackends.require(NATIVE);

@@ -78,6 +78,28 @@ class SigmoidFocalTest extends LossContract {
         }
     }
 
+    /**
+     * alpha 1 gives the negatives (t = 0) an alpha factor of 0, alpha 0 the positives: those
+     * elements are dropped, NaN or infinite logits included ({@link #assertDropped}).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aZeroAlphaFactorDropsTheElementEvenWithNonFiniteLogits(Backend b) {
+        TestBackends.require(b);
+        float nan = Float.NaN;
+        float[] t = {0, 0, 0, 1, 1, 1};
+        Problem badNegatives = new Problem(2, 3, new float[] {nan, Float.POSITIVE_INFINITY, 0.5f, 0.25f, -2, 1}, null,
+                t, null, null, null);
+        Problem badPositives = new Problem(2, 3, new float[] {0.25f, -1, 0.5f, nan, Float.NEGATIVE_INFINITY, 1}, null,
+                t, null, null, null);
+        for (double gamma : new double[] {0, 2, 1.5}) {
+            assertDropped(FOCAL.withFocalAlpha(1).withGamma(gamma), badNegatives, new int[] {0, 1, 2}, b,
+                    "alpha 1, targets 0 at NaN, +inf, 0.5");
+            assertDropped(FOCAL.withFocalAlpha(0).withGamma(gamma), badPositives, new int[] {3, 4, 5}, b,
+                    "alpha 0, targets 1 at NaN, -inf, 1");
+        }
+    }
+
     private static void compare(LossSpec a, LossSpec e, Problem p, Backend b, TestBackends.Tol tol, String what) {
         for (Reduction r : Reduction.values()) {
             String w = what + " " + r + " on " + b.name();

@@ -24,6 +24,8 @@ public final class NativeBackend implements Backend {
     public static final String ISA_PROPERTY = "fusedloss.native.isa";
     /** System property that sets the number of worker threads. */
     public static final String THREADS_PROPERTY = "fusedloss.native.threads";
+    /** The most worker threads {@link #setThreads} takes (native/thread_pool.h, kMaxThreads). */
+    public static final int MAX_THREADS = 1024;
     /** System property that turns the native backend off (a kill switch): {@code true}. */
     public static final String DISABLE_PROPERTY = "fusedloss.native.disable";
 
@@ -109,15 +111,18 @@ public final class NativeBackend implements Backend {
         return NativeKernels.threads();
     }
 
-    /** Sets the number of worker threads (at least 1). Results are bit-identical for any count. */
+    /**
+     * Sets the number of worker threads, 1 to {@link #MAX_THREADS}; a call starts no more of them
+     * than it has row blocks. Results are bit-identical for any count.
+     */
     public void setThreads(int threads) {
         ensureAvailable();
         setThreadsChecked(threads);
     }
 
     private static void setThreadsChecked(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads = " + threads + " must be at least 1");
+        if (threads < 1 || threads > MAX_THREADS) {
+            throw new IllegalArgumentException("threads = " + threads + " must be in [1, " + MAX_THREADS + "]");
         }
         if (NativeKernels.setThreads(threads) != 0) {
             throw new IllegalArgumentException("threads = " + threads + ": " + NativeKernels.lastError());
