@@ -62,7 +62,8 @@
  *     p_t = s * t + (1 - s) * (1 - t),  m = 1 - p_t,  a_t = alpha * t + (1 - alpha) * (1 - t),
  *     ce  = softplus(x) - x * t,  term = w * a_t * m^gamma * ce
  *     dterm/dx = w * a_t * ( m^gamma * (s - t) - gamma * m^(gamma - 1) * s * (1 - s) * (2t - 1) * ce )
- *   (the second part is 0 when gamma == 0 or m == 0).
+ *   (the second part is 0 when gamma == 0 or m == 0). A target outside [0, 1] (or NaN) gives a NaN
+ *   term and derivative: (1 - p_t)^gamma has no real value there.
  * - fl_softmax_focal, per-class alpha (1 if NULL), gamma; effective weight is sw alone:
  *     p = p_y,  lp = log p = z_y - lse,  m = 1 - p  (computed as -expm1(lp) for accuracy)
  *     term  = sw * alpha[y] * m^gamma * (-lp)

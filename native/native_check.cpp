@@ -313,6 +313,7 @@ Output reference(const Options& o, const Data& d) {
                     double second = 0;
                     if (o.gamma != 0 && m != 0) second = o.gamma * pow(m, o.gamma - 1.0) * s * s_neg * (2 * t - 1) * ce;
                     deriv = times_unless_zero(a_t, mg * ((1 - t) * s - t * s_neg) - second);
+                    if (!(t >= 0 && t <= 1)) term = deriv = NAN;  // no focal weight outside [0, 1]
                 }
             }
             // the unweighted term and derivative are floats in the kernels, then the weight

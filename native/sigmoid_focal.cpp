@@ -38,6 +38,11 @@ struct SigmoidFocal {
             deriv = sub(mul(m_g, s_minus_t), chain);
         }
         if (alpha >= 0.0f) weigh_unless_zero(fmadd(t, set1(alpha), mul(one_t, set1(1.0f - alpha))), term, deriv);
+        // A target outside [0, 1] (or NaN) has no focal weight ((1 - p_t)^gamma of a negative base):
+        // its term and derivative are NaN, counted as non-finite, as in the reference.
+        const vmask in_range = mask_and(ge(t, zero()), le(t, set1(1.0f)));
+        term = select(in_range, term, set1(NAN));
+        deriv = select(in_range, deriv, set1(NAN));
     }
 };
 

@@ -35,7 +35,6 @@ public final class SigmoidFocal extends Loss {
     @Override
     WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
         b.targets.check((long) b.rows * b.cols, false);
-        WeightStats.checkUnitIntervalTargets(b);
         return WeightStats.elements(b, on);
     }
 

@@ -151,28 +151,12 @@ final class WeightStats {
 
     /** Binary class weights pick the weight by the label, so the targets must be exactly 0 or 1. */
     static void checkHardTargets(Batch b) {
-        checkTargets(b, false, ": binary class weights need hard 0/1 targets");
-    }
-
-    /**
-     * Sigmoid focal targets must lie in [0, 1] (NaN does not): {@code (1 - p_t)^gamma} has no real
-     * value where {@code 1 - p_t} is negative.
-     */
-    static void checkUnitIntervalTargets(Batch b) {
-        checkTargets(b, true, ": sigmoid focal targets must be in [0, 1]");
-    }
-
-    /** Each target in [0, 1] ({@code interval}) or exactly 0 or 1; the first other one is named. */
-    private static void checkTargets(Batch b, boolean interval, String rule) {
-        int n = b.rows * b.cols;
-        // heap targets straight from the array: this pass runs before every call
-        float[] a = b.targets.array != null ? (float[]) b.targets.array : null;
-        int offset = a != null ? b.targets.offset : 0;
-        FloatBuffer t = a == null ? b.targets.floats(n) : null;
-        for (int i = 0; i < n; i++) {
-            float v = a != null ? a[offset + i] : t.get(i);
-            if (interval ? !(v >= 0f && v <= 1f) : v != 0f && v != 1f) {
-                throw new IllegalArgumentException("targets[" + i + "] = " + v + rule);
+        FloatBuffer t = b.targets.floats((long) b.rows * b.cols);
+        for (int i = 0, n = b.rows * b.cols; i < n; i++) {
+            float v = t.get(i);
+            if (v != 0f && v != 1f) {
+                throw new IllegalArgumentException("targets[" + i + "] = " + v
+                        + ": binary class weights need hard 0/1 targets");
             }
         }
     }

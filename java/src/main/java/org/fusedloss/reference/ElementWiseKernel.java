@@ -102,6 +102,10 @@ final class ElementWiseKernel {
             double sMinusT = (1 - t) * s - t * sNeg;
             double slope = ReferenceMath.focalSlope(m, gamma, s * sNeg * (2 * t - 1));
             out[1] = ReferenceMath.weighted(at, mg * sMinusT - ReferenceMath.weighted(slope, ce));
+            if (!(t >= 0 && t <= 1)) {  // no focal weight outside [0, 1]: NaN, counted (as the kernels)
+                out[0] = Double.NaN;
+                out[1] = Double.NaN;
+            }
         });
     }
 
