@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include <type_traits>
+
 #include "kernels.h"
 #include "vmath.h"
 
@@ -49,7 +51,8 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         // counted per lane in float (exact far beyond any row length).
         dacc row_sum;
         vf part = zero(), bad = zero();
-        auto body = [&](int64_t j, int n) FL_INLINE_LAMBDA {
+        // wide: a compile-time copy of the loop for the rare rows whose factor is no float
+        auto body = [&](int64_t j, int n, auto wide) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
             vf w = set1(sw), e = set1(1.0f);
             if (ew) {
@@ -66,7 +69,7 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
                 vf gv;
-                if (wide) {
+                if (decltype(wide)::value) {
                     gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
                 } else {
                     const vf coef = up ? mul(vscale, u) : vscale;
@@ -76,13 +79,19 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             }
         };
         constexpr int kBlock = 8;
-        int64_t j = 0;
-        for (; j + kBlock * kLanes <= k; j += kBlock * kLanes) {
-            for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes);
-            row_sum.add(part);
-            part = zero();
-        }
-        for_each_vector(j, k, body);
+        auto sweep = [&](auto wide) FL_INLINE_LAMBDA {
+            int64_t j = 0;
+            for (; j + kBlock * kLanes <= k; j += kBlock * kLanes) {
+                for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes, wide);
+                row_sum.add(part);
+                part = zero();
+            }
+            for_each_vector(j, k, [&](int64_t jv, int n) FL_INLINE_LAMBDA { body(jv, n, wide); });
+        };
+        if (wide)
+            sweep(std::true_type{});
+        else
+            sweep(std::false_type{});
         row_sum.add(part);
         total += row_sum.total();
         dacc bad_sum;

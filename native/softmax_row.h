@@ -280,7 +280,7 @@ struct GradWriter {
             for (int64_t kk = 0; kk < done; ++kk) factor[kk] = (float)(factor[kk] / p_unscale);  // a power of two
             for (int64_t kk = done; kk < chunks; ++kk) factor[kk] = (float)(chunk_factor(kk) / p_unscale);
         }
-        coef_p = (float)(coef_p_d / p_unscale);
+        coef_p = (float)(wide ? coef_p_d / p_unscale : coef_p_d);
         coef_q = (float)coef_q_d;
         // A float pointer that is not 4-byte aligned (a direct buffer sliced at any byte) never
         // reaches a vector boundary in whole floats: such a gradient gets ordinary stores.
@@ -291,9 +291,13 @@ struct GradWriter {
             const uintptr_t mis = (uintptr_t)g % (uintptr_t)kStreamAlign;
             if (mis) {  // the head, shorter than a vector, stored unaligned
                 const int64_t head = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), in.c);
-                with_segment([&](auto& segment) FL_INLINE_LAMBDA {
+                auto head_segment = [&](auto& segment) FL_INLINE_LAMBDA {
                     segment(0, (int)head, false, set1(Capped ? 0.0f : in.refs[0]));
-                });
+                };
+                if (wide)
+                    with_segment<true>(head_segment);
+                else
+                    with_segment<false>(head_segment);
                 j = head;
             }
         }
@@ -307,7 +311,8 @@ struct GradWriter {
         const bool nt = stream_grad;
         int64_t jj = j, kk = k;
         limit = min64(limit, c);
-        with_segment([&](auto& segment) FL_INLINE_LAMBDA {
+        // wide rows (rare) get their own copy of the loop: the common one stays as tight as it was
+        auto loop = [&](auto& segment) FL_INLINE_LAMBDA {
             while (jj < limit) {
                 const int64_t end = min64((kk + 1) * fl::kSoftmaxChunk, c);
                 const vf f = set1(Capped ? 0.0f : factor[kk]);
@@ -321,15 +326,19 @@ struct GradWriter {
                 }
                 if (jj >= end) ++kk;
             }
-        });
+        };
+        if (wide)
+            with_segment<true>(loop);
+        else
+            with_segment<false>(loop);
         j = jj;
         k = kk;
     }
 
   private:
     // Calls body(segment), segment(j, n, aligned, f) writing n gradient lanes from column j; f is
-    // the factor of each lane (its chunk's), used when !Capped.
-    template <class Body>
+    // the factor of each lane (its chunk's), used when !Capped. Wide: the row is wide (see above).
+    template <bool Wide, class Body>
     FL_INLINE void with_segment(Body&& body) {
         // locals, not loads through `this` after every float store (-fno-strict-aliasing)
         const int64_t c = in.c;
@@ -340,15 +349,14 @@ struct GradWriter {
         const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
         const float inv_cap = Capped ? 1.0f / in.cap : 0.0f;
         const vf vcoef_p = set1(coef_p), vmax = set1(row_max), vcoef_q = set1(coef_q);
-        const bool is_wide = wide;
         const double unscale = p_unscale, coef_q_d = q_wide;
         auto segment = [&](int64_t jj, int n, bool aligned, vf f) FL_INLINE_LAMBDA {
             const vf e = load_n(buf + jj, n, zero());  // e, or the capped logit z when Capped
             vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);  // / unscale when wide
-            if (X != Extra::none || is_wide) {
+            if (X != Extra::none || Wide) {
                 const vf w = X == Extra::none ? zero() : cw ? load_n(cw + jj, n, zero()) : set1(1.0f);
                 const vf tq = X == Extra::dense ? fmadd(load_n(t + jj, n, zero()), set1(keep_t), set1(eps_c)) : set1(1.0f);
-                if (is_wide)
+                if (Wide)
                     gv = in_double(gv, w, tq, [&](double gl, double wl, double tl) { return gl * unscale - coef_q_d * wl * tl; });
                 else
                     gv = fnmadd(vcoef_q, X == Extra::dense ? mul(w, tq) : w, gv);

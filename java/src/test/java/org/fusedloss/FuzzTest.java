@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.BufferedReader;
 import java.io.File;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -83,6 +84,8 @@ class FuzzTest {
         cmd.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
         cmd.add("-Xcheck:jni");
         cmd.add("-Xmx1g");
+        // a crash report goes to the temporary directory, not into the working tree
+        cmd.add("-XX:ErrorFile=" + System.getProperty("java.io.tmpdir") + File.separator + "fusedloss-fuzz-hs_err_%p.log");
         if (Runtime.version().feature() >= 22) {
             cmd.add("--enable-native-access=ALL-UNNAMED");
         }
@@ -94,33 +97,42 @@ class FuzzTest {
         cmd.addAll(List.of(isa, Long.toString(seed), Integer.toString(first), Integer.toString(count),
                 Double.toString(seconds)));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        Deque<String> tail = new ArrayDeque<>();
-        int passed = 0;
-        int running = -1;
-        boolean jniWarning = false;
-        try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = r.readLine()) != null; ) {
-                if (line.startsWith("batch ") && line.endsWith(" start")) {
-                    running = Integer.parseInt(line.split(" ")[1]);
-                } else if (line.startsWith("batch ") && line.endsWith(" ok")) {
-                    passed++;
-                } else if (line.contains("JNI") || line.contains("jni")) {
-                    jniWarning = true;
+        Deque<String> tail = new ArrayDeque<>();  // the last lines, for the failure message
+        int[] progress = {0, -1};  // batches passed, the batch running
+        boolean[] jniWarning = {false};
+        Thread reader = new Thread(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                    synchronized (tail) {
+                        if (line.startsWith("batch ") && line.endsWith(" start")) {
+                            progress[1] = Integer.parseInt(line.split(" ")[1]);
+                        } else if (line.startsWith("batch ") && line.endsWith(" ok")) {
+                            progress[0]++;
+                        } else if (line.contains("JNI") || line.contains("in native method")) {
+                            jniWarning[0] = true;  // -Xcheck:jni reports a broken JNI rule
+                        }
+                        tail.addLast(line);
+                        if (tail.size() > 40) {
+                            tail.removeFirst();
+                        }
+                    }
                 }
-                tail.addLast(line);
-                if (tail.size() > 40) {
-                    tail.removeFirst();
-                }
+            } catch (IOException e) {
+                // the child is gone; its exit code says why
             }
-        }
-        boolean finished = p.waitFor((long) seconds + 300, TimeUnit.SECONDS);
+        });
+        reader.start();
+        boolean finished = p.waitFor((long) seconds + 300, TimeUnit.SECONDS);  // a hang is a failure too
         if (!finished) {
-            p.destroyForcibly();
+            p.destroyForcibly().waitFor();
         }
+        reader.join();
+        int passed = progress[0];
+        int running = progress[1];
         int code = finished ? p.exitValue() : -1;
-        if (code != 0 || jniWarning) {
+        if (code != 0 || jniWarning[0]) {
             String why = !finished ? "did not finish" : code > 128 ? "died with signal " + (code - 128)
-                    : jniWarning ? "printed a JNI warning" : "exited with " + code;
+                    : jniWarning[0] ? "printed a JNI warning" : "exited with " + code;
             fail(ctx("fuzz child on " + isa + " " + why + " in batch " + running + " of seed " + seed + "\n"
                     + "replay: mvn -B -pl java test -Dfusedloss.skipNativeTests=true -Dtest=FuzzTest -D"
                     + REPLAY_PROPERTY + "=" + isa + ":" + seed + ":" + running + "\n"
