@@ -1,6 +1,7 @@
 // thread_pool.cpp: workers created lazily, as many as the largest job so far wanted (never more
-// than its participants, up to the configured count), and stopped only by fl_set_threads. One job at a time; a caller that finds the pool busy runs its job
-// alone, which gives the same result because results never depend on who runs a block.
+// than its participants, up to the configured count), and stopped only by fl_set_threads. One
+// job at a time; a caller that finds the pool busy runs its job alone, which gives the same
+// result because results never depend on who runs a block.
 #include "thread_pool.h"
 
 #include <stdlib.h>
