@@ -16,13 +16,10 @@ struct BinaryCrossEntropy {
         const vf pw_t = mul(pw, t);
         // pw t softplus(-x) + (1 - t) softplus(x)
         term = add(times_unless_zero(pw_t, softplus_neg(x, sg)), times_unless_zero(one_t, softplus_pos(x, sg)));
-        // (1 - t) s - pw t (1 - s)
-        deriv = fnmadd(pw_t, sg.s_neg, mul(one_t, sg.s));
-        if (class_weights) {
-            const vf b = select(ge(t, set1(0.5f)), set1(class_weights[1]), set1(class_weights[0]));
-            term = mul(term, b);
-            deriv = mul(deriv, b);
-        }
+        // (1 - t) s - pw t (1 - s), each part dropped where its factor is 0 (as in the term)
+        deriv = sub(times_unless_zero(one_t, sg.s), times_unless_zero(pw_t, sg.s_neg));
+        if (class_weights)
+            weigh_unless_zero(select(ge(t, set1(0.5f)), set1(class_weights[1]), set1(class_weights[0])), term, deriv);
     }
 };
 }  // namespace

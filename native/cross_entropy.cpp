@@ -47,7 +47,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     };
     for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
         const int rows = (int)min64(group, row_end - i0);
-        bool live[fl::kSoftmaxGroupMax];
+        bool live[fl::kSoftmaxGroupMax], dropped[fl::kSoftmaxGroupMax] = {};
         double coef_p[fl::kSoftmaxGroupMax], coef_q[fl::kSoftmaxGroupMax], g_label[fl::kSoftmaxGroupMax];
         // Phase 1: masks and pass 1.
         for (int r = 0; r < rows; ++r) {
@@ -104,10 +104,13 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
                 z_term = cwy * zl * lse * lse;
                 z_grad = 2.0 * cwy * zl * lse;
             }
-            const double term = sw * (loss + z_term);
+            const double term = as_float_term(sw * (loss + z_term));
             if (per_term) *per_term = (float)term;
             total += term;
             if (!isfinite(term)) ++nonfinite;
+            // No target mass and no z-loss: every part of the row is dropped, and so is its
+            // gradient, even where the logits are not finite (not 0 * NaN).
+            dropped[r] = q_sum == 0.0 && z_grad == 0.0;
             if (!a.grad) continue;
 
             const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
@@ -141,19 +144,19 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         // Phase 3: pass 2 writes the gradient rows.
         for (int r = 0; r < rows; ++r) {
             float* g = a.grad + (i0 + r) * c;
-            if (!live[r]) {
+            if (!live[r] || dropped[r]) {
                 masked_row(g, c, nullptr);
                 continue;
             }
             if (interleave) {  // written during the next row's pass 1, or below
-                pending = GradWriter<X, Capped>(in[r], st[r], coef_p[r], (float)coef_q[r], g, a.stream_grad);
+                pending = GradWriter<X, Capped>(in[r], st[r], coef_p[r], coef_q[r], g, a.stream_grad);
                 pending_g_label = g_label[r];
                 float* const refs = in[r].refs;
                 in[r].refs = other_refs;
                 other_refs = refs;
                 continue;
             }
-            softmax_pass2<X, Capped>(in[r], st[r], coef_p[r], (float)coef_q[r], g, a.stream_grad);
+            softmax_pass2<X, Capped>(in[r], st[r], coef_p[r], coef_q[r], g, a.stream_grad);
             if (a.labels) g[in[r].label] = (float)g_label[r];
         }
     }
@@ -209,7 +212,9 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
             }
             cwy[r] = a.class_weights ? a.class_weights[y] : 1.0f;
             const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
-            w[r] = (float)(coef * sw[r] * cwy[r]);
+            const double wd = coef * sw[r] * cwy[r];
+            w[r] = (float)wd;
+            if (!fits_float(wd)) ok = mask_andnot(all_lanes(), all_lanes());  // the general path keeps it in double
             const float* x = a.logits + i * c;
             const vf zy = set1(x[y]), vy = set1((float)y);
             // a whole-vector load past the row end stays inside this block's rows (their lanes
@@ -234,6 +239,11 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
             }
             others[r] = sum;
         }
+        // k = w / S below must be a float that keeps its bits (w tiny against an S up to e^64
+        // would make it subnormal): otherwise the general path, whose factors stay in double
+        const vf o = sum_lanes_of(others), u = add(set1(1.0f), o), inv_u = div(set1(1.0f), u);
+        const vf wv = load(w), kv = mul(wv, inv_u);
+        ok = mask_and(ok, mask_or(eq(wv, zero()), ge(abs(wv), mul(set1(FLT_MIN), u))));  // k >= FLT_MIN
         if (any(mask_andnot(ok, all_lanes()))) {
             for (int r = 0; r < rows; ++r) {
                 fl::BlockSum row;
@@ -244,10 +254,9 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
             continue;
         }
         // Row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S.
-        const vf o = sum_lanes_of(others), u = add(set1(1.0f), o), inv_u = div(set1(1.0f), u);
         float log_s[kLanes], k[kLanes], oth[kLanes];
         store(log_s, fmadd(sub(o, sub(u, set1(1.0f))), inv_u, log(u)));
-        store(k, mul(load(w), inv_u));
+        store(k, kv);
         store(oth, o);
         for (int r = 0; r < rows; ++r) {
             const int64_t i = i0 + r;
@@ -265,7 +274,6 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
         if (!a.grad) continue;
         float* g = a.grad + i0 * c;
         const int64_t len = rows * c;
-        const vf kv = load(k);
         // a whole batch is kLanes * c floats, so an aligned block start keeps every batch aligned
         const bool nt = a.stream_grad && (uintptr_t)g % (uintptr_t)kStreamAlign == 0;
         streamed |= nt;

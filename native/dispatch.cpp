@@ -434,7 +434,9 @@ int fl_threads(void) {
 
 int fl_set_threads(int threads) {
     return guarded("fl_set_threads", [&] {
-        if (threads < 1) fail(FL_ERR_ARGUMENT, "threads must be >= 1, got " + std::to_string(threads));
+        if (threads < 1 || threads > kMaxThreads)
+            fail(FL_ERR_ARGUMENT, "threads must be in [1, " + std::to_string(kMaxThreads) + "], got " +
+                                      std::to_string(threads));
         pool_set_threads(threads);
     });
 }

@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include <type_traits>
+
 #include "kernels.h"
 #include "vmath.h"
 
@@ -22,7 +24,6 @@ template <class Loss>
 inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                              int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k;
-    const vf scale = set1((float)a.grad_scale);
     double total = 0.0;
     int64_t nonfinite = 0;
     for (int64_t i = row_begin; i < row_end; ++i) {
@@ -39,16 +40,25 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const float* t = a.t + at;
         const float* ew = a.element_weights ? a.element_weights + at : nullptr;
         const float* up = a.upstream ? a.upstream + at : nullptr;
+        // The row's gradient factor, kept in double until it meets the element's: grad_scale
+        // (1 / denominator) alone can be beyond float range where the product is not (weights of
+        // 1e-40 with MEAN). Beyond [2^-64, 2^64] every factor meets in double; within, the float
+        // products factor * upstream * element weight stay normal while those two lie within
+        // [2^-60, 2^60] (SEMANTICS.md), so the gradient is rounded once, at the end.
+        const double row_scale = a.grad_scale * (double)sw, abs_scale = fabs(row_scale);
+        const bool wide = !(row_scale == 0.0 || (abs_scale >= 0x1p-64 && abs_scale <= 0x1p64));
+        const vf vscale = set1((float)row_scale);
         // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing
         // that matters (about 1e-7 relative) before they go to double. Non-finite terms are
         // counted per lane in float (exact far beyond any row length).
         dacc row_sum;
         vf part = zero(), bad = zero();
-        auto body = [&](int64_t j, int n) FL_INLINE_LAMBDA {
+        // wide: a compile-time copy of the loop for the rare rows whose factor is no float
+        auto body = [&](int64_t j, int n, auto wide) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
-            vf w = set1(sw);
+            vf w = set1(sw), e = set1(1.0f);
             if (ew) {
-                const vf e = load_n(ew + j, n, zero());
+                e = load_n(ew + j, n, zero());
                 active = mask_and(active, eq(e, e));  // NaN element weight: masked
                 w = mul(w, e);
             }
@@ -59,18 +69,31 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             bad = add(bad, select(finite_mask(term), zero(), set1(1.0f)));
             if (per_term) store_n(per_term + j, n, term);
             if (g) {
-                const vf coef = up ? mul(scale, load_n(up + j, n, zero())) : scale;
-                store_n(g + j, n, select(active, mul(mul(coef, w), deriv), zero()));
+                const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
+                vf gv;
+                if (decltype(wide)::value) {
+                    gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
+                } else {
+                    const vf coef = up ? mul(vscale, u) : vscale;
+                    gv = mul(ew ? mul(coef, e) : coef, deriv);
+                }
+                store_n(g + j, n, select(active, gv, zero()));
             }
         };
         constexpr int kBlock = 8;
-        int64_t j = 0;
-        for (; j + kBlock * kLanes <= k; j += kBlock * kLanes) {
-            for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes);
-            row_sum.add(part);
-            part = zero();
-        }
-        for_each_vector(j, k, body);
+        auto sweep = [&](auto wide) FL_INLINE_LAMBDA {
+            int64_t j = 0;
+            for (; j + kBlock * kLanes <= k; j += kBlock * kLanes) {
+                for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes, wide);
+                row_sum.add(part);
+                part = zero();
+            }
+            for_each_vector(j, k, [&](int64_t jv, int n) FL_INLINE_LAMBDA { body(jv, n, wide); });
+        };
+        if (wide)
+            sweep(std::true_type{});
+        else
+            sweep(std::false_type{});
         row_sum.add(part);
         total += row_sum.total();
         dacc bad_sum;
@@ -85,6 +108,12 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
 // a * b, but 0 where a == 0 even for an infinite b: a target of exactly 0 (or 1) takes no part
 // of the other side's softplus, so x = -inf with t = 0 gives 0, not 0 * inf = NaN.
 inline vf times_unless_zero(vf a, vf b) { return select(eq(a, zero()), zero(), mul(a, b)); }
+// A term and its derivative times a class weight or alpha factor: a factor of 0 drops the term,
+// NaN or infinite predictions included (SEMANTICS.md), in the loss and in the gradient.
+inline void weigh_unless_zero(vf factor, vf& term, vf& deriv) {
+    term = times_unless_zero(factor, term);
+    deriv = times_unless_zero(factor, deriv);
+}
 inline vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
 inline vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
 

@@ -23,8 +23,18 @@
  * - per_term (NONE reduction only): receives each term's weighted loss (0 for masked terms).
  * - grad NULL: no gradient is written.
  * - result[0] = sum over counted terms of the weighted loss, accumulated in double in fixed row
- *   blocks combined in a fixed order (bit-identical for any thread count);
+ *   blocks combined in a fixed order (bit-identical for any thread count); a weighted term beyond
+ *   float range counts as +inf (terms are float32; the element-wise losses also form the
+ *   unweighted term and derivative in float);
  *   result[1] = number of counted terms whose weighted loss is not finite (NaN / inf).
+ * - A factor of 0 among a term's class weight, alpha, pos_weight, binary class weight or target
+ *   drops that part of the term and of its gradient, even where the predictions are NaN or inf.
+ *   A softmax row with no target mass and no z-loss left is 0 with a zero gradient. (A zero sample
+ *   or element weight multiplies the term: times NaN or inf it is NaN.)
+ * - grad_scale may be any finite double: it meets the weights in double where its float would not
+ *   be a normal float, so the gradient neither overflows nor loses its bits there.
+ * - Pointers need no alignment: a float may start at any byte (non-temporal stores are used only
+ *   where the gradient is 4-byte aligned).
  * - Return 0 on success, a nonzero FL_ERR_* code otherwise; fl_last_error() then describes it.
  *
  * The per-term losses, with weights (p = softmax(z), s = sigmoid(x), lse = log sum_c exp z_c):
@@ -52,7 +62,8 @@
  *     p_t = s * t + (1 - s) * (1 - t),  m = 1 - p_t,  a_t = alpha * t + (1 - alpha) * (1 - t),
  *     ce  = softplus(x) - x * t,  term = w * a_t * m^gamma * ce
  *     dterm/dx = w * a_t * ( m^gamma * (s - t) - gamma * m^(gamma - 1) * s * (1 - s) * (2t - 1) * ce )
- *   (the second part is 0 when gamma == 0 or m == 0).
+ *   (the second part is 0 when gamma == 0 or m == 0). A target outside [0, 1] (or NaN) gives a NaN
+ *   term and derivative: (1 - p_t)^gamma has no real value there.
  * - fl_softmax_focal, per-class alpha (1 if NULL), gamma; effective weight is sw alone:
  *     p = p_y,  lp = log p = z_y - lse,  m = 1 - p  (computed as -expm1(lp) for accuracy)
  *     term  = sw * alpha[y] * m^gamma * (-lp)
@@ -131,10 +142,11 @@ const char* fl_isa(void);                 /* the one in use */
 int fl_isa_supported(const char* name);   /* 1 if this CPU can run it, 0 if not, -1 if unknown */
 int fl_set_isa(const char* name);         /* 0, or FL_ERR_ARGUMENT (unknown or unsupported) */
 
-/* Worker threads over rows; the pool is created once and resized only by this call.
- * Default: the number of online cores; the Java side sets the JVM's count (affinity, quotas). */
+/* Worker threads over rows, started as calls need them (never more than a call's row blocks) and
+ * stopped only by fl_set_threads. Default: the number of online cores; the Java side sets the
+ * JVM's count (affinity, quotas). */
 int fl_threads(void);
-int fl_set_threads(int threads);          /* 0, or FL_ERR_ARGUMENT if threads < 1 */
+int fl_set_threads(int threads);          /* 0, or FL_ERR_ARGUMENT outside [1, 1024] */
 
 const char* fl_version(void);
 const char* fl_last_error(void);          /* message of the calling thread's last failure */

@@ -3,6 +3,7 @@
 //
 //   native_check [--quick] [--seed N]   correctness (every ISA this CPU runs), exit 1 on failure
 //   native_check --bench [--quick]      timings at the PEERS.md shapes with the PEERS.md data
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 #include <thread>
 #include <time.h>
 #include <vector>
+
+#include <dirent.h>
 
 #include "fusedloss.h"
 
@@ -77,6 +80,21 @@ struct Options {
 };
 
 const int32_t kIgnore = -100;
+
+// The sanitizer build (check.sh): UBSan's alignment check rejects the float pointers at odd
+// addresses that the library accepts (x86-64 loads and stores them; the kernels' vector accesses
+// are unaligned ones and non-temporal stores are skipped there), so those cases run unsanitized only.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+#else
+constexpr bool kSanitized = false;
+#endif
 
 struct Data {
     std::vector<float> x, t, cw, sw, ew, up, bcw;
@@ -182,6 +200,8 @@ double softplus(double x) { return std::max(x, 0.0) + log1p(exp(-fabs(x))); }
 // a * b with 0 * inf = 0: a target of exactly 0 or 1 takes no part of the other softplus.
 double times_unless_zero(double a, double b) { return a == 0 ? 0 : a * b; }
 double sigmoid(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
+// A term as the float the library reports: beyond float range it is infinite (fusedloss.h).
+double as_float(double t) { return fabs(t) > FLT_MAX ? copysign(INFINITY, t) : t; }
 
 Output reference(const Options& o, const Data& d) {
     Output r;
@@ -213,9 +233,10 @@ Output reference(const Options& o, const Data& d) {
                 const double nll = (M - z[y]) + log_s, lp = -nll, p = exp(lp), m = -expm1(lp);
                 const double alpha = d.cw.empty() ? 1.0 : d.cw[y];
                 const double mg = o.gamma == 0 ? 1.0 : pow(m, (double)o.gamma);
-                const double term = alpha == 0 ? 0.0 : sw * alpha * mg * nll;
+                const double term = alpha == 0 ? 0.0 : as_float(sw * alpha * mg * nll);
                 r.term[i] = term;
                 count(term);
+                if (alpha == 0) continue;  // a dropped row: gradient 0 too
                 double second = 0;
                 if (o.gamma != 0 && m != 0 && p != 0) second = o.gamma * pow(m, o.gamma - 1.0) * p * lp;
                 const double f = alpha * (mg - second);
@@ -243,9 +264,10 @@ Output reference(const Options& o, const Data& d) {
                 zt = cwy * o.z_loss * lse * lse;
                 zg = 2 * cwy * o.z_loss * lse;
             }
-            const double term = sw * (loss + zt);
+            const double term = as_float(sw * (loss + zt));
             r.term[i] = term;
             count(term);
+            if (Q == 0 && zg == 0) continue;  // no target mass, no z-loss: a dropped row, gradient 0
             if (zt != 0) {
                 // A float kernel knows M and log S to a few ulps (1e-6: about 8), so where they
                 // cancel (lse near 0) the z-loss z lse^2 carries 2 z |lse| times that error of the
@@ -272,26 +294,31 @@ Output reference(const Options& o, const Data& d) {
             const double up = d.up.empty() ? 1.0 : d.up[at];
             double term, deriv;
             if (o.loss == MSE) {
-                term = w * (x - t) * (x - t);
-                deriv = w * 2 * (x - t);
+                term = (x - t) * (x - t);
+                deriv = 2 * (x - t);
             } else {
                 const double s = sigmoid(x), s_neg = sigmoid(-x);
                 if (o.loss == BCE) {
                     const double pw = d.cw.empty() ? 1.0 : d.cw[j];
                     const double b = d.bcw.empty() ? 1.0 : d.bcw[t >= 0.5 ? 1 : 0];
-                    term = w * b * (times_unless_zero(pw * t, softplus(-x)) + times_unless_zero(1 - t, softplus(x)));
-                    deriv = w * b * ((1 - t) * s - pw * t * s_neg);
+                    // a zero class weight, pos_weight or target drops its part
+                    term = times_unless_zero(b, times_unless_zero(pw * t, softplus(-x)) + times_unless_zero(1 - t, softplus(x)));
+                    deriv = times_unless_zero(b, times_unless_zero(1 - t, s) - times_unless_zero(pw * t, s_neg));
                 } else {
                     const double m = t * s_neg + (1 - t) * s;  // 1 - p_t
                     const double a_t = o.alpha >= 0 ? o.alpha * t + (1 - o.alpha) * (1 - t) : 1.0;
                     const double ce = times_unless_zero(1 - t, softplus(x)) + times_unless_zero(t, softplus(-x));  // softplus(x) - x t
                     const double mg = o.gamma == 0 ? 1.0 : pow(m, (double)o.gamma);
-                    term = w * a_t * mg * ce;
+                    term = times_unless_zero(a_t, mg * ce);
                     double second = 0;
                     if (o.gamma != 0 && m != 0) second = o.gamma * pow(m, o.gamma - 1.0) * s * s_neg * (2 * t - 1) * ce;
-                    deriv = w * a_t * (mg * ((1 - t) * s - t * s_neg) - second);
+                    deriv = times_unless_zero(a_t, mg * ((1 - t) * s - t * s_neg) - second);
+                    if (!(t >= 0 && t <= 1)) term = deriv = NAN;  // no focal weight outside [0, 1]
                 }
             }
+            // the unweighted term and derivative are floats in the kernels, then the weight
+            term = as_float(w * as_float(term));
+            deriv = w * as_float(deriv);
             r.term[at] = term;
             count(term);
             r.grad[at] = o.scale * up * deriv;
@@ -307,8 +334,9 @@ struct Result {
     double res[2] = {0, 0};
 };
 
-// offset: the gradient buffer starts this many floats into its allocation (alignment tests).
-Result call(const Options& o, const Data& d, int offset = 0) {
+// offset_bytes: the gradient buffer starts this many bytes into its allocation (alignment tests;
+// Java's direct buffers can start at any byte, so a float pointer need not be 4-byte aligned).
+Result call(const Options& o, const Data& d, int offset_bytes = 0) {
     Result r;
     const int64_t nc = o.n * o.c;
     std::vector<float> grad_buf;
@@ -320,8 +348,8 @@ Result call(const Options& o, const Data& d, int offset = 0) {
         x = logits_copy.data();
         g = logits_copy.data();
     } else if (o.grad) {
-        grad_buf.assign(nc + offset, 12345.0f);
-        g = grad_buf.data() + offset;
+        grad_buf.assign(nc + offset_bytes / 4 + 1, 12345.0f);
+        g = (float*)((char*)grad_buf.data() + offset_bytes);
     }
     std::vector<float> term;
     if (o.per_term) term.assign(is_softmax(o.loss) ? o.n : nc, 777.0f);
@@ -350,7 +378,10 @@ Result call(const Options& o, const Data& d, int offset = 0) {
                                     opt(d.ew), opt(d.up), o.scale, g, pt, r.res);
             break;
     }
-    if (g) r.grad.assign(g, g + nc);
+    if (g) {  // memcpy: g may be misaligned
+        r.grad.resize(nc);
+        memcpy(r.grad.data(), g, (size_t)nc * sizeof(float));
+    }
     r.term = term;
     return r;
 }
@@ -558,8 +589,12 @@ void check_determinism(const Options& o, Rng& rng) {
         }
         if (o.grad && !o.in_place) {
             fl_set_threads(2);
-            if (!same_bits(base, call(o, d, 1)))
-                failure(o, isa, "results differ with a misaligned gradient buffer");
+            for (int bytes : {4, 1, 2, 3}) {
+                if (bytes % 4 && kSanitized) continue;  // UBSan flags every misaligned float access
+                if (!same_bits(base, call(o, d, bytes)))
+                    failure(o, isa, "results differ with the gradient buffer " + std::to_string(bytes) +
+                                        " bytes off its alignment");
+            }
         }
     }
 }
@@ -614,6 +649,101 @@ void check_api() {
         }
     }
     expect(fl_version() && *fl_version(), "fl_version");
+}
+
+// Weights that scale out: element weights (element-wise losses) or class weights (cross-entropy
+// with smoothing or dense targets) times 2^-140 and the gradient scale times 2^140 give the same
+// gradient. 2^140 is beyond float range, so the kernels must keep that factor in double until it
+// meets the weight (in_double); a float factor was infinite. The weights are rounded to 1/64 first,
+// so that times 2^-140 (subnormal) they are still exact.
+void check_scale_out(Rng& rng) {
+    const double k = ldexp(1.0, 140);
+    auto exact = [](std::vector<float>& v) {
+        for (float& w : v)
+            if (w == w) w = roundf(w * 64) / 64;
+    };
+    for (int li = CE; li <= SIGMOID_FOCAL; ++li) {
+        if (li == SOFTMAX_FOCAL) continue;  // alpha meets its factor in double already
+        for (int64_t c : {1, 7, 33, 300}) {
+            Options o = random_options((Loss)li, 5, c, rng, false);
+            o.grad = true;
+            o.in_place = false;
+            o.special = NONE;
+            if (li == CE) {
+                o.class_weights = true;
+                if (!o.dense && o.eps == 0) o.eps = 0.5f;
+                if (o.dense) o.z_loss = 0;  // weighted by 1, not by the class weights: it does not scale out
+            } else {
+                o.element_weights = true;
+            }
+            Data d = make_data(o, rng);
+            exact(li == CE ? d.cw : d.ew);
+            Options big = o;
+            big.scale = o.scale * k;
+            Data tiny = d;
+            for (float& w : li == CE ? tiny.cw : tiny.ew) w = (float)(w / k);
+            for (const std::string& isa : g_isas) {
+                fl_set_isa(isa.c_str());
+                const Result want = call(o, d), got = call(big, tiny);
+                double diff = 0, norm = 0;
+                for (size_t j = 0; j < want.grad.size(); ++j) {
+                    const double e = (double)got.grad[j] - want.grad[j];
+                    if (std::isfinite(want.grad[j])) {
+                        diff += e * e;
+                        norm += (double)want.grad[j] * want.grad[j];
+                    }
+                }
+                ++g_checks;
+                if (!(sqrt(diff) <= 1e-6 * sqrt(norm) + 1e-30))
+                    failure(o, isa, "weights x 2^-140 with the gradient scale x 2^140: gradient error " +
+                                        std::to_string(sqrt(diff)) + " of " + std::to_string(sqrt(norm)));
+            }
+        }
+    }
+}
+
+// The number of OS threads of this process (Linux: the entries of /proc/self/task), -1 if unknown.
+int64_t os_threads() {
+    DIR* d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int64_t count = 0;
+    while (const dirent* e = readdir(d))
+        if (e->d_name[0] != '.') ++count;
+    closedir(d);
+    return count;
+}
+
+// fl_set_threads takes 1..1024, and a call starts no more worker threads than it has row blocks
+// beyond the caller (it used to start every configured one at the first call).
+void check_threads() {
+    Options o;
+    auto expect = [&](bool ok, const std::string& what) {
+        ++g_checks;
+        if (!ok) failure(o, "threads", what);
+    };
+    expect(fl_set_threads(1025) == FL_ERR_ARGUMENT && strstr(fl_last_error(), "1024"), "fl_set_threads(1025) fails");
+    expect(fl_set_threads(-1) == FL_ERR_ARGUMENT, "fl_set_threads(-1) fails");
+    expect(fl_set_threads(1024) == 0 && fl_threads() == 1024, "fl_set_threads(1024)");
+    // 4096 x 12 = 49 152 elements: 4 blocks of at most 16 384 rows' worth, over the inline limit
+    const int64_t n = 4096, c = 12;
+    std::vector<float> x(n * c, 0.5f), g(n * c);
+    std::vector<int32_t> y(n, 3);
+    double r[2];
+    const int64_t before = os_threads();
+    const int rc = fl_cross_entropy(n, c, x.data(), y.data(), nullptr, -100, nullptr, nullptr, 1, 0, 0, 0, nullptr,
+                                    1.0, g.data(), nullptr, r);
+    const int64_t after = os_threads();
+    if (before >= 0)
+        expect(rc == 0 && after - before <= 3, "a call of 4 row blocks with 1024 threads set started " +
+                                                   std::to_string(after - before) + " threads");
+    fl_set_threads(2);
+    // joined threads can stay listed in /proc a moment after pthread_join returns
+    bool stopped = false;
+    for (int wait = 0; wait < 200 && !stopped; ++wait) {
+        stopped = os_threads() <= before;
+        if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    expect(stopped, "fl_set_threads(2) stops the workers");
 }
 
 // ------------------------------------------------------------------------------ weight pass
@@ -1020,9 +1150,34 @@ int main(int argc, char** argv) {
             check_determinism(random_options(loss, 70, 1000, rng, false), rng);
         }
     }
+    // Gradients at any byte address at the sizes written with non-temporal stores (n * c >= 4 Mi):
+    // plain, interleaved long rows, smoothing, dense, focal.
+    if (!kSanitized) {
+        auto with_grad = [](Options o) {
+            o.in_place = false;
+            o.grad = true;
+            return o;
+        };
+        Options nt = with_grad(single_sweep(4096, 1024, false));
+        check_determinism(nt, rng);
+        check_determinism(with_grad(single_sweep(160, 32001, true)), rng);
+        nt.eps = 0.1f;
+        check_determinism(nt, rng);
+        nt.dense = true;
+        check_determinism(nt, rng);
+        nt.loss = SOFTMAX_FOCAL;
+        nt.dense = false;
+        nt.eps = 0;
+        nt.gamma = 2;
+        check_determinism(nt, rng);
+    } else {
+        printf("gradients at odd byte addresses: not run under the sanitizers (see kSanitized)\n");
+    }
     fl_set_threads(2);
     printf("determinism done (%.1f s)\n", (now_ms() - t0) / 1000);
 
+    check_scale_out(rng);
+    check_threads();
     check_weight_sums(rng, quick);
     printf("weight pass done (%.1f s)\n", (now_ms() - t0) / 1000);
 

@@ -15,6 +15,9 @@ struct SigmoidFocal {
     float alpha, gamma;
 
     void eval(vf x, vf t, int64_t, int, vf& term, vf& deriv) const {
+        // A target outside [0, 1] (or NaN) has no focal weight ((1 - p_t)^gamma of a negative
+        // base): as NaN it makes the term and derivative NaN, counted as non-finite (the reference too).
+        t = select(mask_and(ge(t, zero()), le(t, set1(1.0f))), t, set1(NAN));
         const Sigmoid sg = sigmoid(x);
         const vf one_t = sub(set1(1.0f), t);
         const vf ce = add(times_unless_zero(t, softplus_neg(x, sg)), times_unless_zero(one_t, softplus_pos(x, sg)));
@@ -39,8 +42,12 @@ struct SigmoidFocal {
         }
         if (alpha >= 0.0f) {
             const vf a_t = fmadd(t, set1(alpha), mul(one_t, set1(1.0f - alpha)));
-            term = mul(term, a_t);
-            deriv = mul(deriv, a_t);
+            if (alpha == 0.0f || alpha == 1.0f) {  // the only alphas whose factor is 0 for some t in [0, 1]
+                weigh_unless_zero(a_t, term, deriv);
+            } else {
+                term = mul(term, a_t);
+                deriv = mul(deriv, a_t);
+            }
         }
     }
 };

@@ -350,6 +350,24 @@ inline void store_n(float* p, int n, vf a) {
 }
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
 
+// Whether a double factor converts to float without leaving its range: 0 or a normal float.
+// A factor that does not (1 / a tiny denominator, a huge gradient scale) must meet the other
+// factors of its product in double (in_double), where the product may well be a float.
+inline bool fits_float(double f) { return f == 0.0 || (::fabs(f) >= FLT_MIN && ::fabs(f) <= FLT_MAX); }
+
+// (float)op(a, b, c) lane by lane, in double: for the rare rows whose float products would leave
+// float range before the result does. A plain loop over the lanes (the vector units stay for the
+// common rows).
+template <class Op>
+inline vf in_double(vf a, vf b, vf c, Op op) {
+    float ta[kLanes], tb[kLanes], tc[kLanes], r[kLanes];
+    store(ta, a);
+    store(tb, b);
+    store(tc, c);
+    for (int l = 0; l < kLanes; ++l) r[l] = (float)op((double)ta[l], (double)tb[l], (double)tc[l]);
+    return load(r);
+}
+
 #define FL_INLINE inline __attribute__((always_inline))
 #define FL_INLINE_LAMBDA __attribute__((always_inline))
 

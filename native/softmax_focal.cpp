@@ -37,11 +37,15 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         const double p = st.others >= 0.0 ? 1.0 / st.sum : ::exp(lp);
         const double alpha = a.class_weights ? a.class_weights[y] : 1.0;
         const double m_g = gamma == 0.0 ? 1.0 : gamma == 2.0 ? m * m : ::pow(m, gamma);
-        const double term = alpha == 0.0 ? 0.0 : sw * alpha * m_g * nll;  // as CE: 0, not 0 * inf
+        const double term = alpha == 0.0 ? 0.0 : as_float_term(sw * alpha * m_g * nll);  // as CE: 0, not 0 * inf
         if (per_term) *per_term = (float)term;
         total += term;
         if (!isfinite(term)) ++nonfinite;
         if (!g) continue;
+        if (alpha == 0.0) {  // the row is dropped, its gradient too, even for non-finite logits
+            masked_row(g, c, nullptr);
+            continue;
+        }
 
         // F = alpha (m^g - g m^(g-1) p lp); the second part is 0 when gamma == 0 or m == 0,
         // and p lp -> 0 as p -> 0.

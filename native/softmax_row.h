@@ -156,9 +156,9 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
                     } else {
                         const vf tt = load_n(in.t + c0 + j, n, zero());
                         // a masked class keeps only its (1 - eps) share: eps / C is dropped there
-                        const vf q = mul(w, select(live, fmadd(tt, set1(keep_t), set1(eps_c)),
-                                                   mul(tt, set1(keep_t))));
-                        wsum.add(q);
+                        const vf ts = select(live, fmadd(tt, set1(keep_t), set1(eps_c)), mul(tt, set1(keep_t)));
+                        const vf q = mul(w, ts);
+                        wsum.add_product(w, ts);  // exact: a subnormal class weight keeps Q's bits
                         gsum.add(select(eq(q, zero()), zero(), mul(q, d)));
                     }
                     if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
@@ -246,32 +246,58 @@ struct GradWriter {
     RowInput in{};  // a copy: the caller's moves on to the next row
     float* g = nullptr;
     float coef_q = 0.0f, coef_p = 0.0f, row_max = 0.0f;
+    // A row whose coefficients or chunk factors are no normal floats (fits_float: a small weight
+    // against e^64, the largest e the single sweep keeps, a huge 1 / denominator, a chunk far below
+    // the row's max) is "wide": its factors are stored divided by p_unscale, a power of two near
+    // coef_p, and each element is formed in double. A far chunk's factor may still be subnormal
+    // then, but its elements are then below 1e-10 of the row's largest.
+    bool wide = false;
+    double p_unscale = 1.0, q_wide = 0.0;
     bool stream_grad = false;
     int64_t j = 0, k = 0;  // the next vector's column and its chunk
 
     GradWriter() = default;
-    FL_INLINE GradWriter(const RowInput& row, const RowStats& st, double coef_p_d, float coef_q_,
+    FL_INLINE GradWriter(const RowInput& row, const RowStats& st, double coef_p_d, double coef_q_d,
                          float* g_, bool stream)
-        : in(row), g(g_), coef_q(coef_q_), coef_p((float)coef_p_d), row_max(st.max), stream_grad(stream) {
-        float* factor = in.refs;  // chunk reference -> multiplier of that chunk's kept e
-        if (!Capped) {
-            const int64_t chunks = fl::softmax_chunks(in.c);
-            for (int64_t kk = 0; kk < chunks; ++kk) {
-                const float r = in.refs[kk];
-                double f = 0.0;  // a chunk that was all -inf so far kept only zeros
-                if (r != -INFINITY) f = r == st.max ? coef_p_d : coef_p_d * ::exp((double)r - st.max);
-                factor[kk] = (float)f;
-            }
+        : in(row), g(g_), row_max(st.max), stream_grad(stream) {
+        // chunk reference -> multiplier of that chunk's kept e (a chunk all -inf so far kept zeros)
+        auto chunk_factor = [&](int64_t kk) {
+            const float r = in.refs[kk];
+            return r == -INFINITY ? 0.0 : r == st.max ? coef_p_d : coef_p_d * ::exp((double)r - st.max);
+        };
+        const int64_t chunks = Capped ? 0 : fl::softmax_chunks(in.c);
+        float* factor = in.refs;  // overwritten in place: chunk_factor(kk) reads refs[kk] first
+        wide = !fits_float(coef_p_d) || !fits_float(coef_q_d);
+        int64_t done = 0;  // factors [0, done) are stored
+        while (done < chunks && !wide) {
+            const double f = chunk_factor(done);
+            wide = !fits_float(f);
+            if (!wide) factor[done++] = (float)f;
         }
+        if (wide) {
+            if (coef_p_d != 0.0 && isfinite(coef_p_d)) p_unscale = ldexp(1.0, ilogb(coef_p_d));
+            q_wide = coef_q_d;
+            for (int64_t kk = 0; kk < done; ++kk) factor[kk] = (float)(factor[kk] / p_unscale);  // a power of two
+            for (int64_t kk = done; kk < chunks; ++kk) factor[kk] = (float)(chunk_factor(kk) / p_unscale);
+        }
+        coef_p = (float)(wide ? coef_p_d / p_unscale : coef_p_d);
+        coef_q = (float)coef_q_d;
+        // A float pointer that is not 4-byte aligned (a direct buffer sliced at any byte) never
+        // reaches a vector boundary in whole floats: such a gradient gets ordinary stores.
+        if ((uintptr_t)g % sizeof(float) != 0) stream_grad = false;
         // Vectors start where g is aligned for non-temporal stores, so with a head offset one
         // vector per chunk boundary straddles two chunks: its lanes take their own chunk's factor.
         if (stream_grad) {
             const uintptr_t mis = (uintptr_t)g % (uintptr_t)kStreamAlign;
             if (mis) {  // the head, shorter than a vector, stored unaligned
                 const int64_t head = min64((int64_t)((kStreamAlign - mis) / sizeof(float)), in.c);
-                with_segment([&](auto& segment) FL_INLINE_LAMBDA {
+                auto head_segment = [&](auto& segment) FL_INLINE_LAMBDA {
                     segment(0, (int)head, false, set1(Capped ? 0.0f : in.refs[0]));
-                });
+                };
+                if (wide)
+                    with_segment<true>(head_segment);
+                else
+                    with_segment<false>(head_segment);
                 j = head;
             }
         }
@@ -285,7 +311,8 @@ struct GradWriter {
         const bool nt = stream_grad;
         int64_t jj = j, kk = k;
         limit = min64(limit, c);
-        with_segment([&](auto& segment) FL_INLINE_LAMBDA {
+        // wide rows (rare) get their own copy of the loop: the common one stays as tight as it was
+        auto loop = [&](auto& segment) FL_INLINE_LAMBDA {
             while (jj < limit) {
                 const int64_t end = min64((kk + 1) * fl::kSoftmaxChunk, c);
                 const vf f = set1(Capped ? 0.0f : factor[kk]);
@@ -299,15 +326,19 @@ struct GradWriter {
                 }
                 if (jj >= end) ++kk;
             }
-        });
+        };
+        if (wide)
+            with_segment<true>(loop);
+        else
+            with_segment<false>(loop);
         j = jj;
         k = kk;
     }
 
   private:
     // Calls body(segment), segment(j, n, aligned, f) writing n gradient lanes from column j; f is
-    // the factor of each lane (its chunk's), used when !Capped.
-    template <class Body>
+    // the factor of each lane (its chunk's), used when !Capped. Wide: the row is wide (see above).
+    template <bool Wide, class Body>
     FL_INLINE void with_segment(Body&& body) {
         // locals, not loads through `this` after every float store (-fno-strict-aliasing)
         const int64_t c = in.c;
@@ -318,15 +349,18 @@ struct GradWriter {
         const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
         const float inv_cap = Capped ? 1.0f / in.cap : 0.0f;
         const vf vcoef_p = set1(coef_p), vmax = set1(row_max), vcoef_q = set1(coef_q);
+        const double unscale = p_unscale, coef_q_d = q_wide;
         auto segment = [&](int64_t jj, int n, bool aligned, vf f) FL_INLINE_LAMBDA {
             const vf e = load_n(buf + jj, n, zero());  // e, or the capped logit z when Capped
-            vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);
-            if (X != Extra::none) {
-                const vf w = cw ? load_n(cw + jj, n, zero()) : set1(1.0f);
-                vf q = w;
-                if (X == Extra::dense) q = mul(w, fmadd(load_n(t + jj, n, zero()), set1(keep_t), set1(eps_c)));
-                gv = fnmadd(vcoef_q, q, gv);
-                if (!Capped) gv = select_sign(e, zero(), gv);
+            vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);  // / unscale when wide
+            if (X != Extra::none || Wide) {
+                const vf w = X == Extra::none ? zero() : cw ? load_n(cw + jj, n, zero()) : set1(1.0f);
+                const vf tq = X == Extra::dense ? fmadd(load_n(t + jj, n, zero()), set1(keep_t), set1(eps_c)) : set1(1.0f);
+                if (Wide)
+                    gv = in_double(gv, w, tq, [&](double gl, double wl, double tl) { return gl * unscale - coef_q_d * wl * tl; });
+                else
+                    gv = fnmadd(vcoef_q, X == Extra::dense ? mul(w, tq) : w, gv);
+                if (X != Extra::none && !Capped) gv = select_sign(e, zero(), gv);
             }
             if (Capped) {
                 const vf zc = mul(e, set1(inv_cap));
@@ -342,7 +376,7 @@ struct GradWriter {
 };
 
 template <Extra X, bool Capped>
-FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p, float coef_q,
+FL_INLINE void softmax_pass2(const RowInput& in, const RowStats& st, double coef_p, double coef_q,
                              float* g, bool stream_grad) {
     GradWriter<X, Capped> w(in, st, coef_p, coef_q, g, stream_grad);
     w.run_to(in.c);
@@ -360,6 +394,10 @@ inline double row_log_sum(const RowStats& st) {
 inline double one_minus_p_label(const RowStats& st, double nll) {
     return st.others >= 0.0 ? st.others / st.sum : -::expm1(-nll);
 }
+
+// A weighted term as the float it is reported as: one beyond float range is infinite (the terms
+// are float32; a term summed in double must not stay finite where its float is not).
+inline double as_float_term(double term) { return ::fabs(term) > FLT_MAX ? ::copysign(INFINITY, term) : term; }
 
 // A row that is ignored or has a missing (NaN) sample weight: no loss, zero gradient.
 inline void masked_row(float* g, int64_t c, float* per_term) {

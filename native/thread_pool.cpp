@@ -1,6 +1,7 @@
-// thread_pool.cpp: workers created once (lazily, at the first job that wants them) and resized
-// only by fl_set_threads. One job at a time; a caller that finds the pool busy runs its job
-// alone, which gives the same result because results never depend on who runs a block.
+// thread_pool.cpp: workers created lazily, as many as the largest job so far wanted (never more
+// than its participants, up to the configured count), and stopped only by fl_set_threads. One
+// job at a time; a caller that finds the pool busy runs its job alone, which gives the same
+// result because results never depend on who runs a block.
 #include "thread_pool.h"
 
 #include <stdlib.h>
@@ -66,11 +67,10 @@ class Pool {
             for (int64_t b = 0; b < job.blocks; ++b) job.run(job.ctx, b, scratch);
             return;
         }
-        const int wanted = threads() - 1;
-        if (participants > wanted + 1) participants = wanted + 1;
+        if (participants > threads()) participants = threads();
         if (scratch_.size() < (size_t)participants) scratch_.resize(participants);
         for (int w = 0; w < participants; ++w) scratch_[w].get(scratch_floats);
-        if ((int)workers_.size() != wanted) start_workers(wanted);
+        if ((int)workers_.size() < participants - 1) add_workers(participants - 1);
         {
             std::lock_guard<std::mutex> lock(mutex_);
             job_ = &job;
@@ -112,14 +112,14 @@ class Pool {
         }
     }
 
-    void start_workers(int count) {
-        stop_workers();
+    // Grows the workers to count (numbered 1..count; the caller is participant 0).
+    void add_workers(int count) {
         uint64_t generation;
         {
             std::lock_guard<std::mutex> lock(mutex_);
             generation = generation_;
         }
-        for (int w = 1; w <= count; ++w)
+        for (int w = (int)workers_.size() + 1; w <= count; ++w)
             workers_.emplace_back([this, w, generation] { worker_loop(w, generation); });
     }
 

@@ -14,9 +14,13 @@ struct Job {
     int64_t blocks;
 };
 
+// The most threads fl_set_threads takes (NativeBackend.MAX_THREADS in Java).
+constexpr int kMaxThreads = 1024;
+
 int pool_threads();             // the configured count (caller included)
-void pool_set_threads(int threads);
-// Runs the job on up to `participants` threads, the caller being one of them, each with a
+void pool_set_threads(int threads);  // 1 to kMaxThreads
+// Runs the job on up to `participants` threads (at most the configured count; workers are started
+// as jobs need them, never more than a job's participants), the caller being one of them, each with a
 // scratch buffer of scratch_floats floats (64-byte aligned). If another call holds the pool, the
 // caller runs the whole job alone. Throws std::bad_alloc / std::system_error.
 void pool_run(const Job& job, int participants, size_t scratch_floats);

@@ -427,9 +427,62 @@ public final class Batch {
             return ((IntBuffer) buffer).slice().limit((int) needed);
         }
 
-        boolean sameMemoryAs(Arg other) {
-            return other != null && (array != null ? array == other.array && offset == other.offset
-                    : buffer == other.buffer);
+        /**
+         * The bytes the first {@code needed} elements occupy (4 bytes each): in a heap array, or at a
+         * native address for a direct buffer; null where the address of a direct buffer is unknown.
+         */
+        Span span(long needed) {
+            if (array != null) {
+                return new Span(array, 4L * offset, 4L * (offset + needed));
+            }
+            if (buffer.hasArray()) {
+                long start = buffer.arrayOffset() + buffer.position();
+                return new Span(buffer.array(), 4 * start, 4 * (start + needed));
+            }
+            long address = BufferAddress.of(buffer);
+            return address < 0 ? null : new Span(null, address, address + 4 * needed);
+        }
+    }
+
+    /** A byte range [from, to) in a heap array, or in native memory when {@code array} is null. */
+    record Span(Object array, long from, long to) {
+        boolean overlaps(Span other) {
+            return other != null && array == other.array && from < other.to && other.from < to;
+        }
+    }
+
+    /**
+     * Rejects an output (gradient, per-term losses) that shares memory with another argument: the
+     * kernels would read what they have already overwritten, and the result would depend on the
+     * order of the writes (and on the thread count). The gradient exactly over the predictions is
+     * allowed: every backend reads a row before it writes that row's gradient. Inputs may share
+     * memory with each other. Called after the lengths were checked.
+     *
+     * @param gradient whether the gradient is written
+     * @param terms    the number of terms (per-term losses and upstream values)
+     */
+    void checkOverlaps(boolean gradient, long terms) {
+        long elements = (long) rows * cols;
+        Arg[] args = {predictions, labels, targets, sampleWeights, elementWeights, upstream,
+            gradient ? this.gradient : null, perTerm};
+        long[] lengths = {elements, rows, elements, rows == 0 ? 0 : (long) (rows - 1) * sampleWeightStride + 1,
+            elements, terms, elements, terms};
+        Span[] spans = new Span[args.length];
+        for (int i = 0; i < args.length; i++) {
+            spans[i] = args[i] == null || lengths[i] == 0 ? null : args[i].span(lengths[i]);
+        }
+        for (int out : new int[] {6, 7}) {  // gradient, perTerm
+            for (int other = 0; other < args.length; other++) {
+                if (other == out || spans[out] == null || !spans[out].overlaps(spans[other])) {
+                    continue;
+                }
+                boolean inPlace = out == 6 && other == 0 && spans[out].from() == spans[other].from();
+                if (!inPlace) {
+                    throw new IllegalArgumentException(args[out].name + " overlaps " + args[other].name
+                            + " in memory: an output (gradient, perTerm) may not share memory with another "
+                            + "argument; only the gradient may lie exactly over the predictions (in place)");
+                }
+            }
         }
     }
 }

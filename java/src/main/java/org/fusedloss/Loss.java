@@ -88,9 +88,14 @@ public abstract sealed class Loss
         long elements = (long) batch.rows * batch.cols;
         checkCommon(batch, kind, terms, elements);
         WeightStats stats = checkInputs(batch, kind, on);
+        batch.checkOverlaps(computeGradient, terms);
 
         double denominator = denominator(batch, stats);
         double gradScale = denominator == 0 ? 0 : gradientScale / denominator;
+        if (Double.isInfinite(gradScale)) {
+            throw new IllegalArgumentException("gradientScale / denominator = " + gradientScale + " / " + denominator
+                    + " overflows a double");
+        }
         LossRequest request = new LossRequest(kind, batch.rows, batch.cols,
                 batch.predictions.floats(elements),
                 batch.labels == null ? null : batch.labels.ints(batch.rows),

@@ -271,6 +271,9 @@ class BadInputTest {
             rejected(b, ce(Reduction.MEAN), Reduction.MEAN, o -> ceBatch(o, Reduction.MEAN).denominator(d),
                     "denominator " + d, "denominator = " + d);
         }
+        CrossEntropy huge = CrossEntropy.builder().gradientScale(1e300).build();
+        rejected(b, huge, Reduction.MEAN, o -> ceBatch(o, Reduction.MEAN).denominator(1e-20),
+                "gradientScale 1e300 / denominator 1e-20 (beyond double)", "gradientScale / denominator", "1.0E-20");
         for (int stride : new int[] {0, -1}) {
             rejected(b, ce(Reduction.MEAN), Reduction.MEAN,
                     o -> ceBatch(o, Reduction.MEAN).sampleWeights(TestData.filled(20, 1), 0, stride),
@@ -318,6 +321,112 @@ class BadInputTest {
         rejects(() -> ce(Reduction.NONE).compute(Batch.of(X, N, C).labels(LABELS).gradient(o.g).perTerm(readOnlyTerms), b),
                 "read-only perTerm on " + b.name(), "perTerm", "read-only");
         o.assertUnchanged("read-only perTerm");
+    }
+
+    /**
+     * An output (gradient, per-term losses) that shares memory with any other argument is rejected,
+     * naming both, before anything is written: heap arrays (the same array, overlapping ranges) and
+     * direct buffers (views of one allocation, at any byte offset). Before the check such batches
+     * were computed, the native loss 3x the reference's where the gradient overwrote the weights.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void outputsThatOverlapAnotherArgument(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        Reduction none = Reduction.NONE;
+        // heap: one array holds the logits (or weights) and the gradient at overlapping offsets
+        float[] shared = TestData.filled(3 * N * C, S);
+        System.arraycopy(X, 0, shared, 0, N * C);
+        rejects(() -> ce(m).compute(Batch.of(shared, 0, N, C).labels(LABELS).gradient(shared, 1), b),
+                "gradient over the logits shifted by one float on " + b.name(), "gradient", "predictions");
+        rejects(() -> ce(m).compute(Batch.of(shared, 1, N, C).labels(LABELS).gradient(shared, 0), b),
+                "gradient over the logits shifted back one float on " + b.name(), "gradient", "predictions");
+        float[] both = TestData.filled(N * C + N, 1);
+        rejected(b, ce(m), m, o -> Batch.of(X, N, C).labels(LABELS).sampleWeights(both, N * C - 2, 1).gradient(both),
+                "gradient over the sample weights", "gradient", "sampleWeights");
+        rejected(b, ce(m), m, o -> Batch.of(X, N, C).labels(LABELS).sampleWeights(both, 0, 5).gradient(both, N),
+                "gradient between strided sample weights", "gradient", "sampleWeights");
+        rejected(b, bce(m), m, o -> Batch.of(X, N, C).targets(HARD).gradient(HARD.clone()).elementWeights(both)
+                        .gradient(both, 3), "gradient over the element weights", "gradient", "elementWeights");
+        float[] targetsAndGradient = HARD.clone();
+        rejects(() -> bce(m).compute(Batch.of(X, N, C).targets(targetsAndGradient).gradient(targetsAndGradient), b),
+                "gradient over the targets on " + b.name(), "gradient", "targets");
+        rejected(b, ce(none), none, o -> ceBatch(o, none).perTerm(o.g, 2), "perTerm inside the gradient",
+                "perTerm", "gradient");
+        float[] up = TestData.filled(N + 1, 1);
+        rejected(b, ce(none), none, o -> ceBatch(o, none).upstream(up).perTerm(up, 1), "perTerm over the upstream",
+                "perTerm", "upstream");
+        rejected(b, ce(none), none, o -> ceBatch(o, none).upstream(up).perTerm(FloatBuffer.wrap(up)),
+                "perTerm exactly over the upstream, a heap buffer of the same array", "perTerm", "upstream");
+        float[] xs = X.clone();
+        rejected(b, ce(none), none, o -> Batch.of(xs, N, C).labels(LABELS).gradient(o.g).perTerm(xs, 3),
+                "perTerm inside the logits", "perTerm", "predictions");
+
+        // direct: views of one allocation, also at byte offsets that are not whole floats
+        ByteBuffer mem = ByteBuffer.allocateDirect(4 * (2 * N * C + 8)).order(ByteOrder.nativeOrder());
+        FloatBuffer logits = mem.duplicate().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        logits.put(X).flip();
+        for (int shift : new int[] {1, 2, 3, 4, 4 * N * C - 1}) {
+            FloatBuffer g = mem.duplicate().position(shift).slice().order(ByteOrder.nativeOrder()).asFloatBuffer();
+            rejects(() -> ce(m).compute(Batch.of(logits, N, C).labels(LABELS).gradient(g), b),
+                    "direct gradient " + shift + " bytes into the direct logits on " + b.name(), "gradient", "predictions");
+        }
+        IntBuffer labelsInGradient = mem.duplicate().position(4 * N * C + 8).slice().order(ByteOrder.nativeOrder())
+                .asIntBuffer().put(LABELS).flip();
+        FloatBuffer gradientOverLabels = mem.duplicate().position(4 * N * C).slice().order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
+        rejects(() -> ce(m).compute(Batch.of(X, N, C).labels(labelsInGradient).gradient(gradientOverLabels), b),
+                "direct gradient over direct labels on " + b.name(), "gradient", "labels");
+        FloatBuffer weights = mem.duplicate().position(4 * N * C + 4).slice().order(ByteOrder.nativeOrder())
+                .asFloatBuffer();
+        for (int i = 0; i < N; i++) {
+            weights.put(i, 1);
+        }
+        rejects(() -> ce(m).compute(Batch.of(X, N, C).labels(LABELS).sampleWeights(weights, 1)
+                        .gradient(gradientOverLabels), b),
+                "direct gradient over direct sample weights on " + b.name(), "gradient", "sampleWeights");
+    }
+
+    /**
+     * What stays allowed: the gradient exactly over the logits (the same array at the same offset,
+     * or two buffers over the same address), which gives the out-of-place result; inputs that share
+     * memory with each other; outputs next to inputs in one array or one allocation.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void inPlaceAndSharedInputsAreAllowed(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        float[] expected = new float[N * C];
+        double loss = ce(m).compute(Batch.of(X, N, C).labels(LABELS).gradient(expected), b).loss();
+
+        float[] x = X.clone();
+        Checks.close(loss, ce(m).compute(Batch.of(x, N, C).labels(LABELS).gradient(x), b).loss(), 0, 0,
+                "in place, one array, on " + b.name());
+        Checks.sameBits(expected, x, "in place, one array, on " + b.name());
+
+        float[] offset = TestData.filled(N * C + 5, S);
+        System.arraycopy(X, 0, offset, 5, N * C);
+        ce(m).compute(Batch.of(offset, 5, N, C).labels(LABELS).gradient(FloatBuffer.wrap(offset, 5, N * C).slice()), b);
+        Checks.sameBits(expected, java.util.Arrays.copyOfRange(offset, 5, 5 + N * C),
+                "in place, an array and a heap buffer at the same offset, on " + b.name());
+
+        ByteBuffer mem = ByteBuffer.allocateDirect(4 * N * C + 3).order(ByteOrder.nativeOrder());
+        FloatBuffer direct = mem.position(3).slice().order(ByteOrder.nativeOrder()).asFloatBuffer();
+        direct.put(X).flip();
+        ce(m).compute(Batch.of(direct, N, C).labels(LABELS).gradient(direct.duplicate()), b);
+        Checks.sameBits(expected, Problem.read(direct, 0, N * C),
+                "in place, two direct buffers over one address 3 bytes into an allocation, on " + b.name());
+
+        // inputs that share memory, and outputs right next to inputs
+        float[] all = new float[3 * N * C + N];
+        System.arraycopy(X, 0, all, 0, N * C);
+        java.util.Arrays.fill(all, N * C, N * C + N, 1);
+        Batch packed = Batch.of(all, 0, N, C).targets(all, 0).sampleWeights(all, N * C, 1)
+                .elementWeights(all, N * C).gradient(all, 2 * N * C);
+        LossResult r = MeanSquaredError.builder().build().compute(packed, b);
+        Checks.close(0, r.loss(), 0, 0, "MSE of the logits against themselves, packed in one array, on " + b.name());
     }
 
     private static FloatBuffer swapped(float[] a, ByteOrder order) {

@@ -114,6 +114,28 @@ class BinaryCrossEntropyTest extends LossContract {
         }
     }
 
+    /**
+     * A binary class weight of 0 drops the elements of its target, and a pos_weight of 0 the
+     * positive part, NaN or infinite logits included ({@link #assertDropped}).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aZeroClassWeightOrPosWeightDropsItsPartEvenWithNonFiniteLogits(Backend b) {
+        TestBackends.require(b);
+        float nan = Float.NaN;
+        float inf = Float.POSITIVE_INFINITY;
+        float[] x = {nan, inf, -inf, 0.5f, -1, 2};
+        float[] t = {0, 0, 0, 0, 1, 1};
+        Problem p = new Problem(2, 3, x, null, t, null, null, null);
+        assertDropped(BCE.withBinaryClassWeights(0, 2), p, new int[] {0, 1, 2, 3}, b,
+                "binary class weights {0, 2}, targets 0 at NaN, +inf, -inf, 0.5");
+        float[] positive = {1, 1, 1, 1, 1, 1};
+        float[] xs = {nan, -inf, 1, nan, -inf, 1};
+        Problem q = new Problem(2, 3, xs, null, positive, null, null, null);
+        assertDropped(BCE.withPosWeight(new float[] {0, 0, 0}), q, new int[] {0, 1, 2, 3, 4, 5}, b,
+                "pos_weight 0, targets 1 at NaN, -inf, 1");
+    }
+
     /** pos_weight scales the positive part only: with every target 0 it changes nothing. */
     @ParameterizedTest(name = "{0}")
     @MethodSource(BACKENDS)

@@ -273,6 +273,84 @@ class CrossEntropyTest extends LossContract {
         }
     }
 
+    /**
+     * Class indices whose class weight is 0 (with z-loss too, weighted by cw[y], and a soft cap)
+     * and dense target rows that are all 0 drop their row, NaN or +inf logits included
+     * ({@link #assertDropped}).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aZeroClassWeightOrTargetRowDropsTheRowEvenWithNonFiniteLogits(Backend b) {
+        TestBackends.require(b);
+        float nan = Float.NaN;
+        float inf = Float.POSITIVE_INFINITY;
+        float[] x = {nan, 1, 2, inf, 0, 1, 0.5f, -1, 2, 1, 2, 3};
+        Problem labels = new Problem(4, 3, x, new int[] {0, 0, 0, 1}, null, null, null, null);
+        for (LossSpec spec : List.of(CE, CE.withZLoss(0.125), CE.withSoftCap(3), CE.withZLoss(0.5).withSoftCap(2))) {
+            assertDropped(spec.withClassWeights(new float[] {0, 1, 2}), labels, new int[] {0, 1, 2}, b,
+                    "class weight 0 for rows 0 (NaN), 1 (+inf), 2 (finite)");
+        }
+        float[] targets = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0.25f, 0.75f, 0};
+        Problem dense = new Problem(4, 3, x, null, targets, null, null, null);
+        for (LossSpec spec : List.of(DENSE, DENSE.withSoftCap(3), DENSE.withClassWeights(new float[] {2, 1, 0.5f}))) {
+            assertDropped(spec, dense, new int[] {0, 1, 2}, b, "targets 0 for rows 0 (NaN), 1 (+inf), 2 (finite)");
+        }
+    }
+
+    /**
+     * Class weights of any size scale out of MEAN, subnormal ones too (2^-140 {1, 2, 3}): with
+     * smoothing and dense targets the gradient equals that of {1, 2, 3}. The target mass's factor
+     * gradScale x sampleWeight x eps / C alone is then beyond float range (2^140); it used to be
+     * rounded to float before it met the class weight: an infinite gradient.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void subnormalClassWeightsScaleOutOfTheMean(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("subnormal class weights");
+        float[] unit = {1, 2, 3};
+        float[] tiny = {Math.scalb(1f, -140), Math.scalb(2f, -140), Math.scalb(3f, -140)};
+        for (LossSpec spec : List.of(CE.withSmoothing(0.9), CE.withSmoothing(1), CE.withSmoothing(0.25).withSoftCap(4))) {
+            Case k = random(spec, combo(), 6, 3, rng);
+            String what = spec + " MEAN on " + b.name() + ": class weights 2^-140 {1, 2, 3} vs {1, 2, 3}";
+            Checks.Run want = Checks.run(spec.withClassWeights(unit), k.problem(), Reduction.MEAN, b);
+            Checks.Run got = Checks.run(spec.withClassWeights(tiny), k.problem(), Reduction.MEAN, b);
+            assertTrue(Double.isFinite(got.result().loss()), () -> ctx(what + ": loss " + got.result().loss()));
+            Checks.gradientClose(want.gradient(), got.gradient(), TestBackends.tol(b).gradient(), what + ": gradient");
+        }
+        // dense targets: MEAN divides by the sample weights, so a caller denominator scaled with the
+        // class weights gives the same gradient
+        Case k = random(DENSE.withSmoothing(0.5), combo(), 6, 3, rng);
+        String what = "dense CE eps 0.5 MEAN on " + b.name() + ": class weights 2^-140 {1, 2, 3}, denominator 6 x 2^-140";
+        Checks.Run want = Checks.run(DENSE.withSmoothing(0.5).withClassWeights(unit), k.problem(), Reduction.MEAN, b,
+                1.0, 6.0);
+        Checks.Run got = Checks.run(DENSE.withSmoothing(0.5).withClassWeights(tiny), k.problem(), Reduction.MEAN, b,
+                1.0, Math.scalb(6.0, -140));
+        assertTrue(Double.isFinite(got.result().loss()), () -> ctx(what + ": loss " + got.result().loss()));
+        Checks.gradientClose(want.gradient(), got.gradient(), TestBackends.tol(b).gradient(), what + ": gradient");
+    }
+
+    /**
+     * A weighted term beyond float range (a sample weight of 1e30 on a term of 2e30) is +inf on
+     * every backend and counted in nonFinite: terms are float32 (the native kernels sum in double,
+     * and so did the reference, so such a loss used to be a finite 2e60 with nonFinite 0).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aWeightedTermBeyondFloatRangeIsInfinite(Backend b) {
+        TestBackends.require(b);
+        Problem p = new Problem(2, 2, new float[] {1e30f, -1e30f, 0, 1}, new int[] {1, 0}, null,
+                new float[] {1e30f, 1}, null, null);
+        for (LossSpec spec : List.of(CE, LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL).withGamma(0))) {
+            String what = spec + " on " + b.name() + ": a weighted term of 2e60";
+            Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
+            assertEquals(1, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            assertEquals(Double.POSITIVE_INFINITY, run.result().loss(), () -> ctx(what + ": loss"));
+            assertEquals(Float.POSITIVE_INFINITY, run.perTerm()[0], () -> ctx(what + ": perTerm[0]"));
+            Checks.close(Math.log(1 + Math.E), run.perTerm()[1], 1e-6, 0, what + ": perTerm[1]");
+        }
+    }
+
     /** One class: p = 1, so the loss and gradient are 0; with z-loss lse = x, term z x^2, gradient 2 z x. */
     @ParameterizedTest(name = "{0}")
     @MethodSource(BACKENDS)

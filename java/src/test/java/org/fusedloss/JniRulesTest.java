@@ -36,8 +36,10 @@ class JniRulesTest {
             y[i] = i % c;
             w[i] = 1 + i % 3;
         }
+        float[] t = new float[n * c];  // targets in [0, 1], as sigmoid focal needs
         for (int i = 0; i < x.length; i++) {
             x[i] = (i % 7) * 0.25f;
+            t[i] = (i % 5) * 0.25f;
         }
         for (boolean directX : new boolean[] {false, true}) {
             for (boolean directRest : new boolean[] {false, true}) {
@@ -47,7 +49,7 @@ class JniRulesTest {
                 check(CrossEntropy.builder().classWeights(new float[] {1, 2, 3}).build().compute(ce, nat));
                 check(SoftmaxFocal.builder().gamma(2).build().compute(ce, nat));
                 Batch el = (directX ? Batch.of(direct(x), n, c) : Batch.of(x, n, c))
-                        .targets(directRest ? direct(x) : FloatBuffer.wrap(x))
+                        .targets(directRest ? direct(t) : FloatBuffer.wrap(t))
                         .sampleWeights(directRest ? direct(w) : FloatBuffer.wrap(w), 1)
                         .elementWeights(directRest ? direct(x) : FloatBuffer.wrap(x))
                         .gradient(directRest ? direct(new float[n * c]) : FloatBuffer.wrap(new float[n * c]));

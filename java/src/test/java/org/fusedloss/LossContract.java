@@ -235,6 +235,126 @@ abstract class LossContract {
         }
     }
 
+    /**
+     * The domain of the accuracy promise (SEMANTICS.md, numerical promises): MEAN divides by the
+     * weights, so weights all equal to w give the unweighted MEAN, for w from the smallest normal
+     * float 2^-126 to 2^100, and the gradient still for subnormal w down to 2^-149 (outside the
+     * promise, where each weighted term carries only the bits a subnormal float has, but the
+     * gradient factor gradScale x weight is formed in double, so it neither overflows nor loses
+     * precision; before that fix 1 / denominator overflowed float: an infinite or NaN gradient).
+     * Sample weights for every loss; element weights for the element-wise losses; class weights
+     * for cross-entropy with class indices, where they make the MEAN denominator too.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void equalWeightsOfAnySizeGiveTheUnweightedMean(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("equal weights");
+        TestBackends.Tol tol = TestBackends.tol(b);
+        Case k = unitWeightCase(plain(), 6, 9, rng);
+        Problem p = k.problem();
+        Checks.Run unweighted = Checks.run(plain(), p, Reduction.MEAN, b);
+        for (int e = -149; e <= 100; e += e < -120 ? 3 : 25) {
+            float w = Math.scalb(1f, e);
+            boolean normal = w >= Float.MIN_NORMAL;
+            List<String> kinds = new ArrayList<>(List.of("sample"));
+            if (!kind().perRow()) {
+                kinds.add("element");
+            }
+            if (kind() == LossSpec.Kind.CROSS_ENTROPY) {
+                kinds.add("class");
+            }
+            for (String which : kinds) {
+                LossSpec spec = which.equals("class") ? plain().withClassWeights(TestData.filled(p.c, w)) : plain();
+                Problem q = switch (which) {
+                    case "sample" -> p.withSampleWeights(TestData.filled(p.n, w));
+                    case "element" -> p.withElementWeights(TestData.filled(p.n * p.c, w));
+                    default -> p;
+                };
+                String what = spec + " MEAN on " + b.name() + ": " + which + " weights all 2^" + e;
+                Checks.Run run = Checks.run(spec, q, Reduction.MEAN, b);
+                assertTrue(Double.isFinite(run.result().loss()), () -> ctx(what + ": loss " + run.result().loss()));
+                if (normal || b == Backends.java()) {
+                    Checks.close(unweighted.result().loss(), run.result().loss(), tol.loss(), 1e-12, what + ": loss");
+                }
+                Checks.gradientClose(unweighted.gradient(), run.gradient(), tol.gradient(), what + ": gradient");
+            }
+        }
+    }
+
+    /**
+     * The rule "a zero class weight, alpha or target drops its part of a term" (SEMANTICS.md) where
+     * the predictions are NaN or infinite: on every backend the listed terms are exactly 0, not
+     * counted as non-finite, and their gradient (a row of c for the softmax losses, else the
+     * element) is exactly 0; every other term matches the same problem without the dropped ones.
+     * Before, the reference formed 0 * NaN (NaN, counted) where the native kernels gave 0, and the
+     * native gradient of a dropped softmax row was NaN.
+     */
+    static void assertDropped(LossSpec spec, Problem p, int[] dropped, Backend b, String what) {
+        int per = spec.kind().perRow() ? p.c : 1;
+        for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.SUM}) {
+            String w = spec + " " + r + " on " + b.name() + ": " + what;
+            Checks.Run run = Checks.run(spec, p, r, b);
+            assertEquals(0, run.result().nonFinite(), () -> ctx(w + ": nonFinite"));
+            assertTrue(Double.isFinite(run.result().loss()), () -> ctx(w + ": loss " + run.result().loss()));
+            double expected = 0;
+            for (int t = 0; t < p.terms(spec); t++) {
+                final int term0 = t;
+                boolean drop = Arrays.stream(dropped).anyMatch(d -> d == term0);
+                if (drop) {
+                    Checks.zeroRange(run.gradient(), t * per, (t + 1) * per, w + ": gradient of dropped term " + t);
+                    if (r == Reduction.NONE) {
+                        final int term = t;
+                        assertEquals(0f, run.perTerm()[t], () -> ctx(w + ": perTerm[" + term + "]"));
+                    }
+                    continue;
+                }
+                if (r == Reduction.NONE) {
+                    expected += run.perTerm()[t];
+                    assertTrue(Float.isFinite(run.perTerm()[t]), () -> ctx(w + ": a live term is not finite"));
+                }
+            }
+            if (r == Reduction.NONE) {
+                Checks.close(expected, run.result().loss(), 1e-5, 1e-6, w + ": loss = the sum of the live terms");
+            }
+        }
+    }
+
+    /**
+     * A small, normal sample weight (1e-20) on a confidently wrong row (one logit 60 above the
+     * label's): with SUM the gradient is about 1e-20 and must match the reference. The softmax
+     * kernels keep e up to e^60 against the label's logit, so the row's factor 1e-20 / e^60 is
+     * below float range; it used to round to 0 there (the largest element 0 instead of 1e-20).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aSmallWeightOnAConfidentlyWrongRowKeepsItsGradient(Backend b) {
+        TestBackends.require(b);
+        SplittableRandom rng = rng("small weight, wrong row");
+        for (int c : new int[] {5, 40, 3000, 5000}) {
+            Case k = random(plain(), TestData.combo(W.SAMPLE), 3, c, rng);
+            Problem p = k.problem();
+            float[] x = new float[3 * c];
+            for (int i = 0; i < 3; i++) {
+                x[i * c + 1] = 60;
+            }
+            Problem q = p.withX(x).withSampleWeights(TestData.filled(3, 1e-20f));
+            if (p.labels != null) {
+                q = q.withLabels(new int[3]);
+            }
+            String what = k + " SUM on " + b.name() + ": sample weight 1e-20, a logit 60 above the label's";
+            Checks.Run want = Checks.run(k.spec(), q, Reduction.SUM, Backends.java());
+            Checks.Run got = Checks.run(k.spec(), q, Reduction.SUM, b);
+            double[] expected = TestData.toDouble(want.gradient());
+            float[] actual = got.gradient().clone();
+            for (int i = 0; i < actual.length; i++) {  // to O(1): the comparison's absolute floor is 1e-8
+                expected[i] *= 1e20;
+                actual[i] *= 1e20f;
+            }
+            Checks.gradientClose(expected, actual, TestBackends.tol(b).gradient(), what + ": gradient x 1e20");
+        }
+    }
+
     /** Data for {@link #allWeightsOneEqualsUnweighted}: the plain spec's data (BCE needs hard targets). */
     Case unitWeightCase(LossSpec spec, int n, int c, SplittableRandom rng) {
         return random(spec, TestData.combo(), n, c, rng);

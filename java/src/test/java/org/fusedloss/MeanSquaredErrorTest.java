@@ -46,6 +46,60 @@ class MeanSquaredErrorTest extends LossContract {
     }
 
     /**
+     * The cases of issue 11, where the gradient scale 1 / denominator leaves float range: weights
+     * {1e-40, 1e-40} (sample or element weights) with MEAN give the gradient 2 (x - t) / 2 =
+     * (1, 2), not (inf, inf); predictions equal to the targets with a caller denominator of 1e-300
+     * give a zero gradient, not NaN (1e300 * 0).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aGradientScaleBeyondFloatRangeStaysInDouble(Backend b) {
+        TestBackends.require(b);
+        float[] x = {1, 2};
+        float[] t = {0, 0};
+        float[] tiny = {1e-40f, 1e-40f};
+        for (boolean element : new boolean[] {false, true}) {
+            Problem p = element ? new Problem(1, 2, x, null, t, null, tiny, null)
+                    : new Problem(2, 1, x, null, t, tiny, null, null);
+            String what = "MSE MEAN, " + (element ? "element" : "sample") + " weights 1e-40, on " + b.name();
+            Checks.Run run = Checks.run(MSE, p, Reduction.MEAN, b);
+            Checks.gradientClose(new double[] {1, 2}, run.gradient(), 1e-6, what + ": gradient");
+            Checks.close(2.5, run.result().loss(), 1e-5, 0, what + ": loss");
+        }
+        Problem same = new Problem(1, 2, x, null, x, null, null, null);
+        Checks.Run run = Checks.run(MSE, same, Reduction.MEAN, b, 1.0, 1e-300);
+        Checks.allZero(run.gradient(), "MSE x == t, denominator 1e-300, on " + b.name() + ": gradient");
+        org.junit.jupiter.api.Assertions.assertEquals(0.0, run.result().loss(),
+                () -> Checks.ctx("MSE x == t, denominator 1e-300, on " + b.name() + ": loss"));
+    }
+
+    /**
+     * Terms are float32: a squared error beyond float range (predictions of +-1e30 against targets
+     * of -+1e30: 4e60) is +inf on every backend, counted in nonFinite, and a zero weight times it is
+     * NaN, as for any infinite term (the reference used to keep 4e60 in double, and 0 * 4e60 = 0).
+     * The gradient 2 w (x - t) = +-4e30 fits a float and is finite everywhere.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aTermBeyondFloatRangeIsInfinite(Backend b) {
+        TestBackends.require(b);
+        float[] x = {1e30f, -1e30f, 1};
+        float[] t = {-1e30f, 1e30f, 0};
+        for (float w : new float[] {1, 0}) {
+            Problem p = new Problem(1, 3, x, null, t, new float[] {w}, null, null);
+            String what = "MSE of +-1e30, sample weight " + w + ", on " + b.name();
+            Checks.Run run = Checks.run(MSE, p, Reduction.NONE, b);
+            float expected = w == 0 ? Float.NaN : Float.POSITIVE_INFINITY;
+            org.junit.jupiter.api.Assertions.assertEquals(2, run.result().nonFinite(), () -> Checks.ctx(what + ": nonFinite"));
+            org.junit.jupiter.api.Assertions.assertEquals(expected, run.perTerm()[0], () -> Checks.ctx(what + ": perTerm[0]"));
+            org.junit.jupiter.api.Assertions.assertEquals(expected, run.perTerm()[1], () -> Checks.ctx(what + ": perTerm[1]"));
+            org.junit.jupiter.api.Assertions.assertEquals((double) expected, run.result().loss(),
+                    () -> Checks.ctx(what + ": loss"));
+            Checks.gradientClose(new double[] {4e30 * w, -4e30 * w, 2 * w}, run.gradient(), 1e-7, what + ": gradient");
+        }
+    }
+
+    /**
      * By hand: predictions ((1, 2), (3, 4)), targets ((0, 2), (5, 4.5)), squared errors
      * ((1, 0), (4, 1/4)), sample weights (2, 1/2): SUM = 2 + 2.125 = 4.125, MEAN = 4.125 / 5,
      * BATCH_MEAN = 4.125 / 4, MEAN gradient w 2 (x - t) / 5 = ((0.8, 0), (-0.4, -0.1)).

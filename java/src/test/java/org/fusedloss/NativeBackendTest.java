@@ -103,6 +103,43 @@ class NativeBackendTest {
         });
     }
 
+    /**
+     * A direct gradient buffer may start at any byte address (a ByteBuffer sliced at an odd
+     * position, then viewed as floats): at the sizes where the gradient is written with
+     * non-temporal stores (n * c >= 4 Mi floats), on every instruction set, every softmax path
+     * (class indices with short and long rows, smoothing, dense targets, focal) and an element-wise
+     * loss give bit for bit the gradient they write into an aligned heap array. Before the fix the
+     * avx2 and avx512 kernels crashed the JVM here (streaming stores to a misaligned address).
+     */
+    @Test
+    void aDirectGradientAtAnyByteAddressGivesTheSameResultAtNonTemporalSizes() {
+        forEachIsa("misaligned direct gradient", isa -> {
+            SplittableRandom rng = TestData.rng("NativeBackendTest.misaligned." + isa);
+            record Shape(LossSpec spec, int n, int c) {
+            }
+            for (Shape s : new Shape[] {new Shape(CE, 4096, 1024), new Shape(CE, 160, 32_001),
+                    new Shape(CE.withSmoothing(0.125), 4096, 1024), new Shape(DENSE, 4096, 1024),
+                    new Shape(SMF, 4096, 1024), new Shape(MSE, 4096, 1024)}) {
+                Case k = TestData.random(s.spec(), combo(SAMPLE), s.n(), s.c(), rng);
+                Loss loss = k.spec().build(Reduction.MEAN);
+                float[] expected = new float[s.n() * s.c()];
+                LossResult want = loss.compute(k.problem().batch(Reduction.MEAN, expected, null), NATIVE);
+                for (int byteOffset : new int[] {1, 2, 3, 4, 5}) {
+                    FloatBuffer g = ByteBuffer.allocateDirect(4 * s.n() * s.c() + 8).position(byteOffset).slice()
+                            .order(ByteOrder.nativeOrder()).asFloatBuffer();
+                    Batch batch = k.problem().batch(Reduction.MEAN, null, null).gradient(g);
+                    LossResult got = loss.compute(batch, NATIVE);
+                    String what = k + " [" + isa + "] gradient at byte offset " + byteOffset;
+                    assertEquals(Double.doubleToLongBits(want.loss()), Double.doubleToLongBits(got.loss()),
+                            () -> ctx(what + ": loss " + want.loss() + " vs " + got.loss()));
+                    float[] actual = new float[s.n() * s.c()];
+                    g.get(0, actual);
+                    Checks.sameBits(expected, actual, what + ": gradient");
+                }
+            }
+        });
+    }
+
     /** Runs the check on every instruction set this CPU supports, restoring the one in use after. */
     private static void forEachIsa(String name, java.util.function.Consumer<String> check) {
         TestBackends.require(NATIVE);
@@ -283,6 +320,46 @@ class NativeBackendTest {
         assertEquals(java.masked(), nat.masked(), () -> ctx(what + ": masked"));
         Checks.close(java.denominator(), nat.denominator(), 1e-12, 0, what + ": denominator");
         Checks.close(java.loss(), nat.loss(), 1e-5, 1e-6, what + ": loss");
+    }
+
+    /**
+     * setThreads takes 1 to {@link NativeBackend#MAX_THREADS}; beyond that it is rejected (it used
+     * to accept Integer.MAX_VALUE). A call never starts more OS threads than it has row blocks:
+     * with the maximum set, a call of 4 blocks adds at most 3 threads to the process (it used to
+     * start MAX_THREADS - 1 of them).
+     */
+    @Test
+    void theThreadCountIsBoundedAndACallStartsNoMoreThreadsThanBlocks() throws Exception {
+        TestBackends.require(NATIVE);
+        int original = NATIVE.threads();
+        try {
+            for (int bad : new int[] {0, -3, NativeBackend.MAX_THREADS + 1, Integer.MAX_VALUE}) {
+                Checks.rejects(() -> NATIVE.setThreads(bad), "setThreads(" + bad + ")", "threads = " + bad,
+                        String.valueOf(NativeBackend.MAX_THREADS));
+            }
+            NATIVE.setThreads(NativeBackend.MAX_THREADS);
+            assertEquals(NativeBackend.MAX_THREADS, NATIVE.threads(), () -> ctx("setThreads(MAX_THREADS)"));
+            int n = 4096;
+            int c = 12;  // 49 152 elements: 4 blocks of up to 16 384, enough to wake the workers
+            float[] x = new float[n * c];
+            int[] y = new int[n];
+            long before = osThreads();
+            CrossEntropy.builder().build().compute(Batch.of(x, n, c).labels(y).gradient(new float[n * c]), NATIVE);
+            long after = osThreads();
+            // a few threads of slack for the JVM's own (compiler threads come and go)
+            org.junit.jupiter.api.Assertions.assertTrue(after - before <= 3 + 8,
+                    () -> ctx("a call of 4 row blocks with " + NativeBackend.MAX_THREADS + " threads set started "
+                            + (after - before) + " OS threads"));
+        } finally {
+            NATIVE.setThreads(original);
+        }
+    }
+
+    /** The number of OS threads of this process (Linux). */
+    private static long osThreads() throws java.io.IOException {
+        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+            return tasks.count();
+        }
     }
 
     @Test

@@ -78,6 +78,62 @@ class SigmoidFocalTest extends LossContract {
         }
     }
 
+    /**
+     * alpha 1 gives the negatives (t = 0) an alpha factor of 0, alpha 0 the positives: those
+     * elements are dropped, NaN or infinite logits included ({@link #assertDropped}).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aZeroAlphaFactorDropsTheElementEvenWithNonFiniteLogits(Backend b) {
+        TestBackends.require(b);
+        float nan = Float.NaN;
+        float[] t = {0, 0, 0, 1, 1, 1};
+        Problem badNegatives = new Problem(2, 3, new float[] {nan, Float.POSITIVE_INFINITY, 0.5f, 0.25f, -2, 1}, null,
+                t, null, null, null);
+        Problem badPositives = new Problem(2, 3, new float[] {0.25f, -1, 0.5f, nan, Float.NEGATIVE_INFINITY, 1}, null,
+                t, null, null, null);
+        for (double gamma : new double[] {0, 2, 1.5}) {
+            assertDropped(FOCAL.withFocalAlpha(1).withGamma(gamma), badNegatives, new int[] {0, 1, 2}, b,
+                    "alpha 1, targets 0 at NaN, +inf, 0.5");
+            assertDropped(FOCAL.withFocalAlpha(0).withGamma(gamma), badPositives, new int[] {3, 4, 5}, b,
+                    "alpha 0, targets 1 at NaN, -inf, 1");
+        }
+    }
+
+    /**
+     * A target outside [0, 1] (or NaN) has no focal weight ((1 - p_t)^gamma of a negative base): on
+     * every backend its term and gradient are NaN and counted in nonFinite, like a non-finite
+     * prediction, and the other elements are what they are without it. (The native kernels used to
+     * give NaN where the reference gave a finite value for gamma 3 or 2.)
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aTargetOutsideZeroToOneGivesANaNTermOnEveryBackend(Backend b) {
+        TestBackends.require(b);
+        float[] x = {0.5f, -1, 2, 0.25f, 3, -2};
+        for (float bad : new float[] {1.5f, -0.25f, 2, Float.NaN, Float.POSITIVE_INFINITY}) {
+            float[] t = {0, 1, 0.25f, bad, 1, 0};
+            Problem p = new Problem(2, 3, x, null, t, null, null, null);
+            Problem ok = p.withTargets(new float[] {0, 1, 0.25f, 1, 1, 0});
+            for (LossSpec spec : List.of(FOCAL, FOCAL.withGamma(3), FOCAL.withGamma(1.5).withFocalAlpha(-1),
+                    FOCAL.withGamma(0).withFocalAlpha(0.25))) {
+                String what = spec + " on " + b.name() + ": target " + bad + " at element 3";
+                Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
+                Checks.Run clean = Checks.run(spec, ok, Reduction.NONE, b);
+                org.junit.jupiter.api.Assertions.assertEquals(1, run.result().nonFinite(),
+                        () -> Checks.ctx(what + ": nonFinite"));
+                org.junit.jupiter.api.Assertions.assertTrue(Float.isNaN(run.perTerm()[3]) && Float.isNaN(run.gradient()[3]),
+                        () -> Checks.ctx(what + ": term " + run.perTerm()[3] + ", gradient " + run.gradient()[3]));
+                for (int i : new int[] {0, 1, 2, 4, 5}) {
+                    org.junit.jupiter.api.Assertions.assertEquals(clean.perTerm()[i], run.perTerm()[i],
+                            () -> Checks.ctx(what + ": another term"));
+                    org.junit.jupiter.api.Assertions.assertEquals(clean.gradient()[i], run.gradient()[i],
+                            () -> Checks.ctx(what + ": another gradient element"));
+                }
+            }
+        }
+    }
+
     private static void compare(LossSpec a, LossSpec e, Problem p, Backend b, TestBackends.Tol tol, String what) {
         for (Reduction r : Reduction.values()) {
             String w = what + " " + r + " on " + b.name();

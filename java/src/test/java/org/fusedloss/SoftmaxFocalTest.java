@@ -103,6 +103,19 @@ class SoftmaxFocalTest extends LossContract {
         Checks.gradientClose(new double[] {f / 4, -f / 4}, run.gradient(), 1e-6, what + ": gradient");
     }
 
+    /** alpha[y] = 0 drops the row, NaN or +inf logits included ({@link #assertDropped}). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aZeroAlphaDropsTheRowEvenWithNonFiniteLogits(Backend b) {
+        TestBackends.require(b);
+        float[] x = {Float.NaN, 1, 2, Float.POSITIVE_INFINITY, 0, 1, 0.5f, -1, 2, 1, 2, 3};
+        Problem p = new Problem(4, 3, x, new int[] {0, 0, 0, 1}, null, null, null, null);
+        for (double gamma : new double[] {0, 0.5, 2}) {
+            assertDropped(FOCAL.withGamma(gamma).withClassWeights(new float[] {0, 1, 2}), p, new int[] {0, 1, 2}, b,
+                    "alpha 0 for rows 0 (NaN), 1 (+inf), 2 (finite)");
+        }
+    }
+
     /** Equal logits: p_y = 1/C, each term (1 - 1/C)^gamma log C, also at C = 262 144. */
     @ParameterizedTest(name = "{0}")
     @MethodSource(BACKENDS)

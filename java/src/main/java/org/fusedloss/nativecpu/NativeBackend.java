@@ -18,6 +18,9 @@ import org.fusedloss.internal.nativecpu.NativeEngine;
  * kernels and thread pool.
  */
 public final class NativeBackend implements Backend {
+    /** The most worker threads {@link #setThreads} takes (native/thread_pool.h, kMaxThreads). */
+    public static final int MAX_THREADS = 1024;
+
 
     /** The backend of {@link org.fusedloss.Backends#nativeCpu()}; nothing loads until first use. */
     public NativeBackend() {
@@ -90,9 +93,10 @@ public final class NativeBackend implements Backend {
     }
 
     /**
-     * Sets the number of worker threads. Results are bit-identical for any count.
+     * Sets the number of worker threads; a call starts no more of them than it has row blocks.
+     * Results are bit-identical for any count.
      *
-     * @param threads at least 1
+     * @param threads 1 to {@link #MAX_THREADS}
      * @throws IllegalArgumentException when the count is not accepted
      * @throws IllegalStateException with the reason, when the backend is not available
      */

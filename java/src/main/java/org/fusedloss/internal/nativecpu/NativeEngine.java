@@ -13,6 +13,7 @@ import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.KernelSums;
 import org.fusedloss.internal.LossRequest;
 import org.fusedloss.internal.Settings;
+import org.fusedloss.nativecpu.NativeBackend;
 
 /**
  * The native CPU backend's engine: the C++ kernels of native/ (AVX-512, AVX2 or scalar, picked
@@ -28,8 +29,6 @@ import org.fusedloss.internal.Settings;
  * CPU affinity and container quotas).
  */
 public final class NativeEngine implements KernelBackend {
-    /** The most worker threads a setting may ask for. */
-    static final int MAX_THREADS_SETTING = 4096;
 
     private static final class Holder {
         static final NativeEngine INSTANCE = new NativeEngine();
@@ -56,7 +55,7 @@ public final class NativeEngine implements KernelBackend {
             Optional<Settings.Value> isaSetting = Settings.read(Settings.NATIVE_ISA);
             String isa = isaSetting.isPresent() ? isaSetting.get().oneOf("avx512", "avx2", "scalar") : null;
             Optional<Settings.Value> threadsSetting = Settings.read(Settings.NATIVE_THREADS);
-            int threads = threadsSetting.isPresent() ? threadsSetting.get().integer(1, MAX_THREADS_SETTING)
+            int threads = threadsSetting.isPresent() ? threadsSetting.get().integer(1, NativeBackend.MAX_THREADS)
                     : Runtime.getRuntime().availableProcessors();
             String platform;
             try {
@@ -137,15 +136,15 @@ public final class NativeEngine implements KernelBackend {
         return NativeKernels.threads();
     }
 
-    /** Sets the number of worker threads (at least 1). Results are bit-identical for any count. */
+    /** Sets the number of worker threads (1 to NativeBackend.MAX_THREADS). Results are bit-identical for any count. */
     public void setThreads(int threads) {
         ensureAvailable();
         setThreadsChecked(threads);
     }
 
     private static void setThreadsChecked(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("threads = " + threads + " must be at least 1");
+        if (threads < 1 || threads > NativeBackend.MAX_THREADS) {
+            throw new IllegalArgumentException("threads = " + threads + " must be in [1, " + NativeBackend.MAX_THREADS + "]");
         }
         if (NativeKernels.setThreads(threads) != 0) {
             throw new IllegalArgumentException("threads = " + threads + ": " + NativeKernels.lastError());

@@ -63,8 +63,11 @@ final class CrossEntropyKernel {
                     loss += q * ((max - z[k]) + logS);
                 }
             }
-            loss += rowWeight * zl * lse * lse;
-            final double term = sw * loss;
+            final boolean zLoss = zl != 0 && rowWeight != 0;  // weighted by cw[y]: nothing for a zero weight
+            if (zLoss) {
+                loss += rowWeight * zl * lse * lse;
+            }
+            final double term = ReferenceMath.asFloatTerm(sw * loss);
             sum += term;
             if (!Double.isFinite(term)) {
                 nonFinite++;
@@ -74,11 +77,12 @@ final class CrossEntropyKernel {
             }
             if (g != null) {
                 final double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw;
-                final double onP = mass + 2 * rowWeight * zl * lse;
+                final double onP = mass + (zLoss ? 2 * rowWeight * zl * lse : 0);
                 for (int k = 0; k < c; k++) {
+                    // a row without target mass or z-loss is dropped: its gradient is 0, not 0 * NaN
                     double q = target(r, base, k, y, z[k], cw, eps, smooth);
-                    double d = onP * (z[c + k] / s) - q;
-                    if (cap > 0) {
+                    double d = ReferenceMath.weighted(onP, z[c + k] / s) - q;
+                    if (cap > 0 && d != 0) {
                         double t = z[k] / cap;
                         d *= 1 - t * t;
                     }

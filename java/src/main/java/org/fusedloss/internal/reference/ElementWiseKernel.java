@@ -38,7 +38,10 @@ final class ElementWiseKernel {
                     continue;
                 }
                 term.eval(x.get(at), t.get(at), j, out);
-                final double weighted = w * out[0];
+                // the native kernels form the unweighted term and derivative in float
+                out[0] = ReferenceMath.asFloatTerm(out[0]);
+                out[1] = ReferenceMath.asFloatTerm(out[1]);
+                final double weighted = ReferenceMath.asFloatTerm(w * out[0]);
                 sum += weighted;
                 if (!Double.isFinite(weighted)) {
                     nonFinite++;
@@ -64,8 +67,11 @@ final class ElementWiseKernel {
             double a = (pw == null ? 1.0 : pw[j]) * t;
             double b = 1 - t;
             double cls = bcw == null ? 1.0 : bcw[t == 1 ? 1 : 0];
-            out[0] = cls * (ReferenceMath.weighted(a, f.softplusNeg) + ReferenceMath.weighted(b, f.softplus));
-            out[1] = cls * (b * f.sigmoid - a * f.sigmoidNeg);
+            // a zero class weight, pos_weight or target drops its part, NaN or infinite x included
+            out[0] = ReferenceMath.weighted(cls, ReferenceMath.weighted(a, f.softplusNeg)
+                    + ReferenceMath.weighted(b, f.softplus));
+            out[1] = ReferenceMath.weighted(cls, ReferenceMath.weighted(b, f.sigmoid)
+                    - ReferenceMath.weighted(a, f.sigmoidNeg));
         });
     }
 
@@ -91,10 +97,15 @@ final class ElementWiseKernel {
             double at = alpha < 0 ? 1.0 : alpha * t + (1 - alpha) * (1 - t);
             double ce = ReferenceMath.weighted(t, f.softplusNeg) + ReferenceMath.weighted(1 - t, f.softplus);
             double mg = ReferenceMath.pow(m, gamma);
-            out[0] = at * ReferenceMath.weighted(mg, ce);
+            // an alpha factor of 0 drops the element, NaN or infinite x included
+            out[0] = ReferenceMath.weighted(at, ReferenceMath.weighted(mg, ce));
             double sMinusT = (1 - t) * s - t * sNeg;
             double slope = ReferenceMath.focalSlope(m, gamma, s * sNeg * (2 * t - 1));
-            out[1] = at * (mg * sMinusT - ReferenceMath.weighted(slope, ce));
+            out[1] = ReferenceMath.weighted(at, mg * sMinusT - ReferenceMath.weighted(slope, ce));
+            if (!(t >= 0 && t <= 1)) {  // no focal weight outside [0, 1]: NaN, counted (as the kernels)
+                out[0] = Double.NaN;
+                out[1] = Double.NaN;
+            }
         });
     }
 

@@ -24,6 +24,15 @@ final class ReferenceMath {
         return a == 0 ? 0 : a * b;
     }
 
+    /**
+     * A value the native kernels form in float (an element-wise term or derivative, a weighted
+     * term): beyond float range it is infinite there, so it is here (the reference keeps every
+     * other value in double).
+     */
+    static double asFloatTerm(double v) {
+        return Math.abs(v) > Float.MAX_VALUE ? Math.copySign(Double.POSITIVE_INFINITY, v) : v;
+    }
+
     /** m^gamma with 0^0 = 1. */
     static double pow(double m, double gamma) {
         return gamma == 0 ? 1 : Math.pow(m, gamma);

@@ -45,7 +45,8 @@ final class SoftmaxFocalKernel {
             final double m = -Math.expm1(logP);
             final double a = CrossEntropyKernel.classWeight(r.alpha(), y);
             final double mg = ReferenceMath.pow(m, gamma);
-            final double term = sw * ReferenceMath.weighted(a * mg, -logP);
+            // alpha 0 drops the row (its gradient too), even where the logits are not finite
+            final double term = a == 0 ? 0 : ReferenceMath.asFloatTerm(sw * ReferenceMath.weighted(a * mg, -logP));
             sum += term;
             if (!Double.isFinite(term)) {
                 nonFinite++;
@@ -59,7 +60,7 @@ final class SoftmaxFocalKernel {
                 double f = a * (mg - ReferenceMath.focalSlope(m, gamma, pLogP));
                 double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw * f;
                 for (int k = 0; k < c; k++) {
-                    g.put(base + k, (float) (factor * (e[k] / s - (k == y ? 1 : 0))));
+                    g.put(base + k, a == 0 ? 0f : (float) (factor * (e[k] / s - (k == y ? 1 : 0))));
                 }
             }
         }
