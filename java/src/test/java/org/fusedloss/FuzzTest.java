@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.Settings;
 import org.fusedloss.nativecpu.NativeBackend;
 import org.junit.jupiter.api.Test;
 
@@ -89,7 +90,7 @@ class FuzzTest {
         if (Runtime.version().feature() >= 22) {
             cmd.add("--enable-native-access=ALL-UNNAMED");
         }
-        cmd.add("-D" + NativeBackend.ISA_PROPERTY + "=" + isa);
+        cmd.add("-D" + Settings.NATIVE_ISA + "=" + isa);
         cmd.add("-Dfusedloss.seed=" + seed);  // what the child's messages print
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
