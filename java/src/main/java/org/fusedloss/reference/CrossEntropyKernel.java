@@ -76,6 +76,11 @@ final class CrossEntropyKernel {
                 final double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw;
                 final double onP = mass + 2 * rowWeight * zl * lse;
                 for (int k = 0; k < c; k++) {
+                    // A -inf logit (a masked class) gets 0, even with target mass on it (SEMANTICS.md)
+                    if (z[k] == Double.NEGATIVE_INFINITY) {
+                        g.put(base + k, 0f);
+                        continue;
+                    }
                     double q = target(r, base, k, y, z[k], cw, eps, smooth);
                     double d = onP * (z[c + k] / s) - q;
                     if (cap > 0) {
