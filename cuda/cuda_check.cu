@@ -788,7 +788,7 @@ std::vector<Case> issue_cases() {
     return out;
 }
 
-std::vector<Case> check_cases(bool quick, bool small, bool sanitize) {
+std::vector<Case> check_cases(bool quick, bool small, bool sanitize, bool race) {
     std::vector<Case> cs;
     std::vector<std::pair<long long, long long>> soft_shapes = {
         {1, 1}, {1, 2}, {7, 3}, {5, 10}, {33, 100}, {64, 1000}, {9, 1027}, {4, 4096},
@@ -807,6 +807,10 @@ std::vector<Case> check_cases(bool quick, bool small, bool sanitize) {
         soft_shapes = {{7, 3}, {5, 10}, {3, 1500}, {2, 20001}};
         elem_shapes = {{7, 3}, {33, 100}};
     }
+    if (race) {  // racecheck, the slowest tool: every kernel once or twice
+        soft_shapes = {{5, 10}, {2, 3000}, {2, 20000}};
+        elem_shapes = {{7, 3}};
+    }
     std::vector<std::string> variants = {"small", "warp", "block"};
     if (g_cluster_ok) variants.push_back("cluster");
     int i = 0;
@@ -814,6 +818,7 @@ std::vector<Case> check_cases(bool quick, bool small, bool sanitize) {
         for (Loss l : {CE, CE_DENSE, SOFTMAX_FOCAL}) {
             for (int opt = 0; opt < 4; ++opt) {
                 if (sanitize && opt != 0 && opt != 3) continue;
+                if (race && opt != 0) continue;
                 Case k;
                 k.loss = l; k.n = sh.first; k.c = sh.second;
                 k.reduction = opt % 4;  // NONE, SUM, MEAN, BATCH_MEAN
@@ -842,6 +847,7 @@ std::vector<Case> check_cases(bool quick, bool small, bool sanitize) {
         for (Loss l : {BCE, MSE, SIGMOID_FOCAL}) {
             for (int opt = 0; opt < 4; ++opt) {
                 if (sanitize && opt != 0 && opt != 3) continue;
+                if (race && opt != 0) continue;
                 Case k;
                 k.loss = l; k.n = sh.first; k.c = sh.second;
                 k.reduction = opt;
@@ -1021,9 +1027,9 @@ void bench(const std::string& csv_path) {
 
 int main(int argc, char** argv) {
     std::string fatbin = FLC_DEFAULT_FATBIN, csv;
-    bool do_bench = false, quick = false, small = false, sanitize = false, verbose = false;
+    bool do_bench = false, quick = false, small = false, sanitize = false, race = false, verbose = false;
     uint64_t seed = 1234;
-    const char* usage = "usage: %s [--fatbin PATH] [--quick | --small | --sanitize] [--seed N] [-v]\n"
+    const char* usage = "usage: %s [--fatbin PATH] [--quick | --small | --sanitize | --race] [--seed N] [-v]\n"
                         "       %s --bench [--fatbin PATH] [--csv FILE]\n";
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--fatbin") && i + 1 < argc) fatbin = argv[++i];
@@ -1032,6 +1038,7 @@ int main(int argc, char** argv) {
         else if (!strcmp(argv[i], "--quick")) quick = true;
         else if (!strcmp(argv[i], "--small")) small = true;
         else if (!strcmp(argv[i], "--sanitize")) sanitize = true;  // few launches, no repeat: for compute-sanitizer
+        else if (!strcmp(argv[i], "--race")) race = true;          // fewer still: for racecheck
         else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = true;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], nullptr, 10);
         else { fprintf(stderr, usage, argv[0], argv[0]); return 2; }
@@ -1068,14 +1075,18 @@ int main(int argc, char** argv) {
         bench(csv);
         return g_failures ? 1 : 0;
     }
-    if (sanitize) g_repeat = false;
-    std::vector<Case> cs = check_cases(quick, small, sanitize);
-    const std::vector<Case> issue = issue_cases();
-    cs.insert(cs.begin(), issue.begin(), issue.end());  // the issue's cases first
+    if (sanitize || race) g_repeat = false;
+    std::vector<Case> cs = check_cases(quick, small, sanitize, race);
+    if (!race) {
+        const std::vector<Case> issue = issue_cases();
+        cs.insert(cs.begin(), issue.begin(), issue.end());  // the issue's cases first
+    }
     uint64_t s = seed;
     for (const auto& k : cs) check_case(k, s++, verbose);
-    check_errors();
-    check_launch_shapes();
+    if (!race) {
+        check_errors();
+        check_launch_shapes();
+    }
     printf("%d checks, %d failures\n", g_checks, g_failures);
     return g_failures ? 1 : 0;
 }
