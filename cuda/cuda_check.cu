@@ -25,6 +25,7 @@
 
 #include "fusedloss.h"
 #include "fusedloss_cuda.h"
+#include "check_rng.h"
 
 #ifndef FLC_DEFAULT_FATBIN
 #define FLC_DEFAULT_FATBIN "fusedloss.fatbin"
@@ -68,19 +69,6 @@ long long cdiv(long long a, long long b) { return (a + b - 1) / b; }
 long long clampg(long long g, long long cap) { return std::max(1ll, std::min(g, cap)); }
 
 // ------------------------------------------------------------------------------ random data
-struct Rng {
-    uint64_t s;
-    uint64_t next() {  // splitmix64
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-    float range(double lo, double hi) { return (float)(lo + (hi - lo) * uniform()); }
-    long long below(long long n) { return (long long)(next() % (uint64_t)n); }
-    bool chance(double p) { return uniform() < p; }
-};
 
 enum Loss { CE, CE_DENSE, SOFTMAX_FOCAL, BCE, MSE, SIGMOID_FOCAL };
 const char* kNames[] = {"cross_entropy", "cross_entropy(dense)", "softmax_focal",

@@ -22,6 +22,7 @@
 
 #include "fusedloss.h"
 #include "fusedloss_cuda.h"
+#include "check_rng.h"
 #include "row_math.cuh"
 #include "binary_cross_entropy.cu"
 #include "mean_squared_error.cu"
@@ -49,19 +50,6 @@ std::string fmt(const char* f, ...) {
     return b;
 }
 
-struct Rng {  // splitmix64, as cuda_check
-    uint64_t s;
-    uint64_t next() {
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-    float range(double lo, double hi) { return (float)(lo + (hi - lo) * uniform()); }
-    long long below(long long n) { return (long long)(next() % (uint64_t)n); }
-    bool chance(double p) { return uniform() < p; }
-};
 
 // ------------------------------------------------------------------------------ the row engine
 
@@ -96,17 +84,30 @@ double emulate_row(const RowArgs& a, long long row, float Gf, float* g) {
         float mt = -INFINITY;
         std::vector<float> kept;
     };
+    struct Chunk {  // what block `rank` of the row's cluster owns (the whole row without clusters)
+        long long lo;
+        int len;
+        bool in_regs;
+        const float *xr, *tr, *cwc;
+    };
+    auto chunk_of = [&](int rank) {
+        Chunk k;
+        k.lo = rank * chunk;
+        const long long len64 = C - k.lo;
+        k.len = (int)(len64 < 0 ? 0 : (len64 > chunk ? chunk : len64));
+        k.in_regs = k.len <= GT * E && !(a.cap > 0.f);
+        k.xr = a.x + row * C + k.lo;
+        k.tr = KIND == CE_DENSE ? a.targets + row * C + k.lo : nullptr;
+        k.cwc = a.cw ? a.cw + k.lo : nullptr;
+        return k;
+    };
     std::vector<std::vector<Thread>> threads(CLUSTER, std::vector<Thread>(GT));
     std::vector<RowAcc> rank_acc(CLUSTER);
     for (int rank = 0; rank < CLUSTER; ++rank) {
-        const long long lo = rank * chunk;
-        long long len64 = C - lo;
-        len64 = len64 < 0 ? 0 : (len64 > chunk ? chunk : len64);
-        const int len = (int)len64;
-        const bool in_regs = len <= GT * E && !(a.cap > 0.f);
-        const float* xr = a.x + row * C + lo;
-        const float* tr = KIND == CE_DENSE ? a.targets + row * C + lo : nullptr;
-        const float* cwc = a.cw ? a.cw + lo : nullptr;
+        const Chunk ck = chunk_of(rank);
+        const int len = ck.len;
+        const bool in_regs = ck.in_regs;
+        const float *xr = ck.xr, *tr = ck.tr, *cwc = ck.cwc;
         std::vector<RowAcc> lanes(GT);
         for (int t = 0; t < GT; ++t) {
             Thread& th = threads[rank][t];
@@ -150,14 +151,11 @@ double emulate_row(const RowArgs& a, long long row, float Gf, float* g) {
     const RowCoef k = row_coef<KIND>(a, r, zy, cwy, sw, G);
 
     for (int rank = 0; rank < CLUSTER; ++rank) {
-        const long long lo = rank * chunk;
-        long long len64 = C - lo;
-        len64 = len64 < 0 ? 0 : (len64 > chunk ? chunk : len64);
-        const int len = (int)len64;
-        const bool in_regs = len <= GT * E && !(a.cap > 0.f);
-        const float* xr = a.x + row * C + lo;
-        const float* tr = KIND == CE_DENSE ? a.targets + row * C + lo : nullptr;
-        const float* cwc = a.cw ? a.cw + lo : nullptr;
+        const Chunk ck = chunk_of(rank);
+        const long long lo = ck.lo;
+        const int len = ck.len;
+        const bool in_regs = ck.in_regs;
+        const float *xr = ck.xr, *tr = ck.tr, *cwc = ck.cwc;
         const int yrel = (KIND != CE_DENSE && y >= lo && y < lo + len) ? (int)(y - lo) : -1;
         for (int t = 0; t < GT; ++t) {
             const Thread& th = threads[rank][t];

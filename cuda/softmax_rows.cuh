@@ -10,14 +10,16 @@
  * computes: FLC_*_REG_SLOTS in common.cuh):
  *   1. load the chunk (float4 when aligned), apply the soft cap, take the thread's max m_t;
  *   2. e = exp(z - m_t) (the only exp per element, kept in the registers), and the thread's
- *      partial sums: S = sum e, B = sum w_c (m_t - z_c), W = sum w_c (smoothing / dense mass);
+ *      partial sums: S = 1 + o (o: the sum of e but the max's own 1), B = sum w_c (m_t - z_c),
+ *      W = sum w_c (smoothing / dense mass);
  *   3. combine the partials over the group (warp shuffles, shared memory, cluster DSMEM), each
- *      rescaled to the row max M: that gives lse = M + log S and the row's loss term;
+ *      rescaled to the row max M: that gives lse = M + log1p(o) and the row's loss term;
  *   4. gradient from the registers: grad_c = G * (P * e_c * exp(m_t - M) / S - q_c), the
  *      label's own element from 1 - p_y = -expm1(-nll) (accurate when p_y is close to 1).
  * B is a sum of non-negative terms (no cancellation between sum q_c * lse and sum q_c * z_c).
  * A chunk longer than GT * E does not fit: it is streamed twice instead (online max/sum in the
  * first pass, gradient in the second), correct for any C, 12 instead of 8 bytes per element.
+ * The arithmetic of each step is in row_math.cuh (plain C++ too: cuda/host_check.cpp runs it).
  */
 #ifndef FLC_SOFTMAX_ROWS_CUH
 #define FLC_SOFTMAX_ROWS_CUH
