@@ -13,7 +13,7 @@
 #   here, to test the script's CPU parts:   cuda/run_on_gpu.sh selftest
 #
 # The steps of `run`, in this order (--steps picks some: a second run after fixes need not redo
-# all), each with its own time limit, all within --deadline (default 420 s, so that a second run
+# all), each with its own time limit, all within --deadline (default 450 s, so that a second run
 # fits a 15-minute device budget):
 #   env        GPU, driver, clocks, power, tools, whether a JDK is there
 #   build      the carried binaries if they were built from these sources and run here; else
@@ -24,8 +24,9 @@
 #   java       the whole JUnit suite with the CUDA backend (gpu-tests.sh run all)
 #   bench      cuda_check --bench: every loss at the PEERS.md shapes and 8192 x 128256, fwd + bwd,
 #              against a device-to-device copy; L2 flushed between repeats, median of 25
-#   torch      PyTorch eager and torch.compile on the same data and shapes, timed the same way
 #   sanitize   compute-sanitizer memcheck, racecheck and synccheck on small shapes
+#   torch      PyTorch eager and torch.compile on the same data and shapes, timed the same way
+#              (torch.compile gets what time is left: it compiles for tens of seconds a shape)
 # Results go to --out (at most 8 files, each under 16 MiB: what the device tool brings back):
 #   summary.txt (steps, outcomes, the environment, the timing table and targets), build.log,
 #   check.log, java.log, timings.log, bench.csv, torch.csv, sanitize.log.
@@ -35,9 +36,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 pack="$root/build-gpu-pack"
 out="$root/build-gpu-results"
-steps="env,build,check,java,bench,torch,sanitize"
-deadline=420
-all_steps=" env build check java bench torch sanitize "
+steps="env,build,check,java,bench,sanitize,torch"
+deadline=450
+all_steps=" env build check java bench sanitize torch "
 
 usage() {
   sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -178,21 +179,14 @@ do_build() {
   python3 "$here/fatbin_info.py" "$fatbin"
 }
 
+# One compute-sanitizer tool on cuda_check: $1 tool, $2 which cases (--sanitize: every kernel in
+# few launches; --race: fewer still, for racecheck, the slowest tool).
 do_sanitize() {
-  local rc=0
   if ! command -v compute-sanitizer >/dev/null 2>&1; then
     echo "compute-sanitizer not found (it ships in the CUDA toolkit)"
     return 1
   fi
-  # memcheck and synccheck on the --sanitize cases (every kernel, few launches); racecheck, the
-  # slowest, on the smallest set; each within its share of the step's time
-  echo "== memcheck"
-  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 3 "$check_bin" --fatbin "$fatbin" --sanitize || rc=1
-  echo "== racecheck"
-  timeout 120 compute-sanitizer --tool racecheck --racecheck-report all --error-exitcode 3 "$check_bin" --fatbin "$fatbin" --race || rc=1
-  echo "== synccheck"
-  timeout 50 compute-sanitizer --tool synccheck --error-exitcode 3 "$check_bin" --fatbin "$fatbin" --race || rc=1
-  return $rc
+  compute-sanitizer --tool "$1" --error-exitcode 3 "$check_bin" --fatbin "$fatbin" "$2"
 }
 
 do_timings() {  # cuda_check --bench, then the table once PyTorch has run too
@@ -202,7 +196,10 @@ do_timings() {  # cuda_check --bench, then the table once PyTorch has run too
 do_torch() {
   python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null \
     || { echo "python3 with CUDA torch not found"; return 1; }
-  PYTHONUNBUFFERED=1 python3 "$here/torch_peer.py" --csv "$out/torch.csv" --compile-budget "${TORCH_COMPILE_BUDGET:-100}"
+  # torch.compile gets the step's time less what eager needs (~40 s with the 8192 x 128256 cases)
+  local budget=$(( ${torch_limit:-150} - 60 ))
+  [ "$budget" -gt 0 ] || budget=0
+  PYTHONUNBUFFERED=1 python3 "$here/torch_peer.py" --csv "$out/torch.csv" --compile-budget "$budget"
 }
 
 do_run() {
@@ -256,7 +253,17 @@ do_run() {
       echo "clocks before the timings: $(clocks)" >> "$out/timings.log"
       step bench 90 "$out/timings.log" do_timings
     fi
-    want torch && step torch 200 "$out/timings.log" do_torch
+    if want sanitize; then  # each tool a step of its own: a limit ends it with all it started
+      step memcheck 60 "$out/sanitize.log" do_sanitize memcheck --sanitize
+      step racecheck 75 "$out/sanitize.log" do_sanitize racecheck --race
+      step synccheck 30 "$out/sanitize.log" do_sanitize synccheck --race
+    fi
+    if want torch; then
+      torch_limit=$(remaining)
+      [ "$torch_limit" -le 200 ] || torch_limit=200
+      export torch_limit
+      step torch "$torch_limit" "$out/timings.log" do_torch
+    fi
     if want bench || want torch; then
       echo "clocks after the timings: $(clocks)" >> "$out/timings.log"
       if [ -f "$out/bench.csv" ]; then
@@ -265,7 +272,6 @@ do_run() {
         cat "$out/timings.table" >> "$out/timings.log"
       fi
     fi
-    want sanitize && step sanitize 300 "$out/sanitize.log" do_sanitize
   elif [ $gpu_ok -eq 1 ]; then
     note "no cuda_check (the build failed): the GPU steps are not run"
     status=1
@@ -316,6 +322,23 @@ do_selftest() {
     [ "$n" -le 8 ] && [ -s "$tmp/o2/summary.txt" ] && grep -q "no GPU here" "$tmp/o2/summary.txt" \
       && echo "ok   a run without a GPU says so in summary.txt ($n files)" \
       || { echo "FAIL: the no-GPU run left $n files, summary: $(head -3 "$tmp/o2/summary.txt" 2>&1)"; fails=$((fails + 1)); }
+  fi
+  # a step past its limit is ended with everything it started (a stand-in GPU and sanitizer)
+  if [ -f "$pack/manifest.txt" ] && ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
+    mkdir -p "$tmp/bin"
+    printf '#!/bin/sh\necho "GPU 0: a stand-in"\n' > "$tmp/bin/nvidia-smi"
+    printf '#!/bin/sh\nsleep 300\n' > "$tmp/bin/compute-sanitizer"
+    chmod +x "$tmp/bin/nvidia-smi" "$tmp/bin/compute-sanitizer"
+    PATH="$tmp/bin:$PATH" bash "$0" run --out "$tmp/o3" --steps build,sanitize --deadline 25 > "$tmp/o3.log" 2>&1
+    local sleepers
+    sleepers=$(ps -eo pid,args | grep -c "[s]leep 300")
+    if grep -q "^memcheck  TIMED OUT" "$tmp/o3/summary.txt" && grep -q "^racecheck not run" "$tmp/o3/summary.txt" \
+       && [ "$sleepers" -eq 0 ]; then
+      echo "ok   a step past its limit is ended with all it started, later steps are skipped at the deadline"
+    else
+      echo "FAIL: the time limits ($sleepers processes left):"; sed 's/^/    /' "$tmp/o3/summary.txt" | head -6
+      fails=$((fails + 1))
+    fi
   fi
   # the timings' table and targets, from made-up figures of both CSVs
   cat > "$tmp/bench.csv" <<'EOF'
