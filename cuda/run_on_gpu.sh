@@ -2,7 +2,7 @@
 # run_on_gpu.sh: the CUDA backend's whole GPU session as one prepared script (issue 17).
 #
 #   here, no GPU needed:   cuda/run_on_gpu.sh pack [PACK]
-#       builds (Maven's build must have run: java/target/cmake), and packs into PACK (default
+#       builds (in java-cuda/target/cmake, the CUDA module's CMake build), and packs into PACK (default
 #       build-gpu-pack/, ignored by git) what the GPU machine cannot make itself in its few
 #       minutes: cuda_check built by nvcc here (CUDA runtime linked statically), the fatbin, the
 #       CPU kernels' library, and the Java tests with a jlink'ed runtime (the device machines have
@@ -54,14 +54,15 @@ source_hash() {
 
 do_pack() {
   local dir="${1:-$pack}"
-  local build="$root/java/target/cmake"
-  [ -f "$build/CMakeCache.txt" ] || { echo "no $build: run the Maven build first (mvn -B -DskipTests package)"; return 1; }
+  local build="$root/java-cuda/target/cmake"  # the fatbin's build dir (java-cuda/pom.xml), reused
+  command -v nvcc >/dev/null || { echo "no nvcc here: the pack needs it (the fatbin, cuda_check)"; return 1; }
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DFUSEDLOSS_CUDA=ON >/dev/null || return 1
   cmake --build "$build" --target fusedloss fusedloss_fatbin cuda_check -j"$(nproc)" || return 1
   rm -rf "$dir"
   mkdir -p "$dir/bin" "$dir/lib"
   cp "$build/bin/cuda_check" "$dir/bin/"
   cp "$build/lib/fusedloss.fatbin" "$dir/lib/"
-  bash "$root/java/src/test/java/org/fusedloss/cuda/gpu-tests.sh" pack "$dir/java" || return 1
+  bash "$root/java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh" pack "$dir/java" || return 1
   rm -rf "$dir/java/res"  # the Java step gets lib/fusedloss.fatbin (GPU_TESTS_FATBIN): one copy
   {
     echo "sources $(source_hash)"
@@ -247,7 +248,7 @@ do_run() {
     want check && step check 150 "$out/check.log" "$check_bin" --fatbin "$fatbin"
     if want java; then
       export GPU_TESTS_PACK="$pack/java" GPU_TESTS_FATBIN="$fatbin"
-      step java 180 "$out/java.log" bash "$root/java/src/test/java/org/fusedloss/cuda/gpu-tests.sh" run all
+      step java 180 "$out/java.log" bash "$root/java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh" run all
     fi
     if want bench; then
       echo "clocks before the timings: $(clocks)" >> "$out/timings.log"

@@ -108,7 +108,6 @@ const Isa* find_isa(const char* name) {
 
 std::atomic<const KernelTable*> g_table{nullptr};
 std::mutex g_isa_mutex;
-std::string g_isa_env_error;  // FUSEDLOSS_ISA named something unusable
 
 // Picks a table from name; empty string on success, else why not.
 std::string select_isa(const char* name) {
@@ -121,28 +120,20 @@ std::string select_isa(const char* name) {
     return "";
 }
 
-// The table in use, chosen at the first call: FUSEDLOSS_ISA or the best the CPU supports.
+// The table in use: the one fl_set_isa chose, else the best the CPU supports, chosen at the first
+// call. The library reads no environment: its caller applies the settings (the Java side, README
+// "Settings"), so a bad value is reported once, where it is read, and never by every call.
 const KernelTable* kernels() {
     const KernelTable* t = g_table.load(std::memory_order_acquire);
     if (t) return t;
     std::lock_guard<std::mutex> lock(g_isa_mutex);
     t = g_table.load(std::memory_order_acquire);
     if (t) return t;
-    if (!g_isa_env_error.empty()) fail(FL_ERR_ARGUMENT, g_isa_env_error);
-    const char* env = getenv("FUSEDLOSS_ISA");
-    if (env && *env) {
-        std::string why = select_isa(env);
-        if (!why.empty()) {
-            g_isa_env_error = "FUSEDLOSS_ISA: " + why + "; call fl_set_isa to choose another";
-            fail(FL_ERR_ARGUMENT, g_isa_env_error);
+    for (const Isa& isa : kIsas)
+        if (isa.supported()) {
+            g_table.store(&isa.table, std::memory_order_release);
+            break;
         }
-    } else {
-        for (const Isa& isa : kIsas)
-            if (isa.supported()) {
-                g_table.store(&isa.table, std::memory_order_release);
-                break;
-            }
-    }
     return g_table.load(std::memory_order_acquire);
 }
 
@@ -414,7 +405,7 @@ const char* fl_isa(void) {
     try {
         return kernels()->name;
     } catch (...) {
-        return "none";  // FUSEDLOSS_ISA is unusable: every loss call reports why
+        return "none";  // cannot happen: the scalar table is always supported
     }
 }
 
@@ -430,7 +421,6 @@ int fl_set_isa(const char* name) {
         std::lock_guard<std::mutex> lock(g_isa_mutex);
         std::string why = select_isa(name);
         if (!why.empty()) fail(FL_ERR_ARGUMENT, why);
-        g_isa_env_error.clear();
     });
 }
 

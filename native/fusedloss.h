@@ -126,13 +126,14 @@ int fl_weight_sums(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_i
                    int64_t sample_weight_stride, const float* element_weights, double* result);
 
 /* Instruction sets, best first: "avx512", "avx2", "scalar". The best one the CPU supports is
- * chosen once, at the first call, unless FUSEDLOSS_ISA names a lower one. */
+ * chosen once, at the first call, unless fl_set_isa chose another. The library reads no
+ * environment variable: its caller applies the settings (README, "Settings"). */
 const char* fl_isa(void);                 /* the one in use */
 int fl_isa_supported(const char* name);   /* 1 if this CPU can run it, 0 if not, -1 if unknown */
 int fl_set_isa(const char* name);         /* 0, or FL_ERR_ARGUMENT (unknown or unsupported) */
 
 /* Worker threads over rows; the pool is created once and resized only by this call.
- * Default: the number of online cores (or FUSEDLOSS_THREADS). */
+ * Default: the number of online cores; the Java side sets the JVM's count (affinity, quotas). */
 int fl_threads(void);
 int fl_set_threads(int threads);          /* 0, or FL_ERR_ARGUMENT if threads < 1 */
 

@@ -34,12 +34,9 @@ class Scratch {
     size_t size_ = 0;
 };
 
+// The count until the caller sets one (the Java side always does, from the JVM's own CPU count,
+// which honours affinity and container quotas; this one does not).
 int default_threads() {
-    if (const char* env = getenv("FUSEDLOSS_THREADS")) {
-        char* end = nullptr;
-        long v = strtol(env, &end, 10);
-        if (end != env && *end == '\0' && v >= 1 && v <= 4096) return (int)v;
-    }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     return cores >= 1 ? (int)cores : 1;
 }

@@ -4,25 +4,36 @@ import java.util.Optional;
 
 /**
  * Something that computes the losses: the pure-Java reference, the native CPU kernels, or CUDA.
- * {@link Backends} holds one of each and picks the best available.
+ * {@link Backends} holds one of each and picks the best available; only the library implements
+ * this interface.
  */
 public interface Backend {
 
-    /** Short name: {@code "java"}, {@code "native"} or {@code "cuda"}. */
+    /**
+     * Short name.
+     *
+     * @return {@code "java"}, {@code "native"} or {@code "cuda"}
+     */
     String name();
 
-    /** True when this backend can compute here (its library loaded, its device found). */
+    /**
+     * Whether this backend can compute here.
+     *
+     * @return true when its library loaded and its device was found
+     */
     boolean isAvailable();
 
-    /** Why it is not available, or empty when it is. */
+    /**
+     * Why it is not available.
+     *
+     * @return the reason, or empty when it is available
+     */
     Optional<String> unavailabilityReason();
 
-    /** A line saying what runs, e.g. {@code "native (avx2, 2 threads)"}. */
-    String describe();
-
     /**
-     * Computes the weighted loss sum of a validated request and writes its gradient and per-term
-     * losses. Throws {@link IllegalStateException} with the reason when not available.
+     * What runs, in one line.
+     *
+     * @return e.g. {@code "native (avx2, 2 threads, ...)"} or {@code "native (unavailable: ...)"}
      */
-    KernelSums run(LossRequest request);
+    String describe();
 }

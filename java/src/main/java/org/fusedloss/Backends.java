@@ -2,22 +2,30 @@ package org.fusedloss;
 
 import java.util.List;
 import java.util.Locale;
-import org.fusedloss.cuda.CudaBackend;
+import java.util.Optional;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
+import org.fusedloss.internal.KernelBackend;
+import org.fusedloss.internal.MissingBackend;
+import org.fusedloss.internal.Settings;
+import org.fusedloss.internal.reference.JavaBackend;
 import org.fusedloss.nativecpu.NativeBackend;
-import org.fusedloss.reference.JavaBackend;
 
 /**
- * The registry of backends: one of each, created on first use (loading a native library or a GPU
- * driver happens then, never at class-load time, and never throws).
+ * The registry of backends: one of each, created on first use. Loading a native library or a GPU
+ * driver happens then, never at class-load time, and nothing here throws on the way: a backend
+ * that cannot run says why ({@link Backend#unavailabilityReason()}, {@link #report()}).
  *
  * <p>{@link #best()} picks, for data in host memory, the native CPU backend when it loaded and the
- * Java backend otherwise. The system property {@code fusedloss.backend} ({@code java},
- * {@code native}, {@code cuda}) overrides the choice; a backend asked for by name that is not
- * available fails loudly instead of falling back.
+ * Java backend otherwise. The setting {@code fusedloss.backend} (system property, or the
+ * environment variable {@code FUSEDLOSS_BACKEND}: {@code auto}, {@code java}, {@code native},
+ * {@code cuda}) overrides the choice; a backend asked for by name that is not available fails
+ * loudly instead of falling back. The CUDA backend lives in the separate artifact
+ * {@code org.fusedloss:fusedloss-cuda}, found at run time when it is on the class or module path.
  */
 public final class Backends {
-    /** System property that names the backend {@link #best()} returns. */
-    public static final String PROPERTY = "fusedloss.backend";
+    /** The setting (system property) that names the backend {@link #best()} returns. */
+    public static final String PROPERTY = Settings.BACKEND;
 
     private Backends() {
     }
@@ -31,30 +39,53 @@ public final class Backends {
     }
 
     private static final class CudaHolder {
-        static final CudaBackend INSTANCE = new CudaBackend();
+        static final Backend INSTANCE = findCuda();
     }
 
-    /** The pure-Java, double-precision reference backend (always available). */
+    /**
+     * The pure-Java, double-precision reference backend.
+     *
+     * @return the Java backend, always available
+     */
     public static Backend java() {
         return JavaHolder.INSTANCE;
     }
 
-    /** The native CPU backend (check {@link Backend#isAvailable()}). */
+    /**
+     * The native CPU backend.
+     *
+     * @return the native backend (check {@link Backend#isAvailable()})
+     */
     public static NativeBackend nativeCpu() {
         return NativeHolder.INSTANCE;
     }
 
-    /** The CUDA backend (check {@link Backend#isAvailable()}). */
-    public static CudaBackend cuda() {
+    /**
+     * The CUDA backend, from the fusedloss-cuda artifact when it is present.
+     *
+     * @return the CUDA backend (check {@link Backend#isAvailable()}); without fusedloss-cuda, one that
+     *     says so
+     */
+    public static Backend cuda() {
         return CudaHolder.INSTANCE;
     }
 
-    /** Every backend, best first for host data: native, java, cuda. */
+    /**
+     * Every backend, best first for host data.
+     *
+     * @return native, java, cuda
+     */
     public static List<Backend> all() {
         return List.of(nativeCpu(), java(), cuda());
     }
 
-    /** The backend of this name; an unknown name is an error. */
+    /**
+     * The backend of this name.
+     *
+     * @param name {@code "java"}, {@code "native"} or {@code "cuda"}, in any case
+     * @return that backend
+     * @throws IllegalArgumentException for another name
+     */
     public static Backend byName(String name) {
         return switch (name.trim().toLowerCase(Locale.ROOT)) {
             case "java" -> java();
@@ -66,18 +97,30 @@ public final class Backends {
     }
 
     /**
-     * The backend for data in host memory: the one {@code -Dfusedloss.backend} names (which must be
-     * available), else native if it loaded, else java.
+     * The backend for data in host memory: the one the setting {@code fusedloss.backend} names, else
+     * native if it loaded, else java.
+     *
+     * @return the backend to use
+     * @throws IllegalStateException when the setting names a backend that is not available (with its
+     *     reason), or has a value that is not a backend
      */
     public static Backend best() {
-        String forced = System.getProperty(PROPERTY);
-        if (forced != null && !forced.isBlank() && !forced.trim().equalsIgnoreCase("auto")) {
-            Backend b = byName(forced);
-            if (!b.isAvailable()) {
-                throw new IllegalStateException("-D" + PROPERTY + "=" + forced + " but that backend is not available: "
-                        + b.unavailabilityReason().orElse("unknown reason"));
+        Optional<Settings.Value> forced = Settings.read(PROPERTY);
+        if (forced.isPresent()) {
+            String name;
+            try {
+                name = forced.get().oneOf("auto", "java", "native", "cuda");
+            } catch (Settings.Invalid e) {
+                throw new IllegalStateException(e.getMessage(), e);
             }
-            return b;
+            if (!name.equals("auto")) {
+                Backend b = byName(name);
+                if (!b.isAvailable()) {
+                    throw new IllegalStateException(forced.get() + " but that backend is not available: "
+                            + b.unavailabilityReason().orElse("unknown reason"));
+                }
+                return b;
+            }
         }
         if (nativeCpu().isAvailable()) {
             return nativeCpu();
@@ -99,12 +142,38 @@ public final class Backends {
         }
     }
 
-    /** One line per backend: available or why not. */
+    /**
+     * One line per backend, available or why not, and the one {@link #best()} picks. Never throws.
+     *
+     * @return the lines, each ending in a line separator
+     */
     public static String report() {
         StringBuilder sb = new StringBuilder();
         for (Backend b : all()) {
             sb.append(String.format("%-7s %s%n", b.name(), b.describe()));
         }
+        String best;
+        try {
+            best = best().name();
+        } catch (RuntimeException e) {
+            best = "none: " + e.getMessage();
+        }
+        sb.append(String.format("%-7s %s%n", "best", best));
         return sb.toString();
+    }
+
+    /** The CUDA backend of fusedloss-cuda, through ServiceLoader, or one that says why there is none. */
+    private static Backend findCuda() {
+        try {
+            for (KernelBackend b : ServiceLoader.load(KernelBackend.class, Backends.class.getClassLoader())) {
+                if (b.name().equals("cuda")) {
+                    return b;
+                }
+            }
+            return new MissingBackend("cuda", "the fusedloss-cuda artifact (org.fusedloss:fusedloss-cuda) is not "
+                    + "on the class path or module path");
+        } catch (ServiceConfigurationError | LinkageError | RuntimeException e) {
+            return new MissingBackend("cuda", "fusedloss-cuda is present but did not load: " + e);
+        }
     }
 }

@@ -50,66 +50,125 @@ public final class Batch {
         this.cols = cols;
     }
 
-    /** Predictions (logits, or plain predictions for MSE) of {@code rows x cols} floats from index 0. */
+    /**
+     * Predictions (logits, or plain predictions for MSE) of {@code rows x cols} floats from index 0.
+     *
+     * @param predictions the logits (or predictions for MSE): rows x cols floats, row-major
+     * @param rows the number of rows (samples), at least 0
+     * @param cols classes (softmax losses) or outputs (element-wise losses) per row, at least 1
+     * @return a new batch, nothing else set
+     */
     public static Batch of(float[] predictions, int rows, int cols) {
         return of(predictions, 0, rows, cols);
     }
 
-    /** Predictions of {@code rows x cols} floats starting at {@code offset}. */
+    /**
+     * Predictions of {@code rows x cols} floats starting at {@code offset}.
+     *
+     * @param predictions the logits (or predictions for MSE): rows x cols floats, row-major
+     * @param offset the index of the first value in the array
+     * @param rows the number of rows (samples), at least 0
+     * @param cols classes (softmax losses) or outputs (element-wise losses) per row, at least 1
+     * @return a new batch, nothing else set
+     */
     public static Batch of(float[] predictions, int offset, int rows, int cols) {
         return new Batch(Arg.heap("predictions", predictions, offset), rows, cols);
     }
 
-    /** Predictions of {@code rows x cols} floats from the buffer's position. */
+    /**
+     * Predictions of {@code rows x cols} floats from the buffer's position.
+     *
+     * @param predictions the logits (or predictions for MSE): rows x cols floats, row-major
+     * @param rows the number of rows (samples), at least 0
+     * @param cols classes (softmax losses) or outputs (element-wise losses) per row, at least 1
+     * @return a new batch, nothing else set
+     */
     public static Batch of(FloatBuffer predictions, int rows, int cols) {
         return new Batch(Arg.buffer("predictions", predictions), rows, cols);
     }
 
-    /** The number of rows (samples). */
+    /** {@return the number of rows (samples)} */
     public int rows() {
         return rows;
     }
 
-    /** The number of columns: classes for the softmax losses, outputs for the element-wise ones. */
+    /** {@return the number of columns: classes for the softmax losses, outputs for the element-wise ones} */
     public int cols() {
         return cols;
     }
 
-    /** Class indices, one per row ({@code 0 <= y < cols}, or the loss's ignore index). */
+    /**
+     * Class indices, one per row ({@code 0 <= y < cols}, or the loss's ignore index).
+     *
+     * @param labels class indices, one per row ({@code 0 <= y < cols}, or the ignore index)
+     * @return this batch
+     */
     public Batch labels(int[] labels) {
         return labels(labels, 0);
     }
 
-    /** Class indices, one per row, starting at {@code offset}. */
+    /**
+     * Class indices, one per row, starting at {@code offset}.
+     *
+     * @param labels class indices, one per row ({@code 0 <= y < cols}, or the ignore index)
+     * @param offset the index of the first value in the array
+     * @return this batch
+     */
     public Batch labels(int[] labels, int offset) {
         this.labels = Arg.heap("labels", labels, offset);
         return this;
     }
 
-    /** Class indices, one per row, from the buffer's position. */
+    /**
+     * Class indices, one per row, from the buffer's position.
+     *
+     * @param labels class indices, one per row ({@code 0 <= y < cols}, or the ignore index)
+     * @return this batch
+     */
     public Batch labels(IntBuffer labels) {
         this.labels = Arg.buffer("labels", labels);
         return this;
     }
 
-    /** Dense targets of the predictions' shape (probabilities, one-hot or 0/1 labels, regression targets). */
+    /**
+     * Dense targets of the predictions' shape (probabilities, one-hot or 0/1 labels, regression targets).
+     *
+     * @param targets dense targets of the predictions' shape
+     * @return this batch
+     */
     public Batch targets(float[] targets) {
         return targets(targets, 0);
     }
 
-    /** Dense targets starting at {@code offset}. */
+    /**
+     * Dense targets starting at {@code offset}.
+     *
+     * @param targets dense targets of the predictions' shape
+     * @param offset the index of the first value in the array
+     * @return this batch
+     */
     public Batch targets(float[] targets, int offset) {
         this.targets = Arg.heap("targets", targets, offset);
         return this;
     }
 
-    /** Dense targets from the buffer's position. */
+    /**
+     * Dense targets from the buffer's position.
+     *
+     * @param targets dense targets of the predictions' shape
+     * @return this batch
+     */
     public Batch targets(FloatBuffer targets) {
         this.targets = Arg.buffer("targets", targets);
         return this;
     }
 
-    /** One weight per row; NaN marks a missing weight (the row is masked). */
+    /**
+     * One weight per row; NaN marks a missing weight (the row is masked).
+     *
+     * @param weights one weight per row; NaN marks a missing weight
+     * @return this batch
+     */
     public Batch sampleWeights(float[] weights) {
         return sampleWeights(weights, 0, 1);
     }
@@ -117,6 +176,11 @@ public final class Batch {
     /**
      * One weight per row, row {@code i}'s at {@code weights[offset + i * stride]}: one column of an
      * {@code n x outputs} matrix (Keras multi-output {@code sample_weights}) without a copy.
+     *
+     * @param weights one weight per row; NaN marks a missing weight
+     * @param offset the index of the first value in the array
+     * @param stride the distance in elements from one row's weight to the next (at least 1)
+     * @return this batch
      */
     public Batch sampleWeights(float[] weights, int offset, int stride) {
         this.sampleWeights = Arg.heap("sampleWeights", weights, offset);
@@ -124,25 +188,47 @@ public final class Batch {
         return this;
     }
 
-    /** One weight per row, row {@code i}'s at {@code position + i * stride}. */
+    /**
+     * One weight per row, row {@code i}'s at {@code position + i * stride}.
+     *
+     * @param weights one weight per row; NaN marks a missing weight
+     * @param stride the distance in elements from one row's weight to the next (at least 1)
+     * @return this batch
+     */
     public Batch sampleWeights(FloatBuffer weights, int stride) {
         this.sampleWeights = Arg.buffer("sampleWeights", weights);
         this.sampleWeightStride = stride;
         return this;
     }
 
-    /** Weights of the predictions' shape (element-wise losses only); NaN masks an element. */
+    /**
+     * Weights of the predictions' shape (element-wise losses only); NaN masks an element.
+     *
+     * @param weights weights of the predictions' shape; NaN masks an element
+     * @return this batch
+     */
     public Batch elementWeights(float[] weights) {
         return elementWeights(weights, 0);
     }
 
-    /** Element weights starting at {@code offset}. */
+    /**
+     * Element weights starting at {@code offset}.
+     *
+     * @param weights weights of the predictions' shape; NaN masks an element
+     * @param offset the index of the first value in the array
+     * @return this batch
+     */
     public Batch elementWeights(float[] weights, int offset) {
         this.elementWeights = Arg.heap("elementWeights", weights, offset);
         return this;
     }
 
-    /** Element weights from the buffer's position. */
+    /**
+     * Element weights from the buffer's position.
+     *
+     * @param weights weights of the predictions' shape; NaN masks an element
+     * @return this batch
+     */
     public Batch elementWeights(FloatBuffer weights) {
         this.elementWeights = Arg.buffer("elementWeights", weights);
         return this;
@@ -151,52 +237,98 @@ public final class Batch {
     /**
      * For {@link Reduction#NONE}: the upstream gradient of each term (what an autograd engine passes
      * back), one per row for the softmax losses and one per element otherwise. Absent means all ones.
+     *
+     * @param upstream the upstream gradient of each term (rows for the softmax losses, elements otherwise)
+     * @return this batch
      */
     public Batch upstream(float[] upstream) {
         return upstream(upstream, 0);
     }
 
-    /** Upstream gradient per term, starting at {@code offset}. */
+    /**
+     * Upstream gradient per term, starting at {@code offset}.
+     *
+     * @param upstream the upstream gradient of each term (rows for the softmax losses, elements otherwise)
+     * @param offset the index of the first value in the array
+     * @return this batch
+     */
     public Batch upstream(float[] upstream, int offset) {
         this.upstream = Arg.heap("upstream", upstream, offset);
         return this;
     }
 
-    /** Upstream gradient per term, from the buffer's position. */
+    /**
+     * Upstream gradient per term, from the buffer's position.
+     *
+     * @param upstream the upstream gradient of each term (rows for the softmax losses, elements otherwise)
+     * @return this batch
+     */
     public Batch upstream(FloatBuffer upstream) {
         this.upstream = Arg.buffer("upstream", upstream);
         return this;
     }
 
-    /** Where the gradient goes (the predictions' shape). It may be the predictions array itself. */
+    /**
+     * Where the gradient goes (the predictions' shape). It may be the predictions array itself.
+     *
+     * @param gradient where the gradient goes (the predictions' shape); it may be the predictions themselves
+     * @return this batch
+     */
     public Batch gradient(float[] gradient) {
         return gradient(gradient, 0);
     }
 
-    /** Where the gradient goes, starting at {@code offset}. */
+    /**
+     * Where the gradient goes, starting at {@code offset}.
+     *
+     * @param gradient where the gradient goes (the predictions' shape); it may be the predictions themselves
+     * @param offset the index of the first value in the array
+     * @return this batch
+     */
     public Batch gradient(float[] gradient, int offset) {
         this.gradient = Arg.heap("gradient", gradient, offset);
         return this;
     }
 
-    /** Where the gradient goes, from the buffer's position. */
+    /**
+     * Where the gradient goes, from the buffer's position.
+     *
+     * @param gradient where the gradient goes (the predictions' shape); it may be the predictions themselves
+     * @return this batch
+     */
     public Batch gradient(FloatBuffer gradient) {
         this.gradient = Arg.buffer("gradient", gradient);
         return this;
     }
 
-    /** For {@link Reduction#NONE}: where each term's weighted loss goes (0 for masked terms). */
+    /**
+     * For {@link Reduction#NONE}: where each term's weighted loss goes (0 for masked terms).
+     *
+     * @param perTerm where each term's weighted loss goes
+     * @return this batch
+     */
     public Batch perTerm(float[] perTerm) {
         return perTerm(perTerm, 0);
     }
 
-    /** Per-term losses, starting at {@code offset}. */
+    /**
+     * Per-term losses, starting at {@code offset}.
+     *
+     * @param perTerm where each term's weighted loss goes
+     * @param offset the index of the first value in the array
+     * @return this batch
+     */
     public Batch perTerm(float[] perTerm, int offset) {
         this.perTerm = Arg.heap("perTerm", perTerm, offset);
         return this;
     }
 
-    /** Per-term losses, from the buffer's position. */
+    /**
+     * Per-term losses, from the buffer's position.
+     *
+     * @param perTerm where each term's weighted loss goes
+     * @return this batch
+     */
     public Batch perTerm(FloatBuffer perTerm) {
         this.perTerm = Arg.buffer("perTerm", perTerm);
         return this;
@@ -206,6 +338,9 @@ public final class Batch {
      * For {@link Reduction#MEAN} and {@link Reduction#BATCH_MEAN}: divide by this instead of the
      * local weight sum or count (gradient accumulation, data-parallel shards that must all divide by
      * the global weight sum). Must be finite and not negative; 0 gives a zero loss and gradient.
+     *
+     * @param denominator what MEAN or BATCH_MEAN divide by, finite and not negative
+     * @return this batch
      */
     public Batch denominator(double denominator) {
         this.denominator = denominator;

@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Binary cross-entropy with logits, element-wise over an n x k matrix of logits and dense targets:
  * {@code -(posWeight[j] * t * log s + (1 - t) * log(1 - s))} in the stable form, optional binary
@@ -14,17 +17,21 @@ public final class BinaryCrossEntropy extends Loss {
                 KernelOptions.DEFAULT_IGNORE_INDEX, 0f, 0f, 0f, -1f, 0f));
     }
 
-    /** A builder with no pos_weight, no class weights, MEAN. */
+    /**
+     * A builder with no pos_weight, no class weights, MEAN.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The per-output pos_weight (a copy), or null. */
+    /** {@return the per-output pos_weight (a copy), or null} */
     public float[] posWeight() {
         return options.posWeight() == null ? null : options.posWeight().clone();
     }
 
-    /** The binary class weights {w0, w1} (a copy), or null. */
+    /** {@return the binary class weights {w0, w1} (a copy), or null} */
     public float[] binaryClassWeights() {
         return options.binaryClassWeights() == null ? null : options.binaryClassWeights().clone();
     }
@@ -62,19 +69,30 @@ public final class BinaryCrossEntropy extends Loss {
             return this;
         }
 
-        /** One pos_weight per output column, finite and not negative (copied). */
+        /**
+         * One pos_weight per output column, finite and not negative (copied).
+         *
+         * @param posWeight one weight per output for the positive term, finite and not negative
+         * @return this builder
+         */
         public Builder posWeight(float[] posWeight) {
             this.posWeight = WeightStats.checkedVector("posWeight", posWeight);
             return this;
         }
 
-        /** Weights of the negative and positive class, picked by the hard 0/1 target. */
+        /**
+         * Weights of the negative and positive class, picked by the hard 0/1 target.
+         *
+         * @param w0 the weight of elements whose target is 0
+         * @param w1 the weight of elements whose target is 1
+         * @return this builder
+         */
         public Builder binaryClassWeights(float w0, float w1) {
             this.binaryClassWeights = WeightStats.checkedVector("binaryClassWeights", new float[] {w0, w1});
             return this;
         }
 
-        /** The configured loss. */
+        /** {@return the configured loss} */
         public BinaryCrossEntropy build() {
             return new BinaryCrossEntropy(this);
         }

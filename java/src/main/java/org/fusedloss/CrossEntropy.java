@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Softmax cross-entropy over logits, with class indices ({@link Batch#labels}) or dense targets
  * ({@link Batch#targets}): class weights, sample weights, ignore index, label smoothing, z-loss and
@@ -19,32 +22,36 @@ public final class CrossEntropy extends Loss {
                 (float) b.labelSmoothing, (float) b.zLoss, (float) b.softCap, -1f, 0f));
     }
 
-    /** A builder with PyTorch's defaults: no weights, ignore index -100, no smoothing, MEAN. */
+    /**
+     * A builder with PyTorch's defaults: no weights, ignore index -100, no smoothing, MEAN.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The class weights (a copy), or null. */
+    /** {@return the class weights (a copy), or null} */
     public float[] classWeights() {
         return options.classWeights() == null ? null : options.classWeights().clone();
     }
 
-    /** The label of rows that are ignored. */
+    /** {@return the label of rows that are ignored} */
     public int ignoreIndex() {
         return options.ignoreIndex();
     }
 
-    /** The label smoothing eps. */
+    /** {@return the label smoothing eps} */
     public double labelSmoothing() {
         return options.labelSmoothing();
     }
 
-    /** The z-loss coefficient (0: off). */
+    /** {@return the z-loss coefficient (0: off)} */
     public double zLoss() {
         return options.zLoss();
     }
 
-    /** The logit soft-cap (0: off). */
+    /** {@return the logit soft-cap (0: off)} */
     public double softCap() {
         return options.softCap();
     }
@@ -92,19 +99,34 @@ public final class CrossEntropy extends Loss {
             return this;
         }
 
-        /** One weight per class, finite and not negative (copied). */
+        /**
+         * One weight per class, finite and not negative (copied).
+         *
+         * @param weights one weight per class
+         * @return this builder
+         */
         public Builder classWeights(float[] weights) {
             this.classWeights = WeightStats.checkedVector("classWeights", weights);
             return this;
         }
 
-        /** Rows with this label are ignored: no loss, zero gradient, not counted (default -100). */
+        /**
+         * Rows with this label are ignored: no loss, zero gradient, not counted (default -100).
+         *
+         * @param label the label that marks a row to ignore
+         * @return this builder
+         */
         public Builder ignoreIndex(int label) {
             this.ignoreIndex = label;
             return this;
         }
 
-        /** Label smoothing eps in [0, 1] (PyTorch's definition: eps / C on every class). */
+        /**
+         * Label smoothing eps in [0, 1] (PyTorch's definition: eps / C on every class).
+         *
+         * @param eps the smoothing, in [0, 1]
+         * @return this builder
+         */
         public Builder labelSmoothing(double eps) {
             if (!(eps >= 0 && eps <= 1)) {
                 throw new IllegalArgumentException("labelSmoothing = " + eps + " must be in [0, 1]");
@@ -113,7 +135,12 @@ public final class CrossEntropy extends Loss {
             return this;
         }
 
-        /** Adds {@code z * lse^2} per row (PaLM's z-loss), weighted like the row; 0 turns it off. */
+        /**
+         * Adds {@code z * lse^2} per row (PaLM's z-loss), weighted like the row; 0 turns it off.
+         *
+         * @param z the z-loss coefficient, finite and not negative
+         * @return this builder
+         */
         public Builder zLoss(double z) {
             if (!(z >= 0) || Double.isInfinite(z)) {
                 throw new IllegalArgumentException("zLoss = " + z + " must be finite and not negative");
@@ -122,7 +149,12 @@ public final class CrossEntropy extends Loss {
             return this;
         }
 
-        /** Soft-caps the logits to {@code cap * tanh(x / cap)} before the softmax; 0 turns it off. */
+        /**
+         * Soft-caps the logits to {@code cap * tanh(x / cap)} before the softmax; 0 turns it off.
+         *
+         * @param cap the cap, finite and not negative
+         * @return this builder
+         */
         public Builder softCap(double cap) {
             if (!(cap >= 0) || Double.isInfinite(cap)) {
                 throw new IllegalArgumentException("softCap = " + cap + " must be finite and not negative");
@@ -131,7 +163,7 @@ public final class CrossEntropy extends Loss {
             return this;
         }
 
-        /** The configured loss. */
+        /** {@return the configured loss} */
         public CrossEntropy build() {
             return new CrossEntropy(this);
         }

@@ -1,5 +1,7 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.LossKind;
+
 /** What the element-wise losses (BCE, MSE, sigmoid focal) share: dense targets, no labels. */
 final class ElementWise {
     private ElementWise() {

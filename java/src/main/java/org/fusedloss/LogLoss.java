@@ -17,6 +17,13 @@ public final class LogLoss {
     /**
      * Mean of {@code -log p[i, labels[i]]} over rows weighted by {@code sampleWeights} (null: all 1),
      * for {@code rows x cols} probabilities.
+     *
+     * @param probabilities rows x cols class probabilities, row-major
+     * @param rows the number of rows
+     * @param cols the number of classes
+     * @param labels the true class of each row
+     * @param sampleWeights one weight per row, or null for all 1
+     * @return the weighted mean log loss
      */
     public static double compute(float[] probabilities, int rows, int cols, int[] labels, float[] sampleWeights) {
         if (probabilities == null || labels == null) {
@@ -54,7 +61,14 @@ public final class LogLoss {
         return sum / weightSum;
     }
 
-    /** Binary case: {@code probabilityOfOne[i]} is P(label 1), labels are 0 or 1. */
+    /**
+     * Binary case: {@code probabilityOfOne[i]} is P(label 1), labels are 0 or 1.
+     *
+     * @param probabilityOfOne the predicted probability of label 1, one per row
+     * @param labels the true class of each row
+     * @param sampleWeights one weight per row, or null for all 1
+     * @return the weighted mean binary log loss
+     */
     public static double computeBinary(float[] probabilityOfOne, int[] labels, float[] sampleWeights) {
         if (probabilityOfOne == null) {
             throw new IllegalArgumentException("probabilityOfOne is null");

@@ -2,10 +2,16 @@ package org.fusedloss;
 
 import java.nio.FloatBuffer;
 import java.util.Objects;
+import org.fusedloss.internal.KernelBackend;
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossAccess;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
 
 /**
  * A configured loss: immutable, thread-safe and reusable. {@link #compute(Batch)} validates the
- * batch completely, computes the denominator of the reduction, and hands a {@link LossRequest} to a
+ * batch completely, computes the denominator of the reduction, and hands the request to a
  * {@link Backend}, which computes the loss and writes the gradient in one pass.
  *
  * <p>The subclasses are the losses of docs/SEMANTICS.md: {@link CrossEntropy}, {@link SoftmaxFocal},
@@ -20,6 +26,11 @@ public abstract sealed class Loss
     private final Backend backend;
     final KernelOptions options;
 
+    static {
+        // The CUDA module's device path reads a loss's options (the same arrays, not copies).
+        LossAccess.register(loss -> loss.options);
+    }
+
     Loss(Builder<?> builder, KernelOptions options) {
         this.reduction = builder.reduction;
         this.gradientScale = builder.gradientScale;
@@ -28,35 +39,50 @@ public abstract sealed class Loss
         this.options = options;
     }
 
-    /** The reduction. */
+    /** {@return the reduction} */
     public Reduction reduction() {
         return reduction;
     }
 
-    /** The factor every gradient is multiplied by. */
+    /** {@return the factor every gradient is multiplied by} */
     public double gradientScale() {
         return gradientScale;
     }
 
-    /** Whether the gradient is computed (it needs a gradient buffer in the batch). */
+    /** {@return whether the gradient is computed (it needs a gradient buffer in the batch)} */
     public boolean computesGradient() {
         return computeGradient;
     }
 
-    /** The backend this loss was built for, or the best available one ({@link Backends#best()}). */
+    /** {@return the backend this loss was built for, or the best available one ({@link Backends#best()})} */
     public Backend backend() {
         return backend != null ? backend : Backends.best();
     }
 
-    /** Computes the loss and (unless turned off) its gradient on this loss's backend. */
+    /**
+     * Computes the loss and (unless turned off) its gradient on this loss's backend.
+     *
+     * @param batch the data, the gradient buffer and the optional inputs
+     * @return the reduced loss and what it was computed over
+     * @throws IllegalArgumentException naming the argument, index and value, before anything is written
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
     public final LossResult compute(Batch batch) {
         return compute(batch, backend());
     }
 
-    /** Computes the loss and its gradient on the given backend. */
-    public final LossResult compute(Batch batch, Backend on) {
+    /**
+     * Computes the loss and its gradient on the given backend.
+     *
+     * @param batch the data, the gradient buffer and the optional inputs
+     * @param backend one of {@link Backends#all()}
+     * @return the reduced loss and what it was computed over
+     * @throws IllegalArgumentException naming the argument, index and value, before anything is written
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
+    public final LossResult compute(Batch batch, Backend backend) {
         Objects.requireNonNull(batch, "batch");
-        Objects.requireNonNull(on, "backend");
+        KernelBackend on = KernelBackend.of(Objects.requireNonNull(backend, "backend"));
         LossKind kind = kindOf(batch);
         long terms = kind.perRow() ? batch.rows : (long) batch.rows * batch.cols;
         long elements = (long) batch.rows * batch.cols;
@@ -94,18 +120,6 @@ public abstract sealed class Loss
                 ? sums.lossSum() / denominator : sums.lossSum();
         return new LossResult(loss, denominator, stats.weightSum, stats.counted, stats.masked,
                 sums.nonFinite(), on.name());
-    }
-
-    /**
-     * Computes the loss and (unless turned off) its gradient on the GPU, from data already in device
-     * memory ({@link DeviceBatch}), on the CUDA backend whatever this loss was built for. Shapes and
-     * which inputs are present are checked first; labels and weights are checked by the kernel in
-     * its pass and a bad one throws the same {@link IllegalArgumentException} as on the CPU.
-     * Launches on the batch's stream and returns after reading back the result, which synchronizes
-     * that stream. Throws {@link IllegalStateException} with the reason where CUDA is not available.
-     */
-    public final LossResult compute(DeviceBatch batch) {
-        return Objects.requireNonNull(batch, "batch").computeWith(this);
     }
 
     /** Which kernel this batch needs (cross-entropy picks by labels or targets). */
@@ -203,13 +217,23 @@ public abstract sealed class Loss
 
         abstract B self();
 
-        /** The reduction (default {@link Reduction#MEAN}). */
+        /**
+         * The reduction (default {@link Reduction#MEAN}).
+         *
+         * @param reduction the reduction
+         * @return this builder
+         */
         public B reduction(Reduction reduction) {
             this.reduction = Objects.requireNonNull(reduction, "reduction");
             return self();
         }
 
-        /** A factor on the gradient: an upstream scalar, {@code 1 / accumulationSteps}, a head's weight. */
+        /**
+         * A factor on the gradient: an upstream scalar, {@code 1 / accumulationSteps}, a head's weight.
+         *
+         * @param scale the factor, finite
+         * @return this builder
+         */
         public B gradientScale(double scale) {
             if (!Double.isFinite(scale)) {
                 throw new IllegalArgumentException("gradientScale = " + scale + " must be finite");
@@ -218,19 +242,34 @@ public abstract sealed class Loss
             return self();
         }
 
-        /** Whether to compute the gradient (default true; false computes the loss alone). */
+        /**
+         * Whether to compute the gradient (default true; false computes the loss alone).
+         *
+         * @param compute false to compute the loss alone
+         * @return this builder
+         */
         public B gradient(boolean compute) {
             this.computeGradient = compute;
             return self();
         }
 
-        /** Always run on this backend (default: the best available at each call). */
+        /**
+         * Always run on this backend (default: the best available at each call).
+         *
+         * @param backend the backend
+         * @return this builder
+         */
         public B backend(Backend backend) {
             this.backend = Objects.requireNonNull(backend, "backend");
             return self();
         }
 
-        /** Always run on the backend of this name: {@code "java"}, {@code "native"} or {@code "cuda"}. */
+        /**
+         * Always run on the backend of this name: {@code "java"}, {@code "native"} or {@code "cuda"}.
+         *
+         * @param name {@code "java"}, {@code "native"} or {@code "cuda"}
+         * @return this builder
+         */
         public B backend(String name) {
             return backend(Backends.byName(name));
         }

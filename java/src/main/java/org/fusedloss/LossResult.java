@@ -14,7 +14,7 @@ package org.fusedloss;
 public record LossResult(double loss, double denominator, double weightSum, long counted, long masked,
                          long nonFinite, String backend) {
 
-    /** True when every counted term was finite, so the step can be applied. */
+    /** {@return true when every counted term was finite, so the step can be applied} */
     public boolean isFinite() {
         return nonFinite == 0 && Double.isFinite(loss);
     }

@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Squared error {@code (x - t)^2} per element of an n x k matrix, times the sample and element
  * weights (1-D sample weights, 2-D per-output weights); MEAN divides by the sum of those weights.
@@ -10,7 +13,11 @@ public final class MeanSquaredError extends Loss {
         super(b, KernelOptions.none());
     }
 
-    /** A builder with MEAN. */
+    /**
+     * A builder with MEAN.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -36,7 +43,7 @@ public final class MeanSquaredError extends Loss {
             return this;
         }
 
-        /** The configured loss. */
+        /** {@return the configured loss} */
         public MeanSquaredError build() {
             return new MeanSquaredError(this);
         }

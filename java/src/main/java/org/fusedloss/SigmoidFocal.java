@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Sigmoid focal loss (torchvision {@code sigmoid_focal_loss}, RetinaNet), element-wise:
  * {@code alpha_t * (1 - p_t)^gamma * BCE(x, t)}, times the sample and element weights. A negative
@@ -12,17 +15,21 @@ public final class SigmoidFocal extends Loss {
                 0f, 0f, 0f, (float) b.alpha, (float) b.gamma));
     }
 
-    /** A builder with RetinaNet's alpha 0.25 and gamma 2, MEAN. */
+    /**
+     * A builder with RetinaNet's alpha 0.25 and gamma 2, MEAN.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Alpha (negative: no alpha factor). */
+    /** {@return alpha (negative: no alpha factor)} */
     public double alpha() {
         return options.focalAlpha();
     }
 
-    /** The focusing exponent gamma. */
+    /** {@return the focusing exponent gamma} */
     public double gamma() {
         return options.gamma();
     }
@@ -51,7 +58,12 @@ public final class SigmoidFocal extends Loss {
             return this;
         }
 
-        /** Weight of the positive class in [0, 1] (default 0.25); a negative value turns it off. */
+        /**
+         * Weight of the positive class in [0, 1] (default 0.25); a negative value turns it off.
+         *
+         * @param alpha the weight of the positive term, at most 1, or negative for none
+         * @return this builder
+         */
         public Builder alpha(double alpha) {
             if (!(alpha <= 1) || Double.isInfinite(alpha)) {
                 throw new IllegalArgumentException("alpha = " + alpha
@@ -61,13 +73,18 @@ public final class SigmoidFocal extends Loss {
             return this;
         }
 
-        /** The focusing exponent, finite and not negative (default 2; 0 gives alpha-weighted BCE). */
+        /**
+         * The focusing exponent, finite and not negative (default 2; 0 gives alpha-weighted BCE).
+         *
+         * @param gamma the focusing exponent, finite and not negative
+         * @return this builder
+         */
         public Builder gamma(double gamma) {
             this.gamma = Focal.checkedGamma(gamma);
             return this;
         }
 
-        /** The configured loss. */
+        /** {@return the configured loss} */
         public SigmoidFocal build() {
             return new SigmoidFocal(this);
         }

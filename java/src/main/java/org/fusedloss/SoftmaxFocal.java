@@ -1,5 +1,8 @@
 package org.fusedloss;
 
+import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.LossKind;
+
 /**
  * Softmax focal loss over logits with class indices:
  * {@code alpha[y] * (1 - p_y)^gamma * (-log p_y)} per row, times the sample weight. Alpha is a
@@ -12,22 +15,26 @@ public final class SoftmaxFocal extends Loss {
         super(b, new KernelOptions(null, b.alpha, null, null, b.ignoreIndex, 0f, 0f, 0f, -1f, (float) b.gamma));
     }
 
-    /** A builder with gamma 2, no alpha, ignore index -100, MEAN. */
+    /**
+     * A builder with gamma 2, no alpha, ignore index -100, MEAN.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** The per-class alpha (a copy), or null. */
+    /** {@return the per-class alpha (a copy), or null} */
     public float[] alpha() {
         return options.alpha() == null ? null : options.alpha().clone();
     }
 
-    /** The focusing exponent gamma. */
+    /** {@return the focusing exponent gamma} */
     public double gamma() {
         return options.gamma();
     }
 
-    /** The label of rows that are ignored. */
+    /** {@return the label of rows that are ignored} */
     public int ignoreIndex() {
         return options.ignoreIndex();
     }
@@ -68,25 +75,40 @@ public final class SoftmaxFocal extends Loss {
             return this;
         }
 
-        /** One factor per class inside the term, finite and not negative (copied); default none (1). */
+        /**
+         * One factor per class inside the term, finite and not negative (copied); default none (1).
+         *
+         * @param alpha one factor per class, finite and not negative
+         * @return this builder
+         */
         public Builder alpha(float[] alpha) {
             this.alpha = WeightStats.checkedVector("alpha", alpha);
             return this;
         }
 
-        /** The focusing exponent, finite and not negative (default 2; 0 gives cross-entropy). */
+        /**
+         * The focusing exponent, finite and not negative (default 2; 0 gives cross-entropy).
+         *
+         * @param gamma the focusing exponent, finite and not negative
+         * @return this builder
+         */
         public Builder gamma(double gamma) {
             this.gamma = Focal.checkedGamma(gamma);
             return this;
         }
 
-        /** Rows with this label are ignored (default -100). */
+        /**
+         * Rows with this label are ignored (default -100).
+         *
+         * @param label the label that marks a row to ignore
+         * @return this builder
+         */
         public Builder ignoreIndex(int label) {
             this.ignoreIndex = label;
             return this;
         }
 
-        /** The configured loss. */
+        /** {@return the configured loss} */
         public SoftmaxFocal build() {
             return new SoftmaxFocal(this);
         }

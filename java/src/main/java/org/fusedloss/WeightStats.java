@@ -2,7 +2,7 @@ package org.fusedloss;
 
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
-import org.fusedloss.nativecpu.NativeBackend;
+import org.fusedloss.internal.nativecpu.NativeEngine;
 
 /**
  * One pass over the labels and weights of a batch, before any computation: it rejects bad values
@@ -33,7 +33,7 @@ final class WeightStats {
 
     /** Row-wise losses, on the backend {@code on}: natively where that backend is the native one. */
     static WeightStats rows(Batch b, boolean withLabels, int ignoreIndex, float[] rowWeights, Backend on) {
-        if (on instanceof NativeBackend nb && nb.isAvailable() && b.rows >= NATIVE_MIN_TERMS) {
+        if (on instanceof NativeEngine nb && nb.isAvailable() && b.rows >= NATIVE_MIN_TERMS) {
             WeightStats s = fromNative(nb.weightSums(b.rows, b.cols, withLabels ? b.labels.ints(b.rows) : null,
                     ignoreIndex, rowWeights, sampleWeights(b), b.sampleWeightStride, null));
             if (s != null) {
@@ -47,7 +47,7 @@ final class WeightStats {
     static WeightStats elements(Batch b, Backend on) {
         boolean weighted = b.sampleWeights != null || b.elementWeights != null;
         long terms = b.elementWeights != null ? (long) b.rows * b.cols : b.rows;
-        if (weighted && on instanceof NativeBackend nb && nb.isAvailable() && terms >= NATIVE_MIN_TERMS) {
+        if (weighted && on instanceof NativeEngine nb && nb.isAvailable() && terms >= NATIVE_MIN_TERMS) {
             WeightStats s = fromNative(nb.weightSums(b.rows, b.cols, null, 0, null, sampleWeights(b),
                     b.sampleWeightStride,
                     b.elementWeights == null ? null : b.elementWeights.floats((long) b.rows * b.cols)));

@@ -17,6 +17,10 @@ public final class Weights {
      * scikit-learn's {@code compute_class_weight("balanced")} for classes {@code 0 .. numClasses-1}:
      * {@code n_samples / (numClasses * count(c))}, ready for {@code CrossEntropy.Builder.classWeights}.
      * A class that never appears is rejected (its weight would be infinite), as scikit-learn does.
+     *
+     * @param labels the class of each sample
+     * @param numClasses the number of classes
+     * @return one weight per class
      */
     public static float[] balancedClassWeights(int[] labels, int numClasses) {
         if (numClasses < 1) {
@@ -31,6 +35,10 @@ public final class Weights {
      * Balanced weights for the given classes, which need not be contiguous ({@code {3, 7, 42}}):
      * entry {@code k} is the weight of {@code classes[k]}. Every label must be one of the classes and
      * every class must appear.
+     *
+     * @param labels the class of each sample
+     * @param classes the classes, distinct
+     * @return one weight per class
      */
     public static float[] balancedClassWeights(int[] labels, int[] classes) {
         requireNonNull(labels, "labels");
@@ -64,6 +72,9 @@ public final class Weights {
     /**
      * Balanced weights for exactly the classes that appear in the labels (scikit-learn with
      * {@code classes = np.unique(y)}), as a map from label to weight.
+     *
+     * @param labels the class of each sample
+     * @return one weight per class
      */
     public static Map<Integer, Float> balancedClassWeights(int[] labels) {
         requireNonNull(labels, "labels");
@@ -76,12 +87,25 @@ public final class Weights {
         return map;
     }
 
-    /** scikit-learn's {@code compute_sample_weight}: {@code classWeights[labels[i]]} for each row. */
+    /**
+     * scikit-learn's {@code compute_sample_weight}: {@code classWeights[labels[i]]} for each row.
+     *
+     * @param labels the class of each sample
+     * @param classWeights one weight per class
+     * @return one weight per sample
+     */
     public static float[] sampleWeightsFromClassWeights(int[] labels, float[] classWeights) {
         return sampleWeightsFromClassWeights(labels, classWeights, null);
     }
 
-    /** {@code classWeights[labels[i]] * existing[i]} for each row ({@code existing} may be null). */
+    /**
+     * {@code classWeights[labels[i]] * existing[i]} for each row ({@code existing} may be null).
+     *
+     * @param labels the class of each sample
+     * @param classWeights one weight per class
+     * @param existing sample weights to multiply, or null
+     * @return one weight per sample
+     */
     public static float[] sampleWeightsFromClassWeights(int[] labels, float[] classWeights, float[] existing) {
         requireNonNull(labels, "labels");
         checkWeights("classWeights", classWeights);
@@ -104,7 +128,12 @@ public final class Weights {
         return out;
     }
 
-    /** Kish's effective sample size {@code (sum w)^2 / sum w^2}; 0 when every weight is 0 or missing. */
+    /**
+     * Kish's effective sample size {@code (sum w)^2 / sum w^2}; 0 when every weight is 0 or missing.
+     *
+     * @param weights the weights; NaN marks a missing one
+     * @return the effective sample size
+     */
     public static double effectiveSampleSize(float[] weights) {
         checkWeights("weights", weights);
         double sum = 0;
@@ -118,7 +147,13 @@ public final class Weights {
         return squares == 0 ? 0 : sum * sum / squares;
     }
 
-    /** Caps each weight at {@code multiple} times the median of the (non-missing) weights. */
+    /**
+     * Caps each weight at {@code multiple} times the median of the (non-missing) weights.
+     *
+     * @param weights the weights; NaN marks a missing one
+     * @param multiple the cap as a multiple of the median, positive
+     * @return a clipped copy of the weights
+     */
     public static float[] clipToMedianMultiple(float[] weights, double multiple) {
         if (!(multiple >= 0) || Double.isInfinite(multiple)) {
             throw new IllegalArgumentException("multiple = " + multiple + " must be finite and not negative");
@@ -126,7 +161,13 @@ public final class Weights {
         return clip(weights, multiple * percentile(present(weights), 50));
     }
 
-    /** Caps each weight at the given percentile (0 to 100, linear interpolation as numpy's default). */
+    /**
+     * Caps each weight at the given percentile (0 to 100, linear interpolation as numpy's default).
+     *
+     * @param weights the weights; NaN marks a missing one
+     * @param percentile the percentile of the cap, 0 to 100
+     * @return a clipped copy of the weights
+     */
     public static float[] clipToPercentile(float[] weights, double percentile) {
         if (!(percentile >= 0 && percentile <= 100)) {
             throw new IllegalArgumentException("percentile = " + percentile + " must be in [0, 100]");
@@ -134,7 +175,12 @@ public final class Weights {
         return clip(weights, percentile(present(weights), percentile));
     }
 
-    /** Rescales the weights to mean 1 over the non-missing ones (self-normalised importance weights). */
+    /**
+     * Rescales the weights to mean 1 over the non-missing ones (self-normalised importance weights).
+     *
+     * @param weights the weights; NaN marks a missing one
+     * @return a rescaled copy of the weights
+     */
     public static float[] normalizeToMeanOne(float[] weights) {
         double[] w = present(weights);
         double mean = Arrays.stream(w).sum() / w.length;

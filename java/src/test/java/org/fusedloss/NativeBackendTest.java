@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.nativecpu.NativeEngine;
 import org.fusedloss.nativecpu.NativeBackend;
 import org.junit.jupiter.api.Test;
 
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
 class NativeBackendTest {
     private static final Backend JAVA = Backends.java();
     private static final NativeBackend NATIVE = Backends.nativeCpu();
+    private static final NativeEngine ENGINE = NativeEngine.get();
 
     /** One loss setting with the weights to draw: the cross-check's unit of work. */
     private record Setting(LossSpec spec, Set<W> weights) {
@@ -224,7 +226,7 @@ class NativeBackendTest {
                         Batch elements = batch(x, n, c, direct).targets(floats(x, direct))
                                 .sampleWeights(floats(sw, direct), stride).elementWeights(floats(ew, direct));
                         WeightStats java = WeightStats.elements(elements);
-                        WeightStats nat = WeightStats.elements(elements, NATIVE);
+                        WeightStats nat = WeightStats.elements(elements, ENGINE);
                         assertStats(java, nat, what + " element weights");
                         assertSameResult(CrossEntropy.builder().ignoreIndex(ignore).classWeights(cw).gradient(false).build(), ce,
                                 what + " CE");
@@ -258,11 +260,11 @@ class NativeBackendTest {
     /** The row pass in native code (it must run: no fallback) against the Java one. */
     private static void sameStats(Batch b, boolean labels, int ignore, float[] cw, String what) {
         WeightStats java = WeightStats.rows(b, labels, ignore, cw);
-        double[] sums = NATIVE.weightSums(b.rows, b.cols, labels ? b.labels.ints(b.rows) : null, ignore, cw,
+        double[] sums = ENGINE.weightSums(b.rows, b.cols, labels ? b.labels.ints(b.rows) : null, ignore, cw,
                 b.sampleWeights == null ? null : b.sampleWeights.floats((long) (b.rows - 1) * b.sampleWeightStride + 1),
                 b.sampleWeightStride, null);
         assertNotNull(sums, () -> ctx(what + ": the native pass failed: " ));
-        WeightStats nat = WeightStats.rows(b, labels, ignore, cw, NATIVE);
+        WeightStats nat = WeightStats.rows(b, labels, ignore, cw, ENGINE);
         assertStats(java, nat, what);
         assertEquals(java.counted, (long) sums[1], () -> ctx(what + ": counted (direct call)"));
         assertEquals(java.masked, (long) sums[2], () -> ctx(what + ": masked (direct call)"));

@@ -128,7 +128,7 @@ public final class Report {
     /** Prints the report; true when every check passed. */
     static boolean run(long seed) {
         long start = System.nanoTime();
-        System.out.println("fusedloss report: every available backend against the double-precision java reference");
+        System.out.println("[fusedloss] report: every available backend against the double-precision java reference");
         System.out.println(Instant.now() + ", " + Summary.cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
                 + " cpus, JDK " + System.getProperty("java.version"));
         System.out.println("seed " + seed + " (repeat with --seed " + seed + ")");
@@ -231,7 +231,7 @@ public final class Report {
             }
         }
         System.out.println();
-        System.out.printf(Locale.ROOT, "%s in %.1f s%n", allPass ? "ALL PASS" : "FAILURES (see FAIL above)",
+        System.out.printf(Locale.ROOT, "[fusedloss] report: %s in %.1f s%n", allPass ? "ALL PASS" : "FAILURES (see FAIL above)",
                 (System.nanoTime() - start) / 1e9);
         return allPass;
     }

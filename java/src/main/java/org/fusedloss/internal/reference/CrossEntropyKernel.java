@@ -1,0 +1,116 @@
+package org.fusedloss.internal.reference;
+
+import java.nio.FloatBuffer;
+import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
+
+/**
+ * Softmax cross-entropy with class indices or dense targets, in double precision: label smoothing,
+ * class and sample weights, z-loss and soft-capping, exactly as native/fusedloss.h writes them.
+ * Per row: the max and the sum of exponentials, then the loss, then the gradient (the logits are
+ * read before the gradient overwrites them, so in place is safe).
+ */
+final class CrossEntropyKernel {
+    private CrossEntropyKernel() {
+    }
+
+    static KernelSums run(LossRequest r) {
+        final int n = r.rows();
+        final int c = r.cols();
+        final boolean dense = r.kind() == LossKind.CROSS_ENTROPY_DENSE;
+        final FloatBuffer x = r.predictions();
+        final FloatBuffer g = r.gradient();
+        final float[] cw = r.classWeights();
+        final double eps = r.labelSmoothing();
+        final double smooth = eps / c;
+        final double zl = r.zLoss();
+        final double cap = r.softCap();
+        double sum = 0;
+        long nonFinite = 0;
+        for (int i = 0; i < n; i++) {
+            final int base = i * c;
+            final double sw = ReferenceMath.sampleWeight(r, i);
+            final int y = dense ? -1 : r.labels().get(i);
+            if (Double.isNaN(sw) || (!dense && y == r.ignoreIndex())) {
+                ReferenceMath.skip(r, base, c, i);
+                continue;
+            }
+            // One pass over the logits: the (capped) logits and their exponentials stay in a
+            // per-thread scratch row, so each exp and tanh is computed once per element.
+            final double[] z = ReferenceMath.scratch(2 * c);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int k = 0; k < c; k++) {
+                z[k] = capped(x.get(base + k), cap);
+                max = Math.max(max, z[k]);
+            }
+            double s = 0;
+            for (int k = 0; k < c; k++) {
+                z[c + k] = Math.exp(z[k] - max);
+                s += z[c + k];
+            }
+            // -log p_k = (max - z_k) + log s, not lse - z_k: with logits near 1e30, lse = max + log s
+            // rounds log s away (three tied logits of 1e30 would give 0 instead of log 3).
+            final double logS = Math.log(s);
+            final double lse = max + logS;
+            final double rowWeight = dense ? 1.0 : classWeight(cw, y);
+            double mass = 0;
+            double loss = 0;
+            for (int k = 0; k < c; k++) {
+                double q = target(r, base, k, y, z[k], cw, eps, smooth);
+                if (q != 0) {
+                    mass += q;
+                    loss += q * ((max - z[k]) + logS);
+                }
+            }
+            loss += rowWeight * zl * lse * lse;
+            final double term = sw * loss;
+            sum += term;
+            if (!Double.isFinite(term)) {
+                nonFinite++;
+            }
+            if (r.perTerm() != null) {
+                r.perTerm().put(i, (float) term);
+            }
+            if (g != null) {
+                final double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw;
+                final double onP = mass + 2 * rowWeight * zl * lse;
+                for (int k = 0; k < c; k++) {
+                    // A -inf logit (a masked class) gets 0, even with target mass on it (SEMANTICS.md)
+                    if (z[k] == Double.NEGATIVE_INFINITY) {
+                        g.put(base + k, 0f);
+                        continue;
+                    }
+                    double q = target(r, base, k, y, z[k], cw, eps, smooth);
+                    double d = onP * (z[c + k] / s) - q;
+                    if (cap > 0) {
+                        double t = z[k] / cap;
+                        d *= 1 - t * t;
+                    }
+                    g.put(base + k, (float) (factor * d));
+                }
+            }
+        }
+        return new KernelSums(sum, nonFinite);
+    }
+
+    static double capped(double x, double cap) {
+        return cap > 0 ? cap * Math.tanh(x / cap) : x;
+    }
+
+    static double classWeight(float[] cw, int k) {
+        return cw == null ? 1.0 : cw[k];
+    }
+
+    /** The target mass q_k of class k; the smoothing mass on a -inf logit (a masked class) is dropped. */
+    private static double target(LossRequest r, int base, int k, int y, double z, float[] cw,
+                                 double eps, double smooth) {
+        double w = classWeight(cw, k);
+        double hard = y >= 0 ? (k == y ? 1.0 : 0.0) : r.targets().get(base + k);
+        double q = (1 - eps) * w * hard;
+        if (z != Double.NEGATIVE_INFINITY) {
+            q += smooth * w;
+        }
+        return q;
+    }
+}
