@@ -328,11 +328,16 @@ do_selftest() {
   if [ -f "$pack/manifest.txt" ] && ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
     mkdir -p "$tmp/bin"
     printf '#!/bin/sh\necho "GPU 0: a stand-in"\n' > "$tmp/bin/nvidia-smi"
-    printf '#!/bin/sh\nsleep 300\n' > "$tmp/bin/compute-sanitizer"
+    # the stand-in records its own and its child's pid: other sessions' processes do not count
+    printf '#!/bin/sh\necho $$ >> "%s/pids"\nsleep 300 &\necho $! >> "%s/pids"\nwait\n' "$tmp" "$tmp" \
+      > "$tmp/bin/compute-sanitizer"
     chmod +x "$tmp/bin/nvidia-smi" "$tmp/bin/compute-sanitizer"
     PATH="$tmp/bin:$PATH" bash "$0" run --out "$tmp/o3" --steps build,sanitize --deadline 25 > "$tmp/o3.log" 2>&1
-    local sleepers
-    sleepers=$(ps -eo pid,args | grep -c "[s]leep 300")
+    local sleepers=0 pid
+    for pid in $(cat "$tmp/pids" 2>/dev/null); do
+      ps -o stat= -p "$pid" 2>/dev/null | grep -qv '^Z' && sleepers=$((sleepers + 1))  # a zombie is ended
+    done
+    [ -s "$tmp/pids" ] || sleepers=-1  # the stand-in never ran
     if grep -q "^memcheck  TIMED OUT" "$tmp/o3/summary.txt" && grep -q "^racecheck not run" "$tmp/o3/summary.txt" \
        && [ "$sleepers" -eq 0 ]; then
       echo "ok   a step past its limit is ended with all it started, later steps are skipped at the deadline"
