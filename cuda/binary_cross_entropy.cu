@@ -5,7 +5,10 @@
  * word), sample and element weights. One exp and one log1p per element, shared by the loss
  * (stable softplus form) and the gradient (sigmoid).
  */
+#include "math.cuh"
+#if defined(__CUDACC__)  /* cuda/host_check.cpp includes this file for the term alone */
 #include "elementwise.cuh"
+#endif
 
 using namespace flc;
 
@@ -13,10 +16,10 @@ namespace {
 struct Bce {
     const float* pos_weight;
     const float* bcw;
-    __device__ __forceinline__ bool bad_target(float t) const {
+    FLC_HD bool bad_target(float t) const {
         return bcw != nullptr && t != 0.f && t != 1.f;
     }
-    __device__ __forceinline__ float eval(float x, float t, long long col, float& d) const {
+    FLC_HD float eval(float x, float t, long long col, float& d) const {
         const float e = expf(-fabsf(x));
         const float inv = 1.f / (1.f + e);
         const float s = x >= 0.f ? inv : e * inv;       /* sigmoid(x) */
@@ -26,11 +29,13 @@ struct Bce {
         const float pw = pos_weight ? pos_weight[col] : 1.f;
         const float cw = bcw ? bcw[t == 1.f ? 1 : 0] : 1.f;
         d = cw * ((1.f - t) * s - pw * t * s1);
-        return cw * (pw * t * sp_neg + (1.f - t) * sp_pos);
+        /* t = 0 (1) takes no part of softplus(-x) (softplus(x)): x = -inf with t = 0 is 0 */
+        return cw * (times_unless_zero(pw * t, sp_neg) + times_unless_zero(1.f - t, sp_pos));
     }
 };
 }  // namespace
 
+#if defined(__CUDACC__)
 extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
 flc_binary_cross_entropy(long long n, long long k, const float* logits, const float* targets,
                          const float* pos_weight, const float* binary_class_weights,
@@ -43,3 +48,4 @@ flc_binary_cross_entropy(long long n, long long k, const float* logits, const fl
                    sample_weight_stride, element_weights, targets};
     elementwise_kernel(Bce{pos_weight, binary_class_weights}, a, pos_weight, src);
 }
+#endif

@@ -16,12 +16,15 @@
 #include <stdint.h>
 #include <math.h>
 #include "fusedloss_cuda.h"
+#include "math.cuh"
 
 /* Tuning knobs of the _block / _cluster shapes (not part of the ABI; override with -D to
  * experiment, e.g. FUSEDLOSS_NVCC_FLAGS="-DFLC_BLOCK_MIN_BLOCKS=1 -DFLC_CE_REG_SLOTS=32"):
  * of the 32 slots a thread keeps of its row chunk, this many live in registers and the rest in
  * shared memory, so that FLC_BLOCK_MIN_BLOCKS blocks fit per SM (one loads while the other
- * computes). Cross-entropy has more live values than softmax focal, hence fewer registers. */
+ * computes). Cross-entropy has more live values than softmax focal, hence fewer registers.
+ * *_REG_SLOTS: a multiple of 4 from 12 to 32 (below 12 the slots left to shared memory pass the
+ * 48 KB of static shared memory a block may have: a static_assert in softmax_rows.cuh says so). */
 #ifndef FLC_BLOCK_MIN_BLOCKS
 #define FLC_BLOCK_MIN_BLOCKS 2
 #endif
@@ -246,19 +249,24 @@ __device__ inline void main_finish(void* ws, int npart, double* result, const Er
     }
 }
 
-/* Main kernel launched with more partials than the workspace holds: report it from block 0,
- * clear the header, write nothing else. */
-__device__ inline bool main_grid_ok(void* ws, int npart, double* result) {
-    if (npart <= FLC_MAX_PARTIALS) return true;
+/* A launch the kernel cannot run as configured: block 0 reports it (index: the offending
+ * number), clears the header; nothing else is written. */
+__device__ inline void launch_error(void* ws, double* result, long long index) {
     if (threadIdx.x == 0 && blockIdx.x == 0) {
         for (int i = 0; i < FLC_RESULT_DOUBLES; ++i) result[i] = 0.0;
         result[FLC_R_ERROR_CODE] = FLC_ERR_LAUNCH;
-        result[FLC_R_ERROR_INDEX] = npart;
+        result[FLC_R_ERROR_INDEX] = (double)index;
         Header* h = header(ws);
         h->err_inv = 0;
         h->main_done = 0;
         h->prep_ran = 0;
     }
+}
+
+/* Main kernel launched with more partials than the workspace holds. */
+__device__ inline bool main_grid_ok(void* ws, int npart, double* result) {
+    if (npart <= FLC_MAX_PARTIALS) return true;
+    launch_error(ws, result, npart);
     return false;
 }
 
@@ -269,14 +277,6 @@ __device__ __forceinline__ float grad_factor(void* ws) {
 
 __device__ __forceinline__ bool aligned16(const void* p) {
     return (reinterpret_cast<uintptr_t>(p) & 15) == 0;
-}
-
-/* m^g with the exact shortcuts of the common exponents (g = 0, 1, 2). */
-__device__ __forceinline__ float pow_gamma(float m, float g) {
-    if (g == 0.f) return 1.f;
-    if (g == 1.f) return m;
-    if (g == 2.f) return m * m;
-    return powf(m, g);
 }
 
 /* Sample weight of a row (1 when absent). */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -24,6 +25,7 @@
 
 #include "fusedloss.h"
 #include "fusedloss_cuda.h"
+#include "check_rng.h"
 
 #ifndef FLC_DEFAULT_FATBIN
 #define FLC_DEFAULT_FATBIN "fusedloss.fatbin"
@@ -43,6 +45,7 @@ namespace {
 // ------------------------------------------------------------------------------ the module
 cudaLibrary_t g_lib;
 int g_cc_major = 0;
+bool g_cluster_ok = false;  // sm_90+ and a cluster of FLC_CLUSTER_SIZE blocks can be scheduled here
 
 cudaKernel_t kernel(const char* name) {
     static std::map<std::string, cudaKernel_t> cache;  // looked up once, like the Java side
@@ -66,25 +69,17 @@ long long cdiv(long long a, long long b) { return (a + b - 1) / b; }
 long long clampg(long long g, long long cap) { return std::max(1ll, std::min(g, cap)); }
 
 // ------------------------------------------------------------------------------ random data
-struct Rng {
-    uint64_t s;
-    uint64_t next() {  // splitmix64
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-    float range(double lo, double hi) { return (float)(lo + (hi - lo) * uniform()); }
-    long long below(long long n) { return (long long)(next() % (uint64_t)n); }
-    bool chance(double p) { return uniform() < p; }
-};
 
 enum Loss { CE, CE_DENSE, SOFTMAX_FOCAL, BCE, MSE, SIGMOID_FOCAL };
 const char* kNames[] = {"cross_entropy", "cross_entropy(dense)", "softmax_focal",
                         "binary_cross_entropy", "mean_squared_error", "sigmoid_focal"};
 bool softmax(Loss l) { return l == CE || l == CE_DENSE || l == SOFTMAX_FOCAL; }
 const int kIgnore = -100;
+
+struct Data {
+    std::vector<float> x, t, cw, sw, ew, posw, bcw, up;
+    std::vector<int> y;
+};
 
 struct Case {
     Loss loss = CE;
@@ -100,26 +95,35 @@ struct Case {
     double scale = 1.0, denominator = -1.0;
     float spread = 4.f;
     std::string variant;  // softmax: "small", "warp", "block", "cluster"
+    // A case of the issue's list: fixed data (edit applied to the random data), compared with no
+    // absolute floor (strict), the gradient at -inf logits checked to be 0 (SEMANTICS.md).
+    std::function<void(Data&)> edit;
+    std::string note;
+    bool strict = false;
 
     std::string describe() const {
-        char b[512];
+        char b[640];
         snprintf(b, sizeof b,
                  "%s/%s n=%lld c=%lld red=%d cw=%d sw=%d(stride %lld, nan %d) ew=%d posw=%d bcw=%d "
                  "ignore=%d eps=%g zl=%g cap=%g alpha=%g gamma=%g up=%d grad=%d inplace=%d "
-                 "scale=%g den=%g neginf=%d",
+                 "scale=%g den=%g neginf=%d%s%s",
                  kNames[loss], variant.c_str(), n, c, reduction, cw, sw, stride, nan_weights, ew,
                  posw, bcw, ignore, eps, zl, cap, alpha, gamma, upstream, grad, in_place, scale,
-                 denominator, neg_inf);
+                 denominator, neg_inf, note.empty() ? "" : " | ", note.c_str());
         return b;
     }
 };
 
-struct Data {
-    std::vector<float> x, t, cw, sw, ew, posw, bcw, up;
-    std::vector<int> y;
-};
+
+Data make_random_data(const Case& k, Rng& r);
 
 Data make_data(const Case& k, Rng& r) {
+    Data d = make_random_data(k, r);
+    if (k.edit) k.edit(d);
+    return d;
+}
+
+Data make_random_data(const Case& k, Rng& r) {
     Data d;
     const long long n = k.n, c = k.c, nc = n * c;
     d.x.resize(nc);
@@ -280,9 +284,16 @@ struct DevData {
         x = upload(d.x); t = upload(d.t); cw = upload(d.cw); sw = upload(d.sw); ew = upload(d.ew);
         posw = upload(d.posw); bcw = upload(d.bcw); up = upload(d.up); y = upload(d.y);
         const long long terms = softmax(k.loss) ? k.n : k.n * k.c;
-        if (k.grad && !k.in_place) CK(cudaMalloc(&grad, std::max(1ll, k.n * k.c) * sizeof(float)));
+        // outputs start as NaN (0xFF bytes): an element the kernel forgot to write shows up
+        if (k.grad && !k.in_place) {
+            CK(cudaMalloc(&grad, std::max(1ll, k.n * k.c) * sizeof(float)));
+            CK(cudaMemset(grad, 0xFF, std::max(1ll, k.n * k.c) * sizeof(float)));
+        }
         if (k.grad && k.in_place) grad = x;
-        if (k.reduction == FLC_NONE) CK(cudaMalloc(&per_term, std::max(1ll, terms) * sizeof(float)));
+        if (k.reduction == FLC_NONE) {
+            CK(cudaMalloc(&per_term, std::max(1ll, terms) * sizeof(float)));
+            CK(cudaMemset(per_term, 0xFF, std::max(1ll, terms) * sizeof(float)));
+        }
         CK(cudaMalloc(&ws, FLC_WORKSPACE_BYTES));
         CK(cudaMemset(ws, 0, FLC_WORKSPACE_BYTES));
         CK(cudaMalloc(&result, FLC_RESULT_DOUBLES * sizeof(double)));
@@ -299,8 +310,16 @@ struct DevData {
 std::string pick_variant(long long c) {
     if (c <= FLC_SMALL_MAX_C) return "small";
     if (c <= FLC_WARP_MAX_C) return "warp";
-    if (g_cc_major >= 9 && c > FLC_BLOCK_MAX_C) return "cluster";
+    if (g_cluster_ok && c > FLC_BLOCK_MAX_C) return "cluster";
     return "block";
+}
+
+// Stands in for the softmax losses' main launch when set (the launch-shape checks).
+std::function<void(const std::string& kernel, long long grid, int block, void** args, cudaStream_t s)> g_main_hook;
+
+void main_launch(const std::string& name, long long grid, int block, void** args, cudaStream_t s) {
+    if (g_main_hook) g_main_hook(name, grid, block, args, s);
+    else launch(name.c_str(), grid, block, args, s);
 }
 
 // The two launches of one call: what the Java launcher does.
@@ -326,12 +345,12 @@ void gpu_call(const Case& k, DevData& dd, cudaStream_t s = 0) {
         if (k.loss == SOFTMAX_FOCAL) {
             void* a[] = {&n, &c, &dd.x, &dd.y, &ign, &dd.cw, &gamma, &dd.sw, &stride, &dd.up, &dd.grad,
                          &dd.per_term, &dd.ws, &dd.result};
-            launch(("flc_softmax_focal_" + v).c_str(), grid, block, a, s);
+            main_launch("flc_softmax_focal_" + v, grid, block, a, s);
         } else {
             const float* targets = k.loss == CE_DENSE ? dd.t : nullptr;
             void* a[] = {&n, &c, &dd.x, &labels, &targets, &ign, &dd.cw, &dd.sw, &stride, &eps, &zl,
                          &cap, &dd.up, &dd.grad, &dd.per_term, &dd.ws, &dd.result};
-            launch(("flc_cross_entropy_" + v).c_str(), grid, block, a, s);
+            main_launch("flc_cross_entropy_" + v, grid, block, a, s);
         }
     } else {
         const long long items = k.ew ? n * c : n;
@@ -359,6 +378,14 @@ void gpu_call(const Case& k, DevData& dd, cudaStream_t s = 0) {
     }
 }
 
+// The result alone (the timings' check: the gradient may be gigabytes).
+Outputs fetch_result(const DevData& dd) {
+    Outputs o;
+    CK(cudaMemcpy(o.res, dd.result, sizeof o.res, cudaMemcpyDeviceToHost));
+    o.loss = o.res[FLC_R_LOSS];
+    return o;
+}
+
 Outputs fetch(const Case& k, const DevData& dd) {
     Outputs o;
     const long long terms = softmax(k.loss) ? k.n : k.n * k.c;
@@ -380,11 +407,19 @@ Outputs fetch(const Case& k, const DevData& dd) {
 
 // ------------------------------------------------------------------------------ checks
 int g_failures = 0, g_checks = 0;
+bool g_repeat = true;  // each case twice, for bit identity (off under the sanitizers)
 
 bool close_rel(double a, double b, double tol) {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
     if (isinf(a) || isinf(b)) return a == b;
     return fabs(a - b) <= tol * fabs(b) + 1e-7;
+}
+
+// No absolute floor: a small term (a confident row's) must keep its relative accuracy.
+bool close_strict(double a, double b, double tol) {
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    if (isinf(a) || isinf(b)) return a == b;
+    return fabs(a - b) <= tol * fabs(b);
 }
 
 void fail(const Case& k, const char* what, const std::string& detail) {
@@ -420,12 +455,10 @@ void check_case(const Case& k, uint64_t seed, bool verbose) {
         fail(k, "counts", b);
     }
     if (k.reduction == FLC_NONE) {
-        double worst = 0;
         long long wi = -1;
         for (size_t i = 0; i < ref.per_term.size(); ++i) {
             const double a = got.per_term[i], e = ref.per_term[i];
-            if (!close_rel(a, e, tol)) { wi = (long long)i; break; }
-            if (isfinite(e) && e != 0) worst = std::max(worst, fabs(a - e) / fabs(e));
+            if (!(k.strict ? close_strict(a, e, tol) : close_rel(a, e, tol))) { wi = (long long)i; break; }
         }
         if (wi >= 0) {
             snprintf(b, sizeof b, "per_term[%lld] = %.9g vs cpu %.9g", wi, got.per_term[wi], ref.per_term[wi]);
@@ -435,11 +468,24 @@ void check_case(const Case& k, uint64_t seed, bool verbose) {
     if (k.grad) {
         double num = 0, den = 0;
         bool nonfinite_mismatch = false;
+        long long masked_not_zero = -1;
         for (size_t i = 0; i < ref.grad.size(); ++i) {
             const double a = got.grad[i], e = ref.grad[i];
+            // SEMANTICS.md: a -inf logit's gradient is 0 unless its row's term is NaN (then 0 or NaN)
+            const long long row = (long long)i / k.c;
+            const bool nan_row = k.reduction == FLC_NONE && softmax(k.loss) && isnan(ref.per_term[row]);
+            if (softmax(k.loss) && d.x[i] == -INFINITY && k.cap <= 0) {
+                if (!nan_row && k.reduction == FLC_NONE && a != 0 && masked_not_zero < 0) masked_not_zero = (long long)i;
+                if (nan_row || !isfinite(e)) continue;
+            }
             if (!isfinite(e) || !isfinite(a)) { nonfinite_mismatch |= (isfinite(e) != isfinite(a)); continue; }
             num += (a - e) * (a - e);
             den += e * e;
+        }
+        if (masked_not_zero >= 0) {
+            snprintf(b, sizeof b, "gradient[%lld] = %g at a -inf logit, not 0", masked_not_zero,
+                     (double)got.grad[masked_not_zero]);
+            fail(k, "gradient", b);
         }
         const double rel = den > 0 ? sqrt(num / den) : sqrt(num);
         if (rel > tol || nonfinite_mismatch) {
@@ -449,6 +495,10 @@ void check_case(const Case& k, uint64_t seed, bool verbose) {
         }
     }
     // run-to-run bit identity: the same call again (in place: restore the logits first)
+    if (!g_repeat) {
+        dd.free_all();
+        return;
+    }
     if (k.in_place && k.grad) CK(cudaMemcpy(dd.x, d.x.data(), d.x.size() * 4, cudaMemcpyHostToDevice));
     gpu_call(k, dd);
     CK(cudaDeviceSynchronize());
@@ -464,36 +514,50 @@ void check_case(const Case& k, uint64_t seed, bool verbose) {
 // A bad label / weight in device memory: the error word names it, nothing crashes, and the
 // workspace is clean for the next call.
 void check_errors() {
-    struct E { Case k; int code; long long index; double value; };
+    struct E { Case k; int code; long long index; double value; std::function<void(Data&)> bad; };
     std::vector<E> es;
     {
         Case k; k.loss = CE; k.n = 50; k.c = 37; k.sw = true;
-        es.push_back({k, FLC_ERR_LABEL, 3, -5});
+        es.push_back({k, FLC_ERR_LABEL, 3, -5, [](Data& d) { d.y[3] = -5; d.y[7] = 40; }});
+        // several bad values: the order of SEMANTICS.md (labels before sample weights), also
+        // against the order the rows come in (issue 17, item 8)
+        es.push_back({k, FLC_ERR_LABEL, 30, 99, [](Data& d) { d.sw[2] = -1.f; d.y[30] = 99; }});
+        // a bad sample weight on an ignored row is still an error
+        es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 4, -2, [](Data& d) { d.y[4] = kIgnore; d.sw[4] = -2.f; }});
     }
     {
         Case k; k.loss = SOFTMAX_FOCAL; k.n = 20; k.c = 3000; k.sw = true; k.gamma = 2;
-        es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 11, -1});
+        es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 11, -1, [](Data& d) { d.sw[11] = -1.f; d.sw[15] = INFINITY; }});
     }
     {
         Case k; k.loss = BCE; k.n = 30; k.c = 12; k.bcw = true;
-        es.push_back({k, FLC_ERR_TARGET, 41, 0.5});
+        es.push_back({k, FLC_ERR_TARGET, 41, 0.5, [](Data& d) { d.t[41] = 0.5f; d.t[50] = 2.f; }});
+        k.sw = true;
+        // a soft target before a bad sample weight: the weight is named (targets come last)
+        es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 20, -1, [](Data& d) { d.t[0] = 0.5f; d.sw[20] = -1.f; }});
+        // a soft target under a NaN sample weight is still an error (the host path checks every target)
+        es.push_back({k, FLC_ERR_TARGET, 13, 0.25, [](Data& d) {
+            for (auto& w : d.sw) w = isnan(w) ? 1.f : w;
+            d.sw[1] = NAN;
+            d.t[13] = 0.25f;
+        }});
     }
     {
         Case k; k.loss = MSE; k.n = 30; k.c = 8; k.ew = true;
-        es.push_back({k, FLC_ERR_ELEMENT_WEIGHT, 17, INFINITY});
+        es.push_back({k, FLC_ERR_ELEMENT_WEIGHT, 17, INFINITY, [](Data& d) { d.ew[17] = INFINITY; d.ew[200] = -2.f; }});
+        k.sw = true;
+        // a bad element weight in row 0, a bad sample weight in row 9: the sample weight first
+        es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 9, INFINITY, [](Data& d) { d.ew[1] = -1.f; d.sw[9] = INFINITY; }});
     }
     for (auto& e : es) {
         for (const char* v : {"small", "warp", "block", "cluster"}) {
             if (!softmax(e.k.loss) && strcmp(v, "small") != 0) continue;
-            if (strcmp(v, "cluster") == 0 && g_cc_major < 9) continue;
+            if (strcmp(v, "cluster") == 0 && !g_cluster_ok) continue;
             Case k = e.k;
             if (softmax(k.loss)) k.variant = v;
             Rng r{99};
             Data d = make_data(k, r);
-            if (e.code == FLC_ERR_LABEL) { d.y[3] = -5; d.y[7] = (int)k.c + 3; }
-            if (e.code == FLC_ERR_SAMPLE_WEIGHT) { d.sw[11] = -1.f; d.sw[15] = INFINITY; }
-            if (e.code == FLC_ERR_TARGET) { d.t[41] = 0.5f; d.t[50] = 2.f; }
-            if (e.code == FLC_ERR_ELEMENT_WEIGHT) { d.ew[17] = INFINITY; d.ew[200] = -2.f; }
+            e.bad(d);
             DevData dd;
             dd.upload_all(k, d);
             gpu_call(k, dd);
@@ -526,7 +590,193 @@ void check_errors() {
     }
 }
 
-std::vector<Case> check_cases(bool quick, bool small) {
+// Launch shapes the kernels must survive: a block of the wrong size reports FLC_ERR_LAUNCH and
+// leaves a clean workspace (item 10); a cluster launch the device refuses is followed by the block
+// kernel on the same prep results, as the Java launcher falls back (item 9).
+void check_launch_shapes() {
+    Case k; k.loss = CE; k.n = 20; k.c = 300; k.reduction = FLC_MEAN; k.sw = true; k.variant = "warp";
+    Rng r{5};
+    Data d = make_data(k, r);
+    const Outputs ref = run_cpu(k, d);
+    DevData dd;
+    dd.upload_all(k, d);
+    g_main_hook = [](const std::string& name, long long grid, int, void** args, cudaStream_t s) {
+        launch(name.c_str(), grid, 128, args, s);  // _warp is compiled for 256 threads
+    };
+    gpu_call(k, dd);
+    g_main_hook = nullptr;
+    CK(cudaDeviceSynchronize());
+    Outputs got = fetch(k, dd);
+    ++g_checks;
+    if (got.res[FLC_R_ERROR_CODE] != FLC_ERR_LAUNCH || got.res[FLC_R_ERROR_INDEX] != 128)
+        fail(k, "block size", "a _warp launch with 128 threads did not report FLC_ERR_LAUNCH (index 128)");
+    gpu_call(k, dd);  // the same workspace, the right block: the right answer
+    CK(cudaDeviceSynchronize());
+    got = fetch(k, dd);
+    ++g_checks;
+    if (got.res[FLC_R_ERROR_CODE] != 0 || !close_rel(got.loss, ref.loss, 1e-5))
+        fail(k, "block size", "the call after a bad launch is wrong");
+    dd.free_all();
+
+    if (g_cc_major < 9) {
+        printf("launch shapes: no clusters below sm_90\n");
+        return;
+    }
+    Case c = k;
+    c.c = 20000; c.n = 3; c.variant = "cluster";
+    Rng r2{6};
+    Data d2 = make_data(c, r2);
+    const Outputs ref2 = run_cpu(c, d2);
+    DevData d3;
+    d3.upload_all(c, d2);
+    bool refused = false;
+    g_main_hook = [&](const std::string& name, long long grid, int block, void** args, cudaStream_t s) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3((unsigned)grid);
+        cfg.blockDim = dim3(block);
+        cfg.stream = s;
+        cudaLaunchAttribute at[1];
+        at[0].id = cudaLaunchAttributeClusterDimension;
+        at[0].val.clusterDim.x = 2 * FLC_CLUSTER_SIZE;  // not the compiled cluster shape: refused
+        at[0].val.clusterDim.y = 1;
+        at[0].val.clusterDim.z = 1;
+        cfg.attrs = at;
+        cfg.numAttrs = 1;
+        refused = cudaLaunchKernelExC(&cfg, (const void*)kernel(name.c_str()), args) != cudaSuccess;
+        (void)cudaGetLastError();
+        std::string block_kernel = name.substr(0, name.size() - strlen("cluster")) + "block";
+        launch(block_kernel.c_str(), grid / FLC_CLUSTER_SIZE, FLC_BLOCK_THREADS, args, s);
+    };
+    gpu_call(c, d3);
+    g_main_hook = nullptr;
+    CK(cudaDeviceSynchronize());
+    got = fetch(c, d3);
+    ++g_checks;
+    if (!refused)
+        printf("launch shapes: the device ran a cluster of %d: the fallback was not exercised\n", 2 * FLC_CLUSTER_SIZE);
+    else if (got.res[FLC_R_ERROR_CODE] != 0 || !close_rel(got.loss, ref2.loss, 1e-5))
+        fail(c, "cluster fallback", "the block kernel after a refused cluster launch is wrong");
+    d3.free_all();
+}
+
+// The cases of issue 17's line-by-line read of the kernels, each fixed in row_math.cuh /
+// elementwise.cuh / the loss files and proven on the CPU by cuda_host_check; here on the device.
+std::vector<Case> issue_cases() {
+    std::vector<Case> cs;
+    const float ninf = -INFINITY;
+    auto softmax_case = [&](Loss l, long long n, long long c, const char* note, std::function<void(Data&)> edit) {
+        Case k;
+        k.loss = l; k.n = n; k.c = c; k.reduction = FLC_NONE; k.strict = true;
+        k.note = note;
+        k.edit = std::move(edit);
+        return k;
+    };
+    // 1. A NaN logit that a thread holds alone or beside -inf logits only: NaN row, counted.
+    //    C = 5 (_small: lane 3 holds x[3]), 40 (_warp, float4: lane 9 holds x[36..39]),
+    //    2000 (_block, float4: thread 1 holds x[4..7]), 20001 (_cluster / streamed).
+    const long long layouts[][2] = {{5, 3}, {40, 36}, {2000, 4}, {20001, 4}};
+    for (auto& lay : layouts) {
+        const long long c = lay[0], at = lay[1];
+        for (Loss l : {CE, CE_DENSE, SOFTMAX_FOCAL}) {
+            cs.push_back(softmax_case(l, 2, c, "item 1: a NaN logit among -inf ones", [c, at, ninf](Data& d) {
+                const long long last = c == 5 ? at : at + 3;
+                for (long long j = at; j < last; ++j) d.x[j] = ninf;
+                d.x[last] = NAN;
+                if (!d.y.empty()) d.y[0] = 0;
+                if (!d.t.empty()) {
+                    for (long long j = 0; j < c; ++j) d.t[j] = j == 0 ? 1.f : 0.f;
+                }
+            }));
+            cs.back().eps = l == CE ? 0.1f : 0.f;
+            cs.back().gamma = 2;
+        }
+    }
+    // 2. BCE / sigmoid focal, certain and right: x = -inf with t = 0, +inf with t = 1: 0, not NaN.
+    for (Loss l : {BCE, SIGMOID_FOCAL}) {
+        Case k;
+        k.loss = l; k.n = 2; k.c = 4; k.reduction = FLC_NONE; k.posw = l == BCE; k.alpha = 0.25f; k.gamma = 2;
+        k.strict = true;
+        k.note = "item 2: infinite logits of certain targets";
+        k.edit = [](Data& d) {
+            const float x[] = {-INFINITY, INFINITY, -INFINITY, INFINITY, -INFINITY, INFINITY, 1, -1};
+            const float t[] = {0, 1, 0, 1, 1, 0, 0.5f, 0.5f};
+            d.x.assign(x, x + 8);
+            d.t.assign(t, t + 8);
+        };
+        cs.push_back(k);
+    }
+    // 3. CE, class indices, C = 1, z-loss: the gradient 2 z x alone, not the rounding of (1 + 2 z x) - 1.
+    for (float zl : {1e-3f, 1e-4f}) {
+        Case k = softmax_case(CE, 3, 1, "item 3: C = 1, z-loss, small logits", [](Data& d) {
+            d.x = {0.01f, -0.02f, 0.003f};
+            d.y = {0, 0, 0};
+        });
+        k.zl = zl;
+        k.eps = zl == 1e-4f ? 0.25f : 0.f;
+        cs.push_back(k);
+    }
+    // 4. Confident rows: margins 10, 12, 16 above the others, strict relative per-term check.
+    for (long long c : {2ll, 3ll, 1000ll, 20000ll}) {
+        for (Loss l : {CE, SOFTMAX_FOCAL}) {
+            Case k = softmax_case(l, 3, c, "item 4: confident rows", [c](Data& d) {
+                for (long long i = 0; i < 3; ++i) {
+                    for (long long j = 0; j < c; ++j) d.x[i * c + j] = 0.5f * sinf((float)(i * c + j));
+                    const int y = (int)((i * 7 + 1) % c);
+                    d.y[i] = y;
+                    d.x[i * c + y] = 10.f + 3.f * i;
+                }
+            });
+            k.gamma = 2;
+            cs.push_back(k);
+        }
+    }
+    // 5. A label on a -inf logit with no mass there: class weight 0, eps = 1, alpha 0 (focal).
+    for (int which = 0; which < 3; ++which) {
+        Case k = softmax_case(which == 2 ? SOFTMAX_FOCAL : CE, 1, 3, "item 5: no mass on an infinite term",
+                              [which](Data& d) {
+            d.x = {1, -INFINITY, 2};
+            d.y = {1};
+            if (which != 1) d.cw = {1, 0, 1};
+        });
+        k.cw = which != 1;
+        k.eps = which == 1 ? 1.f : 0.f;
+        k.zl = which == 0 ? 1e-3f : 0.f;
+        k.gamma = 2;
+        cs.push_back(k);
+    }
+    // 6. Dense targets with mass on a -inf logit: term +inf, gradient 0 there (and a label there).
+    for (Loss l : {CE_DENSE, CE, SOFTMAX_FOCAL}) {
+        Case k = softmax_case(l, 1, 4, "item 6: target mass on a -inf logit", [](Data& d) {
+            d.x = {1, -INFINITY, 0.5f, 2};
+            if (!d.t.empty()) d.t = {0.5f, 0.3f, 0.2f, 0};
+            if (!d.y.empty()) d.y = {1};
+        });
+        k.eps = l == CE_DENSE ? 0.1f : 0.f;
+        k.gamma = 2;
+        cs.push_back(k);
+    }
+    // 7. z lse^2 of logits near 1e22 passes the float range; the term (double) does not.
+    for (Loss l : {CE, CE_DENSE}) {
+        Case k = softmax_case(l, 1, 4, "item 7: z-loss of huge logits", [](Data& d) {
+            d.x = {1e22f, 1e21f, 0, -1e22f};
+            if (!d.y.empty()) d.y = {0};
+            if (!d.t.empty()) d.t = {0.5f, 0.5f, 0, 0};
+        });
+        k.zl = 1e-4f;
+        k.reduction = FLC_SUM;
+        cs.push_back(k);
+    }
+    std::vector<std::string> variants = {"small", "warp", "block"};
+    if (g_cluster_ok) variants.push_back("cluster");
+    std::vector<Case> out;
+    for (auto& k : cs) {
+        if (!softmax(k.loss)) { out.push_back(k); continue; }
+        for (auto& v : variants) { Case kv = k; kv.variant = v; out.push_back(kv); }
+    }
+    return out;
+}
+
+std::vector<Case> check_cases(bool quick, bool small, bool sanitize, bool race) {
     std::vector<Case> cs;
     std::vector<std::pair<long long, long long>> soft_shapes = {
         {1, 1}, {1, 2}, {7, 3}, {5, 10}, {33, 100}, {64, 1000}, {9, 1027}, {4, 4096},
@@ -541,12 +791,22 @@ std::vector<Case> check_cases(bool quick, bool small) {
         soft_shapes = {{1, 1}, {7, 3}, {33, 100}, {9, 1027}, {3, 20000}, {2, 128256}};
         elem_shapes = {{1, 1}, {7, 3}, {1000, 97}, {513, 128}};
     }
+    if (sanitize) {  // every kernel, kept and streamed, float4 and scalar, in few launches
+        soft_shapes = {{7, 3}, {5, 10}, {3, 1500}, {2, 20001}};
+        elem_shapes = {{7, 3}, {33, 100}};
+    }
+    if (race) {  // racecheck, the slowest tool: every kernel once or twice
+        soft_shapes = {{5, 10}, {2, 3000}, {2, 20000}};
+        elem_shapes = {{7, 3}};
+    }
     std::vector<std::string> variants = {"small", "warp", "block"};
-    if (g_cc_major >= 9) variants.push_back("cluster");
+    if (g_cluster_ok) variants.push_back("cluster");
     int i = 0;
     for (auto sh : soft_shapes) {
         for (Loss l : {CE, CE_DENSE, SOFTMAX_FOCAL}) {
             for (int opt = 0; opt < 4; ++opt) {
+                if (sanitize && opt != 0 && opt != 3) continue;
+                if (race && opt != 0) continue;
                 Case k;
                 k.loss = l; k.n = sh.first; k.c = sh.second;
                 k.reduction = opt % 4;  // NONE, SUM, MEAN, BATCH_MEAN
@@ -574,6 +834,8 @@ std::vector<Case> check_cases(bool quick, bool small) {
     for (auto sh : elem_shapes) {
         for (Loss l : {BCE, MSE, SIGMOID_FOCAL}) {
             for (int opt = 0; opt < 4; ++opt) {
+                if (sanitize && opt != 0 && opt != 3) continue;
+                if (race && opt != 0) continue;
                 Case k;
                 k.loss = l; k.n = sh.first; k.c = sh.second;
                 k.reduction = opt;
@@ -604,28 +866,29 @@ std::vector<Case> check_cases(bool quick, bool small) {
 }
 
 // ------------------------------------------------------------------------------ benchmark
-uint32_t h1(uint64_t i) { return (uint32_t)(i * 2654435761ull + 12345ull); }
-uint32_t h2(uint64_t i) { return (uint32_t)(i * 2246822519ull + 7ull); }
+// The PEERS.md data (its hash formulas), made on the device: x[i] = h1(i)/2^32*8 - 4, binary
+// targets h2(i) >> 31, regression targets h2(i)/2^32*8 - 4. Bit for bit what the host formulas give.
+__host__ __device__ uint32_t h1(uint64_t i) { return (uint32_t)(i * 2654435761ull + 12345ull); }
+__host__ __device__ uint32_t h2(uint64_t i) { return (uint32_t)(i * 2246822519ull + 7ull); }
 
-Data peers_data(const Case& k) {
+__global__ void peers_fill(float* x, float* t, long long nc, int targets) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < nc; i += (long long)gridDim.x * blockDim.x) {
+        x[i] = (float)((double)h1(i) / 4294967296.0 * 8 - 4);
+        if (targets == 1) t[i] = (float)(h2(i) >> 31);
+        if (targets == 2) t[i] = (float)((double)h2(i) / 4294967296.0 * 8 - 4);
+    }
+}
+
+// The small inputs (labels, weights) on the host; the big ones are made by peers_fill.
+Data peers_small(const Case& k) {
     Data d;
-    const long long n = k.n, c = k.c, nc = n * c;
-    d.x.resize(nc);
-    for (long long i = 0; i < nc; ++i) d.x[i] = (float)(h1(i) / 4294967296.0 * 8 - 4);
+    const long long n = k.n, c = k.c;
     if (k.loss == CE || k.loss == SOFTMAX_FOCAL) {
         d.y.resize(n);
         for (long long i = 0; i < n; ++i) d.y[i] = (int)((i * 7919 + 13) % c);
     }
     if (k.cw) { d.cw.resize(c); for (long long j = 0; j < c; ++j) d.cw[j] = 0.5f + (j % 7) * 0.25f; }
     if (k.sw) { d.sw.resize(n); for (long long i = 0; i < n; ++i) d.sw[i] = 0.25f + (i % 5) * 0.25f; }
-    if (k.loss == BCE || k.loss == SIGMOID_FOCAL) {
-        d.t.resize(nc);
-        for (long long i = 0; i < nc; ++i) d.t[i] = (float)(h2(i) >> 31);
-    }
-    if (k.loss == MSE) {
-        d.t.resize(nc);
-        for (long long i = 0; i < nc; ++i) d.t[i] = (float)(h2(i) / 4294967296.0 * 8 - 4);
-    }
     if (k.posw) { d.posw.resize(c); for (long long j = 0; j < c; ++j) d.posw[j] = 1.f + (j % 4) * 0.5f; }
     return d;
 }
@@ -635,118 +898,183 @@ float median(std::vector<float> v) {
     return v[v.size() / 2];
 }
 
-void bench() {
+// Forward + backward of every loss at the PEERS.md shapes and at 8192 x 128256 (an LLM
+// vocabulary), against a device-to-device copy of the logits' bytes in the same process. Each
+// timed repeat starts with the L2 cache flushed (a memset of twice its size, outside the timing,
+// as llm.c's dev/cuda does); the median of 25 repeats after 3 warm-up runs. GB/s counts the
+// logits read and the gradient written (2 N C 4 bytes), the copy its read and write.
+void bench(const std::string& csv_path) {
     struct B { const char* name; Case k; double expect; };
     auto ce = [](long long n, long long c, bool w) {
         Case k; k.loss = CE; k.n = n; k.c = c; k.cw = w; k.sw = w; k.reduction = FLC_MEAN; return k;
     };
+    auto elem = [](Loss l, long long n, long long c) {
+        Case k; k.loss = l; k.n = n; k.c = c; k.reduction = FLC_MEAN;
+        k.posw = l == BCE; k.sw = l == MSE; k.alpha = 0.25f; k.gamma = 2.f;
+        return k;
+    };
+    auto focal = [](long long n, long long c) {
+        Case k; k.loss = SOFTMAX_FOCAL; k.n = n; k.c = c; k.gamma = 2.f; k.sw = true; k.reduction = FLC_MEAN; return k;
+    };
+    const long long LN = 8192, LC = 128256;  // an LLM vocabulary, 4.2 GB of logits
     std::vector<B> bs = {
         {"ce_weighted", ce(65536, 10, true), 4.179278},
         {"ce_weighted", ce(4096, 1000, true), 8.826467},
         {"ce_weighted", ce(256, 32000, true), 12.415470},
         {"ce_weighted", ce(1024, 128256, true), 13.696568},
+        {"ce_weighted", ce(LN, LC, true), NAN},
         {"ce_mean", ce(65536, 10, false), 4.179576},
         {"ce_mean", ce(4096, 1000, false), 8.821210},
         {"ce_mean", ce(256, 32000, false), 12.324988},
         {"ce_mean", ce(1024, 128256, false), 13.689886},
+        {"ce_mean", ce(LN, LC, false), NAN},
+        {"bce_posw", elem(BCE, 65536, 100), 1.651441},
+        {"bce_posw", elem(BCE, LN, LC), NAN},
+        {"mse_weighted", elem(MSE, 65536, 100), 10.666798},
+        {"mse_weighted", elem(MSE, LN, LC), NAN},
+        {"sigmoid_focal", elem(SIGMOID_FOCAL, 65536, 100), 0.447684},
+        {"sigmoid_focal", elem(SIGMOID_FOCAL, LN, LC), NAN},
+        {"softmax_focal", focal(4096, 1000), NAN},
+        {"softmax_focal", focal(1024, 128256), NAN},
+        {"softmax_focal", focal(LN, LC), NAN},
     };
-    {
-        Case k; k.loss = BCE; k.n = 65536; k.c = 100; k.posw = true; k.reduction = FLC_MEAN;
-        bs.push_back({"bce_posw", k, 1.651441});
-        Case m; m.loss = MSE; m.n = 65536; m.c = 100; m.sw = true; m.reduction = FLC_MEAN;
-        bs.push_back({"mse_weighted", m, 10.666798});
-        Case f; f.loss = SIGMOID_FOCAL; f.n = 65536; f.c = 100; f.alpha = 0.25f; f.gamma = 2.f; f.reduction = FLC_MEAN;
-        bs.push_back({"sigmoid_focal", f, 0.447684});
-        Case s; s.loss = SOFTMAX_FOCAL; s.n = 1024; s.c = 128256; s.gamma = 2.f; s.sw = true; s.reduction = FLC_MEAN;
-        bs.push_back({"softmax_focal", s, NAN});
-        Case s2 = s; s2.n = 4096; s2.c = 1000;
-        bs.push_back({"softmax_focal", s2, NAN});
-    }
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    printf("%-14s %14s %-8s %12s %10s %10s %9s %9s %7s\n", "case", "N x C", "kernel", "loss", "expect",
-           "ms", "GB/s", "copyGB/s", "%copy");
-    // the streaming fallback of the largest shape too (what sm_80 runs), for comparison
+    // the streaming fallback of the cluster shapes too (what sm_80 and refused clusters run)
     for (size_t i = 0, n = bs.size(); i < n; ++i)
         if (softmax(bs[i].k.loss) && pick_variant(bs[i].k.c) == "cluster") {
             B b = bs[i];
             b.k.variant = "block";
             bs.push_back(b);
         }
+    int l2 = 0;
+    CK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0));
+    const size_t flush_bytes = 2 * (size_t)std::max(l2, 1 << 20);
+    void* flush;
+    CK(cudaMalloc(&flush, flush_bytes));
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    FILE* csv = csv_path.empty() ? nullptr : fopen(csv_path.c_str(), "w");
+    if (csv) fprintf(csv, "case,n,c,kernel,loss,expect,ms,gbps,copy_ms,copy_gbps,pct_copy\n");
+    printf("%-14s %14s %-8s %12s %10s %9s %8s %9s %9s %7s\n", "case", "N x C", "kernel", "loss", "expect",
+           "ms", "GB/s", "copy ms", "copyGB/s", "%copy");
+    const int warm = 3, reps = 25;
+    auto timed = [&](const std::function<void()>& fn) {
+        std::vector<float> t;
+        for (int it = 0; it < warm + reps; ++it) {
+            CK(cudaMemsetAsync(flush, it & 0xff, flush_bytes));  // L2 now holds none of the inputs
+            CK(cudaEventRecord(e0));
+            fn();
+            CK(cudaEventRecord(e1));
+            CK(cudaEventSynchronize(e1));
+            float ms;
+            CK(cudaEventElapsedTime(&ms, e0, e1));
+            if (it >= warm) t.push_back(ms);
+        }
+        return median(t);
+    };
     for (auto& b : bs) {
-        const Data d = peers_data(b.k);
+        Case k = b.k;
+        k.grad = true;
+        const Data small = peers_small(k);
         DevData dd;
-        dd.upload_all(b.k, d);
-        const size_t bytes = (size_t)b.k.n * b.k.c * 4;
-        // device-to-device copy of the same size, same run: the bandwidth reference
+        Data shapes_only = small;  // upload_all allocates what is present: x and t made below
+        dd.upload_all(k, shapes_only);
+        const long long nc = k.n * k.c;
+        const size_t bytes = (size_t)nc * 4;
+        CK(cudaMalloc(&dd.x, bytes));
+        const int targets = k.loss == BCE || k.loss == SIGMOID_FOCAL ? 1 : k.loss == MSE ? 2 : 0;
+        if (targets) CK(cudaMalloc(&dd.t, bytes));
+        peers_fill<<<1024, 256>>>(dd.x, dd.t, nc, targets);
+        CK(cudaGetLastError());
         float* cp;
         CK(cudaMalloc(&cp, bytes));
-        std::vector<float> tc, tk;
-        for (int it = 0; it < 25; ++it) {
-            CK(cudaEventRecord(e0));
-            CK(cudaMemcpyAsync(cp, dd.x, bytes, cudaMemcpyDeviceToDevice));
-            CK(cudaEventRecord(e1));
-            CK(cudaEventSynchronize(e1));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            if (it >= 5) tc.push_back(ms);
-        }
-        for (int it = 0; it < 25; ++it) {
-            CK(cudaEventRecord(e0));
-            gpu_call(b.k, dd);
-            CK(cudaEventRecord(e1));
-            CK(cudaEventSynchronize(e1));
-            float ms;
-            CK(cudaEventElapsedTime(&ms, e0, e1));
-            if (it >= 5) tk.push_back(ms);
-        }
-        const Outputs o = fetch(b.k, dd);
-        const float mc = median(tc), mk = median(tk);
+        const float mc = timed([&] { CK(cudaMemcpyAsync(cp, dd.x, bytes, cudaMemcpyDeviceToDevice)); });
+        const float mk = timed([&] { gpu_call(k, dd); });
+        const Outputs o = fetch_result(dd);
         const double gbk = 2.0 * bytes / (mk * 1e-3) / 1e9, gbc = 2.0 * bytes / (mc * 1e-3) / 1e9;
         char shape[32];
-        snprintf(shape, sizeof shape, "%lldx%lld", b.k.n, b.k.c);
-        const std::string v = softmax(b.k.loss) ? (b.k.variant.empty() ? pick_variant(b.k.c) : b.k.variant) : "elem";
-        printf("%-14s %14s %-8s %12.7f %10.6f %10.4f %9.1f %9.1f %6.1f%%%s\n", b.name, shape, v.c_str(), o.loss,
-               b.expect, mk, gbk, gbc, 100.0 * gbk / gbc,
-               (!isnan(b.expect) && fabs(o.loss - b.expect) > 2e-6 * fabs(b.expect) + 1e-6) ? "  LOSS MISMATCH" : "");
+        snprintf(shape, sizeof shape, "%lldx%lld", k.n, k.c);
+        const std::string v = softmax(k.loss) ? (k.variant.empty() ? pick_variant(k.c) : k.variant) : "elem";
+        const bool mismatch = !isnan(b.expect) && fabs(o.loss - b.expect) > 2e-6 * fabs(b.expect) + 1e-6;
+        printf("%-14s %14s %-8s %12.7f %10.6f %9.4f %8.1f %9.4f %9.1f %6.1f%%%s\n", b.name, shape, v.c_str(), o.loss,
+               b.expect, mk, gbk, mc, gbc, 100.0 * gbk / gbc, mismatch ? "  LOSS MISMATCH" : "");
+        if (csv)
+            fprintf(csv, "%s,%lld,%lld,%s,%.9g,%.9g,%.6f,%.3f,%.6f,%.3f,%.2f\n", b.name, k.n, k.c, v.c_str(), o.loss,
+                    b.expect, mk, gbk, mc, gbc, 100.0 * gbk / gbc);
         if (o.res[FLC_R_ERROR_CODE] != 0) printf("  error code %g\n", o.res[FLC_R_ERROR_CODE]);
+        if (mismatch) ++g_failures;
         CK(cudaFree(cp));
         dd.free_all();
+        fflush(stdout);
     }
+    if (csv) fclose(csv);
+    CK(cudaFree(flush));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string fatbin = FLC_DEFAULT_FATBIN;
-    bool do_bench = false, quick = false, small = false, verbose = false;
+    std::string fatbin = FLC_DEFAULT_FATBIN, csv;
+    bool do_bench = false, quick = false, small = false, sanitize = false, race = false, verbose = false;
     uint64_t seed = 1234;
+    const char* usage = "usage: %s [--fatbin PATH] [--quick | --small | --sanitize | --race] [--seed N] [-v]\n"
+                        "       %s --bench [--fatbin PATH] [--csv FILE]\n";
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--fatbin") && i + 1 < argc) fatbin = argv[++i];
         else if (!strcmp(argv[i], "--bench")) do_bench = true;
+        else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
         else if (!strcmp(argv[i], "--quick")) quick = true;
         else if (!strcmp(argv[i], "--small")) small = true;
+        else if (!strcmp(argv[i], "--sanitize")) sanitize = true;  // few launches, no repeat: for compute-sanitizer
+        else if (!strcmp(argv[i], "--race")) race = true;          // fewer still: for racecheck
         else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = true;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc) seed = strtoull(argv[++i], nullptr, 10);
-        else { fprintf(stderr, "usage: %s [--fatbin PATH] [--bench] [--quick] [--small] [--seed N] [-v]\n", argv[0]); return 2; }
+        else { fprintf(stderr, usage, argv[0], argv[0]); return 2; }
     }
     int dev = 0;
     CK(cudaSetDevice(dev));
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, dev));
     g_cc_major = prop.major;
+    int driver = 0, runtime = 0;
+    CK(cudaDriverGetVersion(&driver));
+    CK(cudaRuntimeGetVersion(&runtime));
     CK(cudaLibraryLoadFromFile(&g_lib, fatbin.c_str(), nullptr, nullptr, 0, nullptr, nullptr, 0));
-    printf("device %s (sm_%d%d, %d SMs), fatbin %s, CPU ISA %s\n", prop.name, prop.major, prop.minor,
-           prop.multiProcessorCount, fatbin.c_str(), fl_isa());
-    if (do_bench) {
-        bench();
-        return 0;
+    // The cluster shape is chosen only where a cluster of FLC_CLUSTER_SIZE blocks can be
+    // scheduled (an MPS client's SM limit or a MIG slice may forbid it), as the Java side does.
+    int clusters = 0;
+    if (g_cc_major >= 9) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(FLC_CLUSTER_SIZE);
+        cfg.blockDim = dim3(FLC_BLOCK_THREADS);
+        const cudaError_t e = cudaOccupancyMaxActiveClusters(&clusters, (const void*)kernel("flc_cross_entropy_cluster"), &cfg);
+        if (e != cudaSuccess) {
+            printf("cudaOccupancyMaxActiveClusters: %s: the cluster kernels are not used\n", cudaGetErrorString(e));
+            (void)cudaGetLastError();
+            clusters = 0;
+        }
+        g_cluster_ok = clusters > 0;
     }
-    const auto cs = check_cases(quick, small);
+    printf("device %s (sm_%d%d, %d SMs, %d MB L2), driver CUDA %d.%d, runtime %d.%d, %d clusters of %d "
+           "co-resident, fatbin %s, CPU ISA %s\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount,
+           prop.l2CacheSize >> 20, driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, clusters,
+           FLC_CLUSTER_SIZE, fatbin.c_str(), fl_isa());
+    if (do_bench) {
+        bench(csv);
+        return g_failures ? 1 : 0;
+    }
+    if (sanitize || race) g_repeat = false;
+    std::vector<Case> cs = check_cases(quick, small, sanitize, race);
+    if (!race) {
+        const std::vector<Case> issue = issue_cases();
+        cs.insert(cs.begin(), issue.begin(), issue.end());  // the issue's cases first
+    }
     uint64_t s = seed;
     for (const auto& k : cs) check_case(k, s++, verbose);
-    check_errors();
+    if (!race) {
+        check_errors();
+        check_launch_shapes();
+    }
     printf("%d checks, %d failures\n", g_checks, g_failures);
     return g_failures ? 1 : 0;
 }

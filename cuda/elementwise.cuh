@@ -31,16 +31,13 @@ struct ElemArgs {
     double* result;
 };
 
-/* log(1 + exp(x)) without overflow, from e = exp(-|x|) */
-__device__ __forceinline__ float softplus_e(float x, float e) { return fmaxf(x, 0.f) + log1pf(e); }
-
 /* One element: returns the weighted term (0 when masked), writes the gradient. */
 template <class Loss>
 __device__ __forceinline__ float elem_one(const Loss& L, const ElemArgs& a, float x, float t,
                                           float w, float up, float gf, long long col,
                                           long long idx, float& g, bool& counted) {
     counted = !isnan(w);
-    if (counted && L.bad_target(t)) {
+    if (L.bad_target(t)) {  /* whatever the weight, as the host path checks every target */
         record_error(header(a.ws), FLC_ERR_TARGET, idx);
         counted = false;
     }

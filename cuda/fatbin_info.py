@@ -7,6 +7,11 @@ and, for entries that are not compressed, the kernel names (ELF symbols / PTX .e
 Layout (the public fatbinary container, as fatbinary_section.h / cuobjdump read it): a 16-byte
 header (magic 0xBA55ED50, version, header size, payload size), then entries, each with its own
 header: kind (1 PTX, 2 ELF), header size, payload size, ..., version, sm arch, flags.
+
+It also prints what each entry asks of the driver: a PTX entry's ISA version (its `.version`
+line; the driver JIT-compiles it only if it knows that ISA, i.e. if it is at least as new as the
+CUDA release of that ISA), and an ELF entry's OS/ABI bytes (nvcc 13 writes ELF OS/ABI 0x41,
+ABI version 8).
 """
 import re
 import shutil
@@ -34,6 +39,16 @@ def entries(blob):
             yield kind, arch, (major, minor), flags, payload
             pos += ehsize + size
         off = end
+
+
+# PTX ISA version -> the CUDA release that introduced it (its driver is the oldest to JIT it)
+PTX_ISA_CUDA = {"7.0": "11.0", "7.8": "11.8", "8.0": "12.0", "8.1": "12.1", "8.2": "12.2", "8.3": "12.3",
+                "8.4": "12.4", "8.5": "12.5", "8.7": "12.8", "8.8": "12.9", "9.0": "13.0"}
+
+
+def ptx_isa(text):
+    m = re.search(rb"^\.version\s+(\d+\.\d+)", text, re.M)
+    return m.group(1).decode() if m else None
 
 
 def elf_symbols(elf):
@@ -64,6 +79,11 @@ def main():
         if flags & ZSTD and shutil.which("zstd"):
             payload = subprocess.run(["zstd", "-dc"], input=payload, capture_output=True).stdout
             flags &= ~ZSTD
+        if kind == 1 and not flags & (COMPRESSED | ZSTD):
+            isa = ptx_isa(payload)
+            print(f"       PTX ISA {isa}: JIT needs a driver for CUDA {PTX_ISA_CUDA.get(isa, '?')} or newer")
+        if kind == 2 and payload[:4] == b"\x7fELF":
+            print(f"       ELF OS/ABI 0x{payload[7]:02x}, ABI version {payload[8]}")
         if "--names" in sys.argv and not flags & (COMPRESSED | ZSTD):
             if kind == 2:
                 names = sorted(n for n in elf_symbols(payload) if not n.startswith("__"))

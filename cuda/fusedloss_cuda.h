@@ -50,6 +50,10 @@
  *               threads 256, grid = max(1, min(cdiv(n, 8), FLC_MAX_PARTIALS))
  *     _cluster  compute capability >= 9.0 and C > FLC_BLOCK_MAX_C (16384): a cluster of 8
  *               blocks per row (the row stays in registers across the 8 SMs; read once).
+ *               Only where the device can schedule such a cluster (the Java side: the device
+ *               attribute CLUSTER_LAUNCH; cuda_check: cudaOccupancyMaxActiveClusters > 0). A
+ *               cluster launch that fails anyway (an MPS client's SM limit, a small MIG slice)
+ *               may be followed by the _block kernel on the same prep: it starts nothing.
  *               threads 512, grid = 8 * max(1, min(n, FLC_MAX_PARTIALS))
  *               (compiled with __cluster_dims__(8,1,1): a plain cuLaunchKernel works; the grid
  *               must be a multiple of 8. On sm_80 it only reports FLC_ERR_UNSUPPORTED.)
@@ -176,7 +180,8 @@
 #define FLC_ERR_SAMPLE_WEIGHT 5   /* sample weight < 0 or +-inf (NaN = masked); index = row */
 #define FLC_ERR_ELEMENT_WEIGHT 6  /* element weight < 0 or +-inf; index = flat n*k index */
 #define FLC_ERR_TARGET 7          /* target not exactly 0 or 1 with binary class weights */
-#define FLC_ERR_LAUNCH 8          /* grid larger than the workspace allows (see formulas) */
+#define FLC_ERR_LAUNCH 8          /* grid larger than the workspace allows (see formulas), or a
+                                     block size other than the kernel's; index: that number */
 #define FLC_ERR_UNSUPPORTED 9     /* _cluster kernel launched on a device below sm_90 */
 
 #endif /* FUSEDLOSS_CUDA_H */

@@ -2,14 +2,17 @@
  * mean_squared_error.cu: weighted squared error, term and gradient fused per element
  * (elementwise.cuh), sample and element weights.
  */
+#include "math.cuh"
+#if defined(__CUDACC__)  /* cuda/host_check.cpp includes this file for the term alone */
 #include "elementwise.cuh"
+#endif
 
 using namespace flc;
 
 namespace {
 struct Mse {
-    __device__ __forceinline__ bool bad_target(float) const { return false; }
-    __device__ __forceinline__ float eval(float x, float t, long long, float& d) const {
+    FLC_HD bool bad_target(float) const { return false; }
+    FLC_HD float eval(float x, float t, long long, float& d) const {
         const float r = x - t;
         d = 2.f * r;
         return r * r;
@@ -17,6 +20,7 @@ struct Mse {
 };
 }  // namespace
 
+#if defined(__CUDACC__)
 extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
 flc_mean_squared_error(long long n, long long k, const float* predictions, const float* targets,
                        const float* sample_weights, long long sample_weight_stride,
@@ -28,3 +32,4 @@ flc_mean_squared_error(long long n, long long k, const float* predictions, const
                    element_weights, targets};
     elementwise_kernel(Mse{}, a, nullptr, src);
 }
+#endif

@@ -3,21 +3,25 @@
  * element (elementwise.cuh). One exp and one log1p per element serve the BCE part, the
  * modulating factor (1 - p_t)^gamma and the gradient. alpha < 0: no alpha factor.
  */
+#include "math.cuh"
+#if defined(__CUDACC__)  /* cuda/host_check.cpp includes this file for the term alone */
 #include "elementwise.cuh"
+#endif
 
 using namespace flc;
 
 namespace {
 struct SigmoidFocal {
     float alpha, gamma;
-    __device__ __forceinline__ bool bad_target(float) const { return false; }
-    __device__ __forceinline__ float eval(float x, float t, long long, float& d) const {
+    FLC_HD bool bad_target(float) const { return false; }
+    FLC_HD float eval(float x, float t, long long, float& d) const {
         const float e = expf(-fabsf(x));
         const float inv = 1.f / (1.f + e);
         const float s = x >= 0.f ? inv : e * inv;
         const float s1 = x >= 0.f ? e * inv : inv;
-        /* ce = softplus(x) - x t, written without cancellation */
-        const float ce = t * softplus_e(-x, e) + (1.f - t) * softplus_e(x, e);
+        /* ce = softplus(x) - x t, written without cancellation; t = 0 (1) takes no part of
+         * softplus(-x) (softplus(x)), so x = -inf with t = 0 gives 0, not 0 * inf */
+        const float ce = times_unless_zero(t, softplus_e(-x, e)) + times_unless_zero(1.f - t, softplus_e(x, e));
         const float m = s * (1.f - t) + s1 * t;          /* 1 - p_t */
         const float at = alpha >= 0.f ? alpha * t + (1.f - alpha) * (1.f - t) : 1.f;
         const float mg = pow_gamma(m, gamma);
@@ -30,6 +34,7 @@ struct SigmoidFocal {
 };
 }  // namespace
 
+#if defined(__CUDACC__)
 extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
 flc_sigmoid_focal(long long n, long long k, const float* logits, const float* targets,
                   float alpha, float gamma, const float* sample_weights,
@@ -41,3 +46,4 @@ flc_sigmoid_focal(long long n, long long k, const float* logits, const float* ta
                    element_weights, targets};
     elementwise_kernel(SigmoidFocal{alpha, gamma}, a, nullptr, src);
 }
+#endif

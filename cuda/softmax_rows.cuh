@@ -10,86 +10,32 @@
  * computes: FLC_*_REG_SLOTS in common.cuh):
  *   1. load the chunk (float4 when aligned), apply the soft cap, take the thread's max m_t;
  *   2. e = exp(z - m_t) (the only exp per element, kept in the registers), and the thread's
- *      partial sums: S = sum e, B = sum w_c (m_t - z_c), W = sum w_c (smoothing / dense mass);
+ *      partial sums: S = 1 + o (o: the sum of e but the max's own 1), B = sum w_c (m_t - z_c),
+ *      W = sum w_c (smoothing / dense mass);
  *   3. combine the partials over the group (warp shuffles, shared memory, cluster DSMEM), each
- *      rescaled to the row max M: that gives lse = M + log S and the row's loss term;
+ *      rescaled to the row max M: that gives lse = M + log1p(o) and the row's loss term;
  *   4. gradient from the registers: grad_c = G * (P * e_c * exp(m_t - M) / S - q_c), the
  *      label's own element from 1 - p_y = -expm1(-nll) (accurate when p_y is close to 1).
  * B is a sum of non-negative terms (no cancellation between sum q_c * lse and sum q_c * z_c).
  * A chunk longer than GT * E does not fit: it is streamed twice instead (online max/sum in the
  * first pass, gradient in the second), correct for any C, 12 instead of 8 bytes per element.
+ * The arithmetic of each step is in row_math.cuh (plain C++ too: cuda/host_check.cpp runs it).
  */
 #ifndef FLC_SOFTMAX_ROWS_CUH
 #define FLC_SOFTMAX_ROWS_CUH
 
 #include "common.cuh"
+#include "row_math.cuh"
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #include <cooperative_groups.h>
 #endif
 
 namespace flc {
 
-enum RowKind { CE_INDEX = 0, CE_DENSE = 1, FOCAL = 2 };
-
-struct RowArgs {
-    long long n, c;
-    const float* x;
-    const int* labels;
-    const float* targets;
-    int ignore_index;
-    const float* cw;         /* class weights (CE) or alpha (focal), NULL = 1 */
-    const float* sw;
-    long long sw_stride;
-    float eps, z_loss, cap, gamma;
-    const float* upstream;
-    float* grad;
-    float* per_term;
-    void* ws;
-    double* result;
-};
-
-/* Partial softmax statistics of a set of elements, relative to their max m:
- * s = sum exp(z - m), b = sum wgt (m - z) over finite z, w = sum wgt over finite z,
- * inf_mass = target mass on -inf logits (dense targets; makes the loss +inf). */
-struct RowAcc {
-    float m, s, b, w, inf_mass;
-};
-
-__device__ __forceinline__ RowAcc acc_identity() { return RowAcc{-INFINITY, 0.f, 0.f, 0.f, 0.f}; }
-
-/* Combine two partials (commutative bit for bit: every lane of a butterfly gets the same). */
-__device__ __forceinline__ void acc_combine(RowAcc& a, const RowAcc& o) {
-    const float m = fmaxf(a.m, o.m);
-    const float sa = a.m == -INFINITY ? 0.f : a.s * expf(a.m - m);
-    const float so = o.m == -INFINITY ? 0.f : o.s * expf(o.m - m);
-    const float ba = a.b + (a.w > 0.f ? a.w * (m - a.m) : 0.f);
-    const float bo = o.b + (o.w > 0.f ? o.w * (m - o.m) : 0.f);
-    a.m = m;
-    a.s = sa + so;
-    a.b = ba + bo;
-    a.w = a.w + o.w;
-    a.inf_mass = a.inf_mass + o.inf_mass;
-}
-
-/* Add one finite-or-not element online (stream path): one exp per element. */
-__device__ __forceinline__ void acc_add_online(RowAcc& a, float z, float wgt) {
-    if (z == -INFINITY) return;
-    if (z > a.m) {
-        const float r = a.m == -INFINITY ? 0.f : expf(a.m - z);
-        if (a.w > 0.f) a.b += a.w * (z - a.m);
-        a.s = a.s * r + 1.f;
-        a.m = z;
-    } else {
-        a.s += expf(z - a.m);
-    }
-    a.b += wgt * (a.m - z);
-    a.w += wgt;
-}
-
 __device__ __forceinline__ RowAcc shfl_xor_acc(const RowAcc& a, int o, unsigned mask) {
     RowAcc r;
     r.m = __shfl_xor_sync(mask, a.m, o);
-    r.s = __shfl_xor_sync(mask, a.s, o);
+    r.o = __shfl_xor_sync(mask, a.o, o);
     r.b = __shfl_xor_sync(mask, a.b, o);
     r.w = __shfl_xor_sync(mask, a.w, o);
     r.inf_mass = __shfl_xor_sync(mask, a.inf_mass, o);
@@ -143,26 +89,6 @@ __device__ __forceinline__ RowAcc block_reduce_acc(RowAcc a, Shared& sh) {
     return sh.block_acc;
 }
 
-/* ---- element access: slot i of thread t in a chunk, float4 (VEC) or scalar ---------------- */
-
-template <bool VEC, int GT>
-__device__ __forceinline__ int slot_pos(int t, int i) {  /* a row chunk is < 2^31 elements */
-    return VEC ? 4 * (t + (i >> 2) * GT) + (i & 3) : t + i * GT;
-}
-
-/* Number of slots of thread t that fall inside a chunk of len elements (slot positions grow
- * with the slot index, so the valid ones are a prefix: loops stop at the first invalid one). */
-template <bool VEC, int GT, int E>
-__device__ __forceinline__ int valid_slots(int len, int t) {
-    if (VEC) {
-        const int nv4 = len >> 2;  /* len is a multiple of 4 on the VEC path */
-        const int s4 = nv4 > t ? (nv4 - t + GT - 1) / GT : 0;
-        return 4 * (s4 < E / 4 ? s4 : E / 4);
-    }
-    const int s1 = len > t ? (len - t + GT - 1) / GT : 0;
-    return s1 < E ? s1 : E;
-}
-
 /* A thread's slots: the first ER in registers, the others (E - ER) in shared memory at a stride
  * of the block size (private to the thread, no barrier needed). The slot index is a constant
  * in every unrolled loop, so each access resolves to a register or one shared memory word. */
@@ -172,81 +98,6 @@ __device__ __forceinline__ int valid_slots(int len, int t) {
         if ((i) < ER) v[(i) < ER ? (i) : 0] = (val);                          \
         else vs[((i) < ER ? 0 : (i) - ER) * THREADS] = (val);                 \
     } while (0)
-
-/* Soft cap: z = cap * tanh(x / cap); -inf stays -inf only when there is no cap. */
-__device__ __forceinline__ float soft_cap(float x, float cap) {
-    return cap > 0.f ? cap * tanhf(x / cap) : x;
-}
-
-/* ---- per-row constants -------------------------------------------------------------------- */
-
-/* What the gradient loop needs, identical in every thread of the group. */
-struct RowCoef {
-    float M;       /* row max */
-    float pscale;  /* G * P / S: multiplies exp(z - M) */
-    float gy;      /* the gradient of class y itself (index kinds), from 1 - p_y = -expm1(-nll)
-                    * so that it stays accurate when p_y is close to 1; 0 when z_y = -inf */
-    float qs;      /* G * eps / C (smoothing mass per unit class weight, CE index) */
-    float qd;      /* G * (1 - eps) (dense targets) */
-    double term;   /* the row's weighted loss */
-};
-
-/* Row-level math from the reduced statistics (SEMANTICS / fusedloss.h formulas). Float is
- * enough here: every quantity is a sum of non-negative parts (no cancellation), and the
- * cross-row sums are accumulated in double. */
-template <int KIND>
-__device__ __forceinline__ RowCoef row_coef(const RowArgs& a, const RowAcc& r, float zy, float cwy,
-                                            float sw, float G) {
-    RowCoef k;
-    k.M = r.m;
-    const float logS = logf(r.s);
-    const float lse = r.m + logS;
-    const float eps = a.eps, zl = a.z_loss;
-    const float eps_c = (float)((double)a.eps / (double)a.c);
-    float L, P;
-    k.gy = 0.f; k.qs = 0.f; k.qd = 0.f;
-    if (KIND == CE_INDEX) {
-        /* sum_c q_c (lse - z_c) = (1-eps) cw_y (lse - z_y) + eps/C (B + W log S) */
-        L = (1.f - eps) * cwy * ((r.m - zy) + logS);
-        if (eps != 0.f) L += eps_c * (r.b + r.w * logS);
-        if (zl != 0.f) L += cwy * zl * lse * lse;
-        P = (1.f - eps) * cwy + eps_c * r.w + 2.f * cwy * zl * lse;
-        k.qs = G * eps_c;
-        const float m = -expm1f(-((r.m - zy) + logS));              /* 1 - p_y */
-        const float qy = (1.f - eps) * cwy + (eps != 0.f ? eps_c * cwy : 0.f);
-        k.gy = zy == -INFINITY ? 0.f : G * ((P - qy) - P * m);
-        if (a.cap > 0.f) {
-            const float zc = zy / a.cap;
-            k.gy *= 1.f - zc * zc;
-        }
-    } else if (KIND == CE_DENSE) {
-        L = r.b + r.w * logS + (r.inf_mass > 0.f ? INFINITY : 0.f);
-        if (zl != 0.f) L += zl * lse * lse;
-        if (a.c == 1 && r.s == 1.f) {
-            /* One class: p = 1 and q = Q, so G p - q is the z-loss part alone. Taken apart, it
-             * does not drown in the float rounding of G p and q (which cancel exactly). */
-            P = 2.f * zl * lse;
-        } else {
-            P = r.w + r.inf_mass + 2.f * zl * lse;
-            k.qs = G * eps_c;
-            k.qd = G * (1.f - eps);
-        }
-    } else {  /* FOCAL: p = p_y, lp = log p, m = 1 - p */
-        const float g = a.gamma;
-        const float lp = (zy - r.m) - logS;
-        const float p = expf(lp), m = -expm1f(lp);
-        const float mg = pow_gamma(m, g);
-        L = cwy * mg * (-lp);
-        float F = mg;
-        if (g != 0.f && m != 0.f && p != 0.f) F -= g * pow_gamma(m, g - 1.f) * p * lp;
-        F *= cwy;
-        P = F;
-        k.gy = zy == -INFINITY ? 0.f : -G * F * m;                  /* G F (p_y - 1) */
-    }
-    k.term = (double)sw * (double)L;
-    k.pscale = G * P / r.s;
-    return k;
-}
 
 /* ---- the row loop ----------------------------------------------------------------------- */
 
@@ -346,36 +197,19 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                 if (i >= nvalid) break;
                 mt = fmaxf(mt, FLC_SLOT_GET(i));
             }
-            acc.m = mt;
+            acc = acc_kept_begin(mt);
+            int ties = 0;
             #pragma unroll
             for (int i = 0; i < E; ++i) {
                 if (i >= nvalid) break;
                 const int j = slot_pos<VEC, GT>(t, i);
-                const float z = FLC_SLOT_GET(i);
-                float e = 0.f;
-                if (z != -INFINITY) {
-                    e = expf(z - mt);
-                    acc.s += e;
-                }
-                if (KIND == CE_INDEX && smooth_idx && z != -INFINITY) {
-                    const float wc = cwc ? cwc[j] : 1.f;
-                    acc.b += wc * (mt - z);
-                    acc.w += wc;
-                } else if (KIND == CE_DENSE) {
-                    const float wc = cwc ? cwc[j] : 1.f;
-                    const float tt = tr[j];
-                    if (z != -INFINITY) {
-                        const float q = wc * ((1.f - a.eps) * tt + eps_c);
-                        acc.b += q * (mt - z);
-                        acc.w += q;
-                    } else {
-                        acc.inf_mass += wc * (1.f - a.eps) * tt;
-                    }
-                }
-                /* keep e; -0.0 marks z == -inf so the gradient loop still knows which classes
+                /* keeps e; -0.0 marks z == -inf so the gradient loop still knows which classes
                  * are masked */
-                FLC_SLOT_SET(i, z == -INFINITY ? -0.f : e);
+                const float kept = acc_add_kept<KIND>(acc, ties, FLC_SLOT_GET(i), mt, cwc, tr, j,
+                                                      a.eps, eps_c, smooth_idx);
+                FLC_SLOT_SET(i, kept);
             }
+            acc_kept_end(acc, ties);
         } else {
             const int step = VEC ? 4 * GT : GT;
             for (int j0 = VEC ? 4 * t : t; j0 < len; j0 += step) {
@@ -388,20 +222,9 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                 } else {
                     zz[0] = xr[j0];
                 }
-                for (int u = 0; u < cnt; ++u) {
-                    const int j = j0 + u;
-                    const float z = soft_cap(zz[u], a.cap);
-                    float wgt = 0.f;
-                    if (KIND == CE_INDEX && smooth_idx) {
-                        wgt = cwc ? cwc[j] : 1.f;
-                    } else if (KIND == CE_DENSE) {
-                        const float wc = cwc ? cwc[j] : 1.f;
-                        const float tt = tr[j];
-                        if (z == -INFINITY) acc.inf_mass += wc * (1.f - a.eps) * tt;
-                        wgt = wc * ((1.f - a.eps) * tt + eps_c);
-                    }
-                    acc_add_online(acc, z, wgt);
-                }
+                for (int u = 0; u < cnt; ++u)
+                    acc_add_streamed<KIND>(acc, soft_cap(zz[u], a.cap), cwc, tr, j0 + u, a.eps, eps_c,
+                                           smooth_idx);
             }
         }
 
@@ -451,20 +274,8 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                     const int j0 = slot_pos<VEC, GT>(t, i);
                     float gq[W];
                     #pragma unroll
-                    for (int u = 0; u < W; ++u) {
-                        const int j = j0 + u;
-                        const float e = FLC_SLOT_GET(i + u);
-                        const bool finite = !signbit(e);
-                        float gi = ps * e;
-                        if (KIND == CE_INDEX) {
-                            if (smooth_idx && finite) gi -= k.qs * (cwc ? cwc[j] : 1.f);
-                        } else if (KIND == CE_DENSE) {
-                            const float wc = cwc ? cwc[j] : 1.f;
-                            gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
-                        }
-                        if (KIND != CE_DENSE && j == yrel) gi = k.gy;
-                        gq[u] = gi;
-                    }
+                    for (int u = 0; u < W; ++u)
+                        gq[u] = grad_kept<KIND>(k, ps, FLC_SLOT_GET(i + u), cwc, tr, j0 + u, yrel, smooth_idx);
                     if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gq[0], gq[W > 1 ? 1 : 0], gq[W > 2 ? 2 : 0], gq[W > 3 ? 3 : 0]);
                     else gr[j0] = gq[0];
                 }
@@ -480,24 +291,9 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                     } else {
                         xx[0] = xr[j0];
                     }
-                    for (int u = 0; u < cnt; ++u) {
-                        const int j = j0 + u;
-                        const float z = soft_cap(xx[u], a.cap);
-                        const bool finite = z != -INFINITY;
-                        float gi = finite ? k.pscale * expf(z - k.M) : 0.f;
-                        if (KIND == CE_INDEX) {
-                            if (smooth_idx && finite) gi -= k.qs * (cwc ? cwc[j] : 1.f);
-                        } else if (KIND == CE_DENSE) {
-                            const float wc = cwc ? cwc[j] : 1.f;
-                            gi -= wc * (k.qd * tr[j] + (finite ? k.qs : 0.f));
-                        }
-                        if (a.cap > 0.f) {
-                            const float zc = z / a.cap;
-                            gi *= 1.f - zc * zc;
-                        }
-                        if (KIND != CE_DENSE && j == yrel) gi = k.gy;  /* cap factor included */
-                        gg[u] = gi;
-                    }
+                    for (int u = 0; u < cnt; ++u)
+                        gg[u] = grad_streamed<KIND>(k, soft_cap(xx[u], a.cap), a.cap, cwc, tr, j0 + u, yrel,
+                                                    smooth_idx);
                     if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gg[0], gg[1], gg[2], gg[3]);
                     else gr[j0] = gg[0];
                 }
@@ -559,11 +355,18 @@ template <int KIND, int THREADS, int GT, int E, int CLUSTER, int ER>
 __device__ __forceinline__ void softmax_rows_kernel(const RowArgs& a,
                                                     RowKernelShared<THREADS, GT, E, ER>& shared) {
     static_assert(ER % 4 == 0 && ER <= E, "register slots: a multiple of 4, at most E");
+    static_assert(sizeof(RowKernelShared<THREADS, GT, E, ER>) + 512 <= 48 * 1024,
+                  "FLC_CE_REG_SLOTS / FLC_FOCAL_REG_SLOTS too small: the slots left to shared memory "
+                  "pass the 48 KB of static shared memory of a block (use 12 or more)");
+    if (blockDim.x != THREADS) {  /* the thread layout is compiled in: any other block size is wrong */
+        launch_error(a.ws, a.result, blockDim.x);
+        return;
+    }
     auto& sh = shared.sh;
     float* slot_smem = shared.slots;
     const int npart = CLUSTER > 1 ? (int)(gridDim.x / CLUSTER) : (int)gridDim.x;
     if (CLUSTER > 1 && gridDim.x % CLUSTER != 0) {  /* cannot happen with __cluster_dims__ */
-        if (blockIdx.x == 0 && threadIdx.x == 0) a.result[FLC_R_ERROR_CODE] = FLC_ERR_LAUNCH;
+        launch_error(a.ws, a.result, gridDim.x);
         return;
     }
     if (!main_grid_ok(a.ws, npart, a.result)) return;

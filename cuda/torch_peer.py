@@ -1,105 +1,176 @@
-"""torch_peer.py: PyTorch CUDA eager forward + backward at the PEERS.md shapes with the PEERS.md
-data, timed like cuda_check --bench (CUDA events, median of 20 after 5 warm-up runs), so that
-the fused kernels' speed-up over PyTorch can be read off one machine.
+#!/usr/bin/env python3
+"""torch_peer.py: PyTorch forward + backward of every loss on the data and shapes of
+cuda_check --bench (the PEERS.md shapes and 8192 x 128256), timed the same way: CUDA events,
+the L2 cache flushed before each timed repeat (outside the timing), the median of 25 repeats
+after 3 warm-up runs. PyTorch eager always; torch.compile of the same function where it compiles,
+within a time budget (compiling costs tens of seconds a shape), the largest shapes first.
 
-    python3 cuda/torch_peer.py
+    python3 cuda/torch_peer.py [--csv FILE] [--compile-budget SECONDS] [--no-compile] [--quick]
+
+Prints one line per case and, with --csv, writes case,n,c,impl,loss,ms (impl: eager or compile;
+ms: 'oom', 'error' or 'skipped' where it did not run).
 """
+import argparse
+import math
+import sys
+import time
+
 import torch
 import torch.nn.functional as F
 
 dev = torch.device("cuda")
+WARM, REPS = 3, 25
+LN, LC = 8192, 128256
 
 
-def h1(i):
-    return (i * 2654435761 + 12345) % (1 << 32)
+def peers_x_t(n, c, targets):
+    """x[i] = h1(i)/2^32*8 - 4 (and the targets), made in chunks so that 8192 x 128256 fits."""
+    x = torch.empty(n * c, dtype=torch.float32, device=dev)
+    t = torch.empty(n * c, dtype=torch.float32, device=dev) if targets else None
+    chunk = 1 << 26
+    for lo in range(0, n * c, chunk):
+        i = torch.arange(lo, min(lo + chunk, n * c), dtype=torch.int64, device=dev)
+        x[lo:lo + len(i)] = (((i * 2654435761 + 12345) % (1 << 32)).double() / 2**32 * 8 - 4).float()
+        if targets == "binary":
+            t[lo:lo + len(i)] = (((i * 2246822519 + 7) % (1 << 32)) >> 31).float()
+        elif targets == "regression":
+            t[lo:lo + len(i)] = (((i * 2246822519 + 7) % (1 << 32)).double() / 2**32 * 8 - 4).float()
+        del i
+    return x.view(n, c), (t.view(n, c) if t is not None else None)
 
 
-def h2(i):
-    return (i * 2246822519 + 7) % (1 << 32)
+def make_case(kind, n, c):
+    """(loss function of x, x0): the loss as SEMANTICS.md defines it, MEAN over the effective weights."""
+    rows = torch.arange(n, device=dev)
+    y = (rows * 7919 + 13) % c
+    cw = 0.5 + (torch.arange(c, device=dev) % 7).float() * 0.25
+    sw = 0.25 + (rows % 5).float() * 0.25
+    targets = {"bce_posw": "binary", "sigmoid_focal": "binary", "mse_weighted": "regression"}.get(kind)
+    x0, t = peers_x_t(n, c, targets)
+    if kind == "ce_weighted":
+        def fn(x):
+            per = F.cross_entropy(x, y, weight=cw, reduction="none") * sw
+            return per.sum() / (cw[y] * sw).sum()
+    elif kind == "ce_mean":
+        def fn(x):
+            return F.cross_entropy(x, y)
+    elif kind == "softmax_focal":  # gamma 2, sample weights, MEAN over the sample weights
+        def fn(x):
+            logp = torch.log_softmax(x, dim=1).gather(1, y[:, None]).squeeze(1)
+            m = -torch.expm1(logp)
+            return (sw * m * m * -logp).sum() / sw.sum()
+    elif kind == "bce_posw":
+        pw = 1 + (torch.arange(c, device=dev) % 4).float() * 0.5
+        def fn(x):
+            return F.binary_cross_entropy_with_logits(x, t, pos_weight=pw)
+    elif kind == "mse_weighted":
+        swc = sw.view(n, 1)
+        def fn(x):
+            return ((x - t) ** 2 * swc).sum() / (swc.sum() * c)
+    elif kind == "sigmoid_focal":  # torchvision's sigmoid_focal_loss, alpha 0.25, gamma 2, mean
+        def fn(x):
+            p = torch.sigmoid(x)
+            ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+            p_t = p * t + (1 - p) * (1 - t)
+            a_t = 0.25 * t + 0.75 * (1 - t)
+            return (a_t * ce * (1 - p_t) ** 2).mean()
+    else:
+        raise ValueError(kind)
+    return fn, x0
 
 
-def data(n, c):
-    i = torch.arange(n * c, dtype=torch.int64, device=dev)
-    x = (h1(i).double() / 2**32 * 8 - 4).float().view(n, c)
-    return i, x
-
-
-def timed(fn, iters=20, warm=5):
+def timed(step, flush):
     s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     ts = []
-    for it in range(iters + warm):
+    for it in range(WARM + REPS):
+        flush.zero_()  # L2 now holds none of the inputs
         s.record()
-        fn()
+        step()
         e.record()
         torch.cuda.synchronize()
-        if it >= warm:
+        if it >= WARM:
             ts.append(s.elapsed_time(e))
     ts.sort()
     return ts[len(ts) // 2]
 
 
-def ce_case(n, c, weighted):
-    _, x0 = data(n, c)
-    y = ((torch.arange(n, device=dev) * 7919 + 13) % c)
-    cw = 0.5 + (torch.arange(c, device=dev) % 7).float() * 0.25
-    sw = 0.25 + (torch.arange(n, device=dev) % 5).float() * 0.25
+def run(fn, x0, flush):
+    x = x0.detach().requires_grad_(True)
+    out = {}
 
-    def run():
-        x = x0.detach().requires_grad_(True)
-        if weighted:
-            # MEAN over the effective weights cw[y] * sw (SEMANTICS.md)
-            per = F.cross_entropy(x, y, weight=cw, reduction="none") * sw
-            loss = per.sum() / (cw[y] * sw).sum()
-        else:
-            loss = F.cross_entropy(x, y)
+    def step():
+        x.grad = None
+        loss = fn(x)
         loss.backward()
-        return loss
+        out["loss"] = loss
 
-    return run
-
-
-def elem_case(kind):
-    n, k = 65536, 100
-    i, x0 = data(n, k)
-    t = (h2(i) >> 31).float().view(n, k)
-    m = (h2(i).double() / 2**32 * 8 - 4).float().view(n, k)
-    pw = 1 + (torch.arange(k, device=dev) % 4).float() * 0.5
-    sw = (0.25 + (torch.arange(n, device=dev) % 5).float() * 0.25).view(n, 1)
-
-    def run():
-        x = x0.detach().requires_grad_(True)
-        if kind == "bce":
-            loss = F.binary_cross_entropy_with_logits(x, t, pos_weight=pw)
-        elif kind == "mse":
-            loss = ((x - m) ** 2 * sw).sum() / (sw.sum() * k)
-        else:
-            p = torch.sigmoid(x)
-            ce = F.binary_cross_entropy_with_logits(x, t, reduction="none")
-            p_t = p * t + (1 - p) * (1 - t)
-            a_t = 0.25 * t + 0.75 * (1 - t)
-            loss = (a_t * ce * (1 - p_t) ** 2).mean()
-        loss.backward()
-        return loss
-
-    return run
+    ms = timed(step, flush)
+    return out["loss"].item(), ms
 
 
-cases = [
-    ("ce_weighted", 65536, 10, ce_case(65536, 10, True)),
-    ("ce_weighted", 4096, 1000, ce_case(4096, 1000, True)),
-    ("ce_weighted", 256, 32000, ce_case(256, 32000, True)),
-    ("ce_weighted", 1024, 128256, ce_case(1024, 128256, True)),
-    ("ce_mean", 65536, 10, ce_case(65536, 10, False)),
-    ("ce_mean", 4096, 1000, ce_case(4096, 1000, False)),
-    ("ce_mean", 256, 32000, ce_case(256, 32000, False)),
-    ("ce_mean", 1024, 128256, ce_case(1024, 128256, False)),
-    ("bce_posw", 65536, 100, elem_case("bce")),
-    ("mse_weighted", 65536, 100, elem_case("mse")),
-    ("sigmoid_focal", 65536, 100, elem_case("focal")),
+CASES = [  # the largest first: compile budget goes to what matters most
+    ("ce_weighted", LN, LC), ("ce_mean", LN, LC), ("softmax_focal", LN, LC),
+    ("bce_posw", LN, LC), ("mse_weighted", LN, LC), ("sigmoid_focal", LN, LC),
+    ("ce_weighted", 1024, 128256), ("ce_mean", 1024, 128256), ("softmax_focal", 1024, 128256),
+    ("ce_weighted", 256, 32000), ("ce_mean", 256, 32000),
+    ("ce_weighted", 4096, 1000), ("ce_mean", 4096, 1000), ("softmax_focal", 4096, 1000),
+    ("ce_weighted", 65536, 10), ("ce_mean", 65536, 10),
+    ("bce_posw", 65536, 100), ("mse_weighted", 65536, 100), ("sigmoid_focal", 65536, 100),
 ]
-print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}")
-print(f"{'case':14s} {'N x C':>14s} {'loss':>12s} {'ms':>10s}")
-for name, n, c, fn in cases:
-    loss = fn().item()
-    ms = timed(fn)
-    print(f"{name:14s} {f'{n}x{c}':>14s} {loss:12.7f} {ms:10.4f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--csv")
+    ap.add_argument("--compile-budget", type=float, default=150.0)
+    ap.add_argument("--no-compile", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="the PEERS.md shapes only (no 8192 x 128256)")
+    args = ap.parse_args()
+    props = torch.cuda.get_device_properties(0)
+    flush = torch.empty(2 * max(props.L2_cache_size, 1 << 20), dtype=torch.uint8, device=dev)
+    print(f"torch {torch.__version__} on {torch.cuda.get_device_name()}, L2 {props.L2_cache_size >> 20} MB,"
+          f" compile budget {0 if args.no_compile else args.compile_budget:.0f} s", flush=True)
+    print(f"{'case':14s} {'N x C':>14s} {'impl':8s} {'loss':>12s} {'ms':>10s}", flush=True)
+    rows = []
+    spent = 0.0
+    for kind, n, c in CASES:
+        if args.quick and n * c == LN * LC:
+            continue
+        impls = ["eager"] + ([] if args.no_compile else ["compile"])
+        for impl in impls:
+            loss, ms = math.nan, "error"
+            if impl == "compile" and spent >= args.compile_budget:
+                rows.append((kind, n, c, impl, loss, "skipped"))
+                print(f"{kind:14s} {f'{n}x{c}':>14s} {impl:8s} {loss:12.7f} {'skipped':>10s}", flush=True)
+                continue
+            try:
+                fn, x0 = make_case(kind, n, c)
+                if impl == "compile":
+                    torch._dynamo.reset()  # one shape a compile: no recompilation limits in play
+                    start = time.time()
+                    fn = torch.compile(fn, dynamic=False)
+                    xw = x0.detach().requires_grad_(True)
+                    fn(xw).backward()  # compiles forward and backward
+                    torch.cuda.synchronize()
+                    spent += time.time() - start
+                loss, ms = run(fn, x0, flush)
+            except torch.cuda.OutOfMemoryError:
+                ms = "oom"
+            except Exception as e:  # a compile that fails is a result, not a crash of the run
+                print(f"  {kind} {n}x{c} {impl}: {type(e).__name__}: {str(e).splitlines()[0][:200]}", flush=True)
+                ms = "error"
+            finally:
+                torch.cuda.empty_cache()
+            shown = f"{ms:10.4f}" if isinstance(ms, float) else f"{ms:>10s}"
+            print(f"{kind:14s} {f'{n}x{c}':>14s} {impl:8s} {loss:12.7f} {shown}", flush=True)
+            rows.append((kind, n, c, impl, loss, ms))
+    if args.csv:
+        with open(args.csv, "w") as f:
+            f.write("case,n,c,impl,loss,ms\n")
+            for kind, n, c, impl, loss, ms in rows:
+                f.write(f"{kind},{n},{c},{impl},{loss:.9g},{ms if isinstance(ms, str) else f'{ms:.6f}'}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

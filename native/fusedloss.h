@@ -51,7 +51,8 @@
  *   For both: dz/dx = 1 - (z / cap)^2 when capped. A class whose (capped) logit is -inf is a
  *   masked class (vocabulary padding): the smoothing mass eps / C on it is dropped (its q_c is
  *   (1 - eps) * cw * t_c or (1 - eps) * cw[y] * [c == y] only), so the loss stays finite unless
- *   the target itself sits on a -inf logit. Its gradient is 0.
+ *   the target itself sits on a -inf logit. Its gradient is 0, also then (the term is +inf, and
+ *   the other classes' gradient counts that mass in sum_k q_k); the same for softmax focal.
  * - fl_binary_cross_entropy, pos_weight pw (per column, 1 if NULL), binary class weights
  *   bcw = {w0, w1} picked by the hard 0/1 target (1 if NULL):
  *     term  = w * bcw[t] * ( pw * t * softplus(-x) + (1 - t) * softplus(x) )

@@ -49,10 +49,11 @@ public final class BinaryCrossEntropy extends Loss {
                     + b.cols + " outputs");
         }
         b.targets.check((long) b.rows * b.cols, false);
+        WeightStats stats = WeightStats.elements(b, on);
         if (options.binaryClassWeights() != null) {
-            WeightStats.checkHardTargets(b);
+            WeightStats.checkHardTargets(b);  // after the weights: the order of SEMANTICS.md
         }
-        return WeightStats.elements(b, on);
+        return stats;
     }
 
     /** Settings of a binary cross-entropy loss. */

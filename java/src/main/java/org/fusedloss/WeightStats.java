@@ -86,6 +86,8 @@ final class WeightStats {
             if (sw != null) {
                 w = swArray != null ? swArray[swOffset + i * stride] : sw.get(i * stride);
                 if (!(w >= 0f && w < Float.POSITIVE_INFINITY) && !Float.isNaN(w)) {
+                    // a bad label anywhere comes first (SEMANTICS.md: the order the GPU reports too)
+                    firstBadLabel(labels, b.rows, b.cols, ignoreIndex);
                     checkedWeight("sampleWeights", w, i);  // throws, naming the index and value
                 }
             }
@@ -96,8 +98,7 @@ final class WeightStats {
                     continue;
                 }
                 if (y < 0 || y >= b.cols) {
-                    throw new IllegalArgumentException("labels[" + i + "] = " + y + " is outside [0, " + b.cols
-                            + ") and is not the ignore index " + ignoreIndex);
+                    throw badLabel(i, y, b.cols, ignoreIndex);
                 }
             }
             if (Float.isNaN(w)) {
@@ -112,6 +113,21 @@ final class WeightStats {
         s.counted = counted;
         s.masked = masked;
         return s;
+    }
+
+    /** Throws for the first label outside [0, cols) that is not the ignore index, if any. */
+    private static void firstBadLabel(IntBuffer labels, int rows, int cols, int ignoreIndex) {
+        for (int i = 0; labels != null && i < rows; i++) {
+            int y = labels.get(i);
+            if (y != ignoreIndex && (y < 0 || y >= cols)) {
+                throw badLabel(i, y, cols, ignoreIndex);
+            }
+        }
+    }
+
+    private static IllegalArgumentException badLabel(int i, int y, int cols, int ignoreIndex) {
+        return new IllegalArgumentException("labels[" + i + "] = " + y + " is outside [0, " + cols
+                + ") and is not the ignore index " + ignoreIndex);
     }
 
     /** Element-wise losses: checks sample and element weights; an element counts unless one is NaN. */
@@ -137,7 +153,14 @@ final class WeightStats {
             }
             for (int j = 0; j < b.cols; j++) {
                 int at = i * b.cols + j;
-                float e = ew == null ? 1f : checkedWeight("elementWeights", ew.get(at), at);
+                float e = ew.get(at);
+                if (!(e >= 0f && e < Float.POSITIVE_INFINITY) && !Float.isNaN(e)) {
+                    // a bad sample weight of a later row comes first (SEMANTICS.md)
+                    for (int r = i + 1; sw != null && r < b.rows; r++) {
+                        checkedWeight("sampleWeights", sw.get(r * b.sampleWeightStride), r);
+                    }
+                    checkedWeight("elementWeights", e, at);
+                }
                 if (Float.isNaN(w) || Float.isNaN(e)) {
                     s.masked++;
                 } else {

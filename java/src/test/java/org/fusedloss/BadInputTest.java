@@ -192,6 +192,61 @@ class BadInputTest {
         Checks.unchanged(g, S, "large batches: gradient");
     }
 
+    /**
+     * Several bad values: the one named is the first in the order of SEMANTICS.md (labels, sample
+     * weights, element weights, targets; each at its smallest index), whatever order the pass meets
+     * them in, and a value is checked whatever masks it. The CUDA kernels' error word picks the same
+     * one (issue 17, item 8). Small batches and, for the native backend's own pass, large ones.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void severalBadValuesNameTheFirstInTheContractOrder(Backend b) {
+        TestBackends.require(b);
+        Reduction m = Reduction.MEAN;
+        rejected(b, ce(m), m, o -> ceBatch(o, m).labels(new int[] {0, 2, 1, 7}).sampleWeights(new float[] {1, -1, 1, 1}),
+                "a bad sample weight in row 1, a bad label in row 3", "labels[3] = 7");
+        rejected(b, ce(m), m, o -> ceBatch(o, m).labels(new int[] {0, -100, 1, 0}).sampleWeights(new float[] {1, -2, 1, 1}),
+                "a bad sample weight on an ignored row", "sampleWeights[1] = -2.0");
+        float[] ew = TestData.filled(N * C, 1);
+        ew[0] = -1;
+        Loss mse = MeanSquaredError.builder().build();
+        rejected(b, mse, m, o -> bceBatch(o, m).elementWeights(ew).sampleWeights(new float[] {1, 1, Float.POSITIVE_INFINITY, 1}),
+                "a bad element weight in row 0, a bad sample weight in row 2", "sampleWeights[2] = Infinity");
+        float[] ewMasked = TestData.filled(N * C, 1);
+        ewMasked[2] = -1;
+        rejected(b, mse, m, o -> bceBatch(o, m).elementWeights(ewMasked).sampleWeights(new float[] {Float.NaN, 1, 1, 1}),
+                "a bad element weight under a NaN sample weight", "elementWeights[2] = -1.0");
+        BinaryCrossEntropy weighted = BinaryCrossEntropy.builder().binaryClassWeights(1, 3).build();
+        float[] soft = HARD.clone();
+        soft[0] = 0.5f;
+        rejected(b, weighted, m, o -> bceBatch(o, m).targets(soft).sampleWeights(new float[] {1, 1, 1, -1}),
+                "a soft target in row 0, a bad sample weight in row 3", "sampleWeights[3] = -1.0");
+        float[] softMasked = HARD.clone();
+        softMasked[1] = 0.5f;
+        rejected(b, weighted, m, o -> bceBatch(o, m).targets(softMasked).sampleWeights(new float[] {Float.NaN, 1, 1, 1}),
+                "a soft target under a NaN sample weight", "targets[1] = 0.5");
+
+        int n = (int) WeightStats.NATIVE_MIN_TERMS + 5;
+        float[] x = new float[n * C];
+        int[] labels = new int[n];
+        labels[n - 1] = C;
+        float[] sw = TestData.filled(n, 1);
+        sw[3] = -4;
+        float[] g = TestData.filled(n * C, S);
+        rejects(() -> ce(m).compute(Batch.of(x, n, C).labels(labels).sampleWeights(sw).gradient(g), b),
+                "large batch, a bad sample weight in row 3, a bad label in row " + (n - 1) + " on " + b.name(),
+                "labels[" + (n - 1) + "] = " + C);
+        float[] ewLarge = TestData.filled(n * C, 1);
+        ewLarge[5] = Float.NEGATIVE_INFINITY;
+        float[] swLarge = TestData.filled(n, 1);
+        swLarge[n - 2] = -3;
+        rejects(() -> mse.compute(Batch.of(x, n, C).targets(x).elementWeights(ewLarge).sampleWeights(swLarge)
+                        .gradient(g), b),
+                "large batch, a bad element weight in row 1, a bad sample weight in row " + (n - 2) + " on " + b.name(),
+                "sampleWeights[" + (n - 2) + "] = -3.0");
+        Checks.unchanged(g, S, "large batches: gradient");
+    }
+
     @Test
     void badSettingsAreRejectedWhenTheLossIsBuilt() {
         rejects(() -> CrossEntropy.builder().classWeights(new float[] {1, Float.NaN, 1}), "NaN class weight",

@@ -150,4 +150,11 @@ class BinaryCrossEntropyTest extends LossContract {
         Checks.same(without.result().loss(), with.result().loss(), TestBackends.tol(b).same(), what + ": loss");
         Checks.same(without.gradient(), with.gradient(), TestBackends.tol(b).same(), what + ": gradient");
     }
+
+    /** Certain and right (LossContract#infiniteLogitsOfCertainTargets), pos_weight (2, 0.5, 1, 3). */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void infiniteLogitsOfCertainTargets(Backend b) {
+        infiniteLogitsOfCertainTargets(BCE.withPosWeight(new float[] {2, 0.5f, 1, 3}), b);
+    }
 }

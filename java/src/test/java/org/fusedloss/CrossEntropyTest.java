@@ -528,4 +528,175 @@ class CrossEntropyTest extends LossContract {
             }
         }
     }
+
+    /**
+     * A NaN logit makes its row's term NaN (counted) and the gradient NaN at the row's finite
+     * logits, wherever it sits: also where a GPU thread holds it alone or beside -inf logits only
+     * (C = 5: the CUDA _small shape's fourth lane holds x[3] alone; C = 40: the _warp shape's tenth
+     * lane holds x[36..39]; C = 2000: the _block shape's second thread holds x[4..7]). Issue 17,
+     * item 1: such a thread's NaN sum was dropped there. The second row is clean.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aNaNLogitMakesItsRowNaNWhereverItSits(Backend b) {
+        TestBackends.require(b);
+        int[][] layouts = {{5, 3}, {40, 36, 37, 38, 39}, {2000, 4, 5, 6, 7}};  // C, then -inf..., NaN last
+        for (int[] layout : layouts) {
+            int c = layout[0];
+            float[] x = new float[2 * c];
+            for (int j = 0; j < 2 * c; j++) {
+                x[j] = (j % 7) * 0.25f;
+            }
+            for (int k = 1; k < layout.length; k++) {
+                x[layout[k]] = k == layout.length - 1 ? Float.NaN : Float.NEGATIVE_INFINITY;
+            }
+            for (LossSpec spec : List.of(CE, CE.withSmoothing(0.125), DENSE)) {
+                boolean dense = spec.kind() == LossSpec.Kind.CROSS_ENTROPY_DENSE;
+                float[] t = new float[2 * c];
+                t[0] = 1;
+                t[c] = 1;
+                Problem p = new Problem(2, c, x, dense ? null : new int[] {0, 1}, dense ? t : null, null, null, null);
+                String what = spec + " on " + b.name() + ": C = " + c + ", NaN at " + layout[layout.length - 1];
+                Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
+                assertEquals(1, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+                assertTrue(Float.isNaN(run.perTerm()[0]), () -> ctx(what + ": perTerm[0] = " + run.perTerm()[0]));
+                assertTrue(Float.isFinite(run.perTerm()[1]), () -> ctx(what + ": perTerm[1] = " + run.perTerm()[1]));
+                for (int j = 0; j < c; j++) {
+                    final int at = j;
+                    if (Float.isFinite(x[j])) {
+                        assertTrue(Float.isNaN(run.gradient()[j]), () -> ctx(what + ": gradient[" + at + "] = "
+                                + run.gradient()[at] + " in the NaN row"));
+                    }
+                }
+                Checks.allFinite(java.util.Arrays.copyOfRange(run.gradient(), c, 2 * c), what + ": the clean row");
+            }
+        }
+    }
+
+    /**
+     * Confident rows (p_y close to 1, the usual case late in training) keep the relative accuracy
+     * of their small terms and of the label's gradient: per term 1e-5 relative, no absolute floor
+     * (issue 17, item 4: log S of S = 1 + small in float kept only an absolute 6e-8). The values in
+     * double: -log p_y = log1p(sum_{c != y} exp(z_c - z_y)), d/dz_y = -(1 - p_y).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void confidentRowsKeepTheirRelativeAccuracy(Backend b) {
+        TestBackends.require(b);
+        for (int c : new int[] {2, 3, 1000, 20000}) {
+            for (float margin : new float[] {10, 12, 16}) {
+                float[] x = new float[c];
+                for (int j = 0; j < c; j++) {
+                    x[j] = (float) Math.sin(j) * 0.5f;
+                }
+                int y = c / 2;
+                x[y] = margin;
+                Problem p = new Problem(1, c, x, new int[] {y}, null, null, null, null);
+                double others = 0;
+                for (int j = 0; j < c; j++) {
+                    others += j == y ? 0 : Math.exp((double) x[j] - x[y]);
+                }
+                String what = "CE on " + b.name() + ": C = " + c + ", the label " + margin + " above the others";
+                Checks.Run run = Checks.run(CE, p, Reduction.NONE, b);
+                Checks.close(Math.log1p(others), run.perTerm()[0], 1e-5, 0, what + ": term");
+                Checks.close(-others / (1 + others), run.gradient()[y], 1e-5, 0, what + ": gradient at the label");
+            }
+        }
+    }
+
+    /**
+     * One class, class indices, z-loss: the gradient is the z-loss part 2 z x alone, small beside
+     * the label's mass 1; it must not be the float rounding of (1 + 2 z x) - 1 (issue 17, item 3).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void oneClassZLossGradientIsNotTheRoundingOfTheLabelMass(Backend b) {
+        TestBackends.require(b);
+        float[] small = {0.01f, -0.02f, 0.003f};
+        Problem p = new Problem(3, 1, small, new int[] {0, 0, 0}, null, null, null, null);
+        for (LossSpec spec : List.of(CE.withZLoss(1e-3), CE.withZLoss(1e-4).withSmoothing(0.25))) {
+            Checks.Run run = Checks.run(spec, p, Reduction.SUM, b);
+            double[] expected = new double[3];
+            for (int i = 0; i < 3; i++) {
+                expected[i] = 2 * (float) spec.zLoss() * small[i];
+            }
+            Checks.gradientClose(expected, run.gradient(), 1e-5, spec + " on " + b.name() + ": C = 1, small logits");
+        }
+    }
+
+    /**
+     * A part of a term with no mass adds nothing even where its log-probability is infinite: a
+     * label on a -inf logit with class weight 0, or with smoothing 1 (issue 17, item 5). Logits
+     * (1, -inf, 2), label 1: with cw = (1, 0, 1) the term and gradient are 0; with eps = 1 the term
+     * is the smoothing part over the two finite classes, ((lse - 1) + (lse - 2)) / 3.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void noMassOnAnInfiniteTermAddsNothing(Backend b) {
+        TestBackends.require(b);
+        float ninf = Float.NEGATIVE_INFINITY;
+        Problem p = new Problem(1, 3, new float[] {1, ninf, 2}, new int[] {1}, null, null, null, null);
+        for (LossSpec spec : List.of(CE.withClassWeights(new float[] {1, 0, 1}),
+                CE.withClassWeights(new float[] {1, 0, 1}).withZLoss(1e-3))) {
+            String what = spec + " on " + b.name() + ": label on a -inf logit, class weight 0";
+            Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
+            assertEquals(0, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            assertEquals(0f, run.perTerm()[0], () -> ctx(what + ": perTerm"));
+            Checks.gradientClose(new double[3], run.gradient(), 0, what + ": gradient");
+        }
+        double lse = Math.log(Math.exp(1) + Math.exp(2));
+        Checks.Run run = Checks.run(CE.withSmoothing(1), p, Reduction.NONE, b);
+        String what = "CE eps 1 on " + b.name() + ": label on a -inf logit";
+        assertEquals(0, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+        Checks.close(((lse - 1) + (lse - 2)) / 3, run.perTerm()[0], 1e-6, 0, what + ": perTerm");
+    }
+
+    /**
+     * Target mass on a -inf logit (SEMANTICS.md): the term is +inf and counted, the gradient at
+     * that logit is 0 (not -q, PyTorch's limit), and the other classes get G (Q p_c - q_c) with the
+     * mass on the masked class counted in Q. Logits (1, -inf, 0.5, 2); dense targets
+     * (0.5, 0.3, 0.2, 0), and the label 1.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void massOnANegativeInfiniteLogitGetsNoGradient(Backend b) {
+        TestBackends.require(b);
+        float[] x = {1, Float.NEGATIVE_INFINITY, 0.5f, 2};
+        double s = Math.exp(1) + Math.exp(0.5) + Math.exp(2);
+        double[] prob = {Math.exp(1) / s, 0, Math.exp(0.5) / s, Math.exp(2) / s};
+        float[] t = {0.5f, 0.3f, 0.2f, 0};
+        Problem dense = new Problem(1, 4, x, null, t, null, null, null);
+        Problem label = new Problem(1, 4, x, new int[] {1}, null, null, null, null);
+        for (Problem p : List.of(dense, label)) {
+            LossSpec spec = p == dense ? DENSE : CE;
+            String what = spec + " on " + b.name() + ": target mass on a -inf logit";
+            Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
+            assertEquals(1, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            assertEquals(Float.POSITIVE_INFINITY, run.perTerm()[0], () -> ctx(what + ": perTerm"));
+            double[] expected = new double[4];
+            for (int j = 0; j < 4; j++) {
+                double q = p == dense ? t[j] : (j == 1 ? 1 : 0);
+                expected[j] = j == 1 ? 0 : prob[j] - q;  // Q = 1
+            }
+            Checks.gradientClose(expected, run.gradient(), 1e-5, what + ": gradient");
+            assertEquals(0f, run.gradient()[1], () -> ctx(what + ": gradient at the -inf logit"));
+        }
+    }
+
+    /**
+     * The z-loss z lse^2 of logits near 1e22 passes the float range while the term, a double, does
+     * not (issue 17, item 7): SUM 1e-4 x (1e22)^2 = 1e40, finite, nothing counted as non-finite.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void zLossOfHugeLogitsIsFormedInDouble(Backend b) {
+        TestBackends.require(b);
+        Problem p = new Problem(1, 3, new float[] {1e22f, 0, -1e22f}, new int[] {0}, null, null, null, null);
+        Checks.Run run = Checks.run(CE.withZLoss(1e-4), p, Reduction.SUM, b);
+        String what = "CE zLoss 1e-4 on " + b.name() + ": logits (1e22, 0, -1e22)";
+        double lse = 1e22f;
+        Checks.close((float) 1e-4 * lse * lse, run.result().loss(), 1e-5, 0, what + ": loss");
+        assertEquals(0, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+        Checks.allFinite(run.gradient(), what + ": gradient");
+    }
 }

@@ -785,4 +785,26 @@ abstract class LossContract {
             assertEquals(0, run.result().counted(), () -> ctx(what + ": counted"));
         }
     }
+
+    /**
+     * Binary losses, certain and right: x = -inf with t = 0 and x = +inf with t = 1 have loss 0 and
+     * gradient 0 (a target of 0 takes no part of softplus(-x), not 0 * inf = NaN; issue 17, item 2);
+     * the wrong ones, x = -inf with t = 1 and +inf with t = 0, are +inf and counted.
+     */
+    static void infiniteLogitsOfCertainTargets(LossSpec spec, Backend b) {
+        TestBackends.require(b);
+        float inf = Float.POSITIVE_INFINITY;
+        Problem p = new Problem(2, 4, new float[] {-inf, inf, -inf, inf, -inf, inf, 1, -1}, null,
+                new float[] {0, 1, 0, 1, 1, 0, 0.5f, 0.5f}, null, null, null);
+        String what = spec + " on " + b.name() + ": infinite logits";
+        Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
+        for (int i = 0; i < 4; i++) {
+            final int at = i;
+            assertEquals(0f, run.perTerm()[i], () -> ctx(what + ": perTerm[" + at + "]"));
+            assertEquals(0f, run.gradient()[i], () -> ctx(what + ": gradient[" + at + "]"));
+        }
+        assertEquals(inf, run.perTerm()[4], () -> ctx(what + ": perTerm[4]"));
+        assertEquals(inf, run.perTerm()[5], () -> ctx(what + ": perTerm[5]"));
+        assertEquals(2, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+    }
 }

@@ -165,4 +165,11 @@ class SigmoidFocalTest extends LossContract {
         // t = 0 mirrors t = 1 with alpha 3/4: 3/4 (1/8 + ln 2 / 4)
         Checks.close(0.75 * (0.125 + Math.log(2) / 4), run.gradient()[1], 1e-6, 0, what + ": gradient at x = 0, t = 0");
     }
+
+    /** Certain and right (LossContract#infiniteLogitsOfCertainTargets), alpha 0.25, gamma 2. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void infiniteLogitsOfCertainTargets(Backend b) {
+        infiniteLogitsOfCertainTargets(FOCAL, b);
+    }
 }

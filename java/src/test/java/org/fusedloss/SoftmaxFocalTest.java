@@ -5,6 +5,8 @@ import static org.fusedloss.TestData.W.IGNORE;
 import static org.fusedloss.TestData.W.MASK;
 import static org.fusedloss.TestData.W.SAMPLE;
 import static org.fusedloss.TestData.combo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Set;
@@ -135,5 +137,80 @@ class SoftmaxFocalTest extends LossContract {
                         TestBackends.tol(b).loss(), 1e-12, what + ": MEAN");
             }
         }
+    }
+
+    /**
+     * A NaN logit makes the row NaN and counted even where a GPU thread holds it alone (C = 5:
+     * the CUDA _small shape's fourth lane holds x[3] only; issue 17, item 1).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aNaNLogitMakesItsRowNaN(Backend b) {
+        TestBackends.require(b);
+        float[] x = {0, 0, 0, Float.NaN, 0, 0, 1, 2, 0.5f, 0};
+        Problem p = new Problem(2, 5, x, new int[] {0, 2}, null, null, null, null);
+        String what = "softmax focal on " + b.name() + ": x = (0, 0, 0, NaN, 0)";
+        Checks.Run run = Checks.run(FOCAL, p, Reduction.NONE, b);
+        assertEquals(1, run.result().nonFinite(), () -> Checks.ctx(what + ": nonFinite"));
+        assertTrue(Float.isNaN(run.perTerm()[0]), () -> Checks.ctx(what + ": perTerm[0] = " + run.perTerm()[0]));
+        assertTrue(Float.isFinite(run.perTerm()[1]), () -> Checks.ctx(what + ": perTerm[1]"));
+    }
+
+    /**
+     * Confident rows keep the relative accuracy of their tiny terms m^2 (-log p) and of the label's
+     * gradient -F m, F = m^2 + 2 m p (-log p), m = 1 - p (issue 17, item 4: on the GPU ~3x worse
+     * than cross-entropy's before). 1e-5 relative, no absolute floor.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void confidentRowsKeepTheirRelativeAccuracy(Backend b) {
+        TestBackends.require(b);
+        for (int c : new int[] {2, 3, 1000, 20000}) {
+            for (float margin : new float[] {10, 12}) {
+                float[] x = new float[c];
+                for (int j = 0; j < c; j++) {
+                    x[j] = (float) Math.cos(j) * 0.5f;
+                }
+                int y = c - 1;
+                x[y] = margin;
+                double others = 0;
+                for (int j = 0; j < c; j++) {
+                    others += j == y ? 0 : Math.exp((double) x[j] - x[y]);
+                }
+                double nll = Math.log1p(others);
+                double m = others / (1 + others);
+                double f = m * m + 2 * m * (1 - m) * nll;
+                Problem p = new Problem(1, c, x, new int[] {y}, null, null, null, null);
+                String what = "softmax focal gamma 2 on " + b.name() + ": C = " + c + ", margin " + margin;
+                Checks.Run run = Checks.run(FOCAL, p, Reduction.NONE, b);
+                Checks.close(m * m * nll, run.perTerm()[0], 1e-5, 0, what + ": term");
+                Checks.close(-f * m, run.gradient()[y], 1e-5, 0, what + ": gradient at the label");
+            }
+        }
+    }
+
+    /**
+     * A label on a -inf logit: with alpha 0 there the term is 0, not 0 * inf (issue 17, item 5);
+     * with alpha 1 it is +inf (counted), the label's gradient 0 (SEMANTICS.md: a -inf logit gets 0),
+     * and the others' F p_c with F = alpha = 1 (m = 1, p = 0).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void aLabelOnANegativeInfiniteLogit(Backend b) {
+        TestBackends.require(b);
+        Problem p = new Problem(1, 3, new float[] {1, Float.NEGATIVE_INFINITY, 2}, new int[] {1}, null, null, null,
+                null);
+        Checks.Run zero = Checks.run(FOCAL.withClassWeights(new float[] {1, 0, 1}), p, Reduction.NONE, b);
+        String what = "softmax focal on " + b.name() + ": label on a -inf logit";
+        assertEquals(0, zero.result().nonFinite(), () -> Checks.ctx(what + ", alpha 0: nonFinite"));
+        assertEquals(0f, zero.perTerm()[0], () -> Checks.ctx(what + ", alpha 0: perTerm"));
+        Checks.gradientClose(new double[3], zero.gradient(), 0, what + ", alpha 0: gradient");
+        Checks.Run one = Checks.run(FOCAL, p, Reduction.NONE, b);
+        assertEquals(1, one.result().nonFinite(), () -> Checks.ctx(what + ": nonFinite"));
+        assertEquals(Float.POSITIVE_INFINITY, one.perTerm()[0], () -> Checks.ctx(what + ": perTerm"));
+        double s = Math.exp(1) + Math.exp(2);
+        Checks.gradientClose(new double[] {Math.exp(1) / s, 0, Math.exp(2) / s}, one.gradient(), 1e-5,
+                what + ": gradient");
+        assertEquals(0f, one.gradient()[1], () -> Checks.ctx(what + ": gradient at the label"));
     }
 }

@@ -1,12 +1,15 @@
 package org.fusedloss.bench;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.jar.JarEntry;
 import java.util.jar.JarFile;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -58,6 +61,17 @@ class ArtifactsTest {
             assertNotNull(jar.getEntry("META-INF/services/org.fusedloss.internal.KernelBackend"), "service entry");
             assertNotNull(jar.getEntry("META-INF/LICENSE"), "META-INF/LICENSE");
             assertNotNull(jar.getEntry("org/fusedloss/cuda/DeviceBatch.class"), "DeviceBatch");
+            // The fatbin nvcc built (java-cuda/pom.xml, cuda/CMakeLists.txt) is the one in the jar,
+            // unless this build skipped it (then an older one may lie in target/cmake).
+            Path fatbin = ROOT.resolve("java-cuda/target/cmake/lib/fusedloss.fatbin");
+            if (!Boolean.getBoolean("fusedloss.skipFatbin") && Files.exists(fatbin)) {
+                JarEntry packed = jar.getJarEntry("org/fusedloss/cuda/fusedloss.fatbin");
+                assertNotNull(packed, "the fatbin is in the CUDA jar");
+                try (InputStream in = jar.getInputStream(packed)) {
+                    assertArrayEquals(Files.readAllBytes(fatbin), in.readAllBytes(),
+                            "the jar's fatbin is the one built");
+                }
+            }
         }
         built("java-cuda", "fusedloss-cuda", "sources");
         built("java-cuda", "fusedloss-cuda", "javadoc");

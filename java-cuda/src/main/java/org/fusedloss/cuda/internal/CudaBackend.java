@@ -17,9 +17,11 @@ import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoH;
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 import static jcuda.driver.JCudaDriver.cuMemcpyHtoD;
+import static jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync;
 import static jcuda.driver.JCudaDriver.cuMemsetD8Async;
 import static jcuda.driver.JCudaDriver.cuModuleLoadData;
 import static jcuda.driver.JCudaDriver.cuModuleUnload;
+import static jcuda.driver.JCudaDriver.cuStreamCreate;
 import static jcuda.driver.JCudaDriver.cuStreamSynchronize;
 
 import java.io.IOException;
@@ -46,6 +48,7 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import jcuda.driver.CUstream_flags;
 import jcuda.driver.JCudaDriver;
 import jcuda.runtime.cudaStream_t;
 import org.fusedloss.LossResult;
@@ -295,7 +298,9 @@ public final class CudaBackend implements KernelBackend {
         final int driverVersion;
 
         private final Map<StreamKey, Workspace> workspaces = new HashMap<>();  // guarded by itself
-        private final VectorCache vectors = new VectorCache();
+        private final VectorCache vectors = new VectorCache(this::upload, JCudaDriver::cuMemFree);
+        private CUstream uploadStream;  // created on first use, guarded by uploadLock
+        private final Object uploadLock = new Object();
         private final ReentrantLock hostLock = new ReentrantLock();           // guards staging
         private final Staging staging = new Staging();
 
@@ -385,7 +390,11 @@ public final class CudaBackend implements KernelBackend {
                 }
                 KernelLauncher launcher;
                 try {
-                    launcher = new KernelLauncher(module, major >= 9);
+                    // Clusters from sm_90 on, where the device says it launches them (a failed
+                    // cluster launch still falls back to the block kernel: KernelLauncher.launch)
+                    boolean clusters = major >= 9
+                            && attribute(device, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH) == 1;
+                    launcher = new KernelLauncher(module, clusters);
                 } catch (IllegalStateException e) {
                     cuModuleUnload(module);
                     throw new Unavailable("the fatbin does not match this library: " + e.getMessage());
@@ -415,6 +424,43 @@ public final class CudaBackend implements KernelBackend {
 
         void exit() {
             cuCtxPopCurrent(new CUcontext());
+        }
+
+        /**
+         * A vector's device copy, complete when this returns: copied on a stream of its own and
+         * waited for there, so no other stream (the legacy default stream included) is waited on.
+         * Called with the context current.
+         */
+        private CUdeviceptr upload(float[] v) {
+            CUdeviceptr m = new CUdeviceptr();
+            long bytes = Math.max(1, v.length) * (long) Float.BYTES;
+            check(cuMemAlloc(m, bytes), "cuMemAlloc(vector)");
+            try {
+                if (v.length > 0) {
+                    // a direct buffer: JCuda's asynchronous copies take no Java arrays
+                    ByteBuffer host = ByteBuffer.allocateDirect(v.length * Float.BYTES).order(ByteOrder.nativeOrder());
+                    host.asFloatBuffer().put(v);
+                    CUstream stream = uploadStream();
+                    check(cuMemcpyHtoDAsync(m, Pointer.toBuffer(host), v.length * (long) Float.BYTES, stream),
+                            "cuMemcpyHtoDAsync(vector)");
+                    check(cuStreamSynchronize(stream), "cuStreamSynchronize(upload)");
+                }
+                return m;
+            } catch (RuntimeException e) {
+                cuMemFree(m);
+                throw e;
+            }
+        }
+
+        private CUstream uploadStream() {
+            synchronized (uploadLock) {
+                if (uploadStream == null) {
+                    CUstream stream = new CUstream();
+                    check(cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate(upload)");
+                    uploadStream = stream;
+                }
+                return uploadStream;
+            }
         }
 
         // ---- device memory path ----
@@ -652,25 +698,34 @@ public final class CudaBackend implements KernelBackend {
      * Device copies of the loss objects' host vectors (class weights, alpha, pos weight, binary
      * class weights), keyed by the array's identity: a loss keeps its (private, immutable) arrays for
      * life, so each is uploaded once. Least-recently-used entries beyond {@link #MAX} are freed
-     * when no call is using them.
+     * when no call is using them. The cache's monitor guards the map only: a first upload runs
+     * under its entry's own monitor, so it holds up the calls that need that vector and no other.
      */
-    private static final class VectorCache {
+    static final class VectorCache {
         static final int MAX = 64;
 
-        private static final class Entry {
-            final CUdeviceptr memory;
-            int users;
-
-            Entry(CUdeviceptr memory) {
-                this.memory = memory;
-            }
+        /** Copies a vector to new device memory, complete when it returns. */
+        interface Uploader {
+            CUdeviceptr upload(float[] v);
         }
 
+        private static final class Entry {
+            CUdeviceptr memory;  // guarded by the entry; null until uploaded
+            int users;           // guarded by the cache
+        }
+
+        private final Uploader uploader;
+        private final java.util.function.Consumer<CUdeviceptr> free;
         // float[] has identity equals / hashCode, which is what we want.
         private final LinkedHashMap<float[], Entry> entries = new LinkedHashMap<>(16, 0.75f, true);
 
+        VectorCache(Uploader uploader, java.util.function.Consumer<CUdeviceptr> free) {
+            this.uploader = uploader;
+            this.free = free;
+        }
+
         /** Device copies of the vectors (null for null), held until {@link #releaseAll}. */
-        synchronized CUdeviceptr[] acquireAll(float[]... vectors) {
+        CUdeviceptr[] acquireAll(float[]... vectors) {
             CUdeviceptr[] out = new CUdeviceptr[vectors.length];
             int i = 0;
             try {
@@ -694,25 +749,22 @@ public final class CudaBackend implements KernelBackend {
             if (v == null) {
                 return null;
             }
-            Entry e = entries.get(v);
-            if (e == null) {
-                CUdeviceptr m = new CUdeviceptr();
-                check(cuMemAlloc(m, Math.max(1, v.length) * (long) Float.BYTES), "cuMemAlloc(vector)");
-                int rc = v.length == 0 ? CUresult.CUDA_SUCCESS : cuMemcpyHtoD(m, Pointer.to(v), v.length * (long) Float.BYTES);
-                if (rc == CUresult.CUDA_SUCCESS) {
-                    // A pageable upload may still be in flight when cuMemcpyHtoD returns; the launch may
-                    // be on another (non-blocking) stream, so wait for the default stream once here.
-                    rc = cuStreamSynchronize(null);
-                }
-                if (rc != CUresult.CUDA_SUCCESS) {
-                    cuMemFree(m);
-                    check(rc, "cuMemcpyHtoD(vector)");
-                }
-                e = new Entry(m);
-                entries.put(v, e);
+            Entry e;
+            synchronized (this) {
+                e = entries.computeIfAbsent(v, k -> new Entry());
+                e.users++;  // from here on not evicted
             }
-            e.users++;
-            return e.memory;
+            try {
+                synchronized (e) {
+                    if (e.memory == null) {
+                        e.memory = uploader.upload(v);
+                    }
+                    return e.memory;
+                }
+            } catch (RuntimeException | Error t) {
+                releaseAll(v);
+                throw t;
+            }
         }
 
         private void release(float[] v) {
@@ -727,7 +779,11 @@ public final class CudaBackend implements KernelBackend {
                 for (Iterator<Entry> it = entries.values().iterator(); it.hasNext() && entries.size() > MAX; ) {
                     Entry old = it.next();
                     if (old.users == 0) {
-                        cuMemFree(old.memory);
+                        synchronized (old) {  // no upload in flight: users == 0
+                            if (old.memory != null) {
+                                free.accept(old.memory);
+                            }
+                        }
                         it.remove();
                     }
                 }

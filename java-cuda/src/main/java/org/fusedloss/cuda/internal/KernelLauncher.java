@@ -11,6 +11,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import org.fusedloss.internal.LossKind;
 
@@ -121,26 +122,68 @@ final class KernelLauncher {
     record Launch(String kernel, int grid, int threads, Args args) {
     }
 
-    private final Map<String, CUfunction> functions = new LinkedHashMap<>();
-    private final boolean clusterCapable;
+    /** Puts one launch on a stream and returns the CUresult (cuLaunchKernel; a test's stand-in). */
+    interface Driver {
+        int launch(Launch launch, CUstream stream);
+    }
+
+    private final Driver driver;
+    // Cleared, for good, when a cluster launch fails and the block kernel then runs: a cluster of
+    // 8 blocks cannot be scheduled here (an MPS client's SM limit, a small MIG slice).
+    private volatile boolean clusterCapable;
 
     /** Looks every kernel up in the module (the context that holds it must be current). */
     KernelLauncher(CUmodule module, boolean clusterCapable) {
-        this.clusterCapable = clusterCapable;
+        Map<String, CUfunction> functions = new LinkedHashMap<>();
         for (String name : kernelNames()) {
             CUfunction f = new CUfunction();
             CudaBackend.check(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
             functions.put(name, f);
         }
+        this.driver = (l, stream) -> cuLaunchKernel(functions.get(l.kernel()),
+                l.grid(), 1, 1, l.threads(), 1, 1, 0, stream, l.args().pointer(), null);
+        this.clusterCapable = clusterCapable;
     }
 
-    /** Launches prep then main on the stream (null: the default stream); asynchronous. */
+    /** For tests: launches through {@code driver}. */
+    KernelLauncher(boolean clusterCapable, Driver driver) {
+        this.driver = driver;
+        this.clusterCapable = clusterCapable;
+    }
+
+    /** Whether the softmax losses still use the cluster kernels for long rows. */
+    boolean clusterCapable() {
+        return clusterCapable;
+    }
+
+    /**
+     * Launches prep then main on the stream (null: the default stream); asynchronous. A cluster
+     * launch that fails (the device cannot schedule a cluster of {@link #CLUSTER_SIZE} blocks)
+     * is replaced by the block kernel, which reads the same prep results; if that runs, clusters
+     * are not tried again.
+     */
     void launch(Call call, CUdeviceptr workspace, CUdeviceptr result, CUstream stream) {
-        for (Launch l : plan(call, workspace, result, clusterCapable)) {
-            CudaBackend.check(cuLaunchKernel(functions.get(l.kernel()),
-                    l.grid(), 1, 1, l.threads(), 1, 1, 0, stream, l.args().pointer(), null),
-                    "cuLaunchKernel(" + l.kernel() + ", grid " + l.grid() + ", block " + l.threads() + ")");
+        boolean clusters = clusterCapable;
+        List<Launch> plan = plan(call, workspace, result, clusters);
+        launchOrThrow(plan.get(0), stream);
+        Launch main = plan.get(1);
+        int rc = driver.launch(main, stream);
+        if (rc != CUresult.CUDA_SUCCESS && main.kernel().endsWith("_" + Variant.CLUSTER.suffix())) {
+            Launch block = main(call, workspace, result, false);
+            if (driver.launch(block, stream) == CUresult.CUDA_SUCCESS) {
+                clusterCapable = false;
+                return;
+            }
         }
+        CudaBackend.check(rc, describe(main));
+    }
+
+    private void launchOrThrow(Launch l, CUstream stream) {
+        CudaBackend.check(driver.launch(l, stream), describe(l));
+    }
+
+    private static String describe(Launch l) {
+        return "cuLaunchKernel(" + l.kernel() + ", grid " + l.grid() + ", block " + l.threads() + ")";
     }
 
     // ---------------------------------------------------------------------------------------------

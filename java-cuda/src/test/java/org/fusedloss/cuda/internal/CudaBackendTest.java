@@ -68,7 +68,9 @@ class CudaBackendTest {
     private static String reason;
     private static long seed;
 
-    private final List<CUdeviceptr> allocations = new ArrayList<>();
+    private static CUcontext primary;  // the device's primary context, current on the test's threads
+
+    private final List<CUdeviceptr> allocations = java.util.Collections.synchronizedList(new ArrayList<>());
 
     @BeforeAll
     static void setUp() {
@@ -86,6 +88,7 @@ class CudaBackendTest {
             CUcontext context = new CUcontext();
             ok(cuDevicePrimaryCtxRetain(context, device));
             ok(cuCtxSetCurrent(context));
+            primary = context;
         }
     }
 
@@ -418,6 +421,194 @@ class CudaBackendTest {
             }
         } finally {
             pool.shutdown();
+        }
+    }
+
+    /**
+     * Runs everywhere (its uploads stand in for the device's): a first upload of a weight vector
+     * holds up only the calls that need that vector, not the cache (issue 17, item 11: it used to
+     * synchronize the legacy stream under the cache's monitor); a vector is uploaded once however
+     * many threads want it at once; a failed upload is retried by the next call; idle entries
+     * beyond the cache's size are freed, entries in use are not.
+     */
+    @Test
+    void vectorCacheUploadsHoldUpOnlyTheirOwnVector() throws Exception {
+        java.util.concurrent.CountDownLatch slowStarted = new java.util.concurrent.CountDownLatch(1);
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        float[] slow = {1, 2, 3};
+        float[] fast = {4, 5};
+        float[] failing = {6};
+        java.util.Map<float[], Integer> uploads = new java.util.concurrent.ConcurrentHashMap<>();
+        List<CUdeviceptr> freed = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicBoolean failOnce = new java.util.concurrent.atomic.AtomicBoolean(true);
+        CudaBackend.VectorCache cache = new CudaBackend.VectorCache(v -> {
+            uploads.merge(v, 1, Integer::sum);
+            if (v == slow) {
+                slowStarted.countDown();
+                try {
+                    release.await();
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+            if (v == failing && failOnce.getAndSet(false)) {
+                throw new IllegalStateException("cuda: cuMemcpyHtoDAsync(vector) failed: a test's failure");
+            }
+            return new CUdeviceptr();
+        }, freed::add);
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try {
+            Future<CUdeviceptr[]> first = pool.submit(() -> cache.acquireAll(slow));
+            assertTrue(slowStarted.await(10, java.util.concurrent.TimeUnit.SECONDS), "the slow upload started");
+            Future<CUdeviceptr[]> second = pool.submit(() -> cache.acquireAll(slow));
+            CUdeviceptr[] other = pool.submit(() -> cache.acquireAll(fast, null))
+                    .get(10, java.util.concurrent.TimeUnit.SECONDS);  // not held up by the slow upload
+            assertNotNull(other[0]);
+            assertEquals(null, other[1]);
+            cache.releaseAll(fast, null);
+            Thread.sleep(50);
+            assertFalse(second.isDone(), "a call that needs the vector being uploaded waits for it");
+            release.countDown();
+            CUdeviceptr a = first.get(10, java.util.concurrent.TimeUnit.SECONDS)[0];
+            CUdeviceptr b = second.get(10, java.util.concurrent.TimeUnit.SECONDS)[0];
+            assertTrue(a == b, "both calls got the one device copy");
+            assertEquals(1, uploads.get(slow), "uploaded once");
+            cache.releaseAll(slow);
+            cache.releaseAll(slow);
+        } finally {
+            release.countDown();
+            pool.shutdownNow();
+        }
+        assertThrows(IllegalStateException.class, () -> cache.acquireAll(fast, failing));  // releases fast itself
+        CUdeviceptr[] retried = cache.acquireAll(failing);
+        assertNotNull(retried[0]);
+        assertEquals(2, uploads.get(failing), "the failed upload was tried again");
+        cache.releaseAll(failing);
+
+        // More idle vectors than the cache keeps: the least recently used idle ones are freed.
+        float[] held = {7};
+        CUdeviceptr heldCopy = cache.acquireAll(held)[0];
+        for (int i = 0; i < CudaBackend.VectorCache.MAX + 10; i++) {
+            float[] v = {i};
+            cache.acquireAll(v);
+            cache.releaseAll(v);
+        }
+        assertFalse(freed.isEmpty(), "idle entries beyond the cache's size are freed");
+        // identity: JCuda's equals compares addresses, and these stand-ins all have address 0
+        assertFalse(freed.stream().anyMatch(f -> f == heldCopy), "an entry in use is not freed");
+        cache.releaseAll(held);
+    }
+
+    /**
+     * Several bad values in device memory: the device path names the same one as the host path
+     * (SEMANTICS.md's order: labels, sample weights, element weights, targets), also where a NaN
+     * weight masks the bad value (issue 17, item 8).
+     */
+    @Test
+    void severalBadInputsGiveTheHostPathsException() {
+        assumeGpu();
+        int n = 4;
+        int c = 3;
+        float[] x = new float[n * c];
+        float[] hard = {0, 1, 1, 0, 0, 1, 1, 1, 0, 0, 1, 0};
+        CUdeviceptr dx = upload(x);
+        CUdeviceptr dg = upload(new float[n * c]);
+        CrossEntropy ce = CrossEntropy.builder().build();
+        int[] labels = {0, 2, 1, 7};
+        float[] sw = {1, -1, 1, 1};
+        sameException("CE: a bad sample weight in row 1, a bad label in row 3",
+                () -> ce.compute(Batch.of(x, n, c).labels(labels).sampleWeights(sw), Backends.java()),
+                () -> DeviceBatch.of(dx, n, c).labels(upload(labels)).sampleWeights(upload(sw)).gradient(dg)
+                        .compute(ce));
+        MeanSquaredError mse = MeanSquaredError.builder().build();
+        float[] ew = new float[n * c];
+        java.util.Arrays.fill(ew, 1);
+        ew[0] = -1;
+        float[] swInf = {1, 1, Float.POSITIVE_INFINITY, 1};
+        sameException("MSE: a bad element weight in row 0, a bad sample weight in row 2",
+                () -> mse.compute(Batch.of(x, n, c).targets(hard).elementWeights(ew).sampleWeights(swInf), Backends.java()),
+                () -> DeviceBatch.of(dx, n, c).targets(upload(hard)).elementWeights(upload(ew))
+                        .sampleWeights(upload(swInf)).gradient(dg).compute(mse));
+        float[] swNaN = {Float.NaN, 1, 1, 1};
+        float[] ewRow0 = ew.clone();
+        ewRow0[0] = 1;
+        ewRow0[2] = -1;
+        sameException("MSE: a bad element weight under a NaN sample weight",
+                () -> mse.compute(Batch.of(x, n, c).targets(hard).elementWeights(ewRow0).sampleWeights(swNaN),
+                        Backends.java()),
+                () -> DeviceBatch.of(dx, n, c).targets(upload(hard)).elementWeights(upload(ewRow0))
+                        .sampleWeights(upload(swNaN)).gradient(dg).compute(mse));
+        BinaryCrossEntropy bce = BinaryCrossEntropy.builder().binaryClassWeights(1, 3).build();
+        float[] soft0 = hard.clone();
+        soft0[0] = 0.5f;
+        float[] swBad3 = {1, 1, 1, -1};
+        sameException("BCE: a soft target in row 0, a bad sample weight in row 3",
+                () -> bce.compute(Batch.of(x, n, c).targets(soft0).sampleWeights(swBad3), Backends.java()),
+                () -> DeviceBatch.of(dx, n, c).targets(upload(soft0)).sampleWeights(upload(swBad3))
+                        .gradient(dg).compute(bce));
+        float[] soft1 = hard.clone();
+        soft1[1] = 0.5f;
+        sameException("BCE: a soft target under a NaN sample weight",
+                () -> bce.compute(Batch.of(x, n, c).targets(soft1).sampleWeights(swNaN), Backends.java()),
+                () -> DeviceBatch.of(dx, n, c).targets(upload(soft1)).sampleWeights(upload(swNaN))
+                        .gradient(dg).compute(bce));
+    }
+
+    private static void sameException(String what, org.junit.jupiter.api.function.Executable host,
+                                      org.junit.jupiter.api.function.Executable device) {
+        String expected = assertThrows(IllegalArgumentException.class, host, what + ": host").getMessage();
+        String actual = assertThrows(IllegalArgumentException.class, device, what + ": device").getMessage();
+        assertEquals(expected, actual, what);
+    }
+
+    /**
+     * First uses of many weight vectors at once, each call on its own non-blocking stream: every
+     * upload is complete before a kernel on another stream reads it (issue 17, item 11: the upload
+     * no longer waits on the legacy stream, so it must wait on its own).
+     */
+    @Test
+    void firstUsesOfWeightVectorsOnManyStreams() throws Exception {
+        assumeGpu();
+        Random rnd = new Random(seed + 6);
+        int threads = 8;
+        List<Data> data = new ArrayList<>();
+        List<CrossEntropy> losses = new ArrayList<>();
+        List<Outputs> refs = new ArrayList<>();
+        for (int i = 0; i < 2 * threads; i++) {
+            Data d = Data.random(Family.CE_LABELS, 30 + i, 4000 + 101 * i, rnd);
+            CrossEntropy ce = CrossEntropy.builder().classWeights(positive(d.c, 100 + i)).build();  // a new vector
+            data.add(d);
+            losses.add(ce);
+            refs.add(d.runHost(ce, Backends.java()));
+        }
+        List<CUstream> streams = new ArrayList<>();
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            for (int i = 0; i < 2 * threads; i++) {
+                CUstream st = new CUstream();
+                ok(cuStreamCreate(st, CUstream_flags.CU_STREAM_NON_BLOCKING));
+                streams.add(st);
+            }
+            List<Future<Outputs>> futures = new ArrayList<>();
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            for (int i = 0; i < 2 * threads; i++) {
+                final int k = i;
+                futures.add(pool.submit(() -> {
+                    go.await();
+                    ok(cuCtxSetCurrent(primary));
+                    return data.get(k).runDevice(losses.get(k), this, false, streams.get(k), -1);
+                }));
+            }
+            go.countDown();
+            for (int i = 0; i < futures.size(); i++) {
+                assertMatches("first use of a weight vector on stream " + i, data.get(i), losses.get(i), refs.get(i),
+                        futures.get(i).get());
+            }
+        } finally {
+            pool.shutdown();
+            for (CUstream st : streams) {
+                cuStreamDestroy(st);
+            }
         }
     }
 

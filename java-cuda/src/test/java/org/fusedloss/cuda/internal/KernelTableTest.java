@@ -234,6 +234,42 @@ class KernelTableTest {
                 "flc_cross_entropy_cluster", 24, 512);
     }
 
+    /**
+     * A cluster launch the device refuses (an MPS client's SM limit, a small MIG slice: no cluster
+     * of 8 blocks can be scheduled) is replaced by the block kernel on the same stream, after the
+     * same prep, and clusters are not tried again (issue 17, item 9). A launcher whose driver fails
+     * every launch of a *_cluster kernel stands in for such a device; one whose block launch fails
+     * too reports the cluster launch's error and keeps trying clusters.
+     */
+    @Test
+    void aClusterLaunchThatFailsFallsBackToTheBlockKernel() {
+        CUdeviceptr p = new CUdeviceptr();
+        List<String> launched = new ArrayList<>();
+        KernelLauncher launcher = new KernelLauncher(true, (l, stream) -> {
+            launched.add(l.kernel());
+            return l.kernel().endsWith("_cluster") ? jcuda.driver.CUresult.CUDA_ERROR_INVALID_CLUSTER_SIZE
+                    : jcuda.driver.CUresult.CUDA_SUCCESS;
+        });
+        launcher.launch(call(LossKind.CROSS_ENTROPY, 4, 20000, true), p, p, null);
+        assertEquals(List.of("flc_rows_prep", "flc_cross_entropy_cluster", "flc_cross_entropy_block"), launched);
+        assertTrue(!launcher.clusterCapable(), "clusters are given up after the block kernel ran");
+        launched.clear();
+        launcher.launch(call(LossKind.SOFTMAX_FOCAL, 4, 20000, true), p, p, null);
+        assertEquals(List.of("flc_rows_prep", "flc_softmax_focal_block"), launched);
+
+        launched.clear();
+        KernelLauncher broken = new KernelLauncher(true, (l, stream) -> {
+            launched.add(l.kernel());
+            return l.kernel().equals("flc_rows_prep") ? jcuda.driver.CUresult.CUDA_SUCCESS
+                    : jcuda.driver.CUresult.CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
+        });
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> broken.launch(call(LossKind.CROSS_ENTROPY, 4, 20000, true), p, p, null));
+        assertTrue(e.getMessage().contains("flc_cross_entropy_cluster"), e.getMessage());
+        assertTrue(broken.clusterCapable(), "the block kernel did not run either: nothing learnt about clusters");
+        assertEquals(List.of("flc_rows_prep", "flc_cross_entropy_cluster", "flc_cross_entropy_block"), launched);
+    }
+
     private static void assertGrid(KernelLauncher.Launch l, String kernel, int grid, int threads) {
         assertEquals(kernel, l.kernel());
         assertEquals(grid, l.grid(), kernel + " grid");

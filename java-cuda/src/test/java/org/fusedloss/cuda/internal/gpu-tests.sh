@@ -1,23 +1,32 @@
 #!/usr/bin/env bash
-# gpu-tests.sh: runs the CUDA backend's JUnit tests on a GPU machine that has an NVIDIA driver but
-# no JDK and no Maven (the lent device machines: nvcc, no Java, no network).
+# gpu-tests.sh: runs the JUnit tests with the CUDA backend on a GPU machine that has an NVIDIA
+# driver but maybe no JDK and no Maven (the lent device machines: nvcc, no Java, no network).
+# cuda/run_on_gpu.sh calls it; it also works alone.
 #
-#   here (with JDK 17 + Maven + ~/.m2):   java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh pack
-#       compiles the main and test classes, builds the fatbin with nvcc (if nvcc is here), and packs
-#       a jlink'd Java runtime, the classes, the jars and a JUnit runner into build-java-gpu/
-#       (ignored by .gitignore's build-*/; about 50 MB).
-#   there (repository root, build-java-gpu carried):
-#       java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh run          CudaBackendTest + KernelTableTest
-#       java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh run all      the whole suite (CUDA included
-#                                  wherever TestBackends lists it), less ReadmeExampleTest (needs javac)
-#     With nvcc there, the fatbin is rebuilt from cuda/ first (sm_90 + compute_90 PTX), so the
-#     kernels tested are the ones in the working tree (GPU_TESTS_KEEP_FATBIN=1: use the packed one). Exit status: 0 all passed, 1 a failure,
-#     2 the CUDA backend was not available (the reason is printed; a GPU run must not skip;
-#     GPU_TESTS_ALLOW_SKIP=1 runs the tests anyway, to check this script on a machine without one).
+#   here (JDK 17 + Maven + ~/.m2, after a build):  java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh pack [DIR]
+#       packs into DIR (default build-java-gpu/, ignored by .gitignore's build-*/): the main and
+#       test classes of the core (java/) and of the CUDA module (java-cuda/), compiled in the
+#       reactor, the test-scope jars, JCuda's driver binding, a JUnit runner and a jlink'ed Java
+#       runtime (java.base and the few modules the tests use, as jre.tgz), so the machine there
+#       needs no JDK. Carry DIR with the device tool (its `carry` argument); the runtime is
+#       unpacked there on first use.
+#   there (repository root):  java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh run [all]
+#       CudaBackendTest + KernelTableTest, or with `all` the whole suite of both modules (the
+#       shared contract runs on every available backend, CUDA included), less the tests that need
+#       a JDK or Maven's layout (see the runner below).
+#       The native CPU backend is left out (-Dfusedloss.skipNative=true): the pack has no
+#       JNI library; the reference the CUDA backend is checked against is the Java one.
+#       Environment: GPU_TESTS_PACK (the pack, default build-java-gpu), GPU_TESTS_FATBIN (the
+#       fatbin to test, e.g. the one cuda/run_on_gpu.sh built; else the packed one; else built
+#       here with nvcc), GPU_TESTS_JAVA (a java binary; else `java` on the PATH when it is 17 or
+#       newer; else the packed runtime). Exit status: 0 all passed, 1 a failure, 2 the CUDA
+#       backend was not available (the reason is printed; a GPU run must not skip:
+#       GPU_TESTS_ALLOW_SKIP=1 runs the tests anyway, to check this script without a GPU), 3 no
+#       usable Java or no pack.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../../../../../../../.." && pwd)"
-pack="$root/build-java-gpu"
 cd "$root"
+pack="${GPU_TESTS_PACK:-$root/build-java-gpu}"
 
 runner_source() {
 cat <<'EOF'
@@ -61,58 +70,106 @@ public final class GpuTestMain {
 EOF
 }
 
-build_fatbin() {  # $1: output file
+build_fatbin() {  # $1: output file; the GPU there is an sm_90 (H100 / H200)
   mkdir -p "$(dirname "$1")"
   nvcc -fatbin -O3 -std=c++17 --threads 0 -gencode arch=compute_90,code=sm_90 \
        -gencode arch=compute_90,code=compute_90 -o "$1" cuda/fusedloss_all.cu
 }
 
+# A java binary of version 17 or newer: $GPU_TESTS_JAVA, the PATH's, or the packed runtime
+# (unpacked from jre.tgz into $TMPDIR on first use).
+find_java() {
+  local candidates=("${GPU_TESTS_JAVA:-}")
+  command -v java >/dev/null 2>&1 && candidates+=("$(command -v java)")
+  local unpacked="${TMPDIR:-/tmp}/fusedloss-jre"
+  if [ -f "$pack/jre.tgz" ] && [ ! -x "$unpacked/jre/bin/java" ]; then
+    mkdir -p "$unpacked" && tar -xzf "$pack/jre.tgz" -C "$unpacked" >&2
+  fi
+  candidates+=("$pack/jre/bin/java" "$unpacked/jre/bin/java")
+  for j in "${candidates[@]}"; do
+    [ -n "$j" ] && [ -x "$j" ] || continue
+    local v
+    v=$("$j" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1)
+    if [ -n "$v" ] && [ "$v" -ge 17 ]; then
+      echo "$j"
+      return 0
+    fi
+  done
+  return 1
+}
+
 case "${1:-}" in
 pack)
+  pack="$(realpath -m "${2:-$pack}")"
   rm -rf "$pack"
   mkdir -p "$pack/jars" "$pack/res/org/fusedloss/cuda" "$pack/native/lib" "$pack/runner"
   # In the reactor (the core is never installed): the last module written, java-cuda, leaves cp.txt.
-  mvn -o -q -pl java-cuda -am test-compile -Dfusedloss.skipNative=true -Dfusedloss.skipFatbin=true \
+  mvn -o -q -B -pl java-cuda -am test-compile -Dfusedloss.skipNative=true -Dfusedloss.skipFatbin=true \
       dependency:build-classpath -Dmdep.outputFile="$pack/cp.txt" -Dmdep.includeScope=test
   # The core (fusedloss) and the CUDA module (fusedloss-cuda): classes and tests of both.
   mkdir -p "$pack/classes" "$pack/test-classes"
   cp -r java/target/classes/. java-cuda/target/classes/. "$pack/classes/"
   cp -r java/target/test-classes/. java-cuda/target/test-classes/. "$pack/test-classes/"
+  # the fatbin comes first on the class path (res/); the CPU backend's JNI library is not used
+  # (both may be left in target/ by an earlier full build)
+  rm -f "$pack/classes/org/fusedloss/cuda/fusedloss.fatbin"
+  rm -rf "$pack/classes/org/fusedloss/internal/nativecpu/linux-x86_64"
+  engine=""
   for jar in $(tr ':' ' ' < "$pack/cp.txt"); do
     case "$jar" in
       */fusedloss-*.jar|*/java/target/classes) ;;  # the core's classes are copied above
       *jcuda-natives*) unzip -q -j -o "$jar" 'lib/libJCudaDriver-*' -d "$pack/native/lib" ;;  # driver binding only
+      *javacpp*linux-*|*javacpp*windows-*|*javacpp*macosx-*) ;;  # no native CPU backend there
       *) cp "$jar" "$pack/jars/" ;;
     esac
+    case "$jar" in *junit-platform-engine-*) engine="$jar" ;; esac
   done
-  launcher=$(ls ~/.m2/repository/org/junit/platform/junit-platform-launcher/1.11.4/junit-platform-launcher-1.11.4.jar)
-  cp "$launcher" "$pack/jars/"
+  # the launcher of the same JUnit Platform version as the engine the tests use
+  version=$(basename "$engine" .jar | sed 's/junit-platform-engine-//')
+  cp "$HOME/.m2/repository/org/junit/platform/junit-platform-launcher/$version/junit-platform-launcher-$version.jar" \
+     "$pack/jars/"
   runner_source > "$pack/runner/GpuTestMain.java"
   javac -d "$pack/runner" -cp "$pack/classes:$pack/jars/*" "$pack/runner/GpuTestMain.java"
-  if command -v nvcc >/dev/null; then
+  if [ -f java-cuda/target/cmake/lib/fusedloss.fatbin ]; then
+    cp java-cuda/target/cmake/lib/fusedloss.fatbin "$pack/res/org/fusedloss/cuda/"
+  elif command -v nvcc >/dev/null; then
     build_fatbin "$pack/res/org/fusedloss/cuda/fusedloss.fatbin"
   fi
   jlink --add-modules java.base,java.logging,java.management,java.xml,jdk.unsupported,java.naming \
         --strip-debug --no-man-pages --no-header-files --compress=2 --output "$pack/jre"
+  tar -czf "$pack/jre.tgz" -C "$pack" jre && rm -rf "$pack/jre"
   du -sh "$pack"
   ;;
 run)
   shift
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
+  if [ ! -d "$pack/classes" ]; then
+    echo "no Java pack at $pack: make one where Maven works (gpu-tests.sh pack, or cuda/run_on_gpu.sh pack) and carry it"
+    exit 3
+  fi
+  if ! java=$(find_java); then
+    echo "no Java 17+ here and no runtime in $pack (jre.tgz): make the pack with a JDK 17+ (jlink) and carry it"
+    exit 3
+  fi
+  echo "java: $java ($("$java" -version 2>&1 | head -1))"
   res="$pack/res"
-  if command -v nvcc >/dev/null && [ -z "${GPU_TESTS_KEEP_FATBIN:-}" ]; then
+  if [ -n "${GPU_TESTS_FATBIN:-}" ]; then
+    res="$root/build-java-gpu-fatbin"
+    mkdir -p "$res/org/fusedloss/cuda"
+    cp "$GPU_TESTS_FATBIN" "$res/org/fusedloss/cuda/fusedloss.fatbin"
+  elif [ ! -f "$res/org/fusedloss/cuda/fusedloss.fatbin" ] && command -v nvcc >/dev/null; then
     res="$root/build-java-gpu-fatbin"
     start=$(date +%s)
     build_fatbin "$res/org/fusedloss/cuda/fusedloss.fatbin"
-    echo "fatbin rebuilt from cuda/ in $(( $(date +%s) - start )) s"
+    echo "fatbin built from cuda/ in $(( $(date +%s) - start )) s"
   fi
   cp="$res:$pack/native:$pack/classes:$pack/test-classes:$pack/runner:$pack/jars/*"
   # Tests read ../cuda/fusedloss_cuda.h relative to the module, as under Maven.
   cd java-cuda
-  "$pack/jre/bin/java" -Xmx16g -Dfusedloss.skipNative=true -cp "$cp" GpuTestMain "$@"
+  exec "$java" -Xmx16g -Dfusedloss.skipNative=true -cp "$cp" GpuTestMain "$@"
   ;;
 *)
-  echo "usage: $0 pack | run [all]" >&2
+  echo "usage: $0 pack [DIR] | run [all]" >&2
   exit 64
   ;;
 esac

@@ -79,6 +79,11 @@ final class CrossEntropyKernel {
                 final double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw;
                 final double onP = mass + (zLoss ? 2 * rowWeight * zl * lse : 0);
                 for (int k = 0; k < c; k++) {
+                    // A -inf logit (a masked class) gets 0, even with target mass on it (SEMANTICS.md)
+                    if (z[k] == Double.NEGATIVE_INFINITY) {
+                        g.put(base + k, 0f);
+                        continue;
+                    }
                     // a row without target mass or z-loss is dropped: its gradient is 0, not 0 * NaN
                     double q = target(r, base, k, y, z[k], cw, eps, smooth);
                     double d = ReferenceMath.weighted(onP, z[c + k] / s) - q;

@@ -60,7 +60,9 @@ final class SoftmaxFocalKernel {
                 double f = a * (mg - ReferenceMath.focalSlope(m, gamma, pLogP));
                 double factor = r.gradScale() * ReferenceMath.upstream(r, i) * sw * f;
                 for (int k = 0; k < c; k++) {
-                    g.put(base + k, a == 0 ? 0f : (float) (factor * (e[k] / s - (k == y ? 1 : 0))));
+                    // a -inf logit gets 0, the label's too (SEMANTICS.md); so does a row whose alpha is 0
+                    boolean masked = x.get(base + k) == Double.NEGATIVE_INFINITY;
+                    g.put(base + k, a == 0 || masked ? 0f : (float) (factor * (e[k] / s - (k == y ? 1 : 0))));
                 }
             }
         }
