@@ -3,6 +3,7 @@
 //
 //   native_check [--quick] [--seed N]   correctness (every ISA this CPU runs), exit 1 on failure
 //   native_check --bench [--quick]      timings at the PEERS.md shapes with the PEERS.md data
+//   native_check --floor                 the compute floor of each loss at those shapes, per ISA
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 
 #include <dirent.h>
 
+#include "compute_floor.h"
 #include "fusedloss.h"
 
 namespace {
@@ -886,6 +888,149 @@ void check_weight_sums(Rng& rng, bool quick) {
            "api", "n = 0 is an empty sum");
 }
 
+
+// ----------------------------------------------------------------------------- compute floor
+// The compute floor (compute_floor.cpp): each loss's own math over L1-resident data, rows across
+// the lanes, timed here per ISA and scaled to a shape. Every thread runs the floor kernel at once
+// on its own data (two threads share what the machine shares: the L3, the memory bus, the host),
+// and the per-thread CPU time is taken, so a busy machine's waiting for the CPU does not count.
+enum class FloorKind { softmax, softmax_focal, bce, sigmoid_focal, mse };
+
+struct FloorFns {
+    float (*softmax)(float*, int, bool);
+    float (*elementwise)(FloorLoss, const float*, const float*, float*, int);
+    int (*lanes)();
+};
+
+FloorFns floor_fns(const std::string& isa) {
+    if (isa == "avx512") return {fl_avx512::floor_softmax, fl_avx512::floor_elementwise, fl_avx512::floor_lanes};
+    if (isa == "avx2") return {fl_avx2::floor_softmax, fl_avx2::floor_elementwise, fl_avx2::floor_lanes};
+    return {fl_scalar::floor_softmax, fl_scalar::floor_elementwise, fl_scalar::floor_lanes};
+}
+
+double thread_cpu_ns() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+constexpr int kFloorCols = 256;        // softmax block: lanes x 256 columns (16 KiB with AVX-512)
+constexpr int kFloorElements = 2048;   // element-wise: x, t and g of 8 KiB each
+
+// CPU ns of one floor call on one thread, while `threads` threads run it: the median of 15
+// batches of ~2 ms each, averaged over the threads.
+double floor_call_ns(const std::string& isa, FloorKind kind, int cols, int threads) {
+    const FloorFns f = floor_fns(isa);
+    auto one_thread = [&](double* out) {
+        const int lanes = f.lanes();
+        std::vector<float> block((size_t)lanes * kFloorCols), x(kFloorElements), t(kFloorElements), g(kFloorElements);
+        Rng rng{12345};
+        auto refill = [&] {  // the softmax floor works in place: fresh logits for each call
+            for (auto& v : block) v = rng.range(-4, 4);
+        };
+        for (int i = 0; i < kFloorElements; ++i) {
+            x[i] = rng.range(-4, 4);
+            t[i] = kind == FloorKind::mse ? rng.range(-4, 4) : (float)(rng.next() >> 63);
+        }
+        refill();
+        std::vector<float> fresh = block;
+        volatile float sink = 0;
+        auto call = [&] {
+            switch (kind) {
+                case FloorKind::softmax:
+                case FloorKind::softmax_focal:
+                    memcpy(block.data(), fresh.data(), (size_t)lanes * cols * sizeof(float));
+                    sink = sink + f.softmax(block.data(), cols, kind == FloorKind::softmax_focal);
+                    break;
+                case FloorKind::bce:
+                    sink = sink + f.elementwise(FloorLoss::bce, x.data(), t.data(), g.data(), kFloorElements);
+                    break;
+                case FloorKind::sigmoid_focal:
+                    sink = sink + f.elementwise(FloorLoss::sigmoid_focal, x.data(), t.data(), g.data(), kFloorElements);
+                    break;
+                case FloorKind::mse:
+                    sink = sink + f.elementwise(FloorLoss::mse, x.data(), t.data(), g.data(), kFloorElements);
+                    break;
+            }
+        };
+        // the copy that restores the softmax block is timed apart and taken off
+        auto restore_only = [&] { memcpy(block.data(), fresh.data(), (size_t)lanes * cols * sizeof(float)); };
+        auto batch_ns = [&](auto&& fn) {
+            int calls = 0;
+            const double t0 = thread_cpu_ns();
+            double t1 = t0;
+            while (t1 - t0 < 2e6) {
+                for (int k = 0; k < 16; ++k) fn();
+                calls += 16;
+                t1 = thread_cpu_ns();
+            }
+            return (t1 - t0) / calls;
+        };
+        for (int w = 0; w < 3; ++w) batch_ns(call);  // warm-up
+        std::vector<double> per_call;
+        for (int b = 0; b < 15; ++b) {
+            double ns = batch_ns(call);
+            if (kind == FloorKind::softmax || kind == FloorKind::softmax_focal) ns -= batch_ns(restore_only);
+            per_call.push_back(ns);
+        }
+        std::sort(per_call.begin(), per_call.end());
+        *out = per_call[per_call.size() / 2];
+    };
+    std::vector<double> ns(threads);
+    std::vector<std::thread> pool;
+    for (int k = 1; k < threads; ++k) pool.emplace_back(one_thread, &ns[k]);
+    one_thread(&ns[0]);
+    for (auto& th : pool) th.join();
+    double sum = 0;
+    for (double v : ns) sum += v;
+    return sum / threads;
+}
+
+// The floor of a whole call at n x c on `threads` threads, in ms.
+double floor_ms(const std::string& isa, FloorKind kind, int64_t n, int64_t c, int threads) {
+    const int lanes = floor_fns(isa).lanes();
+    if (kind == FloorKind::softmax || kind == FloorKind::softmax_focal) {
+        const int cols = (int)std::min<int64_t>(c, kFloorCols);
+        const double blocks = (double)n / lanes * ((double)c / cols);  // a block: lanes rows x cols classes
+        return blocks * floor_call_ns(isa, kind, cols, threads) / threads / 1e6;
+    }
+    return (double)n * c / kFloorElements * floor_call_ns(isa, kind, 0, threads) / threads / 1e6;
+}
+
+struct FloorCase {
+    const char* loss;  // as the Java summary names it
+    FloorKind kind;
+    int64_t n, c;
+};
+
+const std::vector<FloorCase>& floor_cases() {
+    static const std::vector<FloorCase> cases = {
+        {"CrossEntropy", FloorKind::softmax, 65536, 10},         {"CrossEntropy", FloorKind::softmax, 4096, 1000},
+        {"CrossEntropy", FloorKind::softmax, 256, 32000},        {"CrossEntropy", FloorKind::softmax, 1024, 128256},
+        {"SoftmaxFocal", FloorKind::softmax_focal, 4096, 1000},  {"SoftmaxFocal", FloorKind::softmax_focal, 256, 32000},
+        {"SoftmaxFocal", FloorKind::softmax_focal, 65536, 10},   {"SoftmaxFocal", FloorKind::softmax_focal, 1024, 128256},
+        {"BinaryCrossEntropy", FloorKind::bce, 65536, 100},      {"SigmoidFocal", FloorKind::sigmoid_focal, 65536, 100},
+        {"MeanSquaredError", FloorKind::mse, 65536, 100},
+    };
+    return cases;
+}
+
+// One line per ISA, thread count and case: "floor <isa> <threads> <loss> <n>x<c> <ms> <ns per element per thread>".
+void print_floors() {
+    printf("compute floor: each loss's own math over L1-resident data, rows across lanes (compute_floor.cpp);\n"
+           "ms for the whole shape on that many threads, from the per-thread CPU time with every thread busy\n");
+    for (const char* isa : {"avx512", "avx2", "scalar"}) {
+        if (fl_isa_supported(isa) != 1) continue;
+        for (int threads : {1, 2})
+            for (const FloorCase& fc : floor_cases()) {
+                const double ms = floor_ms(isa, fc.kind, fc.n, fc.c, threads);
+                printf("floor %s %d %s %lldx%lld %.5f %.4f\n", isa, threads, fc.loss, (long long)fc.n, (long long)fc.c, ms,
+                       ms * 1e6 * threads / ((double)fc.n * fc.c));
+                fflush(stdout);
+            }
+    }
+}
+
 // ----------------------------------------------------------------------------------- bench
 double now_ms() {
     using namespace std::chrono;
@@ -1038,21 +1183,27 @@ void bench(bool quick) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false, do_bench = false;
+    bool quick = false, do_bench = false, do_floor = false;
     uint64_t seed = (uint64_t)std::chrono::steady_clock::now().time_since_epoch().count();
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--quick"))
             quick = true;
         else if (!strcmp(argv[i], "--bench"))
             do_bench = true;
+        else if (!strcmp(argv[i], "--floor"))
+            do_floor = true;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = strtoull(argv[++i], nullptr, 0);
         else {
-            printf("usage: %s [--quick] [--seed N] [--bench]\n", argv[0]);
+            printf("usage: %s [--quick] [--seed N] [--bench] [--floor]\n", argv[0]);
             return 2;
         }
     }
     printf("fusedloss %s, default isa %s, %d threads\n", fl_version(), fl_isa(), fl_threads());
+    if (do_floor) {
+        print_floors();
+        return 0;
+    }
     if (do_bench) {
         bench(quick);
         return 0;
