@@ -166,129 +166,230 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     out->nonfinite = nonfinite;
 }
 
-// Short rows (c <= kSmallRowMax) with class indices and no smoothing, cap or z-loss, kLanes rows
-// per batch: the per-row overhead, not the elements, is what costs here. Each row's
-// e = exp(z - z_y) (the label's logit as reference, as the general single sweep) goes to the
-// scratch batch laid out like the gradient, rows back to back. Then the row math runs once per
-// batch with row r in lane r (one log1p for kLanes rows), and the gradient is written as whole
-// vectors over the batch: g = e * k_row, the label's e replaced by -(sum of the others), so
-// g_y = -k * others = -coef * sw * cw[y] * (1 - p_y) without cancellation. A batch with a row
-// the single sweep cannot take (a logit more than 64 above the label's, or inf / NaN) goes
-// through the general path, row by row.
-void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
-                         float* scratch, fl::BlockSum* out) {
-    constexpr float kMaxAbove = 64.0f;  // as the general single sweep
-    const int64_t c = a.c;
-    const int nv = (int)((c + kLanes - 1) / kLanes);  // vectors per row
-    int32_t row_of[fl::kSmallRowMax * kLanes];  // flat lane of the batch -> its row
-    for (int64_t l = 0; l < c * kLanes; ++l) row_of[l] = (int32_t)(l / c);
-    float column[fl::kSmallRowMax + kLanes];    // lane -> column, per vector of a row
-    for (int l = 0; l < fl::kSmallRowMax + kLanes; ++l) column[l] = (float)l;
-    const vf neg_inf = set1(-INFINITY);
-    double total = 0.0;
+// Short rows (c <= kSmallRowMax) with class indices and no smoothing, cap or z-loss: the per-row
+// overhead, not the elements, is what costs here, so the rows go across the lanes, kLanes at a
+// time. A batch of kLanes rows is c whole vectors of logits (the rows back to back): the
+// exponentials are taken on those, every lane busy, each lane against its row's label logit (one
+// gather per batch, spread to the lanes by a permute), the label's own e (exactly 1) kept apart.
+// The row sums: the kept e reloaded one row per vector and summed across (sum_lanes_of, lane r =
+// row r). Then log S = log1p(others), k = w / S, the weights and the terms are vector operations
+// with row r in lane r, and the gradient is e times each lane's row factor, the label's element
+// -others * k, written as the batch's c whole vectors. Each phase runs over kSmallBatches batches
+// before the next, so the long latency chains of one batch's row math overlap the others'.
+// A batch with a row the single sweep cannot take (a logit more than 64 above the label's, inf /
+// NaN, a factor that is no normal float) goes through the general path, row by row.
+struct SmallRows {
+    const fl::SoftmaxArgs& a;
+    int c;
+    // lane l of the batch's vector v holds row (v * kLanes + l) / c, column (v * kLanes + l) % c
+    alignas(64) int32_t row_of[fl::kSmallRowMax * kLanes];
+    alignas(64) int32_t col_of[fl::kSmallRowMax * kLanes];
+    alignas(64) int32_t row_start[kLanes];     // r * c: row r's first element in the batch
+    alignas(64) float cw_table[16] = {};       // the class weights, padded for lookup16
+    vmask first_part, second_part;             // a row's lanes in its first (and second) vector
+    dacc terms;
+    double fallback_sum = 0.0;
     int64_t nonfinite = 0;
-    bool streamed = false;
-    for (int64_t i0 = row_begin; i0 < row_end; i0 += kLanes) {
-        const int rows = (int)min64(kLanes, row_end - i0);
-        float w[kLanes], sw[kLanes], cwy[kLanes];  // w = coef * sw * cw[y], 0 for a masked row
-        int32_t label[kLanes];
-        bool live[kLanes];
-        vf others[kLanes];
-        vmask ok = all_lanes();
-        for (int r = 0; r < kLanes; ++r) {
-            float* e = scratch + r * c;
-            others[r] = zero();
-            w[r] = 0.0f;
-            live[r] = false;
-            if (r >= rows) continue;
-            const int64_t i = i0 + r;
-            const int32_t y = a.labels[i];
-            sw[r] = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
-            label[r] = y;
-            live[r] = !(y == a.ignore_index || sw[r] != sw[r]);
-            if (!live[r]) {
-                for (int v = 0; v < nv; ++v) store(e + v * kLanes, zero());
-                continue;
-            }
-            cwy[r] = a.class_weights ? a.class_weights[y] : 1.0f;
-            const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
-            const double wd = coef * sw[r] * cwy[r];
-            w[r] = (float)wd;
-            if (!fits_float(wd)) ok = mask_andnot(all_lanes(), all_lanes());  // the general path keeps it in double
-            const float* x = a.logits + i * c;
-            const vf zy = set1(x[y]), vy = set1((float)y);
-            // a whole-vector load past the row end stays inside this block's rows (their lanes
-            // are dropped); at the block's end, a masked load
-            const bool over_read = i * c + nv * kLanes <= row_end * c;
-            vf sum = zero();
-            for (int v = 0; v < nv; ++v) {
-                const int n = (int)min64(kLanes, c - v * kLanes);
-                vf z;
-                if (n == kLanes)
-                    z = load(x + v * kLanes);
-                else if (over_read)
-                    z = select(first_n(n), load(x + v * kLanes), neg_inf);
-                else
-                    z = load_partial(x + v * kLanes, n, neg_inf);
-                const vf d = sub(z, zy);
-                ok = mask_and(ok, le(d, set1(kMaxAbove)));  // false for NaN
-                // the label's own e (exactly 1) is kept apart from the sum of the others
-                const vf ev = select(eq(load(column + v * kLanes), vy), zero(), exp_softmax(d));
-                store(e + v * kLanes, ev);  // the next row's store overwrites the tail lanes
-                sum = add(sum, ev);
-            }
-            others[r] = sum;
+
+    // One batch: its inputs (copied to whole vectors when it is short or its sample weights are
+    // strided), its kept e, and what the row math leaves for the gradient.
+    struct Batch {
+        int64_t i0;
+        int rows;
+        const float* x;
+        const int32_t* y;
+        const float* sw;  // NULL: 1
+        const float* up;  // NULL: 1
+        float* e_rows;    // kLanes * c floats of scratch, padded by a vector
+        vi yv;
+        vmask live;
+        vmask label[fl::kSmallRowMax];  // per vector: the lanes that hold their row's label
+        vf k, gy;
+        bool ok;
+        alignas(64) float x_pad[fl::kSmallRowMax * kLanes];
+        alignas(64) float sw_pad[kLanes];
+        alignas(64) float up_pad[kLanes];
+        alignas(64) int32_t y_pad[kLanes];
+    };
+
+    explicit SmallRows(const fl::SoftmaxArgs& args) : a(args), c((int)args.c) {
+        for (int l = 0; l < c * kLanes; ++l) {
+            row_of[l] = l / c;
+            col_of[l] = l % c;
         }
-        // k = w / S below must be a float that keeps its bits (w tiny against an S up to e^64
-        // would make it subnormal): otherwise the general path, whose factors stay in double
-        const vf o = sum_lanes_of(others), u = add(set1(1.0f), o), inv_u = div(set1(1.0f), u);
-        const vf wv = load(w), kv = mul(wv, inv_u);
-        ok = mask_and(ok, mask_or(eq(wv, zero()), ge(abs(wv), mul(set1(FLT_MIN), u))));  // k >= FLT_MIN
-        if (any(mask_andnot(ok, all_lanes()))) {
-            for (int r = 0; r < rows; ++r) {
-                fl::BlockSum row;
-                cross_entropy_impl<Extra::none, false>(a, i0 + r, i0 + r + 1, scratch, &row);
-                total += row.sum;
-                nonfinite += row.nonfinite;
+        for (int r = 0; r < kLanes; ++r) row_start[r] = r * c;
+        if (a.class_weights) memcpy(cw_table, a.class_weights, (size_t)c * sizeof(float));
+        first_part = first_n(c < kLanes ? c : kLanes);
+        second_part = first_n(c > kLanes ? c - kLanes : 0);
+    }
+
+    void prepare(Batch& b, int64_t i0, int64_t row_end, float* e_rows) {
+        const int64_t stride = a.sample_weight_stride;
+        b.i0 = i0;
+        b.rows = (int)min64(kLanes, row_end - i0);
+        b.x = a.logits + i0 * c;
+        b.y = a.labels + i0;
+        b.sw = a.sample_weights ? a.sample_weights + i0 * stride : nullptr;
+        b.up = a.upstream ? a.upstream + i0 : nullptr;
+        b.e_rows = e_rows;
+        if (b.rows < kLanes) {  // the rows past the end are no rows (rows_in below)
+            memset(b.x_pad, 0, sizeof b.x_pad);
+            memcpy(b.x_pad, b.x, (size_t)b.rows * c * sizeof(float));
+            b.x = b.x_pad;
+            memset(b.y_pad, 0, sizeof b.y_pad);
+            memcpy(b.y_pad, b.y, (size_t)b.rows * sizeof(int32_t));
+            b.y = b.y_pad;
+            if (b.up) {
+                memset(b.up_pad, 0, sizeof b.up_pad);
+                memcpy(b.up_pad, b.up, (size_t)b.rows * sizeof(float));
+                b.up = b.up_pad;
             }
-            continue;
         }
-        // Row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S.
-        float log_s[kLanes], k[kLanes], oth[kLanes];
-        store(log_s, fmadd(sub(o, sub(u, set1(1.0f))), inv_u, log(u)));
-        store(k, kv);
-        store(oth, o);
-        for (int r = 0; r < rows; ++r) {
-            const int64_t i = i0 + r;
-            float* per_term = a.per_term ? a.per_term + i : nullptr;
-            if (!live[r]) {
-                if (per_term) *per_term = 0.0f;
-                continue;
-            }
-            const double term = (double)sw[r] * ((double)cwy[r] * (double)log_s[r]);
-            if (per_term) *per_term = (float)term;
-            total += term;
-            if (!isfinite(term)) ++nonfinite;
-            scratch[r * c + label[r]] = -oth[r];
-        }
-        if (!a.grad) continue;
-        float* g = a.grad + i0 * c;
-        const int64_t len = rows * c;
-        // a whole batch is kLanes * c floats, so an aligned block start keeps every batch aligned
-        const bool nt = a.stream_grad && (uintptr_t)g % (uintptr_t)kStreamAlign == 0;
-        streamed |= nt;
-        for (int64_t j = 0; j < len; j += kLanes) {
-            const vf gv = mul(load(scratch + j), permute(kv, load_i(row_of + j)));
-            const int n = (int)min64(kLanes, len - j);
-            if (n == kLanes && nt)
-                stream(g + j, gv);
-            else
-                store_n(g + j, n, gv);
+        if (b.sw && (b.rows < kLanes || stride != 1)) {
+            for (int r = 0; r < kLanes; ++r) b.sw_pad[r] = r < b.rows ? b.sw[r * stride] : 0.0f;
+            b.sw = b.sw_pad;
         }
     }
-    if (streamed) stream_fence();
-    out->sum = total;
-    out->nonfinite = nonfinite;
+
+    // Pass 1: the exponentials against the label logits, the label's own left out (its lanes
+    // kept in b.label for pass 2); false where the batch needs the general path (nothing written).
+    FL_INLINE bool exponentials(Batch& b) {
+        constexpr float kMaxAbove = 64.0f;
+        // locals, not loads through b or this after every float store (-fno-strict-aliasing)
+        const float* const x = b.x;
+        float* const e_rows = b.e_rows;
+        const int32_t* const rows_of = row_of;
+        const int32_t* const cols_of = col_of;
+        const int cc = c;
+        const vi yv = load_i(b.y);
+        const vf swv = b.sw ? load(b.sw) : set1(1.0f);
+        const vmask live = mask_and(mask_andnot(eq_i(yv, set1_i(a.ignore_index)), first_n(b.rows)), eq(swv, swv));
+        b.yv = yv;
+        b.live = live;
+        const bool all_live = count(live) == kLanes;
+        const vf zy = gather(x, add_i(load_i(row_start), yv), live);
+        const vf livef = select(live, set1(1.0f), zero());
+        vmask ok = all_lanes();
+        vmask* const label = b.label;
+        for (int v = 0; v < cc; ++v) {
+            const vi rv = load_i(rows_of + v * kLanes);
+            const vf d = sub(load(x + v * kLanes), permute(zy, rv));
+            const vmask is_label = eq_i(load_i(cols_of + v * kLanes), permute_i(yv, rv));
+            label[v] = is_label;
+            vf e = select(is_label, zero(), exp_softmax(d));
+            if (all_live) {
+                ok = mask_and(ok, le(d, set1(kMaxAbove)));  // false for NaN
+            } else {  // a masked row's logits may be anything: its lanes are dropped
+                const vmask row_live = neq(permute(livef, rv), zero());
+                ok = mask_and(ok, mask_or(le(d, set1(kMaxAbove)), mask_andnot(row_live, all_lanes())));
+                e = select(row_live, e, zero());
+            }
+            store(e_rows + v * kLanes, e);
+        }
+        return !any(mask_andnot(ok, all_lanes()));
+    }
+
+    // The row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S, the terms.
+    // False where a factor is no normal float (nothing written).
+    FL_INLINE bool row_math(Batch& b, float* per_term) {
+        vf row_e[kLanes];
+        for (int r = 0; r < kLanes; ++r) {
+            const float* er = b.e_rows + r * c;
+            row_e[r] = select(first_part, load(er), zero());
+            if (c > kLanes) row_e[r] = add(row_e[r], select(second_part, load(er + kLanes), zero()));
+        }
+        const vf others = sum_lanes_of(row_e), u = add(set1(1.0f), others), inv_u = div(set1(1.0f), u);
+        const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_u, log_normal(u));  // log1p(others)
+        const vf swv = b.sw ? load(b.sw) : set1(1.0f);
+        const vf sw_live = select(b.live, swv, zero());
+        const vf cwy = a.class_weights ? select(b.live, lookup16(cw_table, b.yv), zero())
+                                       : select(b.live, set1(1.0f), zero());
+        // w = coef * sw * cw[y] rounded once, and k = w / S must be normal floats (a tiny w against
+        // an S up to e^64 would be subnormal): otherwise the general path, whose factors stay in double
+        bool fits = true;
+        const vf w = product_in_double(a.grad_scale, b.up ? load(b.up) : set1(1.0f), sw_live, cwy, fits);
+        b.k = mul(w, inv_u);
+        if (!fits || any(mask_andnot(mask_or(eq(w, zero()), ge(abs(w), mul(set1(FLT_MIN), u))), all_lanes())))
+            return false;
+        // the term sw * cw[y] * log S in float (two roundings), in double where sw * cw[y] overflows
+        const vf sw_cw = mul(sw_live, cwy), log_s_live = select(b.live, log_s, zero());
+        vf term;
+        if (any(mask_andnot(finite_mask(sw_cw), all_lanes()))) {
+            term = terms.add_product3(sw_live, cwy, log_s_live);
+        } else {
+            term = mul(sw_cw, log_s_live);
+            terms.add(term);
+        }
+        nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
+        if (per_term) store_n(per_term, b.rows, term);
+        b.gy = select(b.live, mul(sub(zero(), others), b.k), zero());  // -k others = -coef sw cw[y] (1 - p_y)
+        return true;
+    }
+
+    // Pass 2: g = e * k of each lane's row, the label's element gy.
+    FL_INLINE void gradient(const Batch& b, float* g, bool nt) {
+        const float* const e_rows = b.e_rows;
+        const int32_t* const rows_of = row_of;
+        const vmask* const label = b.label;
+        const vf k = b.k, gy = b.gy;
+        const int64_t len = (int64_t)b.rows * c;
+        const int cc = c;
+        for (int v = 0; v < cc; ++v) {
+            const int n = (int)min64(kLanes, len - v * kLanes);
+            if (n <= 0) break;
+            const vi rv = load_i(rows_of + v * kLanes);
+            const vf gv = select(label[v], permute(gy, rv), mul(load(e_rows + v * kLanes), permute(k, rv)));
+            if (nt && n == kLanes)
+                stream(g + v * kLanes, gv);
+            else
+                store_n(g + v * kLanes, n, gv);
+        }
+    }
+
+    void run(int64_t row_begin, int64_t row_end, float* scratch, fl::BlockSum* out) {
+        constexpr int G = fl::kSmallBatches;
+        float* const general_scratch = scratch + G * fl::small_batch_floats(c);
+        Batch batches[G];
+        bool streamed = false;
+        for (int64_t i0 = row_begin; i0 < row_end; i0 += G * kLanes) {
+            const int nb = (int)min64(G, (row_end - i0 + kLanes - 1) / kLanes);
+            for (int k = 0; k < nb; ++k) {
+                Batch& b = batches[k];
+                prepare(b, i0 + k * kLanes, row_end, scratch + k * fl::small_batch_floats(c));
+                b.ok = exponentials(b);
+            }
+            for (int k = 0; k < nb; ++k) {
+                Batch& b = batches[k];
+                if (b.ok) b.ok = row_math(b, a.per_term ? a.per_term + b.i0 : nullptr);
+            }
+            for (int k = 0; k < nb; ++k) {
+                const Batch& b = batches[k];
+                if (!b.ok) {
+                    for (int r = 0; r < b.rows; ++r) {
+                        fl::BlockSum row;
+                        cross_entropy_impl<Extra::none, false>(a, b.i0 + r, b.i0 + r + 1, general_scratch, &row);
+                        fallback_sum += row.sum;
+                        nonfinite += row.nonfinite;
+                    }
+                    continue;
+                }
+                if (!a.grad) continue;
+                float* g = a.grad + b.i0 * c;
+                // a batch is kLanes * c floats, so an aligned block start keeps every batch aligned
+                const bool nt = a.stream_grad && (uintptr_t)g % (uintptr_t)kStreamAlign == 0;
+                streamed |= nt;
+                gradient(b, g, nt);
+            }
+        }
+        if (streamed) stream_fence();
+        out->sum = terms.total() + fallback_sum;
+        out->nonfinite = nonfinite;
+    }
+};
+
+void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
+                         float* scratch, fl::BlockSum* out) {
+    SmallRows(a).run(row_begin, row_end, scratch, out);
 }
 
 template <Extra X>

@@ -93,6 +93,17 @@ inline vf log_1_2(vf u) {
     return log_reduced(sub(m, set1(1.0f)), select(big, set1(1.0f), zero()));
 }
 
+// Natural log of a positive normal finite float (no special value to handle).
+inline vf log_normal(vf x) {
+    const vi bits = as_int(x);
+    vf e = to_float(sub_i(shr_i<23>(bits), set1_i(127)));
+    vf m = as_float(or_i(and_i(bits, set1_i(0x007fffff)), set1_i(0x3f800000)));  // [1, 2)
+    const vmask big = gt(m, set1(1.41421356f));  // keep m in [sqrt(1/2), sqrt(2)]
+    m = select(big, mul(m, set1(0.5f)), m);
+    e = select(big, add(e, set1(1.0f)), e);
+    return log_reduced(sub(m, set1(1.0f)), e);
+}
+
 // Natural log over the whole float range.
 inline vf log(vf x) {
     vmask tiny = lt(x, set1(FLT_MIN));  // denormals: scale into the normal range first
