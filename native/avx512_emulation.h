@@ -120,6 +120,11 @@ inline __m512 _mm512_add_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x,
 inline __m512 _mm512_sub_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x, float y) { return x - y; }); }
 inline __m512 _mm512_mul_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x, float y) { return x * y; }); }
 inline __m512 _mm512_div_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x, float y) { return x / y; }); }
+// The hardware's estimate is within 2^-14 of 1 / a; the correctly rounded quotient is within that.
+inline __m512 _mm512_rcp14_ps(__m512 a) {
+    for (float& x : a.v) x = 1.0f / x;
+    return a;
+}
 inline __m512 _mm512_max_ps(__m512 a, __m512 b) { return lanes(a, b, x86_max); }
 inline __m512 _mm512_min_ps(__m512 a, __m512 b) { return lanes(a, b, x86_min); }
 inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {

@@ -114,6 +114,8 @@ inline void weigh_unless_zero(vf factor, vf& term, vf& deriv) {
     term = times_unless_zero(factor, term);
     deriv = times_unless_zero(factor, deriv);
 }
+// Whether every lane is finite (the tail lanes are loaded as 0).
+inline bool all_finite(vf x) { return !any(mask_andnot(finite_mask(x), all_lanes())); }
 inline vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
 inline vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
 

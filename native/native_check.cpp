@@ -1249,6 +1249,24 @@ int main(int argc, char** argv) {
     }
     printf("small shapes done (%.1f s)\n", (now_ms() - t0) / 1000);
 
+    // Cross-entropy's short-row path (C <= 16, class indices, no smoothing, cap or z-loss: rows
+    // across the lanes): every C, row counts around the lane counts and odd, every special value,
+    // in place, weights with NaN, strided sample weights.
+    for (int64_t c = 1; c <= 16; ++c)
+        for (int64_t n : {1, 7, 15, 16, 17, 33, 63, 65, 1001}) {
+            if (quick && n > 17 && n != 1001 && c % 3) continue;
+            for (int k = 0; k < (quick ? 2 : 4); ++k) {
+                Options o = random_options(CE, n, c, rng, k == 0);
+                o.dense = false;
+                o.eps = 0;
+                o.cap = 0;
+                o.z_loss = 0;
+                o.special = k == 0 ? NONE : (Special)rng.below(5);
+                run_case(o, rng);
+            }
+        }
+    printf("short rows done (%.1f s)\n", (now_ms() - t0) / 1000);
+
     // Large rows: vocabulary sizes, fewer combinations.
     std::vector<int64_t> big = {4097, 32000, 128256};
     if (!quick) big.push_back(262144);
@@ -1293,6 +1311,13 @@ int main(int argc, char** argv) {
         if (is_softmax(loss)) {
             check_determinism(random_options(loss, 600, 129, rng, true), rng);
             check_determinism(random_options(loss, 5003, 10, rng, false), rng);  // short rows
+            if (loss == CE)
+                for (int64_t c : {1, 3, 10, 16}) {  // the rows-across-lanes path, several row blocks
+                    Options o = random_options(CE, 20011, c, rng, c == 3);
+                    o.dense = false;
+                    o.eps = o.cap = o.z_loss = 0;
+                    check_determinism(o, rng);
+                }
             check_determinism(random_options(loss, 21, 4097, rng, false), rng);
             if (loss == CE) check_determinism(single_sweep(70, 4097, true), rng);  // interleaved
             if (!quick) check_determinism(random_options(loss, 33, 128256, rng, true), rng);

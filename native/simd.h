@@ -79,6 +79,7 @@ inline vf add(vf a, vf b) { return _mm256_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 inline vf div(vf a, vf b) { return _mm256_div_ps(a, b); }
+inline vf rcp_estimate(vf a) { return _mm256_rcp_ps(a); }  // 1 / a to 1.5 * 2^-12 relative
 inline vf fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }   // a * b + c
 inline vf fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); } // c - a * b
 // max / min return b when either is NaN (the x86 rule): max(lo, x) keeps a NaN x.
@@ -220,6 +221,7 @@ inline vf add(vf a, vf b) { return _mm512_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 inline vf div(vf a, vf b) { return _mm512_div_ps(a, b); }
+inline vf rcp_estimate(vf a) { return _mm512_rcp14_ps(a); }  // 1 / a to 2^-14 relative
 inline vf fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 inline vf fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 inline vf max(vf a, vf b) { return _mm512_max_ps(a, b); }  // b when either is NaN, as AVX2
@@ -358,6 +360,7 @@ inline vf add(vf a, vf b) { return a + b; }
 inline vf sub(vf a, vf b) { return a - b; }
 inline vf mul(vf a, vf b) { return a * b; }
 inline vf div(vf a, vf b) { return a / b; }
+inline vf rcp_estimate(vf a) { return 1.0f / a; }
 inline vf fmadd(vf a, vf b, vf c) { return a * b + c; }
 inline vf fnmadd(vf a, vf b, vf c) { return c - a * b; }
 inline vf max(vf a, vf b) { return a > b ? a : b; }  // b when either is NaN, as x86 maxps
