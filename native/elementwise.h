@@ -2,11 +2,14 @@
 // sigmoid focal), generic over simd.h.
 //
 // A loss is a small struct with
-//   void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const
+//   template <bool Careful> void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const
 // giving the unweighted term and d term / dx of the n (<= kLanes) elements at columns
 // [col, col + n) (class weights that live inside the term, such as pos_weight, are its own
-// business). This loop applies the sample / element weights and the masks, writes per_term and
-// the gradient, and sums the terms of each row in double.
+// business). eval<false> may assume every x is finite; where its weighted term is not finite,
+// this loop evaluates the vector again with eval<true>, which keeps every rule for inf and NaN
+// (a zero factor drops its part, 0 * inf included), and counts the non-finite terms there: a
+// finite term means finite x, where both agree. This loop applies the sample / element weights
+// and the masks, writes per_term and the gradient, and sums the terms of each row in double.
 #pragma once
 
 #include <string.h>
@@ -19,6 +22,9 @@
 namespace FL_NS {
 
 using namespace simd;
+
+// Whether every lane is finite (the tail lanes are loaded as 0).
+inline bool all_finite(vf x) { return !any(mask_andnot(finite_mask(x), all_lanes())); }
 
 template <class Loss>
 inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
@@ -49,10 +55,9 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const bool wide = !(row_scale == 0.0 || (abs_scale >= 0x1p-64 && abs_scale <= 0x1p64));
         const vf vscale = set1((float)row_scale);
         // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing
-        // that matters (about 1e-7 relative) before they go to double. Non-finite terms are
-        // counted per lane in float (exact far beyond any row length).
+        // that matters (about 1e-7 relative) before they go to double.
         dacc row_sum;
-        vf part = zero(), bad = zero();
+        vf part = zero();
         // wide: a compile-time copy of the loop for the rare rows whose factor is no float
         auto body = [&](int64_t j, int n, auto wide) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
@@ -63,10 +68,15 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
                 w = mul(w, e);
             }
             vf term, deriv;
-            loss.eval(load_n(x + j, n, zero()), load_n(t + j, n, zero()), j, n, term, deriv);
+            const vf xv = load_n(x + j, n, zero()), tv = load_n(t + j, n, zero());
+            loss.template eval<false>(xv, tv, j, n, term, deriv);
             term = select(active, mul(w, term), zero());
+            if (!all_finite(term)) {  // rare: inf / NaN predictions, or a term beyond float range
+                loss.template eval<true>(xv, tv, j, n, term, deriv);
+                term = select(active, mul(w, term), zero());
+                nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
+            }
             part = add(part, term);
-            bad = add(bad, select(finite_mask(term), zero(), set1(1.0f)));
             if (per_term) store_n(per_term + j, n, term);
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
@@ -96,9 +106,6 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             sweep(std::false_type{});
         row_sum.add(part);
         total += row_sum.total();
-        dacc bad_sum;
-        bad_sum.add(bad);
-        nonfinite += (int64_t)bad_sum.total();
     }
     out->sum = total;
     out->nonfinite = nonfinite;
@@ -114,8 +121,6 @@ inline void weigh_unless_zero(vf factor, vf& term, vf& deriv) {
     term = times_unless_zero(factor, term);
     deriv = times_unless_zero(factor, deriv);
 }
-// Whether every lane is finite (the tail lanes are loaded as 0).
-inline bool all_finite(vf x) { return !any(mask_andnot(finite_mask(x), all_lanes())); }
 inline vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
 inline vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
 
