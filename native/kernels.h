@@ -21,7 +21,7 @@ static inline size_t softmax_scratch_floats(int64_t c) {
 
 // Rows of at least this many classes are long: cross-entropy writes such a row's gradient during
 // the next row's pass 1 (GradWriter in softmax_row.h), so they go several to a row block.
-constexpr int64_t kLongRow = 4096;
+constexpr int64_t kLongRow = 1536;
 
 // Short rows are processed a few at a time (their latency chains overlap); each needs its own
 // scratch row, so a worker's scratch is softmax_group(c) * softmax_scratch_floats(c) floats.
