@@ -392,6 +392,147 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
     SmallRows(a).run(row_begin, row_end, scratch, out);
 }
 
+// Short rows (2 <= c <= kSmallRowMax) with dense targets and no smoothing, cap or z-loss (one-hot
+// targets from frameworks that have no class indices): each row is loaded into one vector (two
+// when c > kLanes), and the row reductions (the max, the sum of e, the target mass Q, the gap
+// sum q (M - z)) are transposed horizontal reductions with row r in lane r, kLanes rows at a time;
+// the row math is then one vector operation for kLanes rows. A batch with a NaN or +inf logit,
+// a row all -inf, a non-finite target or term, or a factor that is no normal float goes through
+// the general path, row by row.
+struct SmallDenseRows {
+    static constexpr int kMaxParts = (int)((fl::kSmallRowMax + kLanes - 1) / kLanes);  // vectors per row
+    const fl::SoftmaxArgs& a;
+    int c, parts;
+    vf cw[kMaxParts];
+    vmask last_part;  // the lanes of a row's last vector
+    dacc terms;
+    double fallback_sum = 0.0;
+    int64_t nonfinite = 0;
+
+    explicit SmallDenseRows(const fl::SoftmaxArgs& args) : a(args), c((int)args.c) {
+        parts = (c + kLanes - 1) / kLanes;
+        last_part = first_n(c - (parts - 1) * kLanes);
+        for (int p = 0; p < parts; ++p)
+            cw[p] = a.class_weights ? load_n(a.class_weights + p * kLanes, (int)min64(kLanes, c - p * kLanes), zero())
+                                    : set1(1.0f);
+    }
+
+    // One batch of rows [i0, i0 + rows); false, with nothing written, where it needs the general path.
+    FL_INLINE bool batch(int64_t i0, int rows) {
+        const int64_t stride = a.sample_weight_stride;
+        const int cc = c, np = parts;
+        const vf neg_inf = set1(-INFINITY);
+        alignas(64) float sw_lanes[kLanes], up_lanes[kLanes];
+        bool live[kLanes];
+        for (int r = 0; r < kLanes; ++r) {
+            sw_lanes[r] = r < rows && a.sample_weights ? a.sample_weights[(i0 + r) * stride] : 1.0f;
+            up_lanes[r] = r < rows && a.upstream ? a.upstream[i0 + r] : 1.0f;
+            live[r] = r < rows && sw_lanes[r] == sw_lanes[r];
+            if (!live[r]) sw_lanes[r] = 0.0f;
+        }
+        // the rows, one (or two) vectors each; the lanes past a row's end hold -inf and 0
+        vf z[kLanes][kMaxParts], t[kLanes][kMaxParts], row_max[kLanes];
+        vmask bad = mask_andnot(all_lanes(), all_lanes());
+        bool any_masked_class = false;
+        for (int r = 0; r < kLanes; ++r) {
+            const float* xr = a.logits + (i0 + r) * cc;
+            const float* tr = a.targets + (i0 + r) * cc;
+            vf m = neg_inf;
+            for (int p = 0; p < np; ++p) {
+                const int n = (int)min64(kLanes, cc - p * kLanes);
+                if (live[r]) {
+                    z[r][p] = load_n(xr + p * kLanes, n, neg_inf);
+                    t[r][p] = load_n(tr + p * kLanes, n, zero());
+                    // NaN or +inf logits, non-finite targets: the general path's rules
+                    bad = mask_or(bad, mask_or(neq(z[r][p], z[r][p]), eq(z[r][p], set1(INFINITY))));
+                    bad = mask_or(bad, mask_andnot(finite_mask(t[r][p]), all_lanes()));
+                    any_masked_class |= any(mask_and(first_n(n), eq(z[r][p], neg_inf)));
+                } else {
+                    z[r][p] = zero();
+                    t[r][p] = zero();
+                }
+                m = max(m, z[r][p]);
+            }
+            row_max[r] = m;
+        }
+        if (any(bad)) return false;
+        const vf big_m = max_lanes_of(row_max);  // M, row r in lane r
+        if (any(mask_andnot(finite_mask(big_m), all_lanes()))) return false;  // a row all -inf
+        // The max's own e is exactly 1: the others are summed apart from it (a float 1 + small
+        // would lose a confident row's loss), and log S = log1p(others); ties at the max add 1 each.
+        vf e_rows[kLanes], q_rows[kLanes], gap_rows[kLanes];
+        vf e[kLanes][kMaxParts], q[kLanes][kMaxParts];
+        alignas(64) float ties[kLanes];
+        for (int r = 0; r < kLanes; ++r) {
+            const vf mr = permute(big_m, set1_i(r));
+            e_rows[r] = q_rows[r] = gap_rows[r] = zero();
+            int at_max = 0;
+            for (int p = 0; p < np; ++p) {
+                const vmask lanes = p == np - 1 ? last_part : all_lanes();
+                e[r][p] = exp_softmax(sub(z[r][p], mr));  // 0 for a -inf (masked) class
+                q[r][p] = select(lanes, mul(cw[p], t[r][p]), zero());
+                // no target mass, no part of the loss: 0, not 0 * inf at a masked class
+                const vf gap = select(eq(q[r][p], zero()), zero(), mul(q[r][p], sub(mr, z[r][p])));
+                const vmask is_max = mask_and(lanes, eq(z[r][p], mr));
+                at_max += count(is_max);
+                e_rows[r] = add(e_rows[r], select(mask_andnot(is_max, lanes), e[r][p], zero()));
+                q_rows[r] = add(q_rows[r], q[r][p]);
+                gap_rows[r] = add(gap_rows[r], gap);
+            }
+            ties[r] = live[r] ? (float)(at_max - 1) : 0.0f;
+        }
+        const vf others = add(sum_lanes_of(e_rows), load(ties));
+        const vf big_q = sum_lanes_of(q_rows), big_gap = sum_lanes_of(gap_rows);
+        const vf u = add(set1(1.0f), others), inv_s = div(set1(1.0f), u);  // S = 1 + others
+        const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_s, log_normal(u));
+        const vf swv = load(sw_lanes);
+        // loss = Q log S + sum q (M - z); an empty target mass gives 0
+        const vf loss = select(eq(big_q, zero()), zero(), fmadd(big_q, log_s, big_gap));
+        const vf term = mul(swv, loss);
+        if (!all_finite(term)) return false;  // inf / NaN terms: the general path counts them
+        // coef_q = grad_scale * upstream * sw rounded once; coef_p = coef_q * Q / S
+        bool fits = true;
+        const vf coef_q = product_in_double(a.grad_scale, load(up_lanes), swv, set1(1.0f), fits);
+        const vf coef_p = mul(coef_q, mul(big_q, inv_s));
+        if (!fits || any(mask_andnot(mask_or(eq(coef_p, zero()), ge(abs(coef_p), set1(FLT_MIN))), all_lanes())))
+            return false;
+        terms.add(term);
+        if (a.per_term) store_n(a.per_term + i0, rows, term);
+        if (!a.grad) return true;
+        for (int r = 0; r < rows; ++r) {
+            float* gr = a.grad + (i0 + r) * cc;
+            const vf kp = permute(coef_p, set1_i(r)), kq = permute(coef_q, set1_i(r));
+            for (int p = 0; p < np; ++p) {
+                vf g = live[r] ? fnmadd(kq, q[r][p], mul(kp, e[r][p])) : zero();
+                if (any_masked_class) g = select(eq(z[r][p], neg_inf), zero(), g);  // masked class: 0
+                const int n = (int)min64(kLanes, cc - p * kLanes);
+                // a whole vector may run into the next rows of this batch (written next, loaded
+                // already), not past the batch's end
+                if (n < kLanes && (int64_t)r * cc + p * kLanes + kLanes <= (int64_t)rows * cc)
+                    store(gr + p * kLanes, g);
+                else
+                    store_n(gr + p * kLanes, n, g);
+            }
+        }
+        return true;
+    }
+
+    void run(int64_t row_begin, int64_t row_end, float* scratch, fl::BlockSum* out) {
+        for (int64_t i0 = row_begin; i0 < row_end; i0 += kLanes) {
+            const int rows = (int)min64(kLanes, row_end - i0);
+            if (batch(i0, rows)) continue;
+            for (int r = 0; r < rows; ++r) {
+                fl::BlockSum row;
+                cross_entropy_impl<Extra::dense, false>(a, i0 + r, i0 + r + 1, scratch, &row);
+                fallback_sum += row.sum;
+                nonfinite += row.nonfinite;
+            }
+        }
+        out->sum = terms.total() + fallback_sum;
+        out->nonfinite = nonfinite;
+    }
+};
+
 template <Extra X>
 void cross_entropy_cap(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float* scratch,
                        fl::BlockSum* out) {
@@ -408,7 +549,11 @@ void cross_entropy_rows(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float*
     if (kLanes > 1 && a.labels && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
         !(a.soft_cap > 0.0f) && a.z_loss == 0.0f)
         cross_entropy_small(a, r0, r1, scratch, out);
-    else if (!a.labels)
+    else if (kLanes > 1 && !a.labels && a.c >= 2 && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
+             !(a.soft_cap > 0.0f) && a.z_loss == 0.0f) {
+        SmallDenseRows rows(a);
+        rows.run(r0, r1, scratch, out);
+    } else if (!a.labels)
         cross_entropy_cap<Extra::dense>(a, r0, r1, scratch, out);
     else if (a.smoothing != 0.0f)
         cross_entropy_cap<Extra::smoothing>(a, r0, r1, scratch, out);

@@ -23,9 +23,6 @@ namespace FL_NS {
 
 using namespace simd;
 
-// Whether every lane is finite (the tail lanes are loaded as 0).
-inline bool all_finite(vf x) { return !any(mask_andnot(finite_mask(x), all_lanes())); }
-
 template <class Loss>
 inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                              int64_t row_end, fl::BlockSum* out) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <dirent.h>
+#include <xmmintrin.h>
 
 #include "compute_floor.h"
 #include "fusedloss.h"
@@ -889,6 +890,11 @@ void check_weight_sums(Rng& rng, bool quick) {
 }
 
 
+double now_ms() {
+    using namespace std::chrono;
+    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
+}
+
 // ----------------------------------------------------------------------------- compute floor
 // The compute floor (compute_floor.cpp): each loss's own math over L1-resident data, rows across
 // the lanes, timed here per ISA and scaled to a shape. Every thread runs the floor kernel at once
@@ -1015,6 +1021,51 @@ const std::vector<FloorCase>& floor_cases() {
     return cases;
 }
 
+// A copy with non-temporal stores (baseline SSE: movntps), the head stored plainly until 16-byte
+// aligned: it reads and writes the same bytes as a copy, without the read-for-ownership of the
+// destination lines, the way the softmax losses write a large gradient.
+void stream_copy(float* dst, const float* src, int64_t count) {
+    int64_t i = 0;
+    for (; i < count && (uintptr_t)(dst + i) % 16; ++i) dst[i] = src[i];
+    for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < count; ++i) dst[i] = src[i];
+    _mm_sfence();
+}
+
+// The bandwidth yardstick at n x c on `threads` threads: memcpy (ordinary stores at these sizes:
+// every destination line is read before it is written) and stream_copy, alternated, 15 pairs;
+// "copy <threads> <n>x<c> <memcpy ms> <stream ms> <median of the stream / memcpy ratios>".
+void print_copy(int64_t n, int64_t c, int threads) {
+    const int64_t count = n * c;
+    std::vector<float> src(count, 1.0f), dst(count, 0.0f);
+    auto split = [&](void (*copy)(float*, const float*, int64_t)) {
+        if (threads == 1) return copy(dst.data(), src.data(), count);
+        const int64_t half = count / 2 / 16 * 16;  // whole 64-byte lines per thread
+        std::thread other([&] { copy(dst.data() + half, src.data() + half, count - half); });
+        copy(dst.data(), src.data(), half);
+        other.join();
+    };
+    auto plain = [](float* d, const float* s, int64_t k) { memcpy(d, s, (size_t)k * sizeof(float)); };
+    std::vector<double> tp, ts, ratio;
+    for (int r = 0; r < 17; ++r) {
+        const double t0 = now_ms();
+        split(plain);
+        const double t1 = now_ms();
+        split(stream_copy);
+        const double t2 = now_ms();
+        if (r < 2) continue;  // warm-up: first touch, caches
+        tp.push_back(t1 - t0);
+        ts.push_back(t2 - t1);
+        ratio.push_back((t2 - t1) / (t1 - t0));
+    }
+    std::sort(tp.begin(), tp.end());
+    std::sort(ts.begin(), ts.end());
+    std::sort(ratio.begin(), ratio.end());
+    printf("copy %d %lldx%lld %.5f %.5f %.4f\n", threads, (long long)n, (long long)c, tp[tp.size() / 2],
+           ts[ts.size() / 2], ratio[ratio.size() / 2]);
+    fflush(stdout);
+}
+
 // One line per ISA, thread count and case: "floor <isa> <threads> <loss> <n>x<c> <ms> <ns per element per thread>".
 void print_floors() {
     printf("compute floor: each loss's own math over L1-resident data, rows across lanes (compute_floor.cpp);\n"
@@ -1029,13 +1080,17 @@ void print_floors() {
                 fflush(stdout);
             }
     }
+    printf("copies: memcpy and a non-temporal-store copy of the same bytes (x -> grad), ms, and their paired ratio\n");
+    for (int64_t n_c : {65536LL * 10, 4096LL * 1000, 256LL * 32000, 1024LL * 128256, 65536LL * 100})
+        for (int threads : {1, 2}) {
+            const FloorCase* fc = nullptr;
+            for (const FloorCase& f : floor_cases())
+                if (f.n * f.c == n_c) fc = &f;
+            print_copy(fc->n, fc->c, threads);
+        }
 }
 
 // ----------------------------------------------------------------------------------- bench
-double now_ms() {
-    using namespace std::chrono;
-    return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
-}
 
 double cpu_ms() {  // CPU time of the whole process (all threads)
     timespec t;
@@ -1249,15 +1304,15 @@ int main(int argc, char** argv) {
     }
     printf("small shapes done (%.1f s)\n", (now_ms() - t0) / 1000);
 
-    // Cross-entropy's short-row path (C <= 16, class indices, no smoothing, cap or z-loss: rows
-    // across the lanes): every C, row counts around the lane counts and odd, every special value,
-    // in place, weights with NaN, strided sample weights.
+    // Cross-entropy's short-row paths (C <= 16, class indices or dense targets, no smoothing, cap
+    // or z-loss: the row math across the lanes): every C, row counts around the lane counts and
+    // odd, every special value, in place, weights with NaN, strided sample weights.
     for (int64_t c = 1; c <= 16; ++c)
         for (int64_t n : {1, 7, 15, 16, 17, 33, 63, 65, 1001}) {
             if (quick && n > 17 && n != 1001 && c % 3) continue;
             for (int k = 0; k < (quick ? 2 : 4); ++k) {
                 Options o = random_options(CE, n, c, rng, k == 0);
-                o.dense = false;
+                o.dense = k % 2 == 1;  // the dense-target short-row path too
                 o.eps = 0;
                 o.cap = 0;
                 o.z_loss = 0;
@@ -1312,9 +1367,9 @@ int main(int argc, char** argv) {
             check_determinism(random_options(loss, 600, 129, rng, true), rng);
             check_determinism(random_options(loss, 5003, 10, rng, false), rng);  // short rows
             if (loss == CE)
-                for (int64_t c : {1, 3, 10, 16}) {  // the rows-across-lanes path, several row blocks
+                for (int64_t c : {1, 3, 10, 16}) {  // the rows-across-lanes paths, several row blocks
                     Options o = random_options(CE, 20011, c, rng, c == 3);
-                    o.dense = false;
+                    o.dense = c == 10;
                     o.eps = o.cap = o.z_loss = 0;
                     check_determinism(o, rng);
                 }

@@ -187,12 +187,18 @@ inline vf product_in_double(double s, vf a, vf b, vf c, bool& all_fit) {
     const __m128 hi = half(_mm256_extractf128_ps(a, 1), _mm256_extractf128_ps(b, 1), _mm256_extractf128_ps(c, 1));
     return _mm256_set_m128(hi, lo);
 }
-// Lane r of the result = the sum of the lanes of s[r] (a transposed horizontal sum).
-inline vf sum_lanes_of(const vf* s) {
-    const vf a = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
-    const vf b = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
-    // a = (0 1 2 3 | 0 1 2 3) halves of rows 0-3, b the same for rows 4-7
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+// Lane r of the result = op over the lanes of s[r] (a transposed horizontal reduction) in three
+// halving steps (128-bit halves, pairs, lanes), 22 operations for 8 rows.
+template <class Op>
+inline vf reduce_lanes_of(const vf* s, Op op) {
+    vf u[4], v[2];
+    for (int r = 0; r < 4; ++r)  // lanes 0-3: row r, 4-7: row r + 4
+        u[r] = op(_mm256_permute2f128_ps(s[r], s[r + 4], 0x20), _mm256_permute2f128_ps(s[r], s[r + 4], 0x31));
+    for (int r = 0; r < 2; ++r)  // per half: two partials of a u[r] row, two of the u[r + 2] row
+        v[r] = op(_mm256_shuffle_ps(u[r], u[r + 2], 0x44), _mm256_shuffle_ps(u[r], u[r + 2], 0xEE));
+    // per half: rows (0 2 1 3), (4 6 5 7)
+    const vf t = op(_mm256_shuffle_ps(v[0], v[1], 0x88), _mm256_shuffle_ps(v[0], v[1], 0xDD));
+    return permute(t, _mm256_setr_epi32(0, 2, 1, 3, 4, 6, 5, 7));
 }
 
 #elif FL_ISA == FL_ISA_AVX512
@@ -321,18 +327,19 @@ inline vf product_in_double(double s, vf a, vf b, vf c, bool& all_fit) {
     const __m256 hi = half(_mm512_extractf32x8_ps(a, 1), _mm512_extractf32x8_ps(b, 1), _mm512_extractf32x8_ps(c, 1));
     return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
 }
-// Lane r = the sum of the lanes of s[r]: a transposed horizontal sum in four halving steps
+// Lane r = op over the lanes of s[r]: a transposed horizontal reduction in four halving steps
 // (256-bit halves, 128-bit blocks, pairs, lanes), 46 operations for 16 rows.
-inline vf sum_lanes_of(const vf* s) {
+template <class Op>
+inline vf reduce_lanes_of(const vf* s, Op op) {
     vf u[8], v[4], w[2];
     for (int r = 0; r < 8; ++r)  // lanes 0-7: row r, 8-15: row r + 8
-        u[r] = add(_mm512_shuffle_f32x4(s[r], s[r + 8], 0x44), _mm512_shuffle_f32x4(s[r], s[r + 8], 0xEE));
+        u[r] = op(_mm512_shuffle_f32x4(s[r], s[r + 8], 0x44), _mm512_shuffle_f32x4(s[r], s[r + 8], 0xEE));
     for (int r = 0; r < 4; ++r)  // blocks: rows r, r + 8, r + 4, r + 12
-        v[r] = add(_mm512_shuffle_f32x4(u[r], u[r + 4], 0x88), _mm512_shuffle_f32x4(u[r], u[r + 4], 0xDD));
+        v[r] = op(_mm512_shuffle_f32x4(u[r], u[r + 4], 0x88), _mm512_shuffle_f32x4(u[r], u[r + 4], 0xDD));
     for (int r = 0; r < 2; ++r)  // per block: two partials of a v[r] row, two of the v[r + 2] row
-        w[r] = add(_mm512_shuffle_ps(v[r], v[r + 2], 0x44), _mm512_shuffle_ps(v[r], v[r + 2], 0xEE));
+        w[r] = op(_mm512_shuffle_ps(v[r], v[r + 2], 0x44), _mm512_shuffle_ps(v[r], v[r + 2], 0xEE));
     // per block: rows (0 2 1 3), (8 10 9 11), (4 6 5 7), (12 14 13 15)
-    const vf t = add(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
+    const vf t = op(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
     alignas(64) static const int32_t order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
     return permute(t, load_i(order));
 }
@@ -427,10 +434,15 @@ inline vf product_in_double(double s, vf a, vf b, vf c, bool& all_fit) {
     all_fit = all_fit && (p == 0.0 || (fabs(p) >= FLT_MIN && fabs(p) <= FLT_MAX));
     return (float)p;
 }
-inline vf sum_lanes_of(const vf* s) { return s[0]; }
+template <class Op>
+inline vf reduce_lanes_of(const vf* s, Op) { return s[0]; }
 #endif
 
 // ------------------------------------------------------------------------ shared conveniences
+// Lane r = the sum (the max) of the lanes of s[r], r < kLanes.
+inline vf sum_lanes_of(const vf* s) { return reduce_lanes_of(s, [](vf a, vf b) { return add(a, b); }); }
+inline vf max_lanes_of(const vf* s) { return reduce_lanes_of(s, [](vf a, vf b) { return max(a, b); }); }
+
 // Loads n (1..kLanes) lanes; a full vector uses the plain load.
 inline vf load_n(const float* p, int n, vf fill) {
     return n == kLanes ? load(p) : load_partial(p, n, fill);
@@ -442,6 +454,7 @@ inline void store_n(float* p, int n, vf a) {
         store_partial(p, n, a);
 }
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
+inline bool all_finite(vf a) { return !any(mask_andnot(finite_mask(a), all_lanes())); }
 
 // Whether a double factor converts to float without leaving its range: 0 or a normal float.
 // A factor that does not (1 / a tiny denominator, a huge gradient scale) must meet the other
