@@ -1304,9 +1304,10 @@ int main(int argc, char** argv) {
     }
     printf("small shapes done (%.1f s)\n", (now_ms() - t0) / 1000);
 
-    // Cross-entropy's short-row paths (C <= 16, class indices or dense targets, no smoothing, cap
-    // or z-loss: the row math across the lanes): every C, row counts around the lane counts and
-    // odd, every special value, in place, weights with NaN, strided sample weights.
+    // The short-row paths (C <= 16; cross-entropy with class indices or dense targets and no
+    // smoothing, cap or z-loss; softmax focal with gamma 0..4: the row math across the lanes):
+    // every C, row counts around the lane counts and odd, every special value, in place, weights
+    // with NaN, strided sample weights.
     for (int64_t c = 1; c <= 16; ++c)
         for (int64_t n : {1, 7, 15, 16, 17, 33, 63, 65, 1001}) {
             if (quick && n > 17 && n != 1001 && c % 3) continue;
@@ -1318,6 +1319,11 @@ int main(int argc, char** argv) {
                 o.z_loss = 0;
                 o.special = k == 0 ? NONE : (Special)rng.below(5);
                 run_case(o, rng);
+                // softmax focal's short-row path: integral gamma 0..4
+                Options f = random_options(SOFTMAX_FOCAL, n, c, rng, k == 0);
+                f.gamma = (float)rng.below(5);
+                f.special = o.special;
+                run_case(f, rng);
             }
         }
     printf("short rows done (%.1f s)\n", (now_ms() - t0) / 1000);

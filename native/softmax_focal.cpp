@@ -4,8 +4,10 @@
 
 namespace FL_NS {
 
-void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
-                        float* scratch, fl::BlockSum* out) {
+namespace {
+// Row by row: any gamma, any C.
+void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
+                           float* scratch, fl::BlockSum* out) {
     const int64_t c = a.c;
     const double gamma = a.gamma;
     RowInput in;
@@ -60,6 +62,22 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     if (a.grad && a.stream_grad) stream_fence();
     out->sum = total;
     out->nonfinite = nonfinite;
+}
+}  // namespace
+
+void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
+                        float* scratch, fl::BlockSum* out) {
+    // Short rows with an integral gamma up to 4 (m^g by multiplication: a float pow would lose
+    // g |log m| ulps): the rows across the lanes (softmax_row.h, SmallRows).
+    const bool integral = a.gamma >= 0.0f && a.gamma <= 4.0f && a.gamma == (float)(int)a.gamma;
+    if (kLanes > 1 && a.c <= fl::kSmallRowMax && integral) {
+        auto general = [&](int64_t r0, int64_t r1, float* s, fl::BlockSum* o) {
+            softmax_focal_general(a, r0, r1, s, o);
+        };
+        SmallRows<decltype(general)>(a, a.gamma, true, general).run(row_begin, row_end, scratch, out);
+    } else {
+        softmax_focal_general(a, row_begin, row_end, scratch, out);
+    }
 }
 
 }  // namespace FL_NS
