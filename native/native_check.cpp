@@ -1407,6 +1407,8 @@ int main(int argc, char** argv) {
         nt.eps = 0;
         nt.gamma = 2;
         check_determinism(nt, rng);
+        Options focal_long = with_grad(random_options(SOFTMAX_FOCAL, 160, 32001, rng, true));  // interleaved
+        check_determinism(focal_long, rng);
     } else {
         printf("gradients at odd byte addresses: not run under the sanitizers (see kSanitized)\n");
     }
