@@ -1,8 +1,13 @@
-// vmath.h: float vector exp / log / log1p / tanh, generic over simd.h (compiled once per ISA).
+// vmath.h: float vector exp / log / log1p / tanh / reciprocal, generic over simd.h (compiled once
+// per ISA).
 //
-// Cody-Waite range reduction plus short minimax polynomials (the classic Cephes single-precision
-// coefficients), about 1-2 ulp. Special values: exp(-inf) = 0, exp(+inf) = inf, NaN propagates,
-// log(0) = -inf, log(x < 0) = NaN, denormal arguments and results are handled.
+// exp() and log(): Cody-Waite range reduction plus short minimax polynomials (the classic Cephes
+// single-precision coefficients), about 1-2 ulp. Special values: exp(-inf) = 0, exp(+inf) = inf,
+// NaN propagates, log(0) = -inf, log(x < 0) = NaN, denormal arguments and results are handled.
+// The hot loops use shorter forms where their arguments allow: exp_short (a single FMA reduction;
+// the softmax's and, split in two, the sigmoid's), log_normal (no special values), log1p_unit (an
+// atanh series for log(1 + e), e in [0, 1]) and reciprocal_1_4 (the hardware estimate and a Newton
+// step), each with its accuracy stated where it is defined.
 #pragma once
 
 #include "simd.h"

@@ -214,16 +214,20 @@ public final class PeerData {
         return peerCase == null ? null : REFERENCE_LOSS.get(peerCase + " " + shape);
     }
 
-    /** Median ms, fwd + bwd: PyTorch CPU, DJL, DL4J/ND4J, naive Java (null where PEERS.md has none). */
+    /**
+     * Median ms, fwd + bwd: PyTorch CPU, DJL, DL4J/ND4J, naive Java (null where PEERS.md has none), as
+     * PEERS.md gives them for the AMD EPYC (Zen 5) machine, 2026-12-05. A run of shared/peers/run_all.sh
+     * in the same sitting is fairer: FloorReport reads its results files.
+     */
     private static final Map<String, Double[]> PEER_MS = Map.ofEntries(
-            Map.entry("ce_weighted 65536x10", new Double[] {7.9, 10.5, 21.1, 19.9}),
-            Map.entry("ce_weighted 4096x1000", new Double[] {10.3, 10.0, 95.1, 115.4}),
-            Map.entry("ce_weighted 256x32000", new Double[] {42.9, 25.2, 175.9, 232.7}),
-            Map.entry("ce_weighted 1024x128256", new Double[] {806.6, 697.3, 2488.2, 4118.9}),
-            Map.entry("ce_mean 1024x128256", new Double[] {829.5, 745.6, 1963.3, null}),
-            Map.entry("bce_posw 65536x100", new Double[] {77.8, 73.0, 180.1, 270.0}),
-            Map.entry("mse_weighted 65536x100", new Double[] {22.7, 27.3, 26.4, 57.8}),
-            Map.entry("focal 65536x100", new Double[] {159.5, 190.3, null, 558.1}));
+            Map.entry("ce_weighted 65536x10", new Double[] {3.94, 7.92, 14.5, 12.2}),
+            Map.entry("ce_weighted 4096x1000", new Double[] {3.63, 4.81, 42.4, 78.3}),
+            Map.entry("ce_weighted 256x32000", new Double[] {11.4, 9.95, 80.6, 146.8}),
+            Map.entry("ce_weighted 1024x128256", new Double[] {3015.0, 3745.0, 1264.0, 2471.0}),
+            Map.entry("ce_mean 1024x128256", new Double[] {3143.0, 4185.0, 985.0, null}),
+            Map.entry("bce_posw 65536x100", new Double[] {34.2, 127.3, 109.5, 160.6}),
+            Map.entry("mse_weighted 65536x100", new Double[] {6.33, 11.9, 11.0, 6.95}),
+            Map.entry("focal 65536x100", new Double[] {62.6, 161.6, null, 289.3}));
 
     private static final String[] PEER_NAMES = {"PyTorch", "DJL", "DL4J", "naive Java"};
 

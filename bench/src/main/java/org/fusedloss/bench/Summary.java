@@ -523,7 +523,7 @@ public final class Summary {
         return String.format(Locale.ROOT, "%.0f%%", fraction * 100);
     }
 
-    private static String loadAverage() {
+    static String loadAverage() {
         try {
             String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
             return f[0] + " " + f[1] + " " + f[2] + " (1, 5, 15 min)";
