@@ -51,7 +51,7 @@ final class BlockEvaluator implements Serializable {
             logits = new float[layout.blockRows() * k];
         }
         if (coefficients != null) {
-            BlockMath.logits(block.features, n, d, coefficients.value(), fitIntercept, k, z);
+            BlockMath.get().logits(block.features, n, d, coefficients.value(), fitIntercept, k, z);
             for (int i = 0; i < n * k; i++) {
                 logits[i] = (float) z[i];
             }
@@ -82,7 +82,7 @@ final class BlockEvaluator implements Serializable {
                 z[i] = logits[i];
             }
             int size = k * d + (fitIntercept ? k : 0);
-            BlockMath.accumulate(z, block.features, n, d, k, fitIntercept, sums.gradient(size));
+            BlockMath.get().accumulate(z, block.features, n, d, k, fitIntercept, sums.gradient(size));
         }
         sums.addBlock(n, r);
         return sums;

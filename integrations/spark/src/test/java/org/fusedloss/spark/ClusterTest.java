@@ -41,6 +41,14 @@ class ClusterTest {
                 .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
                 .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
                 .getOrCreate();
+        // Jobs start as soon as one executor is up; wait for both (the driver counts as one more).
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (spark.sparkContext().getExecutorMemoryStatus().size() < 3) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("the two executors did not register within 2 minutes");
+            }
+            Thread.sleep(100);
+        }
     }
 
     @AfterAll

@@ -78,23 +78,75 @@ class LinearObjectiveTest {
         }
     }
 
-    /** The forward product against plain loops (a transposed BLAS argument would fail here). */
+    /**
+     * Both block products of both implementations against plain loops, on shapes around the
+     * vector widths (a transposed BLAS argument or a wrong tail would fail here); and the vector
+     * logits of a row are the same bits wherever the row starts in its block.
+     */
     @Test
-    void logitsMatchPlainLoops() {
-        int d = DATA.features;
-        int k = 4;
-        double[] c = DATA.randomCoefficients(3, k, true);
-        double[] z = new double[DATA.rows * k];
-        BlockMath.logits(DATA.x, DATA.rows, d, c, true, k, z);
-        for (int i = 0; i < DATA.rows; i++) {
-            for (int o = 0; o < k; o++) {
-                double expected = c[k * d + o];
-                for (int j = 0; j < d; j++) {
-                    expected += c[o * d + j] * DATA.x[i * d + j];
+    void blockMathMatchesPlainLoops() {
+        java.util.Random random = new java.util.Random(9);
+        BlockMath[] all = {new BlasBlockMath("test"), new VectorBlockMath()};
+        for (int rows : new int[] {1, 3, 4, 5, 16, 17, 33}) {
+            for (int d : new int[] {1, 4, 7, 8, 9, 100}) {
+                for (int k : new int[] {1, 3, 4, 5, 10}) {
+                    for (boolean intercept : new boolean[] {true, false}) {
+                        double[] x = gaussian(random, rows * d);
+                        double[] w = gaussian(random, k * d + (intercept ? k : 0));
+                        double[] g = gaussian(random, rows * k);
+                        double[] z0 = new double[rows * k];
+                        double[] grad0 = gaussian(random, w.length);
+                        for (int i = 0; i < rows; i++) {
+                            for (int c = 0; c < k; c++) {
+                                double s = intercept ? w[k * d + c] : 0;
+                                for (int j = 0; j < d; j++) {
+                                    s += w[c * d + j] * x[i * d + j];
+                                }
+                                z0[i * k + c] = s;
+                            }
+                        }
+                        double[] gradExpected = grad0.clone();
+                        for (int i = 0; i < rows; i++) {
+                            for (int c = 0; c < k; c++) {
+                                for (int j = 0; j < d; j++) {
+                                    gradExpected[c * d + j] += g[i * k + c] * x[i * d + j];
+                                }
+                                if (intercept) {
+                                    gradExpected[k * d + c] += g[i * k + c];
+                                }
+                            }
+                        }
+                        for (BlockMath math : all) {
+                            String what = math.describe() + " rows " + rows + " d " + d + " k " + k;
+                            double[] z = new double[rows * k];
+                            math.logits(x, rows, d, w, intercept, k, z);
+                            assertArrayEquals(z0, z, 1e-12 * (1 + d), what + ": logits");
+                            double[] grad = grad0.clone();
+                            math.accumulate(g, x, rows, d, k, intercept, grad);
+                            assertArrayEquals(gradExpected, grad, 1e-12 * (1 + rows), what + ": gradient");
+                        }
+                        // Rows 1.. as a block of their own: the same logits bits (vector implementation).
+                        if (rows > 1) {
+                            double[] all2 = new double[rows * k];
+                            double[] rest = new double[(rows - 1) * k];
+                            all[1].logits(x, rows, d, w, intercept, k, all2);
+                            all[1].logits(java.util.Arrays.copyOfRange(x, d, rows * d), rows - 1, d, w, intercept, k,
+                                    rest);
+                            assertArrayEquals(java.util.Arrays.copyOfRange(all2, k, rows * k), rest, 0.0,
+                                    "a row's logits depend on its place in the block");
+                        }
+                    }
                 }
-                assertEquals(expected, z[i * k + o], 1e-12 * (1 + Math.abs(expected)), "row " + i + ", output " + o);
             }
         }
+    }
+
+    private static double[] gaussian(java.util.Random random, int n) {
+        double[] v = new double[n];
+        for (int i = 0; i < n; i++) {
+            v[i] = random.nextGaussian();
+        }
+        return v;
     }
 
     /**

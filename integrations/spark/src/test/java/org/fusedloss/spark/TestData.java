@@ -119,7 +119,7 @@ final class TestData {
     Lbfgs.Point singleMachine(Loss loss, double[] coefficients, int outputs, boolean intercept, float[] targets) {
         int d = features;
         double[] z = new double[rows * outputs];
-        BlockMath.logits(x, rows, d, coefficients, intercept, outputs, z);
+        BlockMath.get().logits(x, rows, d, coefficients, intercept, outputs, z);
         float[] g = new float[rows * outputs];
         for (int i = 0; i < g.length; i++) {
             g[i] = (float) z[i];
