@@ -60,6 +60,9 @@ public class FusedLogisticRegression
         implements DefaultParamsWritable {
     private static final long serialVersionUID = 1L;
 
+    /** Above this many classes inferred from the largest label, Spark asks for them in the label's metadata. */
+    private static final int MAX_INFERRED_CLASSES = 1 << 20;
+
     /** Assigned on the first call of uid(), during the superclass constructor (see PendingUid). */
     private String uid;
 
@@ -296,73 +299,36 @@ public class FusedLogisticRegression
         if (getLabelSmoothing() != 0 && !lossName.equals(FusedParams.CROSS_ENTROPY)) {
             throw new IllegalArgumentException("labelSmoothing applies to crossEntropy, not to " + lossName);
         }
-        int numClasses = getNumClasses(dataset, Integer.MAX_VALUE);  // label metadata, else max label + 1
+        int numClasses = getNumClasses(dataset, MAX_INFERRED_CLASSES);  // label metadata, else max label + 1
         float[] cw = classWeights(dataset, numClasses);
         int outputs = softmax || numClasses > 2 ? numClasses : 1;  // sigmoid: one output for two classes
         Dataset<Row> rows = dataset.toDF();
         String weights = getWeightCol();
-        LossFactory factory;
-        if (lossName.equals(FusedParams.CROSS_ENTROPY)) {
-            double eps = getLabelSmoothing();
-            factory = () -> {
-                CrossEntropy.Builder b = CrossEntropy.builder().labelSmoothing(eps).ignoreIndex(Integer.MIN_VALUE);
-                return (cw == null ? b : b.classWeights(cw)).build();
-            };
-        } else if (lossName.equals(FusedParams.SOFTMAX_FOCAL)) {
-            double gamma = getFocalGamma();
-            factory = () -> {
-                SoftmaxFocal.Builder b = SoftmaxFocal.builder().gamma(gamma).ignoreIndex(Integer.MIN_VALUE);
-                return (cw == null ? b : b.alpha(cw)).build();
-            };
-        } else {
-            double gamma = getFocalGamma();
-            double alpha = getFocalAlpha();
-            factory = () -> SigmoidFocal.builder().alpha(alpha).gamma(gamma).build();
-            if (cw != null) {  // no class-indexed term: class weights scale the row weights
-                Column classWeight = functions.array(toLiterals(cw)).getItem(col(getLabelCol()).cast(DataTypes.IntegerType));
-                Column rowWeight = weights == null ? classWeight : col(weights).multiply(classWeight);
-                weights = "fusedloss_row_weight";
-                rows = rows.withColumn(weights, rowWeight);
-            }
+        if (!softmax && cw != null) {
+            // The sigmoid loss has no class-indexed term: class weights scale the row weights. A
+            // label outside the classes keeps its row weight here and fails its own check later.
+            Column classWeight = functions.coalesce(functions.array(toLiterals(cw))
+                    .getItem(col(getLabelCol()).cast(DataTypes.IntegerType)), lit(1.0));
+            rows = rows.withColumn("fusedloss_row_weight", weights == null ? classWeight
+                    : col(weights).multiply(classWeight));
+            weights = "fusedloss_row_weight";
         }
-
-        int d = -1;
-        LinearObjective.Builder builder = LinearObjective.builder(factory)
+        LinearObjective.Builder builder = LinearObjective.builder(lossFactory(lossName, cw))
                 .featuresCol(getFeaturesCol()).labelCol(getLabelCol()).weightCol(weights)
                 .numOutputs(outputs).fitIntercept(getFitIntercept()).blockRows(getBlockRows())
                 .aggregationDepth(getAggregationDepth());
         if (outputs == 1) {
             builder.binaryLabels();  // the 0/1 label is the target: refuse anything else
         }
-        double reg = getRegParam();
         try (LinearObjective objective = builder.build(rows)) {
-            d = objective.numFeatures();
-            int penalised = outputs * d;
+            int d = objective.numFeatures();
             AtomicReference<Map<String, Long>> backends = new AtomicReference<>();
-            Lbfgs.Result result = Lbfgs.minimize(x -> {
-                LinearObjective.Evaluation e = objective.evaluate(x);
-                if (e.nonFinite() > 0) {
-                    throw new IllegalStateException(e.nonFinite() + " loss terms are not finite at iterate "
-                            + "with |x| = " + norm(x, penalised) + "; the optimisation cannot go on");
-                }
-                backends.set(e.backendBlocks());
-                double value = e.loss();
-                double[] g = e.gradient().clone();
-                if (reg > 0) {
-                    double sumSquares = 0;
-                    for (int i = 0; i < penalised; i++) {
-                        sumSquares += x[i] * x[i];
-                        g[i] += reg * x[i];
-                    }
-                    value += 0.5 * reg * sumSquares;
-                }
-                return new Lbfgs.Point(value, g);
-            }, new double[objective.numCoefficients()], getMaxIter(), getTol());
-
-            double[] w = Arrays.copyOf(result.solution(), penalised);
-            double[] b = getFitIntercept() ? Arrays.copyOfRange(result.solution(), penalised, penalised + outputs)
+            Lbfgs.Result result = Lbfgs.minimize(penalised(objective, getRegParam(), backends),
+                    new double[objective.numCoefficients()], getMaxIter(), getTol());
+            double[] w = Arrays.copyOf(result.solution(), outputs * d);
+            double[] b = getFitIntercept() ? Arrays.copyOfRange(result.solution(), outputs * d, (d + 1) * outputs)
                     : new double[outputs];
-            if (softmax && reg == 0) {
+            if (softmax && getRegParam() == 0) {
                 center(w, b, outputs, d, getFitIntercept());
             }
             FusedLogisticRegressionModel model = new FusedLogisticRegressionModel(uid(),
@@ -370,6 +336,46 @@ public class FusedLogisticRegression
             model.setTrainingSummary(result.objectiveHistory(), result.iterations(), backends.get());
             return copyValues(model, extractParamMap()).setParent(this);
         }
+    }
+
+    /** The core loss of {@code lossName}, built on each executor (class weights: see the class comment). */
+    private LossFactory lossFactory(String lossName, float[] cw) {
+        double gamma = getFocalGamma();
+        if (lossName.equals(FusedParams.CROSS_ENTROPY)) {
+            double eps = getLabelSmoothing();
+            // No label may be ignored: the ignore index is one that no class index can be.
+            return () -> {
+                CrossEntropy.Builder b = CrossEntropy.builder().labelSmoothing(eps).ignoreIndex(Integer.MIN_VALUE);
+                return (cw == null ? b : b.classWeights(cw)).build();
+            };
+        }
+        if (lossName.equals(FusedParams.SOFTMAX_FOCAL)) {
+            return () -> {
+                SoftmaxFocal.Builder b = SoftmaxFocal.builder().gamma(gamma).ignoreIndex(Integer.MIN_VALUE);
+                return (cw == null ? b : b.alpha(cw)).build();
+            };
+        }
+        double alpha = getFocalAlpha();
+        return () -> SigmoidFocal.builder().alpha(alpha).gamma(gamma).build();
+    }
+
+    /** The objective L-BFGS minimises: the loss plus {@code reg / 2 * ||W||^2} (not the intercepts). */
+    private static Lbfgs.Function penalised(LinearObjective objective, double reg,
+                                            AtomicReference<Map<String, Long>> backends) {
+        int penalised = objective.numOutputs() * objective.numFeatures();
+        return x -> {
+            LinearObjective.Evaluation e = objective.evaluate(x);
+            if (e.nonFinite() > 0) {
+                throw new IllegalStateException(e.nonFinite() + " loss terms are not finite at an iterate with "
+                        + "|W| = " + Math.sqrt(sumOfSquares(x, penalised)) + "; the optimisation cannot go on");
+            }
+            backends.set(e.backendBlocks());
+            double[] g = e.gradient().clone();
+            for (int i = 0; i < penalised && reg > 0; i++) {
+                g[i] += reg * x[i];
+            }
+            return new Lbfgs.Point(e.loss() + 0.5 * reg * sumOfSquares(x, penalised), g);
+        };
     }
 
     /** The class weights to use: as set, balanced from the label counts, or none (null). */
@@ -445,12 +451,12 @@ public class FusedLogisticRegression
         }
     }
 
-    private static double norm(double[] x, int n) {
+    private static double sumOfSquares(double[] x, int n) {
         double s = 0;
         for (int i = 0; i < n; i++) {
             s += x[i] * x[i];
         }
-        return Math.sqrt(s);
+        return s;
     }
 
     /** The reader of ML persistence: {@code FusedLogisticRegression.load(path)} in a pipeline. */
