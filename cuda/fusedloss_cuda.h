@@ -183,5 +183,7 @@
 #define FLC_ERR_LAUNCH 8          /* grid larger than the workspace allows (see formulas), or a
                                      block size other than the kernel's; index: that number */
 #define FLC_ERR_UNSUPPORTED 9     /* _cluster kernel launched on a device below sm_90 */
+#define FLC_ERR_GRAD_SCALE 10     /* grad_scale / denominator overflows a double; index 0, value:
+                                     the denominator (outputs unspecified, as for any error) */
 
 #endif /* FUSEDLOSS_CUDA_H */
