@@ -195,6 +195,78 @@ class CudaBackendTest {
         assertEquals(0x5000L, addressOf(CudaBackend.pointer(0x5000)));
     }
 
+    /**
+     * Issue 11, item 5: an output that overlaps another argument in device memory is rejected
+     * naming both, as {@code Batch} does for host memory, before any driver call (so this runs
+     * without a GPU); exactly in place stays allowed. The addresses are made up: nothing is launched.
+     */
+    @Test
+    void deviceOutputsThatOverlapAnotherArgumentAreRejectedBeforeAnyDriverCall() {
+        CrossEntropy ce = CrossEntropy.builder().build();
+        CrossEntropy none = CrossEntropy.builder().reduction(Reduction.NONE).build();
+        MeanSquaredError mse = MeanSquaredError.builder().reduction(Reduction.NONE).build();
+        long x = 0x10000;  // 3 x 4 floats: [0x10000, 0x10030)
+        // the gradient over the logits shifted by one float, and ending inside them
+        assertMessage("gradient overlaps predictions in device memory",
+                () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000).gradient(x + 4)));
+        assertMessage("gradient overlaps predictions", () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(x - 44)));
+        // over the labels (3 int32: [0x20000, 0x2000c)), its last byte only; over strided sample weights
+        assertMessage("gradient overlaps labels", () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(0x20000 + 11)));
+        assertMessage("gradient overlaps sampleWeights", () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .sampleWeights(0x30000, 8).gradient(0x30000 + 4 * 16)));
+        // per-term losses over the upstream gradient, over the gradient, over the targets
+        assertMessage("perTerm overlaps upstream", () -> onDevice(none, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(0x40000).upstream(0x50000).perTerm(0x50008)));
+        assertMessage("gradient overlaps perTerm", () -> onDevice(none, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(0x40000).perTerm(0x40000 + 44)));
+        assertMessage("perTerm overlaps targets", () -> onDevice(mse, DeviceBatch.of(x, 3, 4).targets(0x20000)
+                .gradient(0x40000).perTerm(0x20000 + 20)));
+        assertMessage("gradient overlaps elementWeights", () -> onDevice(mse, DeviceBatch.of(x, 3, 4)
+                .targets(0x20000).elementWeights(CudaBackend.pointer(0x30000).withByteOffset(8)).gradient(0x30000)));
+        // the same through CUdeviceptr objects (native pointer plus byte offset)
+        CUdeviceptr logits = CudaBackend.pointer(x);
+        assertMessage("gradient overlaps predictions", () -> onDevice(ce, DeviceBatch.of(logits, 3, 4)
+                .labels(0x20000).gradient(logits.withByteOffset(12))));
+        // an unallocated pointer is NULL, which the kernels read as "absent": rejected
+        assertMessage("gradient: the device address is 0", () -> DeviceBatch.of(logits, 3, 4).gradient(new CUdeviceptr()));
+
+        // Allowed: exactly in place, inputs sharing memory, a gradient buffer the loss does not write,
+        // buffers that touch without overlapping. Without a GPU these get as far as "not available".
+        if (!available) {
+            CrossEntropy noGradient = CrossEntropy.builder().gradient(false).build();
+            for (Runnable allowed : List.<Runnable>of(
+                    () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000).gradient(x)),
+                    () -> onDevice(mse, DeviceBatch.of(x, 3, 4).targets(x).elementWeights(x).upstream(x)
+                            .gradient(0x40000).perTerm(0x40000 + 48)),
+                    () -> onDevice(noGradient, DeviceBatch.of(x, 3, 4).labels(0x20000).gradient(x + 4)),
+                    () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(x + 48).gradient(x + 48 + 12)))) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, allowed::run);
+                assertTrue(e.getMessage().contains(reason), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Issue 11, item 4: a caller denominator with which gradientScale / denominator overflows a
+     * double is rejected as on the host path, with its message, before any driver call.
+     */
+    @Test
+    void aGradientScaleThatOverflowsOverTheCallersDenominatorIsRejected() {
+        CrossEntropy huge = CrossEntropy.builder().gradientScale(1e300).build();
+        String host = assertThrows(IllegalArgumentException.class, () -> huge.compute(Batch.of(new float[12], 3, 4)
+                .labels(new int[3]).gradient(new float[12]).denominator(1e-300), Backends.java())).getMessage();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> onDevice(huge,
+                DeviceBatch.of(0x10000, 3, 4).labels(0x20000).gradient(0x30000).denominator(1e-300)));
+        assertEquals(host, e.getMessage());
+        // a denominator of 0 is not an overflow: loss and gradient 0 (without a GPU: "not available")
+        if (!available) {
+            assertThrows(IllegalStateException.class, () -> onDevice(huge, DeviceBatch.of(0x10000, 3, 4)
+                    .labels(0x20000).gradient(0x30000).denominator(0)));
+        }
+    }
+
     private static void assertMessage(String expected, org.junit.jupiter.api.function.Executable call) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         assertTrue(e.getMessage().contains(expected), "expected \"" + expected + "\" in: " + e.getMessage());
