@@ -666,6 +666,18 @@ void check_launch_shapes() {
     d3.free_all();
 }
 
+// Each softmax case once per launch shape (the cluster one where the device runs it).
+std::vector<Case> on_every_variant(const std::vector<Case>& cs) {
+    std::vector<std::string> variants = {"small", "warp", "block"};
+    if (g_cluster_ok) variants.push_back("cluster");
+    std::vector<Case> out;
+    for (auto& k : cs) {
+        if (!softmax(k.loss)) { out.push_back(k); continue; }
+        for (auto& v : variants) { Case kv = k; kv.variant = v; out.push_back(kv); }
+    }
+    return out;
+}
+
 // The cases of issue 17's line-by-line read of the kernels, each fixed in row_math.cuh /
 // elementwise.cuh / the loss files and proven on the CPU by cuda_host_check; here on the device.
 std::vector<Case> issue_cases() {
@@ -773,14 +785,7 @@ std::vector<Case> issue_cases() {
         k.reduction = FLC_SUM;
         cs.push_back(k);
     }
-    std::vector<std::string> variants = {"small", "warp", "block"};
-    if (g_cluster_ok) variants.push_back("cluster");
-    std::vector<Case> out;
-    for (auto& k : cs) {
-        if (!softmax(k.loss)) { out.push_back(k); continue; }
-        for (auto& v : variants) { Case kv = k; kv.variant = v; out.push_back(kv); }
-    }
-    return out;
+    return on_every_variant(cs);
 }
 
 // Issue 11's cases (the contract as the CPU backends follow it), each proven on the CPU by
@@ -924,14 +929,7 @@ std::vector<Case> issue11_cases() {
         w.strict = false;
         cs.push_back(w);
     }
-    std::vector<std::string> variants = {"small", "warp", "block"};
-    if (g_cluster_ok) variants.push_back("cluster");
-    std::vector<Case> out;
-    for (auto& k : cs) {
-        if (!softmax(k.loss)) { out.push_back(k); continue; }
-        for (auto& v : variants) { Case kv = k; kv.variant = v; out.push_back(kv); }
-    }
-    return out;
+    return on_every_variant(cs);
 }
 
 std::vector<Case> check_cases(bool quick, bool small, bool sanitize, bool race) {
