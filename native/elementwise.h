@@ -52,7 +52,10 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const bool wide = !(row_scale == 0.0 || (abs_scale >= 0x1p-64 && abs_scale <= 0x1p64));
         const vf vscale = set1((float)row_scale);
         // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing
-        // that matters (about 1e-7 relative) before they go to double.
+        // that matters (about 1e-7 relative) before they go to double. Only terms below 2^124 go
+        // there (8 of them per lane stay below the float maximum, 2^128); a larger, infinite or
+        // NaN term (rare) goes to the double sum at once and a non-finite one is counted.
+        const vf kFloatSumBound = set1(0x1p124f);
         dacc row_sum;
         vf part = zero();
         // wide: a compile-time copy of the loop for the rare rows whose factor is no float
@@ -68,12 +71,15 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             const vf xv = load_n(x + j, n, zero()), tv = load_n(t + j, n, zero());
             loss.template eval<false>(xv, tv, j, n, term, deriv);
             term = select(active, mul(w, term), zero());
-            if (!all_finite(term)) {  // rare: inf / NaN predictions, or a term beyond float range
+            vmask small = lt(term, kFloatSumBound);  // false for NaN
+            if (any(mask_andnot(small, all_lanes()))) {  // rare: inf / NaN predictions, or a huge term
                 loss.template eval<true>(xv, tv, j, n, term, deriv);
                 term = select(active, mul(w, term), zero());
+                small = lt(term, kFloatSumBound);
+                row_sum.add(select(small, zero(), term));
                 nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
             }
-            part = add(part, term);
+            part = add(part, select(small, term, zero()));
             if (per_term) store_n(per_term + j, n, term);
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);

@@ -32,10 +32,11 @@ import org.fusedloss.internal.LossKind;
  *         .gradient(gradPtr).stream(stream).compute(ce);
  * }</pre>
  *
- * <p>Nothing is copied. Shapes and which inputs are present are checked before any launch; the
- * labels and weights, which cannot be read without a copy, are checked by the kernel in its own
- * pass, and a bad one throws the same {@link IllegalArgumentException} as on the CPU (the outputs
- * then hold unspecified values). The sizes cannot be checked: each buffer must hold what its shape
+ * <p>Nothing is copied. Shapes, which inputs are present, and whether an output (gradient,
+ * per-term losses) overlaps another argument in device memory (only the gradient exactly over the
+ * logits is allowed) are checked before any launch; the labels and weights, which cannot be read
+ * without a copy, are checked by the kernel in its own pass, and a bad one throws the same
+ * {@link IllegalArgumentException} as on the CPU (the outputs then hold unspecified values). The sizes cannot be checked: each buffer must hold what its shape
  * needs, as with any CUDA kernel. The call launches on the batch's stream (default: the default
  * stream) and returns after reading back the small result, which waits for that stream.
  * A batch is a small mutable description meant to be built for one call; it is not thread-safe.
@@ -325,6 +326,9 @@ public final class DeviceBatch {
         if (p == null) {
             throw new IllegalArgumentException(name + " is null");
         }
+        if (Address.of(p) == 0) {  // NULL means "absent" to the kernels: an output would be skipped silently
+            throw new IllegalArgumentException(name + ": the device address is 0 (NULL; not allocated?)");
+        }
         return p;
     }
 
@@ -340,7 +344,9 @@ public final class DeviceBatch {
      *
      * @param loss the configured loss
      * @return the reduced loss and what it was computed over
-     * @throws IllegalArgumentException for a bad shape, a missing input or a bad label or weight
+     * @throws IllegalArgumentException for a bad shape, a missing input, an output that overlaps another argument
+     *         in device memory, a gradient scale over the denominator that overflows a double, or a bad label or
+     *         weight
      * @throws IllegalStateException with the reason, where CUDA is not available
      */
     public LossResult compute(Loss loss) {
@@ -384,6 +390,12 @@ public final class DeviceBatch {
                 || kind == LossKind.CROSS_ENTROPY_DENSE);
         checkVector("alpha", o.alpha(), "classes", kind == LossKind.SOFTMAX_FOCAL);
         checkVector("posWeight", o.posWeight(), "outputs", kind == LossKind.BINARY_CROSS_ENTROPY);
+        checkOverlaps(withGradient, kind.perRow() ? rows : (long) rows * cols);
+        // a caller denominator is known here; a computed one is checked by the kernel (the same message)
+        if (hasDenominator && denominator != 0 && Double.isInfinite(loss.gradientScale() / denominator)) {
+            throw new IllegalArgumentException("gradientScale / denominator = " + loss.gradientScale() + " / "
+                    + denominator + " overflows a double");
+        }
 
         Backend found = Backends.cuda();
         if (!found.isAvailable() || !(found instanceof CudaBackend cuda)) {
@@ -399,6 +411,59 @@ public final class DeviceBatch {
                 o.ignoreIndex(), o.labelSmoothing(), o.zLoss(), o.softCap(), o.focalAlpha(), o.gamma(),
                 reduction, loss.gradientScale(), hasDenominator ? denominator : -1.0, stream);
         return cuda.runOnDevice(request);
+    }
+
+    /**
+     * Rejects an output (gradient, per-term losses) whose device memory overlaps another argument,
+     * naming both, as {@code Batch} does for host memory: the kernels would read what they have
+     * already overwritten. The gradient exactly over the logits (in place) is allowed. Inputs may
+     * share memory. Pure Java: the addresses and lengths alone, before any driver call.
+     */
+    private void checkOverlaps(boolean withGradient, long terms) {
+        long elements = (long) rows * cols;
+        String[] names = {"predictions", "labels", "targets", "sampleWeights", "elementWeights", "upstream",
+            "gradient", "perTerm"};
+        CUdeviceptr[] pointers = {predictions, labels, targets, sampleWeights, elementWeights, upstream,
+            withGradient ? gradient : null, perTerm};
+        long[] counts = {elements, rows, elements, rows == 0 ? 0 : (rows - 1) * sampleWeightStride + 1, elements,
+            terms, elements, terms};
+        long[] from = new long[names.length];
+        long[] to = new long[names.length];
+        for (int i = 0; i < names.length; i++) {
+            if (pointers[i] != null && counts[i] > 0) {
+                from[i] = Address.of(pointers[i]);
+                // 4 bytes per element (int32 labels too), saturated at the top of the address space
+                long bytes = counts[i] > Long.MAX_VALUE / 4 ? Long.MAX_VALUE : 4 * counts[i];
+                to[i] = Long.compareUnsigned(from[i], -1L - bytes) > 0 ? -1L : from[i] + bytes;
+            }
+        }
+        for (int out : new int[] {6, 7}) {  // gradient, perTerm
+            for (int other = 0; other < names.length; other++) {
+                boolean bothThere = from[out] != to[out] && from[other] != to[other];
+                if (other == out || !bothThere || Long.compareUnsigned(from[out], to[other]) >= 0
+                        || Long.compareUnsigned(from[other], to[out]) >= 0) {
+                    continue;
+                }
+                boolean inPlace = out == 6 && other == 0 && from[out] == from[other];
+                if (!inPlace) {
+                    throw new IllegalArgumentException(names[out] + " overlaps " + names[other]
+                            + " in device memory: an output (gradient, perTerm) may not share memory with another "
+                            + "argument; only the gradient may lie exactly over the predictions (in place)");
+                }
+            }
+        }
+    }
+
+    /** The device address a JCuda pointer holds: its native pointer plus its byte offset (no driver call). */
+    private static final class Address extends CUdeviceptr {
+        private Address(CUdeviceptr p) {
+            super(p);
+        }
+
+        static long of(CUdeviceptr p) {
+            Address a = new Address(p);
+            return a.getNativePointer() + a.getByteOffset();
+        }
     }
 
     private void checkVector(String name, float[] v, String what, boolean applies) {

@@ -489,7 +489,7 @@ public final class CudaBackend implements KernelBackend {
                     vectors.releaseAll(cwHost, alphaHost, pwHost, bcwHost);
                 }
                 if (r[KernelLauncher.R_ERROR_CODE] != 0) {
-                    throw KernelLauncher.error(r, kind, q.cols(), q.ignoreIndex());
+                    throw KernelLauncher.error(r, kind, q.cols(), q.ignoreIndex(), q.gradientScale());
                 }
                 return new LossResult(r[KernelLauncher.R_LOSS], r[KernelLauncher.R_DENOMINATOR],
                         r[KernelLauncher.R_WEIGHT_SUM], (long) r[KernelLauncher.R_COUNTED],
@@ -532,7 +532,7 @@ public final class CudaBackend implements KernelBackend {
                             KernelLauncher.SUM, r.gradScale(), -1.0);
                     double[] res = execute(call, null);
                     if (res[KernelLauncher.R_ERROR_CODE] != 0) {
-                        throw KernelLauncher.error(res, r.kind(), c, r.ignoreIndex());
+                        throw KernelLauncher.error(res, r.kind(), c, r.ignoreIndex(), r.gradScale());
                     }
                     // The stream was synchronized when the result came back: the outputs are final.
                     if (grad != null) {
