@@ -3,7 +3,8 @@
 // of the per-pair ratios B / A (on a shared, busy machine a ratio of two calls taken a few ms apart
 // is far steadier than either time). Built and run by tools/ab_native.sh.
 //
-//   ab_native LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S]
+//   ab_native LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S] [--only TEXT]
+// (--only: the cases whose "name NxC" contains TEXT, e.g. "ce_weighted 256x32000")
 //
 // Each library is a shared object made from libfusedloss.a (the C ABI of native/fusedloss.h),
 // loaded with RTLD_LOCAL, so the two keep their own kernels, thread pools and settings.
@@ -162,17 +163,19 @@ std::vector<std::string> split(const char* s) {
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S]\n", argv[0]);
+        fprintf(stderr, "usage: %s LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S] [--only TEXT]\n", argv[0]);
         return 2;
     }
     Library a(argv[1]), b(argv[2]);
     std::vector<std::string> isas = {"avx512", "avx2"};
     std::vector<std::string> threads = {"1", "2"};
     double seconds = 1.0;
+    std::string only;  // a substring of "name NxC"
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--isa")) isas = split(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = split(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
     }
     const double nan = __builtin_nan("");
     std::vector<Case> cases;
@@ -200,6 +203,8 @@ int main(int argc, char** argv) {
             a.set_threads(atoi(th.c_str()));
             b.set_threads(atoi(th.c_str()));
             for (Case& cs : cases) {
+                const std::string id = cs.name + " " + std::to_string(cs.n) + "x" + std::to_string(cs.c);
+                if (id.find(only) == std::string::npos) continue;
                 const double la = cs.run(a), lb = cs.run(b);  // warm up, and the two results
                 if (!(cs.expected != cs.expected) && fabs(la - cs.expected) > 1e-5 * fabs(cs.expected)) {
                     fprintf(stderr, "%s %lldx%lld: loss %.7f, PEERS.md %.7f\n", cs.name.c_str(), (long long)cs.n,
