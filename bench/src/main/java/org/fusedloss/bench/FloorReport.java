@@ -127,8 +127,7 @@ public final class FloorReport {
             isas = Stream.of("avx512", "avx2").filter(nativeCpu::isaSupported).toList();
         }
 
-        driver = driver != null ? driver : Stream.of("java/target/cmake/bin/native_check", "build/bin/native_check")
-                .map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
+        driver = driver != null ? driver : defaultDriver();
         Driver floors = Driver.run(driver);
         Peers peers = Peers.read(peersDir);
         System.out.println("peers  : " + peers.source);
@@ -180,8 +179,14 @@ public final class FloorReport {
 
     // ---------------------------------------------------------------- the native driver's figures
 
+    /** native_check as the build leaves it (java/target/cmake), or a by-hand CMake build (build/); null if neither. */
+    static Path defaultDriver() {
+        return Stream.of("java/target/cmake/bin/native_check", "build/bin/native_check")
+                .map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
+    }
+
     /** What native_check --floor printed: compute floors and the streaming copy's gain. */
-    private record Driver(Map<String, Double> computeMs, Map<String, Double> streamRatio) {
+    record Driver(Map<String, Double> computeMs, Map<String, Double> streamRatio) {
         double computeMs(String isa, int threads, String loss, String shape) {
             return computeMs.getOrDefault(isa + " " + threads + " " + loss + " " + shape, Double.NaN);
         }
