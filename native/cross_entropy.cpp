@@ -47,7 +47,6 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     };
     for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
         const int rows = (int)min64(group, row_end - i0);
-        for (int r = 0; r < group; ++r) prefetch_label_weight(a, i0 + 4 * group + r);  // 4 groups ahead
         bool live[fl::kSoftmaxGroupMax], dropped[fl::kSoftmaxGroupMax] = {};
         double coef_p[fl::kSoftmaxGroupMax], coef_q[fl::kSoftmaxGroupMax], g_label[fl::kSoftmaxGroupMax];
         // Phase 1: masks and pass 1.

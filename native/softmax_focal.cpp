@@ -37,7 +37,6 @@ void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t 
         pending = GradWriter<Extra::none, false>();
     };
     for (int64_t i = row_begin; i < row_end; ++i) {
-        prefetch_label_weight(a, i + 1);  // alpha of the next row's label
         float* g = a.grad ? a.grad + i * c : nullptr;
         float* per_term = a.per_term ? a.per_term + i : nullptr;
         const int32_t y = a.labels[i];

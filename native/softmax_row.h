@@ -399,16 +399,6 @@ inline double one_minus_p_label(const RowStats& st, double nll) {
 // are float32; a term summed in double must not stay finite where its float is not).
 inline double as_float_term(double term) { return ::fabs(term) > FLT_MAX ? ::copysign(INFINITY, term) : term; }
 
-// Asks for the class weight of row i's label ahead of use: the rows' data streams through the
-// caches, and a random cw[y] missed them once per row (7 % of a weighted call at 4096 x 1000).
-inline void prefetch_label_weight(const fl::SoftmaxArgs& a, int64_t i) {
-    if (i >= a.n) return;
-    if (a.sample_weights) prefetch(a.sample_weights + i * a.sample_weight_stride);
-    if (!a.class_weights || !a.labels) return;
-    const int32_t y = a.labels[i];
-    if (y >= 0 && y < a.c) prefetch(a.class_weights + y);
-}
-
 // A row that is ignored or has a missing (NaN) sample weight: no loss, zero gradient.
 inline void masked_row(float* g, int64_t c, float* per_term) {
     if (g) memset(g, 0, (size_t)c * sizeof(float));
