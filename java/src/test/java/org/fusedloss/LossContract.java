@@ -570,7 +570,7 @@ abstract class LossContract {
         TestBackends.require(b);
         Case k = random(plain(), richestCombo(), 6, 7, rng("nogradient"));
         for (Reduction r : Reduction.values()) {
-            String what = k + " " + r + " on " + b.name() + ": gradient(false)";
+            String what = k + " " + r + " on " + b.name() + ": computeGradient(false)";
             Checks.Run with = Checks.run(k.spec(), k.problem(), r, b);
             float[] pt = r == Reduction.NONE ? new float[k.problem().terms(k.spec())] : null;
             LossResult alone = Checks.compute(k.spec().build(r, 1.0, false), k.problem().batch(r, null, pt), b, what);
@@ -583,6 +583,30 @@ abstract class LossContract {
             LossResult ignored = Checks.compute(k.spec().build(r, 1.0, false), k.problem().batch(r, g, null), b, what);
             assertEquals(with.result().loss(), ignored.loss(), () -> ctx(what + " with a gradient buffer: loss"));
             Checks.unchanged(g, -3.5f, what + ": the gradient buffer");
+        }
+    }
+
+    /**
+     * The per-term buffer may come with any reduction: one pass gives the weighted terms (those of
+     * NONE, not divided by the denominator) and the reduced loss and gradient (those of the same
+     * call without it), bit for bit; masked and ignored terms get 0.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(BACKENDS)
+    void perTermValuesComeWithEveryReductionInOnePass(Backend b) {
+        TestBackends.require(b);
+        Case k = random(plain(), richestCombo(), 6, 7, rng("pertermreduced"));
+        Problem p = k.problem().withUpstream(null);
+        Checks.Run none = Checks.run(k.spec(), p, Reduction.NONE, b);
+        for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCH_MEAN}) {
+            String what = k + " " + r + " with a per-term buffer on " + b.name();
+            Checks.Run without = Checks.run(k.spec(), p, r, b);
+            float[] g = TestData.filled(p.n * p.c, Float.NaN);
+            float[] pt = TestData.filled(p.terms(k.spec()), Float.NaN);
+            LossResult res = Checks.compute(k.spec().build(r), p.batch(r, g, pt), b, what);
+            assertEquals(without.result(), res, () -> ctx(what + ": result"));
+            Checks.sameBits(without.gradient(), g, what + ": gradient");
+            Checks.sameBits(none.perTerm(), pt, what + ": perTerm");
         }
     }
 

@@ -101,7 +101,7 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
         return switch (kind) {
             case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
                 CrossEntropy.Builder b = CrossEntropy.builder().reduction(reduction).gradientScale(gradientScale)
-                        .gradient(gradient).ignoreIndex(ignoreIndex).labelSmoothing(eps).zLoss(zLoss).softCap(softCap);
+                        .computeGradient(gradient).ignoreIndex(ignoreIndex).labelSmoothing(eps).zLoss(zLoss).softCap(softCap);
                 if (classWeights != null) {
                     b.classWeights(classWeights);
                 }
@@ -109,7 +109,7 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
             }
             case SOFTMAX_FOCAL -> {
                 SoftmaxFocal.Builder b = SoftmaxFocal.builder().reduction(reduction).gradientScale(gradientScale)
-                        .gradient(gradient).ignoreIndex(ignoreIndex).gamma(gamma);
+                        .computeGradient(gradient).ignoreIndex(ignoreIndex).gamma(gamma);
                 if (classWeights != null) {
                     b.alpha(classWeights);
                 }
@@ -117,7 +117,7 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
             }
             case BINARY_CROSS_ENTROPY -> {
                 BinaryCrossEntropy.Builder b = BinaryCrossEntropy.builder().reduction(reduction)
-                        .gradientScale(gradientScale).gradient(gradient);
+                        .gradientScale(gradientScale).computeGradient(gradient);
                 if (posWeight != null) {
                     b.posWeight(posWeight);
                 }
@@ -127,9 +127,9 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
                 yield b.build();
             }
             case MEAN_SQUARED_ERROR -> MeanSquaredError.builder().reduction(reduction).gradientScale(gradientScale)
-                    .gradient(gradient).build();
+                    .computeGradient(gradient).build();
             case SIGMOID_FOCAL -> SigmoidFocal.builder().reduction(reduction).gradientScale(gradientScale)
-                    .gradient(gradient).alpha(focalAlpha).gamma(gamma).build();
+                    .computeGradient(gradient).alpha(focalAlpha).gamma(gamma).build();
         };
     }
 

@@ -21,6 +21,9 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.WeightPass;
+import org.fusedloss.internal.WeightStats;
 import org.fusedloss.internal.nativecpu.NativeEngine;
 import org.fusedloss.nativecpu.NativeBackend;
 import org.junit.jupiter.api.Test;
@@ -221,7 +224,7 @@ class NativeBackendTest {
     }
 
     /**
-     * From WeightStats.NATIVE_MIN_TERMS terms on, the native backend makes the pass over labels and
+     * From NativeEngine.NATIVE_MIN_TERMS terms on, the native backend makes the pass over labels and
      * weights in native code: the same counts as the Java pass and the same weight sum to rounding,
      * on every instruction set, with ignored rows, NaN weights, strided weights, heap arrays and
      * direct buffers; and the results of the losses on both backends agree.
@@ -230,7 +233,7 @@ class NativeBackendTest {
     void theNativeWeightPassMatchesTheJavaPass() {
         forEachIsa("weight pass", isa -> {
             SplittableRandom rng = TestData.rng("NativeBackendTest.weights." + isa);
-            int min = (int) WeightStats.NATIVE_MIN_TERMS;
+            int min = (int) NativeEngine.NATIVE_MIN_TERMS;
             for (int n : new int[] {min, min + 7, 3 * min + 1}) {
                 for (int c : new int[] {1, 3, 10}) {
                     for (boolean direct : new boolean[] {false, true}) {
@@ -255,19 +258,21 @@ class NativeBackendTest {
                                 + (direct ? " direct" : " heap") + " [" + isa + "]";
                         Batch ce = batch(x, n, c, direct).labels(ints(y, direct))
                                 .sampleWeights(floats(sw, direct), stride);
-                        sameStats(ce, true, ignore, cw, what + " CE labels, class and sample weights");
-                        sameStats(batch(x, n, c, direct).labels(ints(y, direct)), true, ignore, null,
-                                what + " CE labels only");
-                        sameStats(batch(x, n, c, direct).targets(floats(x, direct))
-                                .sampleWeights(floats(sw, direct), stride), false, 0, null, what + " sample weights");
+                        CrossEntropy weighted = CrossEntropy.builder().ignoreIndex(ignore).classWeights(cw)
+                                .computeGradient(false).build();
+                        CrossEntropy plain = CrossEntropy.builder().ignoreIndex(ignore).computeGradient(false).build();
+                        MeanSquaredError mse = MeanSquaredError.builder().computeGradient(false).build();
+                        sameStats(weighted, ce, what + " CE labels, class and sample weights");
+                        sameStats(plain, batch(x, n, c, direct).labels(ints(y, direct)), what + " CE labels only");
+                        sameStats(plain, batch(x, n, c, direct).targets(floats(x, direct))
+                                .sampleWeights(floats(sw, direct), stride), what + " sample weights");
                         Batch elements = batch(x, n, c, direct).targets(floats(x, direct))
                                 .sampleWeights(floats(sw, direct), stride).elementWeights(floats(ew, direct));
-                        WeightStats java = WeightStats.elements(elements);
-                        WeightStats nat = WeightStats.elements(elements, ENGINE);
-                        assertStats(java, nat, what + " element weights");
-                        assertSameResult(CrossEntropy.builder().ignoreIndex(ignore).classWeights(cw).gradient(false).build(), ce,
-                                what + " CE");
-                        assertSameResult(MeanSquaredError.builder().gradient(false).build(), elements, what + " MSE");
+                        sameStats(mse, elements, what + " element weights");
+                        sameStats(mse, batch(x, n, c, direct).targets(floats(x, direct))
+                                .sampleWeights(floats(sw, direct), stride), what + " element-wise, sample weights");
+                        assertSameResult(weighted, ce, what + " CE");
+                        assertSameResult(mse, elements, what + " MSE");
                     }
                 }
             }
@@ -294,23 +299,17 @@ class NativeBackendTest {
         return b.put(a).flip();
     }
 
-    /** The row pass in native code (it must run: no fallback) against the Java one. */
-    private static void sameStats(Batch b, boolean labels, int ignore, float[] cw, String what) {
-        WeightStats java = WeightStats.rows(b, labels, ignore, cw);
-        double[] sums = ENGINE.weightSums(b.rows, b.cols, labels ? b.labels.ints(b.rows) : null, ignore, cw,
-                b.sampleWeights == null ? null : b.sampleWeights.floats((long) (b.rows - 1) * b.sampleWeightStride + 1),
-                b.sampleWeightStride, null);
-        assertNotNull(sums, () -> ctx(what + ": the native pass failed: " ));
-        WeightStats nat = WeightStats.rows(b, labels, ignore, cw, ENGINE);
-        assertStats(java, nat, what);
-        assertEquals(java.counted, (long) sums[1], () -> ctx(what + ": counted (direct call)"));
-        assertEquals(java.masked, (long) sums[2], () -> ctx(what + ": masked (direct call)"));
-    }
-
-    private static void assertStats(WeightStats java, WeightStats nat, String what) {
-        assertEquals(java.counted, nat.counted, () -> ctx(what + ": counted"));
-        assertEquals(java.masked, nat.masked, () -> ctx(what + ": masked"));
-        Checks.close(java.weightSum, nat.weightSum, 1e-12, 0, what + ": weight sum");
+    /** The pass in native code (it must run: no fallback) against the Java one, on the loss's request. */
+    private static void sameStats(Loss loss, Batch b, String what) {
+        LossRequest request = loss.validate(b.data);
+        WeightStats java = WeightPass.run(request);
+        WeightStats nat = ENGINE.nativeWeightStats(request);
+        assertNotNull(nat, () -> ctx(what + ": the native pass failed"));
+        assertEquals(java.counted(), nat.counted(), () -> ctx(what + ": counted"));
+        assertEquals(java.masked(), nat.masked(), () -> ctx(what + ": masked"));
+        Checks.close(java.weightSum(), nat.weightSum(), 1e-12, 0, what + ": weight sum");
+        WeightStats chosen = ENGINE.weightStats(request);
+        assertEquals(nat, chosen, () -> ctx(what + ": the native backend's pass is not the native one"));
     }
 
     private static void assertSameResult(Loss loss, Batch b, String what) {

@@ -54,9 +54,10 @@ import jcuda.runtime.cudaStream_t;
 import org.fusedloss.LossResult;
 import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.KernelSums;
-import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
 import org.fusedloss.internal.LossRequest;
 import org.fusedloss.internal.Settings;
+import org.fusedloss.internal.Span;
 
 /**
  * The CUDA backend: the kernels of cuda/ (loaded from the fatbin inside the jar) launched through
@@ -76,7 +77,7 @@ import org.fusedloss.internal.Settings;
  * <p>Two ways to call it:
  * <ul>
  *   <li>Data in device memory: {@link org.fusedloss.cuda.DeviceBatch#compute(org.fusedloss.Loss)} (which calls
- *       {@link #runOnDevice(DeviceRequest)}). Launches on the batch's stream and then waits for
+ *       {@link #runOnDevice(LossRequest, CUstream)}). Launches on the batch's stream and then waits for
  *       that stream to read the small result back.</li>
  *   <li>Data in host memory ({@link #run(LossRequest)}, used by
  *       {@code loss.compute(batch, Backends.cuda())}): a convenience that <em>copies</em> the inputs
@@ -146,9 +147,9 @@ public final class CudaBackend implements KernelBackend {
 
     /**
      * Host-memory convenience: copies the request's inputs to the device, runs prep + loss kernel
-     * on the default stream with the request's final {@code gradScale} (SUM semantics: the
-     * denominator was applied on the host), copies the gradient and per-term losses back, and
-     * returns the loss sum. Device buffers are reused across calls (grown when a larger batch
+     * on the default stream with the request's reduction, gradient scale and denominator (the
+     * host's: the kernels divide by it as they would by their own), copies the gradient and
+     * per-term losses back, and returns the loss sum. Device buffers are reused across calls (grown when a larger batch
      * comes). Throws {@link IllegalStateException} with the reason when not available.
      */
     @Override
@@ -157,15 +158,15 @@ public final class CudaBackend implements KernelBackend {
     }
 
     /**
-     * Computes a loss on data already in device memory, on the request's stream (null: the default
+     * Computes a loss on data already in device memory, on the given stream (null: the default
      * stream). Returns after reading back the small result, which synchronizes that stream: the
      * gradient and per-term losses are complete when this returns. A bad label or weight found by
      * the kernel throws the same {@link IllegalArgumentException} as on the CPU (the outputs then
      * hold unspecified values). Usually called through
      * {@link org.fusedloss.cuda.DeviceBatch#compute(org.fusedloss.Loss)}, which checks the shapes first.
      */
-    public LossResult runOnDevice(DeviceRequest request) {
-        return ensureAvailable().runDevice(request);
+    public LossResult runOnDevice(LossRequest request, CUstream stream) {
+        return ensureAvailable().runDevice(request, stream);
     }
 
     /** A {@link CUdeviceptr} for a raw device address (e.g. {@code tensor.data_ptr()}). */
@@ -465,31 +466,19 @@ public final class CudaBackend implements KernelBackend {
 
         // ---- device memory path ----
 
-        LossResult runDevice(DeviceRequest q) {
-            LossKind kind = q.kind();
+        LossResult runDevice(LossRequest q, CUstream stream) {
             enter();
             try {
-                float[] cwHost = kind == LossKind.CROSS_ENTROPY || kind == LossKind.CROSS_ENTROPY_DENSE
-                        ? q.classWeights() : null;
-                float[] alphaHost = kind == LossKind.SOFTMAX_FOCAL ? q.alpha() : null;
-                float[] pwHost = kind == LossKind.BINARY_CROSS_ENTROPY ? q.posWeight() : null;
-                float[] bcwHost = kind == LossKind.BINARY_CROSS_ENTROPY ? q.binaryClassWeights() : null;
-                CUdeviceptr[] v = vectors.acquireAll(cwHost, alphaHost, pwHost, bcwHost);
+                float[][] vectors = vectorsOf(q);
+                CUdeviceptr[] v = this.vectors.acquireAll(vectors);
                 double[] r;
                 try {
-                    KernelLauncher.Call call = new KernelLauncher.Call(kind, q.rows(), q.cols(),
-                            q.predictions(), q.labels(), q.targets(),
-                            q.sampleWeights(), q.sampleWeights() == null ? 1 : q.sampleWeightStride(),
-                            q.elementWeights(), q.upstream(), q.gradient(), q.perTerm(),
-                            v[0], v[1], v[2], v[3], q.ignoreIndex(), q.labelSmoothing(), q.zLoss(), q.softCap(),
-                            q.focalAlpha(), q.gamma(), q.reduction().ordinal(), q.gradientScale(),
-                            q.denominator() >= 0 ? q.denominator() : -1.0);
-                    r = execute(call, q.stream());
+                    r = execute(q, memory(v, vectors, span -> pointer(span.deviceAddress())), stream);
                 } finally {
-                    vectors.releaseAll(cwHost, alphaHost, pwHost, bcwHost);
+                    this.vectors.releaseAll(vectors);
                 }
                 if (r[KernelLauncher.R_ERROR_CODE] != 0) {
-                    throw KernelLauncher.error(r, kind, q.cols(), q.ignoreIndex());
+                    throw KernelLauncher.error(r, q.kind(), q.cols(), q.options().ignoreIndex());
                 }
                 return new LossResult(r[KernelLauncher.R_LOSS], r[KernelLauncher.R_DENOMINATOR],
                         r[KernelLauncher.R_WEIGHT_SUM], (long) r[KernelLauncher.R_COUNTED],
@@ -503,52 +492,90 @@ public final class CudaBackend implements KernelBackend {
 
         KernelSums runHost(LossRequest r) {
             long n = r.rows();
-            long c = r.cols();
-            long elements = n * c;
+            long elements = r.elements();
             long terms = r.terms();
-            long stride = r.sampleWeights() == null ? 1 : r.sampleWeightStride();
-            long span = r.sampleWeights() == null || n == 0 ? 0 : (n - 1) * stride + 1;
+            LossRequest.Inputs in = r.inputs();
+            LossRequest.Outputs out = r.outputs();
             enter();
             hostLock.lock();
             try {
-                CUdeviceptr x = staging.upload(Staging.PREDICTIONS, "predictions", r.predictions(), elements);
-                CUdeviceptr labels = staging.upload(Staging.LABELS, "labels", r.labels(), n);
-                CUdeviceptr targets = staging.upload(Staging.TARGETS, "targets", r.targets(), elements);
-                CUdeviceptr sw = staging.upload(Staging.SAMPLE_WEIGHTS, "sampleWeights", r.sampleWeights(), span);
-                CUdeviceptr ew = staging.upload(Staging.ELEMENT_WEIGHTS, "elementWeights", r.elementWeights(),
-                        elements);
-                CUdeviceptr up = staging.upload(Staging.UPSTREAM, "upstream", r.upstream(), terms);
-                CUdeviceptr grad = r.gradient() == null ? null
-                        : staging.output(Staging.GRADIENT, "gradient", r.gradient(), elements);
-                CUdeviceptr perTerm = r.perTerm() == null ? null
-                        : staging.output(Staging.PER_TERM, "perTerm", r.perTerm(), terms);
-                CUdeviceptr[] v = vectors.acquireAll(r.classWeights(), r.alpha(), r.posWeight(),
-                        r.binaryClassWeights());
+                java.util.Map<Span, CUdeviceptr> staged = new java.util.IdentityHashMap<>();
+                staged.put(in.predictions(), staging.upload(Staging.PREDICTIONS, in.predictions(), elements));
+                stage(staged, Staging.LABELS, in.labels(), n);
+                stage(staged, Staging.TARGETS, in.targets(), elements);
+                stage(staged, Staging.SAMPLE_WEIGHTS, in.sampleWeights(), r.sampleWeightSpan());
+                stage(staged, Staging.ELEMENT_WEIGHTS, in.elementWeights(), elements);
+                stage(staged, Staging.UPSTREAM, in.upstream(), terms);
+                CUdeviceptr grad = out.gradient() == null ? null
+                        : staging.output(Staging.GRADIENT, out.gradient(), elements);
+                CUdeviceptr perTerm = out.perTerm() == null ? null
+                        : staging.output(Staging.PER_TERM, out.perTerm(), terms);
+                staged.put(out.gradient(), grad);
+                staged.put(out.perTerm(), perTerm);
+                float[][] vectors = vectorsOf(r);
+                CUdeviceptr[] v = this.vectors.acquireAll(vectors);
                 try {
-                    // SUM semantics: the host already divided the gradient scale by the denominator.
-                    KernelLauncher.Call call = new KernelLauncher.Call(r.kind(), n, c, x, labels, targets,
-                            sw, stride, ew, up, grad, perTerm, v[0], v[1], v[2], v[3],
-                            r.ignoreIndex(), r.labelSmoothing(), r.zLoss(), r.softCap(), r.focalAlpha(), r.gamma(),
-                            KernelLauncher.SUM, r.gradScale(), -1.0);
-                    double[] res = execute(call, null);
+                    double[] res = execute(r, memory(v, vectors, staged::get), null);
                     if (res[KernelLauncher.R_ERROR_CODE] != 0) {
-                        throw KernelLauncher.error(res, r.kind(), c, r.ignoreIndex());
+                        throw KernelLauncher.error(res, r.kind(), r.cols(), r.options().ignoreIndex());
                     }
                     // The stream was synchronized when the result came back: the outputs are final.
                     if (grad != null) {
-                        Staging.download(r.gradient(), grad, elements);
+                        Staging.download(out.gradient(), grad, elements);
                     }
                     if (perTerm != null) {
-                        Staging.download(r.perTerm(), perTerm, terms);
+                        Staging.download(out.perTerm(), perTerm, terms);
                     }
                     return new KernelSums(res[KernelLauncher.R_LOSS_SUM], (long) res[KernelLauncher.R_NONFINITE]);
                 } finally {
-                    vectors.releaseAll(r.classWeights(), r.alpha(), r.posWeight(), r.binaryClassWeights());
+                    this.vectors.releaseAll(vectors);
                 }
             } finally {
                 hostLock.unlock();
                 exit();
             }
+        }
+
+        private void stage(java.util.Map<Span, CUdeviceptr> staged, int slot, Span host, long count) {
+            if (host != null) {
+                staged.put(host, staging.upload(slot, host, count));
+            }
+        }
+
+        /** The loss's vectors the kernels read (class weights / alpha / pos weight / binary class weights). */
+        private static float[][] vectorsOf(LossRequest q) {
+            LossOptions o = q.options();
+            if (o instanceof LossOptions.CrossEntropyOptions ce) {
+                return new float[][] {ce.classWeights()};
+            }
+            if (o instanceof LossOptions.SoftmaxFocalOptions sf) {
+                return new float[][] {sf.alpha()};
+            }
+            if (o instanceof LossOptions.BinaryCrossEntropyOptions bce) {
+                return new float[][] {bce.posWeight(), bce.binaryClassWeights()};
+            }
+            return new float[0][];
+        }
+
+        /** The device pointers of a call: its spans through {@code spans}, the vectors' device copies. */
+        private static KernelLauncher.Memory memory(CUdeviceptr[] copies, float[][] vectors,
+                                                    java.util.function.Function<Span, CUdeviceptr> spans) {
+            return new KernelLauncher.Memory() {
+                @Override
+                public CUdeviceptr of(Span span) {
+                    return span == null ? null : spans.apply(span);
+                }
+
+                @Override
+                public CUdeviceptr of(float[] vector) {
+                    for (int i = 0; vector != null && i < vectors.length; i++) {
+                        if (vectors[i] == vector) {
+                            return copies[i];
+                        }
+                    }
+                    return null;
+                }
+            };
         }
 
         // ---- one call on one stream ----
@@ -557,11 +584,11 @@ public final class CudaBackend implements KernelBackend {
          * Launches prep + main on the stream with that stream's workspace, copies the result back and
          * synchronizes the stream. Calls on the same stream are serialized (they share a workspace).
          */
-        private double[] execute(KernelLauncher.Call call, CUstream stream) {
+        private double[] execute(LossRequest call, KernelLauncher.Memory memory, CUstream stream) {
             Workspace w = acquireWorkspace(stream);
             w.lock.lock();
             try {
-                return w.run(launcher, call, stream);
+                return w.run(launcher, call, memory, stream);
             } finally {
                 w.lock.unlock();
                 releaseWorkspace(w);
@@ -626,13 +653,13 @@ public final class CudaBackend implements KernelBackend {
         private Pointer pinned;
         private ByteBuffer pinnedBytes;
 
-        double[] run(KernelLauncher launcher, KernelLauncher.Call call, CUstream stream) {
+        double[] run(KernelLauncher launcher, LossRequest call, KernelLauncher.Memory data, CUstream stream) {
             if (memory == null) {
                 allocate(stream);  // throws if it cannot: nothing launched yet
             }
             boolean clean = false;
             try {
-                launcher.launch(call, memory, result, stream);
+                launcher.launch(call, data, memory, result, stream);
                 // Pinned memory: the copy is truly asynchronous and we wait for this stream only.
                 check(cuMemcpyDtoHAsync(pinned, result, RESULT_BYTES, stream), "cuMemcpyDtoHAsync(result)");
                 check(cuStreamSynchronize(stream), "cuStreamSynchronize");
@@ -822,48 +849,42 @@ public final class CudaBackend implements KernelBackend {
             return buffers[slot];
         }
 
-        /** Copies {@code count} elements of a host view (index 0 first) to the slot's device buffer. */
-        CUdeviceptr upload(int slot, String name, Buffer host, long count) {
-            if (host == null) {
-                return null;
-            }
+        /** Copies {@code count} elements of a host span to the slot's device buffer. */
+        CUdeviceptr upload(int slot, Span host, long count) {
             long bytes = count * 4;
-            checkLength(name, host, count);
-            CUdeviceptr d = reserve(slot, name, bytes);
+            CUdeviceptr d = reserve(slot, host.name(), bytes);
             if (bytes > 0) {
                 // Synchronous copy on the default stream, which the launches use too.
-                check(cuMemcpyHtoD(d, hostPointer(host), bytes), "cuMemcpyHtoD(" + name + ")");
+                check(cuMemcpyHtoD(d, hostPointer(host), bytes), "cuMemcpyHtoD(" + host.name() + ")");
             }
             return d;
         }
 
-        CUdeviceptr output(int slot, String name, Buffer host, long count) {
-            checkLength(name, host, count);
-            if (host.isReadOnly()) {
-                throw new IllegalArgumentException(name + ": the buffer is read-only");
-            }
-            return reserve(slot, name, count * 4);
+        /** The slot's device buffer for an output of {@code count} elements (checked by the loss). */
+        CUdeviceptr output(int slot, Span host, long count) {
+            return reserve(slot, host.name(), count * 4);
         }
 
-        static void download(FloatBuffer host, CUdeviceptr d, long count) {
+        static void download(Span host, CUdeviceptr d, long count) {
             if (count > 0) {
-                check(cuMemcpyDtoH(hostPointer(host), d, count * 4), "cuMemcpyDtoH");
+                check(cuMemcpyDtoH(hostPointer(host), d, count * 4), "cuMemcpyDtoH(" + host.name() + ")");
             }
         }
 
-        private static void checkLength(String name, Buffer host, long count) {
-            if (host.remaining() < count) {
-                throw new IllegalArgumentException(name + ": needs " + count + " elements but the buffer has "
-                        + host.remaining());
+        /** A JCuda pointer at the span's first element (a heap array at its offset, or direct memory). */
+        private static Pointer hostPointer(Span host) {
+            Object array = host.heapArray();
+            if (array instanceof float[] f) {
+                return Pointer.toBuffer(FloatBuffer.wrap(f, host.offset(), f.length - host.offset()).slice());
             }
-        }
-
-        /** A JCuda pointer at the buffer's position (heap arrays with their offset, or direct memory). */
-        private static Pointer hostPointer(Buffer host) {
-            if (host instanceof FloatBuffer f) {
-                return Pointer.toBuffer(f);
+            if (array instanceof int[] i) {
+                return Pointer.toBuffer(IntBuffer.wrap(i, host.offset(), i.length - host.offset()).slice());
             }
-            return Pointer.toBuffer((IntBuffer) host);
+            Buffer direct = host.directBuffer();
+            if (direct instanceof FloatBuffer f) {
+                return Pointer.toBuffer(f.duplicate().position(host.offset()).slice());
+            }
+            return Pointer.toBuffer(((IntBuffer) direct).duplicate().position(host.offset()).slice());
         }
     }
 }

@@ -13,14 +13,23 @@ import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
+import org.fusedloss.internal.LossOptions.BinaryCrossEntropyOptions;
+import org.fusedloss.internal.LossOptions.CrossEntropyOptions;
+import org.fusedloss.internal.LossOptions.SigmoidFocalOptions;
+import org.fusedloss.internal.LossOptions.SoftmaxFocalOptions;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
 
 /**
  * The kernel table of cuda/fusedloss_cuda.h, mirrored exactly: kernel names, flat parameter lists
  * (in order and type), launch configurations, workspace and result layout, error codes. One call
  * is two launches on one stream: prep (validates labels and weights, computes the denominator and
- * the gradient factor), then the loss kernel. Nothing here allocates or synchronizes; the backend
- * owns memory, streams and the context.
+ * the gradient factor), then the loss kernel. Each launch is built from the validated
+ * {@link LossRequest} and the device pointers of its data ({@link Memory}); nothing here allocates
+ * or synchronizes: the backend owns memory, streams and the context.
  */
 final class KernelLauncher {
 
@@ -105,17 +114,13 @@ final class KernelLauncher {
         return names;
     }
 
-    /**
-     * One call, every pointer a device pointer (null: absent). Class weights / alpha / pos weight /
-     * binary class weights are the device copies of the loss's vectors.
-     */
-    record Call(LossKind kind, long n, long c,
-                CUdeviceptr predictions, CUdeviceptr labels, CUdeviceptr targets,
-                CUdeviceptr sampleWeights, long sampleWeightStride, CUdeviceptr elementWeights,
-                CUdeviceptr upstream, CUdeviceptr gradient, CUdeviceptr perTerm,
-                CUdeviceptr classWeights, CUdeviceptr alpha, CUdeviceptr posWeight, CUdeviceptr binaryClassWeights,
-                int ignoreIndex, float labelSmoothing, float zLoss, float softCap, float focalAlpha, float gamma,
-                int reduction, double gradScale, double denominator) {
+    /** Where the kernels find a request's data: the device pointers of its spans and of the loss's vectors. */
+    interface Memory {
+        /** The device pointer of a span of the request (null: absent). */
+        CUdeviceptr of(Span span);
+
+        /** The device copy of one of the loss's vectors (null: absent). */
+        CUdeviceptr of(float[] vector);
     }
 
     /** One kernel launch: name, 1-D grid and block, and the flat argument list. */
@@ -162,14 +167,14 @@ final class KernelLauncher {
      * is replaced by the block kernel, which reads the same prep results; if that runs, clusters
      * are not tried again.
      */
-    void launch(Call call, CUdeviceptr workspace, CUdeviceptr result, CUstream stream) {
+    void launch(LossRequest call, Memory memory, CUdeviceptr workspace, CUdeviceptr result, CUstream stream) {
         boolean clusters = clusterCapable;
-        List<Launch> plan = plan(call, workspace, result, clusters);
+        List<Launch> plan = plan(call, memory, workspace, result, clusters);
         launchOrThrow(plan.get(0), stream);
         Launch main = plan.get(1);
         int rc = driver.launch(main, stream);
         if (rc != CUresult.CUDA_SUCCESS && main.kernel().endsWith("_" + Variant.CLUSTER.suffix())) {
-            Launch block = main(call, workspace, result, false);
+            Launch block = main(call, memory, workspace, result, false);
             if (driver.launch(block, stream) == CUresult.CUDA_SUCCESS) {
                 clusterCapable = false;
                 return;
@@ -189,8 +194,9 @@ final class KernelLauncher {
     // ---------------------------------------------------------------------------------------------
     // The launches of one call: pure functions of the call, tested without a GPU.
 
-    static List<Launch> plan(Call call, CUdeviceptr workspace, CUdeviceptr result, boolean clusterCapable) {
-        return List.of(prep(call, workspace), main(call, workspace, result, clusterCapable));
+    static List<Launch> plan(LossRequest call, Memory memory, CUdeviceptr workspace, CUdeviceptr result,
+                             boolean clusterCapable) {
+        return List.of(prep(call, memory, workspace), main(call, memory, workspace, result, clusterCapable));
     }
 
     static long cdiv(long a, long b) {
@@ -201,29 +207,40 @@ final class KernelLauncher {
         return (int) Math.max(1, Math.min(blocks, max));
     }
 
-    static Launch prep(Call q, CUdeviceptr ws) {
+    /** The per-class vector of a softmax loss: CE's class weights, softmax focal's alpha. */
+    private static float[] classVector(LossOptions o) {
+        if (o instanceof CrossEntropyOptions ce) {
+            return ce.classWeights();
+        }
+        return o instanceof SoftmaxFocalOptions sf ? sf.alpha() : null;
+    }
+
+    static Launch prep(LossRequest q, Memory m, CUdeviceptr ws) {
         Args a = new Args();
+        LossRequest.Inputs in = q.inputs();
+        long n = q.rows();
+        long c = q.cols();
+        // the caller's denominator, the host's (the host path), or negative: computed here
+        double denominator = q.denominator() >= 0 ? q.denominator() : -1.0;
         if (q.kind().perRow()) {
             // flc_rows_prep(n, c, labels, ignore_index, class_weights, class_weight_in_denominator,
-            //               sample_weights, sample_weight_stride, reduction, grad_scale, denominator, ws)
-            boolean indices = q.kind() != LossKind.CROSS_ENTROPY_DENSE;
-            CUdeviceptr rowVector = q.kind() == LossKind.SOFTMAX_FOCAL ? q.alpha() : q.classWeights();
-            int inDenominator = q.kind() == LossKind.CROSS_ENTROPY ? 1 : 0;
-            a.longLong(q.n()).longLong(q.c()).ptr(indices ? q.labels() : null).int32(q.ignoreIndex())
-                    .ptr(rowVector).int32(inDenominator)
-                    .ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                    .int32(q.reduction()).float64(q.gradScale()).float64(q.denominator()).ptr(ws);
-            int grid = clamp(cdiv(Math.max(q.n(), q.c()), PREP_THREADS), PREP_MAX_BLOCKS);
+            //               sample_weights, sample_weight_stride, reduction, gradient_scale, denominator, ws)
+            a.longLong(n).longLong(c).ptr(m.of(in.labels())).int32(q.options().ignoreIndex())
+                    .ptr(m.of(classVector(q.options()))).int32(q.kind().classWeightsInDenominator() ? 1 : 0)
+                    .ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride())
+                    .int32(q.reduction().ordinal()).float64(q.gradientScale()).float64(denominator).ptr(ws);
+            int grid = clamp(cdiv(Math.max(n, c), PREP_THREADS), PREP_MAX_BLOCKS);
             return new Launch(ROWS_PREP, grid, PREP_THREADS, a);
         }
         // flc_elems_prep(n, k, sample_weights, sample_weight_stride, element_weights, column_weights,
-        //                binary_class_weights, reduction, grad_scale, denominator, ws)
-        boolean bce = q.kind() == LossKind.BINARY_CROSS_ENTROPY;
-        a.longLong(q.n()).longLong(q.c()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                .ptr(q.elementWeights()).ptr(bce ? q.posWeight() : null).ptr(bce ? q.binaryClassWeights() : null)
-                .int32(q.reduction()).float64(q.gradScale()).float64(q.denominator()).ptr(ws);
-        long items = q.elementWeights() != null ? q.n() * q.c() : q.n();
-        int grid = clamp(cdiv(Math.max(Math.max(items, q.c()), 2), PREP_THREADS), PREP_MAX_BLOCKS);
+        //                binary_class_weights, reduction, gradient_scale, denominator, ws)
+        BinaryCrossEntropyOptions bce = q.options() instanceof BinaryCrossEntropyOptions o ? o : null;
+        a.longLong(n).longLong(c).ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride())
+                .ptr(m.of(in.elementWeights())).ptr(bce == null ? null : m.of(bce.posWeight()))
+                .ptr(bce == null ? null : m.of(bce.binaryClassWeights()))
+                .int32(q.reduction().ordinal()).float64(q.gradientScale()).float64(denominator).ptr(ws);
+        long items = in.elementWeights() != null ? n * c : n;
+        int grid = clamp(cdiv(Math.max(Math.max(items, c), 2), PREP_THREADS), PREP_MAX_BLOCKS);
         return new Launch(ELEMS_PREP, grid, PREP_THREADS, a);
     }
 
@@ -245,95 +262,74 @@ final class KernelLauncher {
         return clusterCapable && c > BLOCK_MAX_C ? Variant.CLUSTER : Variant.BLOCK;
     }
 
-    static Launch main(Call q, CUdeviceptr ws, CUdeviceptr result, boolean clusterCapable) {
+    static Launch main(LossRequest q, Memory m, CUdeviceptr ws, CUdeviceptr result, boolean clusterCapable) {
         Args a = new Args();
-        switch (q.kind()) {
-            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
-                // (n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-                //  sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result)
-                boolean indices = q.kind() == LossKind.CROSS_ENTROPY;
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions())
-                        .ptr(indices ? q.labels() : null).ptr(indices ? null : q.targets())
-                        .int32(q.ignoreIndex()).ptr(q.classWeights()).ptr(q.sampleWeights())
-                        .longLong(q.sampleWeightStride()).float32(q.labelSmoothing()).float32(q.zLoss())
-                        .float32(q.softCap()).ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm())
-                        .ptr(ws).ptr(result);
-                return softmaxLaunch("flc_cross_entropy", q, a, clusterCapable);
+        LossRequest.Inputs in = q.inputs();
+        LossRequest.Outputs out = q.outputs();
+        a.longLong(q.rows()).longLong(q.cols()).ptr(m.of(in.predictions()));
+        LossOptions options = q.options();
+        if (options instanceof CrossEntropyOptions o) {
+            // (n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
+            //  sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result)
+            a.ptr(m.of(in.labels())).ptr(m.of(in.targets())).int32(o.ignoreIndex()).ptr(m.of(o.classWeights()))
+                    .ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride()).float32((float) o.smoothing())
+                    .float32((float) o.zLoss()).float32((float) o.softCap());
+        } else if (options instanceof SoftmaxFocalOptions o) {
+            // (n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
+            //  upstream, grad, per_term, ws, result)
+            a.ptr(m.of(in.labels())).int32(o.ignoreIndex()).ptr(m.of(o.alpha())).float32((float) o.gamma())
+                    .ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride());
+        } else {
+            // (n, k, logits, targets, <the loss's options>, sample_weights, sample_weight_stride,
+            //  element_weights, upstream, grad, per_term, ws, result)
+            a.ptr(m.of(in.targets()));
+            if (options instanceof BinaryCrossEntropyOptions o) {
+                a.ptr(m.of(o.posWeight())).ptr(m.of(o.binaryClassWeights()));
+            } else if (options instanceof SigmoidFocalOptions o) {
+                a.float32((float) o.alpha()).float32((float) o.gamma());
             }
-            case SOFTMAX_FOCAL -> {
-                // (n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-                //  upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.labels()).int32(q.ignoreIndex())
-                        .ptr(q.alpha()).float32(q.gamma()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                        .ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm()).ptr(ws).ptr(result);
-                return softmaxLaunch("flc_softmax_focal", q, a, clusterCapable);
-            }
-            case BINARY_CROSS_ENTROPY -> {
-                // (n, k, logits, targets, pos_weight, binary_class_weights, sample_weights,
-                //  sample_weight_stride, element_weights, upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.targets()).ptr(q.posWeight())
-                        .ptr(q.binaryClassWeights()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                        .ptr(q.elementWeights()).ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm())
-                        .ptr(ws).ptr(result);
-                return elementLaunch("flc_binary_cross_entropy", q, a);
-            }
-            case MEAN_SQUARED_ERROR -> {
-                // (n, k, predictions, targets, sample_weights, sample_weight_stride, element_weights,
-                //  upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.targets()).ptr(q.sampleWeights())
-                        .longLong(q.sampleWeightStride()).ptr(q.elementWeights()).ptr(q.upstream())
-                        .ptr(q.gradient()).ptr(q.perTerm()).ptr(ws).ptr(result);
-                return elementLaunch("flc_mean_squared_error", q, a);
-            }
-            case SIGMOID_FOCAL -> {
-                // (n, k, logits, targets, alpha, gamma, sample_weights, sample_weight_stride,
-                //  element_weights, upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.targets()).float32(q.focalAlpha())
-                        .float32(q.gamma()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                        .ptr(q.elementWeights()).ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm())
-                        .ptr(ws).ptr(result);
-                return elementLaunch("flc_sigmoid_focal", q, a);
-            }
-            default -> throw new IllegalStateException("no CUDA kernel for " + q.kind());
+            a.ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride()).ptr(m.of(in.elementWeights()));
         }
+        a.ptr(m.of(in.upstream())).ptr(m.of(out.gradient())).ptr(m.of(out.perTerm())).ptr(ws).ptr(result);
+        String kernel = "flc_" + q.kind().kernel();
+        return q.kind().perRow() ? softmaxLaunch(kernel, q, a, clusterCapable) : elementLaunch(kernel, q, a);
     }
 
-    private static Launch softmaxLaunch(String base, Call q, Args a, boolean clusterCapable) {
-        Variant v = variant(q.c(), clusterCapable);
+    private static Launch softmaxLaunch(String base, LossRequest q, Args a, boolean clusterCapable) {
+        long n = q.rows();
+        Variant v = variant(q.cols(), clusterCapable);
         return switch (v) {
             case SMALL -> new Launch(base + "_small",
-                    clamp(cdiv(q.n(), SMALL_ROWS_PER_BLOCK), MAX_PARTIALS), SMALL_THREADS, a);
+                    clamp(cdiv(n, SMALL_ROWS_PER_BLOCK), MAX_PARTIALS), SMALL_THREADS, a);
             case WARP -> new Launch(base + "_warp",
-                    clamp(cdiv(q.n(), WARP_ROWS_PER_BLOCK), MAX_PARTIALS), WARP_THREADS, a);
+                    clamp(cdiv(n, WARP_ROWS_PER_BLOCK), MAX_PARTIALS), WARP_THREADS, a);
             case CLUSTER -> new Launch(base + "_cluster",
-                    CLUSTER_SIZE * clamp(q.n(), MAX_PARTIALS), BLOCK_THREADS, a);
-            case BLOCK -> new Launch(base + "_block", clamp(q.n(), MAX_PARTIALS), BLOCK_THREADS, a);
+                    CLUSTER_SIZE * clamp(n, MAX_PARTIALS), BLOCK_THREADS, a);
+            case BLOCK -> new Launch(base + "_block", clamp(n, MAX_PARTIALS), BLOCK_THREADS, a);
         };
     }
 
-    private static Launch elementLaunch(String name, Call q, Args a) {
-        return new Launch(name, clamp(cdiv(q.n() * q.c(), ELEM_PER_BLOCK), MAX_PARTIALS), ELEM_THREADS, a);
+    private static Launch elementLaunch(String name, LossRequest q, Args a) {
+        return new Launch(name, clamp(cdiv(q.elements(), ELEM_PER_BLOCK), MAX_PARTIALS), ELEM_THREADS, a);
     }
 
     // ---------------------------------------------------------------------------------------------
     // Error word -> the exception the CPU side throws for the same input.
 
-    /** The exception for a nonzero {@code result[FLC_R_ERROR_CODE]}, worded as on the CPU side. */
+    /** The exception for a nonzero {@code result[FLC_R_ERROR_CODE]}, worded as on the CPU side ({@link Errors}). */
     static RuntimeException error(double[] r, LossKind kind, long cols, int ignoreIndex) {
         int code = (int) r[R_ERROR_CODE];
         long index = (long) r[R_ERROR_INDEX];
         double value = r[R_ERROR_VALUE];
         return switch (code) {
-            case ERR_LABEL -> new IllegalArgumentException("labels[" + index + "] = " + (long) value
-                    + " is outside [0, " + cols + ") and is not the ignore index " + ignoreIndex);
+            case ERR_LABEL -> Errors.badLabel(index, (long) value, cols, ignoreIndex);
             case ERR_CLASS_WEIGHT -> vectorError(kind == LossKind.SOFTMAX_FOCAL ? "alpha" : "classWeights",
                     index, value);
             case ERR_POS_WEIGHT -> vectorError("posWeight", index, value);
             case ERR_BINARY_CLASS_WEIGHT -> vectorError("binaryClassWeights", index, value);
-            case ERR_SAMPLE_WEIGHT -> weightError("sampleWeights", index, value);
-            case ERR_ELEMENT_WEIGHT -> weightError("elementWeights", index, value);
-            case ERR_TARGET -> new IllegalArgumentException("targets[" + index + "] = " + (float) value
-                    + ": binary class weights need hard 0/1 targets");
+            case ERR_SAMPLE_WEIGHT -> Errors.badWeight("sampleWeights", index, (float) value);
+            case ERR_ELEMENT_WEIGHT -> Errors.badWeight("elementWeights", index, (float) value);
+            case ERR_TARGET -> Errors.notHardTarget(index, (float) value);
             case ERR_LAUNCH -> new IllegalStateException("cuda: a grid larger than the workspace allows ("
                     + index + " blocks): the launch configuration does not match the kernels");
             case ERR_UNSUPPORTED -> new IllegalStateException("cuda: the cluster kernel ran on a device below "
@@ -343,19 +339,9 @@ final class KernelLauncher {
         };
     }
 
-    private static IllegalArgumentException weightError(String name, long index, double value) {
-        float w = (float) value;
-        return new IllegalArgumentException(name + "[" + index + "] = " + w
-                + (Float.isInfinite(w) ? " is infinite" : " is negative"));
-    }
-
     private static IllegalArgumentException vectorError(String name, long index, double value) {
         float w = (float) value;
-        if (Float.isNaN(w)) {
-            return new IllegalArgumentException(name + "[" + index + "] = NaN; NaN marks a missing weight only "
-                    + "for sample and element weights");
-        }
-        return weightError(name, index, value);
+        return Float.isNaN(w) ? Errors.nanInVector(name, index) : Errors.badWeight(name, index, w);
     }
 
     // ---------------------------------------------------------------------------------------------

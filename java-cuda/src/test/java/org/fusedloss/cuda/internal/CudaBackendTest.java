@@ -41,7 +41,9 @@ import org.fusedloss.CrossEntropy;
 import org.fusedloss.cuda.DeviceBatch;
 import org.fusedloss.Loss;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
 import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
 import org.fusedloss.LossResult;
 import org.fusedloss.MeanSquaredError;
 import org.fusedloss.Reduction;
@@ -138,9 +140,11 @@ class CudaBackendTest {
         IllegalStateException e = assertThrows(IllegalStateException.class,
                 () -> ce.compute(Batch.of(logits, 3, 4).labels(new int[3]).gradient(grad), cuda));
         assertTrue(e.getMessage().contains(reason), e.getMessage());
-        LossRequest request = new LossRequest(LossKind.CROSS_ENTROPY, 3, 4, java.nio.FloatBuffer.wrap(logits),
-                java.nio.IntBuffer.wrap(new int[3]), null, null, 1, null, null, null, null, null, null, null, null,
-                IGNORE, 0, 0, 0, -1, 0, 1.0);
+        LossRequest request = new LossRequest(LossKind.CROSS_ENTROPY, 3, 4,
+                new LossRequest.Inputs(Span.heap("predictions", logits, 0), Span.heap("labels", new int[3], 0),
+                        null, null, 1, null, null),
+                new LossRequest.Outputs(null, null),
+                new LossOptions.CrossEntropyOptions(null, IGNORE, 0, 0, 0), Reduction.SUM, 1.0, 1.0);
         e = assertThrows(IllegalStateException.class, () -> cuda.run(request));
         assertTrue(e.getMessage().contains(reason), e.getMessage());
 
@@ -171,7 +175,7 @@ class CudaBackendTest {
         assertMessage("labels and targets", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000)
                 .targets(0x2000).gradient(0x3000)));
         assertMessage("gradient: no gradient buffer", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000)));
-        assertMessage("perTerm: per-term losses are written only with reduction NONE", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).perTerm(0x4000)));
+        assertMessage("gradient overlaps perTerm", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).perTerm(0x3004)));
         assertMessage("upstream: a per-term upstream", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).upstream(0x4000)));
         assertMessage("sampleWeights: stride = 0", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).sampleWeights(0x4000, 0)));
         assertMessage("elementWeights: element weights apply", () -> onDevice(ce, DeviceBatch.of(0x1000, 3, 4).labels(0x2000).gradient(0x3000).elementWeights(0x4000)));

@@ -24,6 +24,9 @@ import org.fusedloss.BinaryCrossEntropy;
 import org.fusedloss.Batch;
 import org.fusedloss.CrossEntropy;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
 import org.fusedloss.MeanSquaredError;
 import org.fusedloss.Reduction;
 import org.junit.jupiter.api.AfterEach;
@@ -161,7 +164,7 @@ class KernelTableTest {
         for (KernelLauncher.Variant v : KernelLauncher.Variant.values()) {
             KernelLauncher.forcedVariant = v;
             for (LossKind kind : LossKind.values()) {
-                for (KernelLauncher.Launch l : KernelLauncher.plan(call(kind, 10, 3000, true), p, p, true)) {
+                for (KernelLauncher.Launch l : KernelLauncher.plan(call(kind, 10, 3000, true), MEMORY, p, p, true)) {
                     String before = out.put(l.kernel(), l.args().signature());
                     assertTrue(before == null || before.equals(l.args().signature()), "two signatures for "
                             + l.kernel());
@@ -173,64 +176,88 @@ class KernelTableTest {
     }
 
     /** A call with every input present (or absent), dummy device pointers. */
-    static KernelLauncher.Call call(LossKind kind, long n, long c, boolean everything) {
-        CUdeviceptr p = CudaBackend.pointer(0x7000_0000_0000L);
-        CUdeviceptr q = everything ? p : null;
-        return new KernelLauncher.Call(kind, n, c, p, q, q, q, 1, q, q, q, q, q, q, q, q,
-                -100, 0.1f, 1e-4f, 30f, 0.25f, 2f, KernelLauncher.MEAN, 1.0, -1.0);
+    static LossRequest call(LossKind kind, long n, long c, boolean everything) {
+        Span p = Span.device("x", 0x7000_0000_0000L);
+        Span q = everything ? p : null;
+        float[] vector = everything ? new float[(int) c] : null;
+        LossOptions options = switch (kind) {
+            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> new LossOptions.CrossEntropyOptions(vector, -100, 0.1, 1e-4, 30);
+            case SOFTMAX_FOCAL -> new LossOptions.SoftmaxFocalOptions(vector, 2, -100);
+            case BINARY_CROSS_ENTROPY -> new LossOptions.BinaryCrossEntropyOptions(vector,
+                    everything ? new float[2] : null);
+            case MEAN_SQUARED_ERROR -> new LossOptions.MeanSquaredErrorOptions();
+            case SIGMOID_FOCAL -> new LossOptions.SigmoidFocalOptions(0.25, 2);
+        };
+        return new LossRequest(kind, (int) n, (int) c,
+                new LossRequest.Inputs(p, kind.takesLabels() ? q : null, kind.takesLabels() ? null : q, q, 1,
+                        kind.perRow() ? null : q, q),
+                new LossRequest.Outputs(q, q), options, Reduction.MEAN, 1.0, -1.0);
     }
+
+    /** Dummy device pointers: a span's address, and one address for any of the loss's vectors. */
+    static final KernelLauncher.Memory MEMORY = new KernelLauncher.Memory() {
+        @Override
+        public CUdeviceptr of(Span span) {
+            return span == null ? null : CudaBackend.pointer(span.deviceAddress());
+        }
+
+        @Override
+        public CUdeviceptr of(float[] vector) {
+            return vector == null ? null : CudaBackend.pointer(0x7100_0000_0000L);
+        }
+    };
 
     @Test
     void gridsFollowTheHeaderFormulas() {
         CUdeviceptr p = new CUdeviceptr();
         // prep, rows: max(1, min(cdiv(max(n, c), 256), 1024))
-        assertGrid(KernelLauncher.prep(call(LossKind.CROSS_ENTROPY, 5000, 10, true), p), "flc_rows_prep", 20, 256);
-        assertGrid(KernelLauncher.prep(call(LossKind.SOFTMAX_FOCAL, 4, 128256, true), p), "flc_rows_prep", 501, 256);
-        assertGrid(KernelLauncher.prep(call(LossKind.CROSS_ENTROPY_DENSE, 1_000_000, 10, true), p),
+        assertGrid(KernelLauncher.prep(call(LossKind.CROSS_ENTROPY, 5000, 10, true), MEMORY, p), "flc_rows_prep", 20, 256);
+        assertGrid(KernelLauncher.prep(call(LossKind.SOFTMAX_FOCAL, 4, 128256, true), MEMORY, p), "flc_rows_prep", 501, 256);
+        assertGrid(KernelLauncher.prep(call(LossKind.CROSS_ENTROPY_DENSE, 1_000_000, 10, true), MEMORY, p),
                 "flc_rows_prep", 1024, 256);
-        assertGrid(KernelLauncher.prep(call(LossKind.CROSS_ENTROPY, 0, 1, true), p), "flc_rows_prep", 1, 256);
+        assertGrid(KernelLauncher.prep(call(LossKind.CROSS_ENTROPY, 0, 1, true), MEMORY, p), "flc_rows_prep", 1, 256);
         // prep, elements: items = element weights ? n * k : n; cdiv(max(items, k, 2), 256)
-        assertGrid(KernelLauncher.prep(call(LossKind.BINARY_CROSS_ENTROPY, 10, 300, true), p),
+        assertGrid(KernelLauncher.prep(call(LossKind.BINARY_CROSS_ENTROPY, 10, 300, true), MEMORY, p),
                 "flc_elems_prep", 12, 256);
-        assertGrid(KernelLauncher.prep(call(LossKind.BINARY_CROSS_ENTROPY, 10, 300, false), p),
+        assertGrid(KernelLauncher.prep(call(LossKind.BINARY_CROSS_ENTROPY, 10, 300, false), MEMORY, p),
                 "flc_elems_prep", 2, 256);
-        assertGrid(KernelLauncher.prep(call(LossKind.MEAN_SQUARED_ERROR, 1, 1, false), p), "flc_elems_prep", 1, 256);
+        assertGrid(KernelLauncher.prep(call(LossKind.MEAN_SQUARED_ERROR, 1, 1, false), MEMORY, p), "flc_elems_prep", 1, 256);
         // softmax: warp for C <= 1024 (8 rows a block), block above, cluster above 16384 on sm_90+
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 100, 1024, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 100, 1024, true), MEMORY, p, p, true),
                 "flc_cross_entropy_warp", 13, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 33, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 33, true), MEMORY, p, p, true),
                 "flc_cross_entropy_warp", 4096, 256);
         // small for C <= 32 (64 rows a block)
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 1, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 1_000_000, 1, true), MEMORY, p, p, true),
                 "flc_cross_entropy_small", 4096, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 100, 32, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 100, 32, true), MEMORY, p, p, true),
                 "flc_softmax_focal_small", 2, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 0, 32, true), p, p, false),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 0, 32, true), MEMORY, p, p, false),
                 "flc_cross_entropy_small", 1, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 1025, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 1025, true), MEMORY, p, p, true),
                 "flc_cross_entropy_block", 3, 512);
-        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 3, 16384, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 3, 16384, true), MEMORY, p, p, true),
                 "flc_softmax_focal_block", 3, 512);
-        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 3, 16385, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.SOFTMAX_FOCAL, 3, 16385, true), MEMORY, p, p, true),
                 "flc_softmax_focal_cluster", 24, 512);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 10_000, 128256, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 10_000, 128256, true), MEMORY, p, p, true),
                 "flc_cross_entropy_cluster", 8 * 4096, 512);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 10_000, 128256, true), p, p, false),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 10_000, 128256, true), MEMORY, p, p, false),
                 "flc_cross_entropy_block", 4096, 512);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 0, 128256, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 0, 128256, true), MEMORY, p, p, true),
                 "flc_cross_entropy_cluster", 8, 512);
         // element-wise: cdiv(n * k, 1024), capped at 4096
-        assertGrid(KernelLauncher.main(call(LossKind.SIGMOID_FOCAL, 5, 1000, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.SIGMOID_FOCAL, 5, 1000, true), MEMORY, p, p, true),
                 "flc_sigmoid_focal", 5, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.MEAN_SQUARED_ERROR, 100_000, 1000, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.MEAN_SQUARED_ERROR, 100_000, 1000, true), MEMORY, p, p, true),
                 "flc_mean_squared_error", 4096, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.BINARY_CROSS_ENTROPY, 0, 7, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.BINARY_CROSS_ENTROPY, 0, 7, true), MEMORY, p, p, true),
                 "flc_binary_cross_entropy", 1, 256);
         // A forced cluster variant never reaches a device below sm_90.
         KernelLauncher.forcedVariant = KernelLauncher.Variant.CLUSTER;
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 10, true), p, p, false),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 10, true), MEMORY, p, p, false),
                 "flc_cross_entropy_small", 1, 256);
-        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 10, true), p, p, true),
+        assertGrid(KernelLauncher.main(call(LossKind.CROSS_ENTROPY, 3, 10, true), MEMORY, p, p, true),
                 "flc_cross_entropy_cluster", 24, 512);
     }
 
@@ -250,11 +277,11 @@ class KernelTableTest {
             return l.kernel().endsWith("_cluster") ? jcuda.driver.CUresult.CUDA_ERROR_INVALID_CLUSTER_SIZE
                     : jcuda.driver.CUresult.CUDA_SUCCESS;
         });
-        launcher.launch(call(LossKind.CROSS_ENTROPY, 4, 20000, true), p, p, null);
+        launcher.launch(call(LossKind.CROSS_ENTROPY, 4, 20000, true), MEMORY, p, p, null);
         assertEquals(List.of("flc_rows_prep", "flc_cross_entropy_cluster", "flc_cross_entropy_block"), launched);
         assertTrue(!launcher.clusterCapable(), "clusters are given up after the block kernel ran");
         launched.clear();
-        launcher.launch(call(LossKind.SOFTMAX_FOCAL, 4, 20000, true), p, p, null);
+        launcher.launch(call(LossKind.SOFTMAX_FOCAL, 4, 20000, true), MEMORY, p, p, null);
         assertEquals(List.of("flc_rows_prep", "flc_softmax_focal_block"), launched);
 
         launched.clear();
@@ -264,7 +291,7 @@ class KernelTableTest {
                     : jcuda.driver.CUresult.CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES;
         });
         IllegalStateException e = assertThrows(IllegalStateException.class,
-                () -> broken.launch(call(LossKind.CROSS_ENTROPY, 4, 20000, true), p, p, null));
+                () -> broken.launch(call(LossKind.CROSS_ENTROPY, 4, 20000, true), MEMORY, p, p, null));
         assertTrue(e.getMessage().contains("flc_cross_entropy_cluster"), e.getMessage());
         assertTrue(broken.clusterCapable(), "the block kernel did not run either: nothing learnt about clusters");
         assertEquals(List.of("flc_rows_prep", "flc_cross_entropy_cluster", "flc_cross_entropy_block"), launched);
@@ -281,7 +308,7 @@ class KernelTableTest {
         float[] logits = new float[40];
         int[] labels = new int[4];
         labels[2] = 12;
-        CrossEntropy ce = CrossEntropy.builder().reduction(Reduction.SUM).gradient(false).build();
+        CrossEntropy ce = CrossEntropy.builder().reduction(Reduction.SUM).computeGradient(false).build();
         String cpu = assertThrows(IllegalArgumentException.class,
                 () -> ce.compute(Batch.of(logits, 4, 10).labels(labels), Backends.java())).getMessage();
         assertEquals(cpu, kernelMessage(KernelLauncher.ERR_LABEL, 2, 12, LossKind.CROSS_ENTROPY, 10, -100));
@@ -291,7 +318,7 @@ class KernelTableTest {
                 .labels(new int[4]).sampleWeights(sw), Backends.java())).getMessage();
         assertEquals(cpu, kernelMessage(KernelLauncher.ERR_SAMPLE_WEIGHT, 3, -1, LossKind.CROSS_ENTROPY, 10, -100));
 
-        MeanSquaredError mse = MeanSquaredError.builder().gradient(false).build();
+        MeanSquaredError mse = MeanSquaredError.builder().computeGradient(false).build();
         float[] ew = new float[40];
         ew[17] = Float.POSITIVE_INFINITY;
         cpu = assertThrows(IllegalArgumentException.class, () -> mse.compute(Batch.of(logits, 4, 10)
@@ -299,7 +326,7 @@ class KernelTableTest {
         assertEquals(cpu, kernelMessage(KernelLauncher.ERR_ELEMENT_WEIGHT, 17, Double.POSITIVE_INFINITY,
                 LossKind.MEAN_SQUARED_ERROR, 10, -100));
 
-        BinaryCrossEntropy bce = BinaryCrossEntropy.builder().binaryClassWeights(1, 3).gradient(false).build();
+        BinaryCrossEntropy bce = BinaryCrossEntropy.builder().binaryClassWeights(1, 3).computeGradient(false).build();
         float[] t = new float[40];
         t[9] = 0.5f;
         cpu = assertThrows(IllegalArgumentException.class,

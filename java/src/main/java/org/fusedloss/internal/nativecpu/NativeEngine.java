@@ -11,8 +11,12 @@ import java.util.WeakHashMap;
 import org.bytedeco.javacpp.Loader;
 import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossOptions;
 import org.fusedloss.internal.LossRequest;
 import org.fusedloss.internal.Settings;
+import org.fusedloss.internal.Span;
+import org.fusedloss.internal.WeightPass;
+import org.fusedloss.internal.WeightStats;
 import org.fusedloss.nativecpu.NativeBackend;
 
 /**
@@ -161,29 +165,36 @@ public final class NativeEngine implements KernelBackend {
     public KernelSums run(LossRequest r) {
         ensureAvailable();
         Scratch result = Scratch.get();
-        FloatBuffer x = r.predictions(), t = r.targets(), sw = r.sampleWeights(), ew = r.elementWeights();
-        FloatBuffer up = r.upstream(), g = r.gradient(), pt = r.perTerm();
-        IntBuffer y = r.labels();
-        long sws = r.sampleWeightStride();
-        int code = switch (r.kind()) {
-            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> NativeKernels.crossEntropy(r.rows(), r.cols(),
-                    array(x), at(x), array(y), at(y), array(t), at(t), r.ignoreIndex(), vector(r.classWeights()),
-                    array(sw), at(sw), sws, r.labelSmoothing(), r.zLoss(), r.softCap(),
-                    array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-            case SOFTMAX_FOCAL -> NativeKernels.softmaxFocal(r.rows(), r.cols(), array(x), at(x), array(y), at(y),
-                    r.ignoreIndex(), vector(r.alpha()), r.gamma(), array(sw), at(sw), sws,
-                    array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-            case BINARY_CROSS_ENTROPY -> NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), array(x), at(x),
-                    array(t), at(t), vector(r.posWeight()), vector(r.binaryClassWeights()), array(sw), at(sw), sws,
-                    array(ew), at(ew), array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt),
+        LossRequest.Inputs in = r.inputs();
+        Span x = in.predictions(), y = in.labels(), t = in.targets(), sw = in.sampleWeights();
+        Span ew = in.elementWeights(), up = in.upstream(), g = r.outputs().gradient(), pt = r.outputs().perTerm();
+        long sws = in.sampleWeightStride();
+        double factor = r.gradFactor();
+        int code;
+        LossOptions options = r.options();
+        if (options instanceof LossOptions.CrossEntropyOptions o) {
+            code = NativeKernels.crossEntropy(r.rows(), r.cols(), floats(x), at(x), ints(y), at(y), floats(t), at(t),
+                    o.ignoreIndex(), vector(o.classWeights()), floats(sw), at(sw), sws, (float) o.smoothing(),
+                    (float) o.zLoss(), (float) o.softCap(), floats(up), at(up), factor, floats(g), at(g),
+                    floats(pt), at(pt), result.address);
+        } else if (options instanceof LossOptions.SoftmaxFocalOptions o) {
+            code = NativeKernels.softmaxFocal(r.rows(), r.cols(), floats(x), at(x), ints(y), at(y),
+                    o.ignoreIndex(), vector(o.alpha()), (float) o.gamma(), floats(sw), at(sw), sws,
+                    floats(up), at(up), factor, floats(g), at(g), floats(pt), at(pt), result.address);
+        } else if (options instanceof LossOptions.BinaryCrossEntropyOptions o) {
+            code = NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), floats(x), at(x), floats(t), at(t),
+                    vector(o.posWeight()), vector(o.binaryClassWeights()), floats(sw), at(sw), sws,
+                    floats(ew), at(ew), floats(up), at(up), factor, floats(g), at(g), floats(pt), at(pt),
                     result.address);
-            case MEAN_SQUARED_ERROR -> NativeKernels.meanSquaredError(r.rows(), r.cols(), array(x), at(x),
-                    array(t), at(t), array(sw), at(sw), sws, array(ew), at(ew), array(up), at(up),
-                    r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-            case SIGMOID_FOCAL -> NativeKernels.sigmoidFocal(r.rows(), r.cols(), array(x), at(x), array(t), at(t),
-                    r.focalAlpha(), r.gamma(), array(sw), at(sw), sws, array(ew), at(ew), array(up), at(up),
-                    r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-        };
+        } else if (options instanceof LossOptions.SigmoidFocalOptions o) {
+            code = NativeKernels.sigmoidFocal(r.rows(), r.cols(), floats(x), at(x), floats(t), at(t),
+                    (float) o.alpha(), (float) o.gamma(), floats(sw), at(sw), sws, floats(ew), at(ew),
+                    floats(up), at(up), factor, floats(g), at(g), floats(pt), at(pt), result.address);
+        } else {
+            code = NativeKernels.meanSquaredError(r.rows(), r.cols(), floats(x), at(x), floats(t), at(t),
+                    floats(sw), at(sw), sws, floats(ew), at(ew), floats(up), at(up), factor, floats(g), at(g),
+                    floats(pt), at(pt), result.address);
+        }
         if (code != 0) {
             String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
             throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
@@ -192,42 +203,70 @@ public final class NativeEngine implements KernelBackend {
     }
 
     /**
-     * The pass the loss classes make over labels and weights before each call (fusedloss.h,
-     * {@code fl_weight_sums}), natively: {weight sum, counted, masked}, or null where it found a bad
-     * label or weight, which the caller's Java pass then reports by argument, index and value.
-     * Internal to the loss classes; the arguments have been range-checked against the batch.
+     * From this many terms on, the pass over labels and weights runs in native code (a tenth of the
+     * Java loop's time, which at small C was a tenth of the whole call).
      */
-    public double[] weightSums(long rows, long cols, IntBuffer labels, int ignoreIndex, float[] classWeights,
-                               FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights) {
+    public static final long NATIVE_MIN_TERMS = 4096;
+
+    /**
+     * The pass over labels and weights (fusedloss.h, {@code fl_weight_sums}) in vector code from
+     * {@link #NATIVE_MIN_TERMS} terms on; where it finds a bad label or weight, or the batch is
+     * small, the Java pass runs, and names the bad value.
+     */
+    @Override
+    public WeightStats weightStats(LossRequest r) {
+        LossRequest.Inputs in = r.inputs();
+        boolean weighted = in.sampleWeights() != null || in.elementWeights() != null;
+        long terms = in.elementWeights() != null ? r.elements() : r.rows();
+        if (isAvailable() && (r.kind().perRow() || weighted) && terms >= NATIVE_MIN_TERMS) {
+            WeightStats s = nativeWeightStats(r);
+            if (s != null) {
+                return s;
+            }
+        }
+        return WeightPass.run(r);
+    }
+
+    /** The native pass alone: its result, or null where it found a bad label or weight. */
+    public WeightStats nativeWeightStats(LossRequest r) {
         ensureAvailable();
+        LossRequest.Inputs in = r.inputs();
+        Span y = in.labels(), sw = in.sampleWeights(), ew = in.elementWeights();
+        float[] rowWeights = r.kind().classWeightsInDenominator() ? r.options().denominatorClassWeights() : null;
         Scratch result = Scratch.get();
-        int code = NativeKernels.weightSums(rows, cols, array(labels), at(labels), ignoreIndex, vector(classWeights),
-                array(sampleWeights), at(sampleWeights), sampleWeightStride, array(elementWeights),
-                at(elementWeights), result.address);
-        return code == 0 ? new double[] {result.get(0), result.get(1), result.get(2)} : null;
+        int code = NativeKernels.weightSums(r.rows(), r.cols(), ints(y), at(y), r.options().ignoreIndex(),
+                vector(rowWeights), floats(sw), at(sw), in.sampleWeightStride(), floats(ew), at(ew),
+                result.address);
+        if (code != 0) {
+            return null;
+        }
+        // element-wise without element weights: the pass has a term per row, standing for its cols elements
+        long k = r.kind().perRow() || ew != null ? 1 : r.cols();
+        return new WeightStats(result.get(0) * k, (long) result.get(1) * k, (long) result.get(2) * k);
     }
 
-    // A buffer as the binding takes it (NativeKernels): its heap array and the offset of its
-    // position there, or no array and the address of its position in a direct buffer. The loss
-    // classes accept only these two kinds (direct, or backed by an accessible array).
+    // A span as the binding takes it (NativeKernels): its heap array and the offset of its first
+    // element there, or no array and the address of its first element in a direct buffer. The
+    // loss classes accept only these two kinds (direct, or backed by an accessible array).
 
-    private static float[] array(FloatBuffer b) {
-        return b != null && b.hasArray() ? b.array() : null;
+    private static float[] floats(Span s) {
+        return s == null ? null : (float[]) s.heapArray();
     }
 
-    private static int[] array(IntBuffer b) {
-        return b != null && b.hasArray() ? b.array() : null;
+    private static int[] ints(Span s) {
+        return s == null ? null : (int[]) s.heapArray();
     }
 
-    private static long at(Buffer b) {
-        if (b == null) {
+    private static long at(Span s) {
+        if (s == null) {
             return 0;
         }
-        if (b.hasArray()) {
-            return b.arrayOffset() + b.position();
+        if (s.heapArray() != null) {
+            return s.offset();
         }
-        return direct(b instanceof IntBuffer ints ? NativeKernels.address(ints)
-                : NativeKernels.address((FloatBuffer) b));
+        Buffer b = s.directBuffer();
+        long address = b instanceof IntBuffer ints ? NativeKernels.address(ints) : NativeKernels.address((FloatBuffer) b);
+        return direct(address) + 4L * (s.offset() - b.position());  // the position it had when set
     }
 
     // No heap array of the library's own crosses JNI: a heap array makes the glue enter a JNI

@@ -1,4 +1,4 @@
-package org.fusedloss;
+package org.fusedloss.internal;
 
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
@@ -7,7 +7,7 @@ import java.lang.reflect.Field;
 import java.nio.Buffer;
 
 /**
- * The native address of a direct buffer's position, for the overlap check of {@link Batch}: two
+ * The native address of a direct buffer's position, for the overlap check of a call ({@link Span#range}): two
  * direct buffers share memory when their address ranges meet, and Java has no other way to tell.
  * On JDK 22 and later it comes from {@code java.lang.foreign.MemorySegment.ofBuffer(b).address()};
  * before, from the field {@code java.nio.Buffer.address} read through {@code sun.misc.Unsafe}
@@ -23,17 +23,17 @@ final class BufferAddress {
     private BufferAddress() {
     }
 
-    /** The address of {@code direct}'s position (the first element a batch reads), or -1 if unknown. */
-    static long of(Buffer direct) {
+    /** The address of element {@code index} of a direct float or int buffer, or -1 if unknown. */
+    static long of(Buffer direct, int index) {
         if (!direct.isDirect()) {
             return -1;
         }
         try {
-            if (SEGMENT_ADDRESS != null) {
-                return (long) SEGMENT_ADDRESS.invokeExact(direct);
+            if (SEGMENT_ADDRESS != null) {  // the address of the position
+                return (long) SEGMENT_ADDRESS.invokeExact(direct) + 4L * (index - direct.position());
             }
             if (FIELD_ADDRESS != null) {
-                return (long) FIELD_ADDRESS.invokeExact(direct) + 4L * direct.position();  // floats or ints
+                return (long) FIELD_ADDRESS.invokeExact(direct) + 4L * index;  // floats or ints
             }
         } catch (Throwable t) {
             // unknown: fall through
