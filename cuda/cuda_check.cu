@@ -227,31 +227,53 @@ Outputs run_cpu(const Case& k, const Data& d) {
     o.per_term.assign(terms, 0.f);
     float* g = k.grad ? o.grad.data() : nullptr;
     float* pt = k.reduction == FLC_NONE ? o.per_term.data() : nullptr;
-    double res[2] = {0, 0};
-    int rc = 0;
+    // the CPU kernels as SUM with the final gradient factor: the denominator is applied above
+    fl_request q{};
+    q.rows = k.n;
+    q.cols = k.c;
+    q.predictions = d.x.data();
+    q.ignore_index = kIgnore;
+    q.sample_weights = ptr(d.sw);
+    q.sample_weight_stride = k.stride;
+    q.upstream = ptr(d.up);
+    q.gradient = g;
+    q.per_term = pt;
+    q.reduction = FL_SUM;
+    q.gradient_scale = gs;
+    q.denominator = 1.0;
     switch (k.loss) {
     case CE: case CE_DENSE:
-        rc = fl_cross_entropy(k.n, k.c, d.x.data(), ptr(d.y), k.loss == CE_DENSE ? ptr(d.t) : nullptr,
-                              kIgnore, ptr(d.cw), ptr(d.sw), k.stride, k.eps, k.zl, k.cap,
-                              ptr(d.up), gs, g, pt, res);
+        q.loss = k.loss == CE ? FL_CROSS_ENTROPY : FL_CROSS_ENTROPY_DENSE;
+        q.labels = k.loss == CE ? ptr(d.y) : nullptr;
+        q.targets = k.loss == CE_DENSE ? ptr(d.t) : nullptr;
+        q.options.cross_entropy = {ptr(d.cw), k.eps, k.zl, k.cap};
         break;
     case SOFTMAX_FOCAL:
-        rc = fl_softmax_focal(k.n, k.c, d.x.data(), ptr(d.y), kIgnore, ptr(d.cw), k.gamma, ptr(d.sw),
-                              k.stride, ptr(d.up), gs, g, pt, res);
+        q.loss = FL_SOFTMAX_FOCAL;
+        q.labels = ptr(d.y);
+        q.options.softmax_focal = {ptr(d.cw), k.gamma};
         break;
     case BCE:
-        rc = fl_binary_cross_entropy(k.n, k.c, d.x.data(), d.t.data(), ptr(d.posw), ptr(d.bcw),
-                                     ptr(d.sw), k.stride, ptr(d.ew), ptr(d.up), gs, g, pt, res);
+        q.loss = FL_BINARY_CROSS_ENTROPY;
+        q.targets = d.t.data();
+        q.element_weights = ptr(d.ew);
+        q.options.binary_cross_entropy = {ptr(d.posw), ptr(d.bcw)};
         break;
     case MSE:
-        rc = fl_mean_squared_error(k.n, k.c, d.x.data(), d.t.data(), ptr(d.sw), k.stride, ptr(d.ew),
-                                   ptr(d.up), gs, g, pt, res);
+        q.loss = FL_MEAN_SQUARED_ERROR;
+        q.targets = d.t.data();
+        q.element_weights = ptr(d.ew);
         break;
     case SIGMOID_FOCAL:
-        rc = fl_sigmoid_focal(k.n, k.c, d.x.data(), d.t.data(), k.alpha, k.gamma, ptr(d.sw), k.stride,
-                              ptr(d.ew), ptr(d.up), gs, g, pt, res);
+        q.loss = FL_SIGMOID_FOCAL;
+        q.targets = d.t.data();
+        q.element_weights = ptr(d.ew);
+        q.options.sigmoid_focal = {k.alpha, k.gamma};
         break;
     }
+    double r[FL_RESULT_DOUBLES];
+    const int rc = fl_compute(&q, r);
+    const double res[2] = {r[FL_R_LOSS_SUM], r[FL_R_NONFINITE]};
     if (rc != 0) {
         fprintf(stderr, "CPU kernel failed (%d: %s) on %s\n", rc, fl_last_error(), k.describe().c_str());
         exit(2);

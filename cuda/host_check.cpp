@@ -252,17 +252,54 @@ void run_gpu_emulation(const Rows& p, int variant, std::vector<float>& per_term,
     }
 }
 
+// One row of an element-wise loss on the CPU kernels (fusedloss.h): q has the loss and its options;
+// SUM with gradient scale 1, so the gradient factor is 1. res[0] = the loss sum, res[1] = non-finite.
+void cpu_elementwise(fl_request q, long long k, const float* x, const float* t, float* g, float* pt, double* res) {
+    q.rows = 1;
+    q.cols = k;
+    q.predictions = x;
+    q.targets = t;
+    q.gradient = g;
+    q.per_term = pt;
+    q.reduction = FL_SUM;
+    q.gradient_scale = 1.0;
+    q.denominator = 1.0;
+    double r[FL_RESULT_DOUBLES];
+    if (fl_compute(&q, r) != 0) {
+        fprintf(stderr, "CPU kernel failed: %s\n", fl_last_error());
+        exit(2);
+    }
+    res[0] = r[FL_R_LOSS_SUM];
+    res[1] = r[FL_R_NONFINITE];
+}
+
 void run_cpu(const Rows& p, std::vector<float>& per_term, std::vector<float>& grad, double* res) {
     per_term.assign(p.n, 0.f);
     grad.assign(p.n * p.c, 0.f);
-    int rc;
+    fl_request q{};
+    q.loss = p.loss == FOCAL_T ? FL_SOFTMAX_FOCAL : p.loss == CE_DENSE_T ? FL_CROSS_ENTROPY_DENSE : FL_CROSS_ENTROPY;
+    q.rows = p.n;
+    q.cols = p.c;
+    q.predictions = p.x.data();
+    q.labels = p.loss == CE_DENSE_T ? nullptr : ptr(p.y);
+    q.ignore_index = -100;
+    q.targets = p.loss == CE_DENSE_T ? ptr(p.t) : nullptr;
+    q.sample_weights = ptr(p.sw);
+    q.sample_weight_stride = 1;
+    q.upstream = ptr(p.up);
+    q.gradient = grad.data();
+    q.per_term = per_term.data();
+    q.reduction = FL_SUM;
+    q.gradient_scale = 1.0;
+    q.denominator = 1.0;
     if (p.loss == FOCAL_T)
-        rc = fl_softmax_focal(p.n, p.c, p.x.data(), p.y.data(), -100, ptr(p.cw), p.gamma, ptr(p.sw), 1, ptr(p.up),
-                              1.0, grad.data(), per_term.data(), res);
+        q.options.softmax_focal = {ptr(p.cw), p.gamma};
     else
-        rc = fl_cross_entropy(p.n, p.c, p.x.data(), ptr(p.y), p.loss == CE_DENSE_T ? ptr(p.t) : nullptr, -100,
-                              ptr(p.cw), ptr(p.sw), 1, p.eps, p.zl, p.cap, ptr(p.up), 1.0, grad.data(),
-                              per_term.data(), res);
+        q.options.cross_entropy = {ptr(p.cw), p.eps, p.zl, p.cap};
+    double r[FL_RESULT_DOUBLES];
+    const int rc = fl_compute(&q, r);
+    res[0] = r[FL_R_LOSS_SUM];
+    res[1] = r[FL_R_NONFINITE];
     if (rc != 0) {
         fprintf(stderr, "CPU kernel failed (%d: %s) on %s\n", rc, fl_last_error(), p.name.c_str());
         exit(2);
@@ -448,20 +485,21 @@ void infinite_logits_of_certain_binary_targets() {
         float cpu_g, cpu_term;
         for (int which = 0; which < 4; ++which) {
             float d = 0, term;
+            fl_request q{};
             if (which == 0) {
                 term = Bce{nullptr, nullptr}.eval(x, t, 0, d);
-                fl_binary_cross_entropy(1, 1, &x, &t, nullptr, nullptr, nullptr, 1, nullptr, nullptr, 1.0, &cpu_g,
-                                        &cpu_term, res);
+                q.loss = FL_BINARY_CROSS_ENTROPY;
             } else if (which == 1) {
                 term = Bce{pw + i, nullptr}.eval(x, t, 0, d);
-                fl_binary_cross_entropy(1, 1, &x, &t, pw + i, nullptr, nullptr, 1, nullptr, nullptr, 1.0, &cpu_g,
-                                        &cpu_term, res);
+                q.loss = FL_BINARY_CROSS_ENTROPY;
+                q.options.binary_cross_entropy.pos_weight = pw + i;
             } else {
                 const float gamma = which == 2 ? 2.f : 1.5f, alpha = which == 2 ? 0.25f : -1.f;
                 term = SigmoidFocal{alpha, gamma}.eval(x, t, 0, d);
-                fl_sigmoid_focal(1, 1, &x, &t, alpha, gamma, nullptr, 1, nullptr, nullptr, 1.0, &cpu_g, &cpu_term,
-                                 res);
+                q.loss = FL_SIGMOID_FOCAL;
+                q.options.sigmoid_focal = {alpha, gamma};
             }
+            cpu_elementwise(q, 1, &x, &t, &cpu_g, &cpu_term, res);
             ++g_checks;
             if (!close(term, cpu_term, 1e-6) || !close(d, cpu_g, 1e-6))
                 fail(fmt("item 2: %s x = %g t = %g: term %g d %g, CPU %g %g", which < 2 ? "BCE" : "sigmoid focal",
@@ -635,15 +673,17 @@ void elementwise_terms(Rng& r) {
             else pt[i] = SigmoidFocal{alpha, which == 2 ? 0.f : gamma}.eval(x[i], t[i], i, d);
             g[i] = d;
         }
-        if (which == 0)
-            fl_binary_cross_entropy(1, n, x.data(), t.data(), pw.data(), nullptr, nullptr, 1, nullptr, nullptr, 1.0,
-                                    cpu_g.data(), cpu_pt.data(), res);
-        else if (which == 1)
-            fl_mean_squared_error(1, n, x.data(), t.data(), nullptr, 1, nullptr, nullptr, 1.0, cpu_g.data(),
-                                  cpu_pt.data(), res);
-        else
-            fl_sigmoid_focal(1, n, x.data(), t.data(), alpha, which == 2 ? 0.f : gamma, nullptr, 1, nullptr, nullptr,
-                             1.0, cpu_g.data(), cpu_pt.data(), res);
+        fl_request q{};
+        if (which == 0) {
+            q.loss = FL_BINARY_CROSS_ENTROPY;
+            q.options.binary_cross_entropy.pos_weight = pw.data();
+        } else if (which == 1) {
+            q.loss = FL_MEAN_SQUARED_ERROR;
+        } else {
+            q.loss = FL_SIGMOID_FOCAL;
+            q.options.sigmoid_focal = {alpha, which == 2 ? 0.f : gamma};
+        }
+        cpu_elementwise(q, n, x.data(), t.data(), cpu_g.data(), cpu_pt.data(), res);
         ++g_checks;
         for (int i = 0; i < n; ++i) {
             // the CPU's vector log / exp differ from libm's by a few ulp: 1e-5 relative, and an

@@ -1,8 +1,10 @@
-// dispatch.cpp: the extern "C" API. Checks arguments, picks the kernels of one instruction set,
-// splits the rows into blocks and combines the block sums. Compiled with baseline x86-64 flags:
-// nothing here may use AVX, since it runs before we know the CPU has it.
+// dispatch.cpp: the extern "C" API. Checks a request, picks the kernels of one instruction set
+// (one table per ISA, generated from FL_LOSSES), splits the rows into blocks and combines the
+// block sums. Compiled with baseline x86-64 flags: nothing here may use AVX, since it runs before
+// we know the CPU has it.
 #include <cpuid.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +83,16 @@ bool cpu_has_avx512() {
 #endif
 }
 
-#define FL_TABLE(ns, label)                                                                     \
-    KernelTable{label, ns::cross_entropy_rows, ns::softmax_focal_rows,                          \
-                ns::binary_cross_entropy_rows, ns::mean_squared_error_rows, ns::sigmoid_focal_rows, \
-                ns::weight_sums_rows}
+// One ISA's table from FL_LOSSES: each loss's kernel in the array of its family, nullptr in the
+// other. FL_TABLE_NS names the ISA's namespace while a table is being built.
+#define FL_SOFTMAX_softmax(kernel) &FL_TABLE_NS::kernel##_rows
+#define FL_SOFTMAX_elementwise(kernel) nullptr
+#define FL_ELEMENTWISE_softmax(kernel) nullptr
+#define FL_ELEMENTWISE_elementwise(kernel) &FL_TABLE_NS::kernel##_rows
+#define FL_SOFTMAX_ENTRY(name, kernel, family) FL_SOFTMAX_##family(kernel),
+#define FL_ELEMENTWISE_ENTRY(name, kernel, family) FL_ELEMENTWISE_##family(kernel),
+#define FL_TABLE(label) \
+    KernelTable{label, {FL_LOSSES(FL_SOFTMAX_ENTRY)}, {FL_LOSSES(FL_ELEMENTWISE_ENTRY)}, &FL_TABLE_NS::weight_sums_rows}
 
 struct Isa {
     KernelTable table;
@@ -93,11 +101,22 @@ struct Isa {
 
 bool always() { return true; }
 
+#define FL_TABLE_NS fl_avx512
+const KernelTable kAvx512 = FL_TABLE("avx512");
+#undef FL_TABLE_NS
+#define FL_TABLE_NS fl_avx2
+const KernelTable kAvx2 = FL_TABLE("avx2");
+#undef FL_TABLE_NS
+#define FL_TABLE_NS fl_scalar
+const KernelTable kScalar = FL_TABLE("scalar");
+#undef FL_TABLE_NS
+
 const Isa kIsas[] = {  // best first
-    {FL_TABLE(fl_avx512, "avx512"), cpu_has_avx512},
-    {FL_TABLE(fl_avx2, "avx2"), cpu_has_avx2},
-    {FL_TABLE(fl_scalar, "scalar"), always},
+    {kAvx512, cpu_has_avx512},
+    {kAvx2, cpu_has_avx2},
+    {kScalar, always},
 };
+constexpr int kIsaCount = (int)(sizeof kIsas / sizeof kIsas[0]);
 
 const Isa* find_isa(const char* name) {
     if (!name) return nullptr;
@@ -109,11 +128,19 @@ const Isa* find_isa(const char* name) {
 std::atomic<const KernelTable*> g_table{nullptr};
 std::mutex g_isa_mutex;
 
+// "avx512, avx2 or scalar": the names, best first.
+std::string isa_names() {
+    std::string names;
+    for (int i = 0; i < kIsaCount; ++i)
+        names += std::string(i == 0 ? "" : i + 1 == kIsaCount ? " or " : ", ") + kIsas[i].table.name;
+    return names;
+}
+
 // Picks a table from name; empty string on success, else why not.
 std::string select_isa(const char* name) {
     const Isa* isa = find_isa(name);
     if (!isa)
-        return std::string("unknown instruction set \"") + name + "\" (expected avx512, avx2 or scalar)";
+        return std::string("unknown instruction set \"") + name + "\" (expected " + isa_names() + ")";
     if (!isa->supported())
         return std::string("instruction set \"") + name + "\" is not supported by this CPU / OS";
     g_table.store(&isa->table, std::memory_order_release);
@@ -217,66 +244,206 @@ bool stream_gradient(const float* grad, int64_t n, int64_t c) {
     return grad && n * c >= kStreamBytes / (int64_t)sizeof(float);
 }
 
-void run_softmax(SoftmaxRowsFn fn, const SoftmaxArgs& a, double* result) {
-    run_rows(
-        a.n, a.c, softmax_worker_floats(a.c),
-        [&](int64_t r0, int64_t r1, float* scratch, BlockSum* out) { fn(a, r0, r1, scratch, out); }, result);
+// ------------------------------------------------------------------------------ requests
+// What the dispatch knows of each loss, from FL_LOSSES.
+struct LossInfo {
+    const char* kernel;
+    bool softmax;  // a term per row (else per element)
+};
+#define FL_IS_SOFTMAX_softmax true
+#define FL_IS_SOFTMAX_elementwise false
+#define FL_LOSS_INFO(name, kernel, family) {#kernel, FL_IS_SOFTMAX_##family},
+constexpr LossInfo kLosses[FL_LOSS_COUNT] = {FL_LOSSES(FL_LOSS_INFO)};
+#undef FL_LOSS_INFO
+
+bool takes_labels(int64_t loss) { return loss == FL_CROSS_ENTROPY || loss == FL_SOFTMAX_FOCAL; }
+
+// The per-class vector that weighs a row in the MEAN denominator: cross-entropy's class weights.
+const float* denominator_class_weights(const fl_request& r) {
+    return r.loss == FL_CROSS_ENTROPY ? r.options.cross_entropy.class_weights : nullptr;
 }
 
-void run_elementwise(ElementwiseRowsFn fn, const ElementwiseArgs& a, double* result) {
-    run_rows(
-        a.n, a.k, 0,
-        [&](int64_t r0, int64_t r1, float*, BlockSum* out) { fn(a, r0, r1, out); }, result);
-}
-
-void check_elementwise(int64_t n, int64_t k, const float* x, const float* t) {
-    check_shape(n, k, "k");
-    if (n > 0 && k > 0) {
-        require(x, "logits / predictions");
-        require(t, "targets");
+// The checks of fl_compute; the weight pass (compute false) reads no predictions or targets.
+void check_request(const fl_request* r, bool compute) {
+    require(r, "request");
+    if (r->loss < 0 || r->loss >= FL_LOSS_COUNT)
+        fail(FL_ERR_ARGUMENT, "loss " + std::to_string(r->loss) + " is not an fl_loss");
+    if (r->reduction < FL_NONE || r->reduction > FL_BATCH_MEAN)
+        fail(FL_ERR_ARGUMENT, "reduction " + std::to_string(r->reduction) + " is not one of FL_NONE .. FL_BATCH_MEAN");
+    check_shape(r->rows, r->cols, "cols");
+    if (r->sample_weights && r->sample_weight_stride < 1)
+        fail(FL_ERR_ARGUMENT, "sample_weight_stride must be >= 1, got " + std::to_string(r->sample_weight_stride));
+    if (r->rows > 0 && r->cols > 0) {
+        if (compute) require(r->predictions, "predictions");
+        if (takes_labels(r->loss))
+            require(r->labels, "labels");
+        else if (compute)
+            require(r->targets, "targets");
     }
+    if (kLosses[r->loss].softmax && r->rows > 0 && r->cols < 1) fail(FL_ERR_ARGUMENT, "cols must be >= 1");
 }
 
-// The fields every softmax / element-wise call fills the same way; each loss adds its own options.
-SoftmaxArgs softmax_args(int64_t n, int64_t c, const float* logits, const int32_t* labels,
-                         int32_t ignore_index, const float* class_weights,
-                         const float* sample_weights, int64_t sample_weight_stride,
-                         const float* upstream, double grad_scale, float* grad, float* per_term) {
+void check_labels(const fl_request& r) {
+    check_labels(r.rows, r.cols, r.labels, (int32_t)r.ignore_index);
+}
+
+// The weight pass (fl_weight_sums): result[FL_R_WEIGHT_SUM], [FL_R_COUNTED], [FL_R_MASKED] and
+// [FL_R_DENOMINATOR]; returns the denominator.
+double weight_pass(const fl_request& r, const KernelTable* k, double* result) {
+    const bool softmax = kLosses[r.loss].softmax;
+    const float* ew = softmax ? nullptr : r.element_weights;
+    const WeightArgs a{r.rows, r.cols, takes_labels(r.loss) ? r.labels : nullptr, (int32_t)r.ignore_index,
+                       denominator_class_weights(r), r.sample_weights,
+                       r.sample_weights ? r.sample_weight_stride : 1, ew};
+    const int64_t terms_per_row = ew ? r.cols : 1;
+    const BlockSum t = run_rows(
+        r.rows, terms_per_row, 0,
+        [&](int64_t r0, int64_t r1, float*, BlockSum* out) { k->weight_sums(a, r0, r1, out); }, nullptr,
+        kInlineWeightTerms);
+    if (t.first_bad >= 0) {  // the first row with a bad label or weight
+        const int64_t row = t.first_bad;
+        if (a.labels && weight_ok(a.sample_weights ? a.sample_weights[row * a.sample_weight_stride] : 1.0f))
+            check_labels(r);  // the weight is fine: name the label
+        fail(FL_ERR_ARGUMENT, "row " + std::to_string(row) + " has a negative or infinite weight");
+    }
+    // an element-wise loss without element weights: each pass term is a row of cols terms
+    const double per_term = !softmax && !ew ? (double)r.cols : 1.0;
+    const int64_t terms = r.rows * terms_per_row;
+    const double counted = (double)(terms - t.nonfinite - t.ignored) * per_term;
+    result[FL_R_WEIGHT_SUM] = t.sum * per_term;
+    result[FL_R_COUNTED] = counted;
+    result[FL_R_MASKED] = (double)t.nonfinite * per_term;
+    double den = 1.0;
+    if (r.reduction == FL_MEAN || r.reduction == FL_BATCH_MEAN)
+        den = r.denominator >= 0.0 ? r.denominator
+                                   : r.reduction == FL_MEAN ? result[FL_R_WEIGHT_SUM] : counted;
+    result[FL_R_DENOMINATOR] = den;
+    return den;
+}
+
+// The kernel arguments of a softmax loss: the request's common fields, then its options.
+SoftmaxArgs softmax_args(const fl_request& r, double grad_factor) {
     SoftmaxArgs a{};
-    a.n = n;
-    a.c = c;
-    a.logits = logits;
-    a.labels = labels;
-    a.ignore_index = ignore_index;
-    a.class_weights = class_weights;
-    a.sample_weights = sample_weights;
-    a.sample_weight_stride = sample_weight_stride;
-    a.upstream = upstream;
-    a.grad_scale = grad_scale;
-    a.grad = grad;
-    a.per_term = per_term;
-    a.stream_grad = stream_gradient(grad, n, c);
+    a.n = r.rows;
+    a.c = r.cols;
+    a.logits = r.predictions;
+    a.labels = takes_labels(r.loss) ? r.labels : nullptr;  // NULL: dense targets
+    a.targets = takes_labels(r.loss) ? nullptr : r.targets;
+    a.ignore_index = (int32_t)r.ignore_index;
+    a.sample_weights = r.sample_weights;
+    a.sample_weight_stride = r.sample_weights ? r.sample_weight_stride : 1;
+    a.upstream = r.upstream;
+    a.grad_scale = grad_factor;
+    a.grad = r.gradient;
+    a.per_term = r.per_term;
+    a.stream_grad = stream_gradient(r.gradient, r.rows, r.cols);
+    a.options = &r.options;
+    switch (r.loss) {
+        case FL_CROSS_ENTROPY:
+        case FL_CROSS_ENTROPY_DENSE: {
+            const fl_cross_entropy_options& o = r.options.cross_entropy;
+            a.class_weights = o.class_weights;
+            a.smoothing = (float)o.label_smoothing;
+            a.z_loss = (float)o.z_loss;
+            a.soft_cap = (float)o.soft_cap;
+            break;
+        }
+        case FL_SOFTMAX_FOCAL:
+            a.class_weights = r.options.softmax_focal.alpha;
+            a.gamma = (float)r.options.softmax_focal.gamma;
+            break;
+        default:
+            break;
+    }
     return a;
 }
 
-ElementwiseArgs elementwise_args(int64_t n, int64_t k, const float* x, const float* t,
-                                 const float* sample_weights, int64_t sample_weight_stride,
-                                 const float* element_weights, const float* upstream,
-                                 double grad_scale, float* grad, float* per_term) {
+// The kernel arguments of an element-wise loss: the request's common fields, then its options.
+ElementwiseArgs elementwise_args(const fl_request& r, double grad_factor) {
     ElementwiseArgs a{};
-    a.n = n;
-    a.k = k;
-    a.x = x;
-    a.t = t;
-    a.sample_weights = sample_weights;
-    a.sample_weight_stride = sample_weight_stride;
-    a.element_weights = element_weights;
-    a.upstream = upstream;
-    a.grad_scale = grad_scale;
-    a.grad = grad;
-    a.per_term = per_term;
+    a.n = r.rows;
+    a.k = r.cols;
+    a.x = r.predictions;
+    a.t = r.targets;
+    a.sample_weights = r.sample_weights;
+    a.sample_weight_stride = r.sample_weights ? r.sample_weight_stride : 1;
+    a.element_weights = r.element_weights;
+    a.upstream = r.upstream;
+    a.grad_scale = grad_factor;
+    a.grad = r.gradient;
+    a.per_term = r.per_term;
+    a.options = &r.options;
+    switch (r.loss) {
+        case FL_BINARY_CROSS_ENTROPY:
+            a.pos_weight = r.options.binary_cross_entropy.pos_weight;
+            a.binary_class_weights = r.options.binary_cross_entropy.binary_class_weights;
+            break;
+        case FL_SIGMOID_FOCAL:
+            a.alpha = (float)r.options.sigmoid_focal.alpha;
+            a.gamma = (float)r.options.sigmoid_focal.gamma;
+            break;
+        default:
+            break;
+    }
     return a;
 }
+
+void zero(float* out, int64_t count) {
+    if (out && count > 0) memset(out, 0, (size_t)count * sizeof(float));
+}
+
+void compute(const fl_request& r, double* result) {
+    const KernelTable* k = kernels();
+    const bool softmax = kLosses[r.loss].softmax;
+    if (takes_labels(r.loss) && r.rows > 0) check_labels(r);
+    for (int i = 0; i < FL_RESULT_DOUBLES; ++i) result[i] = 0.0;
+    result[FL_R_COUNTED] = result[FL_R_MASKED] = result[FL_R_WEIGHT_SUM] = -1.0;  // unless the pass runs
+    double den = 1.0;
+    if (r.reduction == FL_MEAN || r.reduction == FL_BATCH_MEAN) {
+        den = r.denominator;
+        if (!(den >= 0.0)) den = weight_pass(r, k, result);
+    }
+    result[FL_R_DENOMINATOR] = den;
+    if (den == 0.0) {  // every term ignored or masked: loss and gradient 0, not NaN (SEMANTICS.md)
+        zero(r.gradient, r.rows * r.cols);
+        zero(r.per_term, softmax ? r.rows : r.rows * r.cols);
+        return;
+    }
+    const double grad_factor = r.gradient_scale / den;
+    result[FL_R_GRAD_FACTOR] = grad_factor;
+    double sums[2] = {0.0, 0.0};
+    if (softmax) {
+        const SoftmaxArgs a = softmax_args(r, grad_factor);
+        const SoftmaxRowsFn fn = k->softmax[r.loss];
+        run_rows(
+            a.n, a.c, softmax_worker_floats(a.c),
+            [&](int64_t r0, int64_t r1, float* scratch, BlockSum* out) { fn(a, r0, r1, scratch, out); }, sums);
+    } else {
+        const ElementwiseArgs a = elementwise_args(r, grad_factor);
+        const ElementwiseRowsFn fn = k->elementwise[r.loss];
+        run_rows(
+            a.n, a.k, 0, [&](int64_t r0, int64_t r1, float*, BlockSum* out) { fn(a, r0, r1, out); }, sums);
+    }
+    result[FL_R_LOSS_SUM] = sums[0];
+    result[FL_R_NONFINITE] = sums[1];
+    result[FL_R_LOSS] = r.reduction == FL_MEAN || r.reduction == FL_BATCH_MEAN ? sums[0] / den : sums[0];
+}
+
+// Where each field of fl_request lies, for the Java writer's check (fl_request_offset).
+struct Field {
+    const char* name;
+    size_t offset;
+};
+#define FL_FIELD(f) {#f, offsetof(fl_request, f)}
+const Field kFields[] = {
+    FL_FIELD(loss), FL_FIELD(rows), FL_FIELD(cols), FL_FIELD(predictions), FL_FIELD(labels),
+    FL_FIELD(ignore_index), FL_FIELD(targets), FL_FIELD(sample_weights), FL_FIELD(sample_weight_stride),
+    FL_FIELD(element_weights), FL_FIELD(upstream), FL_FIELD(gradient), FL_FIELD(per_term),
+    FL_FIELD(reduction), FL_FIELD(gradient_scale), FL_FIELD(denominator), FL_FIELD(options),
+};
+#undef FL_FIELD
+static_assert(sizeof(fl_request) == 24 * 8, "fl_request: 8-byte fields, 16 + 8 option slots");
+static_assert(sizeof(fl_options) == FL_OPTION_SLOTS * 8, "fl_options: FL_OPTION_SLOTS 8-byte slots");
 
 }  // namespace
 }  // namespace fl
@@ -285,121 +452,33 @@ using namespace fl;
 
 extern "C" {
 
-int fl_cross_entropy(int64_t n, int64_t c, const float* logits, const int32_t* labels,
-                     const float* targets, int32_t ignore_index, const float* class_weights,
-                     const float* sample_weights, int64_t sample_weight_stride,
-                     float label_smoothing, float z_loss, float soft_cap, const float* upstream,
-                     double grad_scale, float* grad, float* per_term, double* result) {
-    return guarded("fl_cross_entropy", [&] {
-        check_shape(n, c, "c");
-        const KernelTable* k = kernels();
-        if (n > 0) {
-            require(logits, "logits");
-            if (!labels && !targets) fail(FL_ERR_ARGUMENT, "labels or targets must be given");
-            if (c < 1) fail(FL_ERR_ARGUMENT, "c must be >= 1");
-            if (labels) check_labels(n, c, labels, ignore_index);
-        }
-        SoftmaxArgs a = softmax_args(n, c, logits, labels, ignore_index, class_weights, sample_weights,
-                                     sample_weight_stride, upstream, grad_scale, grad, per_term);
-        a.targets = labels ? nullptr : targets;
-        a.smoothing = label_smoothing;
-        a.z_loss = z_loss;
-        a.soft_cap = soft_cap;
-        run_softmax(k->cross_entropy, a, result);
-    });
-}
-
-int fl_softmax_focal(int64_t n, int64_t c, const float* logits, const int32_t* labels,
-                     int32_t ignore_index, const float* alpha, float gamma,
-                     const float* sample_weights, int64_t sample_weight_stride,
-                     const float* upstream, double grad_scale, float* grad, float* per_term,
-                     double* result) {
-    return guarded("fl_softmax_focal", [&] {
-        check_shape(n, c, "c");
-        const KernelTable* k = kernels();
-        if (n > 0) {
-            require(logits, "logits");
-            require(labels, "labels");
-            if (c < 1) fail(FL_ERR_ARGUMENT, "c must be >= 1");
-            check_labels(n, c, labels, ignore_index);
-        }
-        SoftmaxArgs a = softmax_args(n, c, logits, labels, ignore_index, alpha, sample_weights,
-                                     sample_weight_stride, upstream, grad_scale, grad, per_term);
-        a.gamma = gamma;
-        run_softmax(k->softmax_focal, a, result);
-    });
-}
-
-int fl_binary_cross_entropy(int64_t n, int64_t k, const float* logits, const float* targets,
-                            const float* pos_weight, const float* binary_class_weights,
-                            const float* sample_weights, int64_t sample_weight_stride,
-                            const float* element_weights, const float* upstream,
-                            double grad_scale, float* grad, float* per_term, double* result) {
-    return guarded("fl_binary_cross_entropy", [&] {
-        check_elementwise(n, k, logits, targets);
-        ElementwiseArgs a = elementwise_args(n, k, logits, targets, sample_weights, sample_weight_stride,
-                                             element_weights, upstream, grad_scale, grad, per_term);
-        a.pos_weight = pos_weight;
-        a.binary_class_weights = binary_class_weights;
-        run_elementwise(kernels()->binary_cross_entropy, a, result);
-    });
-}
-
-int fl_mean_squared_error(int64_t n, int64_t k, const float* predictions, const float* targets,
-                          const float* sample_weights, int64_t sample_weight_stride,
-                          const float* element_weights, const float* upstream, double grad_scale,
-                          float* grad, float* per_term, double* result) {
-    return guarded("fl_mean_squared_error", [&] {
-        check_elementwise(n, k, predictions, targets);
-        ElementwiseArgs a = elementwise_args(n, k, predictions, targets, sample_weights,
-                                             sample_weight_stride, element_weights, upstream,
-                                             grad_scale, grad, per_term);
-        run_elementwise(kernels()->mean_squared_error, a, result);
-    });
-}
-
-int fl_sigmoid_focal(int64_t n, int64_t k, const float* logits, const float* targets, float alpha,
-                     float gamma, const float* sample_weights, int64_t sample_weight_stride,
-                     const float* element_weights, const float* upstream, double grad_scale,
-                     float* grad, float* per_term, double* result) {
-    return guarded("fl_sigmoid_focal", [&] {
-        check_elementwise(n, k, logits, targets);
-        ElementwiseArgs a = elementwise_args(n, k, logits, targets, sample_weights, sample_weight_stride,
-                                             element_weights, upstream, grad_scale, grad, per_term);
-        a.alpha = alpha;
-        a.gamma = gamma;
-        run_elementwise(kernels()->sigmoid_focal, a, result);
-    });
-}
-
-int fl_weight_sums(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_index,
-                   const float* class_weights, const float* sample_weights,
-                   int64_t sample_weight_stride, const float* element_weights, double* result) {
-    return guarded("fl_weight_sums", [&] {
-        check_shape(n, c, "c");
+int fl_compute(const fl_request* request, double* result) {
+    return guarded("fl_compute", [&] {
+        check_request(request, true);
         require(result, "result");
-        if (element_weights && labels) fail(FL_ERR_ARGUMENT, "labels and element_weights exclude each other");
-        if (labels && c < 1 && n > 0) fail(FL_ERR_ARGUMENT, "c must be >= 1 with labels");
-        const KernelTable* k = kernels();
-        const WeightArgs a{n, c, labels, ignore_index, class_weights, sample_weights,
-                           sample_weight_stride, element_weights};
-        const int64_t terms_per_row = element_weights ? c : 1;
-        const BlockSum t = run_rows(
-            n, terms_per_row, 0,
-            [&](int64_t r0, int64_t r1, float*, BlockSum* out) { k->weight_sums(a, r0, r1, out); },
-            nullptr, kInlineWeightTerms);
-        if (t.first_bad >= 0) {  // the first row with a bad label or weight
-            const int64_t row = t.first_bad;
-            if (labels && weight_ok(sample_weights ? sample_weights[row * sample_weight_stride] : 1.0f))
-                check_labels(n, c, labels, ignore_index);  // the weight is fine: name the label
-            fail(FL_ERR_ARGUMENT, "row " + std::to_string(row) + " has a negative or infinite weight");
-        }
-        const int64_t terms = n * terms_per_row;
-        result[0] = t.sum;
-        result[1] = (double)(terms - t.nonfinite - t.ignored);
-        result[2] = (double)t.nonfinite;
+        compute(*request, result);
     });
 }
+
+int fl_weight_sums(const fl_request* request, double* result) {
+    return guarded("fl_weight_sums", [&] {
+        check_request(request, false);
+        require(result, "result");
+        weight_pass(*request, kernels(), result);
+    });
+}
+
+const char* fl_loss_name(int loss) { return loss >= 0 && loss < FL_LOSS_COUNT ? kLosses[loss].kernel : nullptr; }
+
+int64_t fl_request_offset(const char* field) {
+    for (const Field& f : kFields)
+        if (field && strcmp(f.name, field) == 0) return (int64_t)f.offset;
+    return -1;
+}
+
+int fl_isa_count(void) { return kIsaCount; }
+
+const char* fl_isa_name(int index) { return index >= 0 && index < kIsaCount ? kIsas[index].table.name : nullptr; }
 
 const char* fl_isa(void) {
     try {

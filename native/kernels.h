@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fusedloss.h"
+
 namespace fl {
 
 // Softmax row chunk: a row is processed in chunks of this many floats (8 KiB, they stay in L1
@@ -65,7 +67,8 @@ struct WeightArgs {
     const float* element_weights;
 };
 
-// fl_cross_entropy and fl_softmax_focal.
+// The softmax losses (the FL_LOSSES of family softmax). dispatch.cpp fills the fields below from
+// the request; a new loss may read its own options from `options` instead.
 struct SoftmaxArgs {
     int64_t n, c;
     const float* logits;
@@ -81,9 +84,11 @@ struct SoftmaxArgs {
     float* grad;
     float* per_term;
     bool stream_grad;             // write the gradient with non-temporal stores
+    const fl_options* options;    // the request's options (fusedloss.h)
 };
 
-// fl_binary_cross_entropy, fl_mean_squared_error, fl_sigmoid_focal.
+// The element-wise losses (the FL_LOSSES of family elementwise). dispatch.cpp fills the fields
+// below from the request; a new loss may read its own options from `options` instead.
 struct ElementwiseArgs {
     int64_t n, k;
     const float* x;
@@ -98,6 +103,7 @@ struct ElementwiseArgs {
     double grad_scale;
     float* grad;
     float* per_term;
+    const fl_options* options;          // the request's options (fusedloss.h)
 };
 
 using SoftmaxRowsFn = void (*)(const SoftmaxArgs&, int64_t row_begin, int64_t row_end,
@@ -106,27 +112,28 @@ using ElementwiseRowsFn = void (*)(const ElementwiseArgs&, int64_t row_begin, in
                                    BlockSum* out);
 using WeightRowsFn = void (*)(const WeightArgs&, int64_t row_begin, int64_t row_end, BlockSum* out);
 
+// One instruction set's kernels, indexed by fl_loss (dispatch.cpp builds one per ISA from
+// FL_LOSSES): a softmax loss has its entry in `softmax`, an element-wise one in `elementwise`.
 struct KernelTable {
     const char* name;
-    SoftmaxRowsFn cross_entropy;
-    SoftmaxRowsFn softmax_focal;
-    ElementwiseRowsFn binary_cross_entropy;
-    ElementwiseRowsFn mean_squared_error;
-    ElementwiseRowsFn sigmoid_focal;
+    SoftmaxRowsFn softmax[FL_LOSS_COUNT];
+    ElementwiseRowsFn elementwise[FL_LOSS_COUNT];
     WeightRowsFn weight_sums;
 };
 
 }  // namespace fl
 
-#define FL_DECLARE_KERNELS(ns)                                                               \
-    namespace ns {                                                                           \
-    void cross_entropy_rows(const fl::SoftmaxArgs&, int64_t, int64_t, float*, fl::BlockSum*); \
-    void softmax_focal_rows(const fl::SoftmaxArgs&, int64_t, int64_t, float*, fl::BlockSum*); \
-    void binary_cross_entropy_rows(const fl::ElementwiseArgs&, int64_t, int64_t,             \
-                                   fl::BlockSum*);                                           \
-    void mean_squared_error_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*); \
-    void sigmoid_focal_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*);     \
-    void weight_sums_rows(const fl::WeightArgs&, int64_t, int64_t, fl::BlockSum*);           \
+// The declarations of one ISA's kernels, from FL_LOSSES: <kernel>_rows with its family's
+// arguments (a kernel that serves two losses, like cross_entropy, is declared twice: harmless).
+#define FL_ROWS_softmax(kernel) \
+    void kernel##_rows(const fl::SoftmaxArgs&, int64_t, int64_t, float*, fl::BlockSum*);
+#define FL_ROWS_elementwise(kernel) \
+    void kernel##_rows(const fl::ElementwiseArgs&, int64_t, int64_t, fl::BlockSum*);
+#define FL_DECLARE_ROWS(name, kernel, family) FL_ROWS_##family(kernel)
+#define FL_DECLARE_KERNELS(ns)                                                     \
+    namespace ns {                                                                 \
+    FL_LOSSES(FL_DECLARE_ROWS)                                                     \
+    void weight_sums_rows(const fl::WeightArgs&, int64_t, int64_t, fl::BlockSum*); \
     }
 
 FL_DECLARE_KERNELS(fl_scalar)

@@ -328,6 +328,48 @@ Output reference(const Options& o, const Data& d) {
 }
 
 // ------------------------------------------------------------------------- the library call
+fl_loss abi_loss(const Options& o) {
+    switch (o.loss) {
+        case CE: return o.dense ? FL_CROSS_ENTROPY_DENSE : FL_CROSS_ENTROPY;
+        case SOFTMAX_FOCAL: return FL_SOFTMAX_FOCAL;
+        case BCE: return FL_BINARY_CROSS_ENTROPY;
+        case MSE: return FL_MEAN_SQUARED_ERROR;
+        default: return FL_SIGMOID_FOCAL;
+    }
+}
+
+const float* opt(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+// One call as a request: SUM with o.scale as the gradient scale, so the gradient factor is o.scale.
+fl_request request(const Options& o, const Data& d, const float* x, float* g, float* pt) {
+    fl_request r{};
+    r.loss = abi_loss(o);
+    r.rows = o.n;
+    r.cols = o.c;
+    r.predictions = x;
+    const bool labels = is_softmax(o.loss) && !o.dense;
+    r.labels = labels ? d.labels.data() : nullptr;
+    r.ignore_index = kIgnore;
+    r.targets = labels ? nullptr : d.t.data();
+    r.sample_weights = opt(d.sw);
+    r.sample_weight_stride = o.stride;
+    r.element_weights = opt(d.ew);
+    r.upstream = opt(d.up);
+    r.gradient = g;
+    r.per_term = pt;
+    r.reduction = FL_SUM;
+    r.gradient_scale = o.scale;
+    r.denominator = 1.0;
+    switch (o.loss) {
+        case CE: r.options.cross_entropy = {opt(d.cw), o.eps, o.z_loss, o.cap}; break;
+        case SOFTMAX_FOCAL: r.options.softmax_focal = {opt(d.cw), o.gamma}; break;
+        case BCE: r.options.binary_cross_entropy = {opt(d.cw), opt(d.bcw)}; break;
+        case SIGMOID_FOCAL: r.options.sigmoid_focal = {o.alpha, o.gamma}; break;
+        default: break;
+    }
+    return r;
+}
+
 struct Result {
     int rc = 0;
     std::vector<float> grad, term;
@@ -353,31 +395,12 @@ Result call(const Options& o, const Data& d, int offset_bytes = 0) {
     }
     std::vector<float> term;
     if (o.per_term) term.assign(is_softmax(o.loss) ? o.n : nc, 777.0f);
-    auto opt = [](const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); };
     float* pt = o.per_term ? term.data() : nullptr;
-    switch (o.loss) {
-        case CE:
-            r.rc = fl_cross_entropy(o.n, o.c, x, o.dense ? nullptr : d.labels.data(),
-                                    o.dense ? d.t.data() : nullptr, kIgnore, opt(d.cw), opt(d.sw),
-                                    o.stride, o.eps, o.z_loss, o.cap, opt(d.up), o.scale, g, pt, r.res);
-            break;
-        case SOFTMAX_FOCAL:
-            r.rc = fl_softmax_focal(o.n, o.c, x, d.labels.data(), kIgnore, opt(d.cw), o.gamma, opt(d.sw),
-                                    o.stride, opt(d.up), o.scale, g, pt, r.res);
-            break;
-        case BCE:
-            r.rc = fl_binary_cross_entropy(o.n, o.c, x, d.t.data(), opt(d.cw), opt(d.bcw), opt(d.sw),
-                                           o.stride, opt(d.ew), opt(d.up), o.scale, g, pt, r.res);
-            break;
-        case MSE:
-            r.rc = fl_mean_squared_error(o.n, o.c, x, d.t.data(), opt(d.sw), o.stride, opt(d.ew),
-                                         opt(d.up), o.scale, g, pt, r.res);
-            break;
-        case SIGMOID_FOCAL:
-            r.rc = fl_sigmoid_focal(o.n, o.c, x, d.t.data(), o.alpha, o.gamma, opt(d.sw), o.stride,
-                                    opt(d.ew), opt(d.up), o.scale, g, pt, r.res);
-            break;
-    }
+    const fl_request q = request(o, d, x, g, pt);
+    double res[FL_RESULT_DOUBLES];
+    r.rc = fl_compute(&q, res);
+    r.res[0] = res[FL_R_LOSS_SUM];
+    r.res[1] = res[FL_R_NONFINITE];
     if (g) {  // memcpy: g may be misaligned
         r.grad.resize(nc);
         memcpy(r.grad.data(), g, (size_t)nc * sizeof(float));
@@ -615,37 +638,108 @@ void check_api() {
                "fl_set_isa(avx512) fails on this CPU");
     expect(fl_set_isa("scalar") == 0 && strcmp(fl_isa(), "scalar") == 0, "fl_set_isa(scalar)");
     expect(fl_set_threads(0) == FL_ERR_ARGUMENT, "fl_set_threads(0) fails");
+    expect(fl_isa_count() == 3 && !strcmp(fl_isa_name(0), "avx512") && !strcmp(fl_isa_name(2), "scalar") &&
+               fl_isa_name(3) == nullptr && fl_isa_name(-1) == nullptr,
+           "fl_isa_count and fl_isa_name list the ISAs best first");
+    expect(!strcmp(fl_loss_name(FL_CROSS_ENTROPY_DENSE), "cross_entropy") &&
+               !strcmp(fl_loss_name(FL_SIGMOID_FOCAL), "sigmoid_focal") && fl_loss_name(FL_LOSS_COUNT) == nullptr,
+           "fl_loss_name gives each loss's kernel");
+    expect(fl_request_offset("loss") == 0 && fl_request_offset("options") == 128 && fl_request_offset("bogus") == -1,
+           "fl_request_offset");
     // labels out of range: FL_ERR_LABEL, nothing written
     float x[6] = {1, 2, 3, 4, 5, 6}, g[6];
     for (float& v : g) v = 42;
     int32_t bad[2] = {0, 3};
-    double res[2] = {-1, -1};
+    double res[FL_RESULT_DOUBLES] = {-1, -1};
     float pt[2] = {42, 42};
-    int rc = fl_cross_entropy(2, 3, x, bad, nullptr, -100, nullptr, nullptr, 1, 0, 0, 0, nullptr, 1.0, g, pt, res);
+    fl_request q{};
+    q.loss = FL_CROSS_ENTROPY;
+    q.rows = 2;
+    q.cols = 3;
+    q.predictions = x;
+    q.labels = bad;
+    q.ignore_index = -100;
+    q.gradient = g;
+    q.per_term = pt;
+    q.reduction = FL_SUM;
+    q.gradient_scale = 1.0;
+    q.denominator = 1.0;
+    int rc = fl_compute(&q, res);
     snprintf(msg, sizeof msg, "label out of range gives FL_ERR_LABEL (rc=%d, %s)", rc, fl_last_error());
     expect(rc == FL_ERR_LABEL && g[0] == 42 && pt[0] == 42 && res[0] == -1, msg);
     bad[1] = -1;
-    rc = fl_softmax_focal(2, 3, x, bad, -100, nullptr, 2, nullptr, 1, nullptr, 1.0, g, pt, res);
+    fl_request focal = q;
+    focal.loss = FL_SOFTMAX_FOCAL;
+    focal.options.softmax_focal.gamma = 2;
+    rc = fl_compute(&focal, res);
     expect(rc == FL_ERR_LABEL, "softmax focal: negative label gives FL_ERR_LABEL");
-    rc = fl_cross_entropy(2, 3, x, nullptr, nullptr, -100, nullptr, nullptr, 1, 0, 0, 0, nullptr, 1.0, g, pt, res);
-    expect(rc == FL_ERR_ARGUMENT, "no labels and no targets gives FL_ERR_ARGUMENT");
-    rc = fl_mean_squared_error(-1, 3, x, x, nullptr, 1, nullptr, nullptr, 1.0, g, pt, res);
-    expect(rc == FL_ERR_ARGUMENT, "negative n gives FL_ERR_ARGUMENT");
-    rc = fl_mean_squared_error(0, 3, nullptr, nullptr, nullptr, 1, nullptr, nullptr, 1.0, nullptr, nullptr, res);
-    expect(rc == 0 && res[0] == 0 && res[1] == 0, "n = 0 is an empty sum");
+    fl_request no_labels = q;
+    no_labels.labels = nullptr;
+    rc = fl_compute(&no_labels, res);
+    expect(rc == FL_ERR_ARGUMENT, "cross-entropy without labels gives FL_ERR_ARGUMENT");
+    fl_request bad_loss = q;
+    bad_loss.loss = FL_LOSS_COUNT;
+    expect(fl_compute(&bad_loss, res) == FL_ERR_ARGUMENT && strstr(fl_last_error(), "loss"),
+           "a loss outside fl_loss gives FL_ERR_ARGUMENT");
+    fl_request bad_reduction = q;
+    bad_reduction.reduction = 4;
+    expect(fl_compute(&bad_reduction, res) == FL_ERR_ARGUMENT, "a reduction outside FL_NONE .. FL_BATCH_MEAN fails");
+    expect(fl_compute(nullptr, res) == FL_ERR_ARGUMENT && fl_compute(&q, nullptr) == FL_ERR_ARGUMENT,
+           "a NULL request or result fails");
+    fl_request mse{};
+    mse.loss = FL_MEAN_SQUARED_ERROR;
+    mse.rows = -1;
+    mse.cols = 3;
+    mse.predictions = x;
+    mse.targets = x;
+    mse.reduction = FL_SUM;
+    rc = fl_compute(&mse, res);
+    expect(rc == FL_ERR_ARGUMENT, "negative rows gives FL_ERR_ARGUMENT");
+    mse.rows = 0;
+    mse.predictions = mse.targets = nullptr;
+    rc = fl_compute(&mse, res);
+    expect(rc == 0 && res[FL_R_LOSS_SUM] == 0 && res[FL_R_NONFINITE] == 0, "rows = 0 is an empty sum");
+    // MEAN with a negative denominator: the call makes the weight pass; a denominator of 0 gives 0
+    float sw[2] = {1.0f, 3.0f};
+    int32_t y[2] = {0, 2};
+    fl_request mean = q;
+    mean.labels = y;
+    mean.sample_weights = sw;
+    mean.sample_weight_stride = 1;
+    mean.reduction = FL_MEAN;
+    mean.denominator = -1.0;
+    fl_request sum = mean;
+    sum.reduction = FL_SUM;
+    double rs[FL_RESULT_DOUBLES];
+    rc = fl_compute(&mean, res) | fl_compute(&sum, rs);
+    expect(rc == 0 && res[FL_R_DENOMINATOR] == 4.0 && res[FL_R_WEIGHT_SUM] == 4.0 && res[FL_R_COUNTED] == 2.0 &&
+               res[FL_R_LOSS] == rs[FL_R_LOSS_SUM] / 4.0 && res[FL_R_GRAD_FACTOR] == 0.25,
+           "MEAN without a denominator divides by the weight sum of its own pass");
+    mean.denominator = 0.0;
+    rc = fl_compute(&mean, res);
+    expect(rc == 0 && res[FL_R_LOSS] == 0 && g[0] == 0 && pt[0] == 0, "a denominator of 0 gives 0 everywhere");
     // Only -inf masks a class: a NaN logit keeps its smoothing share eps / C, so a row whose only
     // target mass is that share gets a NaN term, counted, not the 0 of a row without mass.
     const float nan_row[3] = {0, NAN, 1}, zero_targets[3] = {0, 0, 0};
     for (const std::string& isa : g_isas) {
         fl_set_isa(isa.c_str());
         for (int64_t c : {1, 3}) {
-            double r[2] = {0, 0};
+            double r[FL_RESULT_DOUBLES];
             float term = 0;
-            rc = fl_cross_entropy(1, c, c == 1 ? nan_row + 1 : nan_row, nullptr, zero_targets, -100, nullptr,
-                                  nullptr, 1, 0.25f, 0, 0, nullptr, 1.0, nullptr, &term, r);
+            fl_request dense{};
+            dense.loss = FL_CROSS_ENTROPY_DENSE;
+            dense.rows = 1;
+            dense.cols = c;
+            dense.predictions = c == 1 ? nan_row + 1 : nan_row;
+            dense.targets = zero_targets;
+            dense.per_term = &term;
+            dense.reduction = FL_SUM;
+            dense.gradient_scale = 1.0;
+            dense.options.cross_entropy.label_smoothing = 0.25;
+            rc = fl_compute(&dense, r);
             snprintf(msg, sizeof msg, "[%s] dense C=%lld, NaN logit, targets 0, eps 0.25: NaN term (rc=%d, term %g, "
-                     "nonfinite %g)", isa.c_str(), (long long)c, rc, term, r[1]);
-            expect(rc == 0 && std::isnan(term) && r[1] == 1, msg);
+                     "nonfinite %g)", isa.c_str(), (long long)c, rc, term, r[FL_R_NONFINITE]);
+            expect(rc == 0 && std::isnan(term) && r[FL_R_NONFINITE] == 1, msg);
         }
     }
     expect(fl_version() && *fl_version(), "fl_version");
@@ -728,10 +822,19 @@ void check_threads() {
     const int64_t n = 4096, c = 12;
     std::vector<float> x(n * c, 0.5f), g(n * c);
     std::vector<int32_t> y(n, 3);
-    double r[2];
+    double r[FL_RESULT_DOUBLES];
+    fl_request q{};
+    q.loss = FL_CROSS_ENTROPY;
+    q.rows = n;
+    q.cols = c;
+    q.predictions = x.data();
+    q.labels = y.data();
+    q.ignore_index = -100;
+    q.gradient = g.data();
+    q.reduction = FL_SUM;
+    q.gradient_scale = 1.0;
     const int64_t before = os_threads();
-    const int rc = fl_cross_entropy(n, c, x.data(), y.data(), nullptr, -100, nullptr, nullptr, 1, 0, 0, 0, nullptr,
-                                    1.0, g.data(), nullptr, r);
+    const int rc = fl_compute(&q, r);
     const int64_t after = os_threads();
     if (before >= 0)
         expect(rc == 0 && after - before <= 3, "a call of 4 row blocks with 1024 threads set started " +
@@ -751,20 +854,39 @@ void check_threads() {
 struct WeightCase {
     int64_t n = 1, c = 1, stride = 1;
     bool labels = false, class_weights = false, sample_weights = false, element_weights = false;
+    bool elementwise = false;  // an element-wise loss: cols terms per row (with or without element weights)
     int32_t ignore_index = -100;
     std::vector<int32_t> y;
     std::vector<float> cw, sw, ew;
     std::string describe() const {
         char b[200];
-        snprintf(b, sizeof b, "weight pass n=%lld c=%lld labels=%d cw=%d sw=%d stride=%lld ew=%d ignore=%d",
-                 (long long)n, (long long)c, labels, class_weights, sample_weights, (long long)stride,
-                 element_weights, ignore_index);
+        snprintf(b, sizeof b, "weight pass n=%lld c=%lld labels=%d cw=%d sw=%d stride=%lld ew=%d elementwise=%d "
+                 "ignore=%d", (long long)n, (long long)c, labels, class_weights, sample_weights, (long long)stride,
+                 element_weights, elementwise, ignore_index);
         return b;
     }
+    // r: {weight sum, counted, masked}
     int call(double* r) const {
-        return fl_weight_sums(n, c, labels ? y.data() : nullptr, ignore_index,
-                              class_weights ? cw.data() : nullptr, sample_weights ? sw.data() : nullptr,
-                              stride, element_weights ? ew.data() : nullptr, r);
+        fl_request q{};
+        q.loss = elementwise ? FL_MEAN_SQUARED_ERROR : labels ? FL_CROSS_ENTROPY : FL_CROSS_ENTROPY_DENSE;
+        q.rows = n;
+        q.cols = c;
+        q.labels = labels ? y.data() : nullptr;
+        q.ignore_index = ignore_index;
+        q.sample_weights = sample_weights ? sw.data() : nullptr;
+        q.sample_weight_stride = stride;
+        q.element_weights = element_weights ? ew.data() : nullptr;
+        q.reduction = FL_MEAN;
+        q.denominator = -1.0;
+        q.options.cross_entropy.class_weights = class_weights ? cw.data() : nullptr;
+        double res[FL_RESULT_DOUBLES];
+        const int rc = fl_weight_sums(&q, res);
+        if (rc == 0) {
+            r[0] = res[FL_R_WEIGHT_SUM];
+            r[1] = res[FL_R_COUNTED];
+            r[2] = res[FL_R_MASKED];
+        }
+        return rc;
     }
 };
 
@@ -774,6 +896,7 @@ WeightCase random_weight_case(int64_t n, int64_t c, bool elements, Rng& rng) {
     w.c = c;
     w.element_weights = elements;
     w.labels = !elements && rng.chance(0.7);
+    w.elementwise = elements || (!w.labels && rng.chance(0.5));
     w.class_weights = w.labels && rng.chance(0.6);
     w.sample_weights = elements ? rng.chance(0.6) : rng.chance(0.8);
     w.stride = rng.chance(0.3) ? 3 : 1;
@@ -805,12 +928,13 @@ void weight_reference(const WeightCase& w, double* r) {
             continue;
         }
         if (w.labels && w.y[i] == w.ignore_index) continue;
+        const int64_t terms = w.elementwise ? w.c : 1;  // an element-wise row without element weights
         if (sw != sw) {
-            ++masked;
+            masked += terms;
             continue;
         }
-        ++counted;
-        sum += (w.class_weights ? (double)w.cw[w.y[i]] : 1.0) * sw;
+        counted += terms;
+        sum += (w.class_weights ? (double)w.cw[w.y[i]] : 1.0) * sw * terms;
     }
     r[0] = sum;
     r[1] = (double)counted;
@@ -874,15 +998,20 @@ void check_weight_sums(Rng& rng, bool quick) {
         }
         fl_set_threads(2);
     }
-    double r[3];
-    expect(fl_weight_sums(2, 3, nullptr, 0, nullptr, nullptr, 1, nullptr, nullptr) == FL_ERR_ARGUMENT, "api",
-           "fl_weight_sums without result fails");
-    int32_t y[2] = {0, 1};
-    float ew[6] = {1, 1, 1, 1, 1, 1};
-    expect(fl_weight_sums(2, 3, y, -100, nullptr, nullptr, 1, ew, r) == FL_ERR_ARGUMENT, "api",
-           "labels with element weights fail");
-    expect(fl_weight_sums(0, 3, nullptr, 0, nullptr, nullptr, 1, nullptr, r) == 0 && r[0] == 0 && r[1] == 0 &&
-               r[2] == 0,
+    double r[FL_RESULT_DOUBLES];
+    fl_request q{};
+    q.loss = FL_CROSS_ENTROPY_DENSE;
+    q.rows = 2;
+    q.cols = 3;
+    q.reduction = FL_MEAN;
+    q.denominator = -1.0;
+    expect(fl_weight_sums(&q, nullptr) == FL_ERR_ARGUMENT, "api", "fl_weight_sums without result fails");
+    q.loss = FL_CROSS_ENTROPY;
+    expect(fl_weight_sums(&q, r) == FL_ERR_ARGUMENT, "api", "a loss with labels but no labels fails");
+    q.loss = FL_CROSS_ENTROPY_DENSE;
+    q.rows = 0;
+    expect(fl_weight_sums(&q, r) == 0 && r[FL_R_WEIGHT_SUM] == 0 && r[FL_R_COUNTED] == 0 && r[FL_R_MASKED] == 0 &&
+               r[FL_R_DENOMINATOR] == 0,
            "api", "n = 0 is an empty sum");
 }
 
@@ -994,26 +1123,40 @@ void bench(bool quick) {
             for (int64_t i = 0; i < cs.n; ++i) denom += (double)d.sw[i] * cs.c;
         else
             denom = (double)cs.n * cs.c;
-        double res[2];
+        double res[FL_RESULT_DOUBLES];
+        fl_request q{};
+        q.rows = cs.n;
+        q.cols = cs.c;
+        q.predictions = d.x.data();
+        q.ignore_index = -100;
+        q.gradient = grad.data();
+        q.reduction = FL_SUM;
+        q.gradient_scale = 1.0 / denom;
+        q.denominator = 1.0;
+        if (name == "ce_weighted" || name == "ce_mean") {
+            q.loss = FL_CROSS_ENTROPY;
+            q.labels = d.labels.data();
+            if (name == "ce_weighted") {
+                q.options.cross_entropy.class_weights = d.cw.data();
+                q.sample_weights = d.sw.data();
+                q.sample_weight_stride = 1;
+            }
+        } else if (name == "bce_posw") {
+            q.loss = FL_BINARY_CROSS_ENTROPY;
+            q.targets = d.t.data();
+            q.options.binary_cross_entropy.pos_weight = d.pw.data();
+        } else if (name == "mse_weighted") {
+            q.loss = FL_MEAN_SQUARED_ERROR;
+            q.targets = d.t.data();
+            q.sample_weights = d.sw.data();
+            q.sample_weight_stride = 1;
+        } else {
+            q.loss = FL_SIGMOID_FOCAL;
+            q.targets = d.t.data();
+            q.options.sigmoid_focal = {0.25, 2.0};
+        }
         auto run = [&] {
-            int rc = 0;
-            const double s = 1.0 / denom;
-            if (name == "ce_weighted")
-                rc = fl_cross_entropy(cs.n, cs.c, d.x.data(), d.labels.data(), nullptr, -100, d.cw.data(),
-                                      d.sw.data(), 1, 0, 0, 0, nullptr, s, grad.data(), nullptr, res);
-            else if (name == "ce_mean")
-                rc = fl_cross_entropy(cs.n, cs.c, d.x.data(), d.labels.data(), nullptr, -100, nullptr, nullptr,
-                                      1, 0, 0, 0, nullptr, s, grad.data(), nullptr, res);
-            else if (name == "bce_posw")
-                rc = fl_binary_cross_entropy(cs.n, cs.c, d.x.data(), d.t.data(), d.pw.data(), nullptr, nullptr,
-                                             1, nullptr, nullptr, s, grad.data(), nullptr, res);
-            else if (name == "mse_weighted")
-                rc = fl_mean_squared_error(cs.n, cs.c, d.x.data(), d.t.data(), d.sw.data(), 1, nullptr, nullptr,
-                                           s, grad.data(), nullptr, res);
-            else
-                rc = fl_sigmoid_focal(cs.n, cs.c, d.x.data(), d.t.data(), 0.25f, 2.0f, nullptr, 1, nullptr,
-                                      nullptr, s, grad.data(), nullptr, res);
-            if (rc) {
+            if (fl_compute(&q, res)) {
                 printf("error: %s\n", fl_last_error());
                 exit(1);
             }
@@ -1029,7 +1172,7 @@ void bench(bool quick) {
                 median_ms([&] { copy_threads(grad.data(), d.x.data(), cs.n * cs.c, threads, true); }, quick ? 100 : 300));
             const double gbs = bytes / ms / 1e6, copy_gbs = bytes / copy_ms / 1e6;
             printf("%-14s %6lldx%-6lld %3d %9.3f %9.3f %8.2f %9.2f %6.2f %9.6f %9.6f\n", cs.name, (long long)cs.n,
-                   (long long)cs.c, threads, ms, cpu, gbs, copy_gbs, gbs / copy_gbs, res[0] / denom, cs.expected);
+                   (long long)cs.c, threads, ms, cpu, gbs, copy_gbs, gbs / copy_gbs, res[FL_R_LOSS_SUM] / denom, cs.expected);
             fflush(stdout);
         }
     }
@@ -1057,7 +1200,8 @@ int main(int argc, char** argv) {
         bench(quick);
         return 0;
     }
-    for (const char* isa : {"scalar", "avx2", "avx512"}) {
+    for (int i = fl_isa_count() - 1; i >= 0; --i) {  // the library's list, best first: scalar first here
+        const char* isa = fl_isa_name(i);
         if (fl_isa_supported(isa) == 1)
             g_isas.push_back(isa);
         else

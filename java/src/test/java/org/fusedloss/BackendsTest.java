@@ -40,7 +40,10 @@ class BackendsTest {
                 + n.unavailabilityReason().orElse("?"));
         assertTrue(n.unavailabilityReason().isEmpty(), ctx("no reason when available"));
         String isa = Backends.nativeCpu().isa();
-        assertTrue(List.of("avx512", "avx2", "scalar").contains(isa), ctx(isa));
+        assertEquals(List.of("avx512", "avx2", "scalar"), Backends.nativeCpu().isas(), ctx("the library's instruction sets, best first"));
+        assertTrue(Backends.nativeCpu().isas().contains(isa), ctx(isa));
+        assertEquals(Backends.nativeCpu().isas().stream().filter(Backends.nativeCpu()::isaSupported).toList(),
+                Backends.nativeCpu().supportedIsas(), ctx("supportedIsas"));
         assertTrue(Backends.nativeCpu().isaSupported(isa), ctx(isa + " in use but not supported"));
         assertTrue(Backends.nativeCpu().isaSupported("scalar"), ctx("every x86-64 CPU runs scalar"));
         assertTrue(n.describe().contains(isa), ctx(n.describe()));

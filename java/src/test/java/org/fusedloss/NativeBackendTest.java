@@ -21,6 +21,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.AbiRequest;
+import org.fusedloss.internal.LossKind;
 import org.fusedloss.internal.LossRequest;
 import org.fusedloss.internal.WeightPass;
 import org.fusedloss.internal.WeightStats;
@@ -150,7 +152,7 @@ class NativeBackendTest {
         List<String> ran = new ArrayList<>();
         List<String> cannot = new ArrayList<>();
         try {
-            for (String isa : new String[] {"avx512", "avx2", "scalar"}) {
+            for (String isa : NATIVE.isas()) {
                 if (!NATIVE.isaSupported(isa)) {
                     cannot.add(isa);
                     continue;
@@ -319,6 +321,25 @@ class NativeBackendTest {
         assertEquals(java.masked(), nat.masked(), () -> ctx(what + ": masked"));
         Checks.close(java.denominator(), nat.denominator(), 1e-12, 0, what + ": denominator");
         Checks.close(java.loss(), nat.loss(), 1e-5, 1e-6, what + ": loss");
+    }
+
+    /**
+     * The request Java writes is the one the library reads: every field of AbiRequest at the
+     * library's offsetof, the size, and LossKind in the order of fl_loss with each kind's kernel.
+     */
+    @Test
+    void theRequestLayoutAndTheLossTableMatchTheLibrary() {
+        TestBackends.require(NATIVE);
+        for (var field : AbiRequest.FIELDS.entrySet()) {
+            assertEquals((long) field.getValue(), NativeEngine.requestOffset(field.getKey()),
+                    () -> ctx("offset of fl_request." + field.getKey()));
+        }
+        assertEquals(-1L, NativeEngine.requestOffset("no_such_field"), () -> ctx("an unknown field"));
+        assertEquals(AbiRequest.BYTES, AbiRequest.OPTIONS + 8 * AbiRequest.OPTION_SLOTS);
+        for (LossKind kind : LossKind.values()) {
+            assertEquals(kind.kernel(), NativeEngine.lossName(kind.ordinal()), () -> ctx("fl_loss " + kind));
+        }
+        assertEquals(null, NativeEngine.lossName(LossKind.values().length), () -> ctx("FL_LOSS_COUNT"));
     }
 
     /**

@@ -61,6 +61,27 @@ public final class NativeBackend implements Backend {
     }
 
     /**
+     * Every instruction set the library has kernels for, best first, as the library lists them.
+     *
+     * @return {@code ["avx512", "avx2", "scalar"]}
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
+    public java.util.List<String> isas() {
+        engine().isa();  // throws with the reason when not available
+        return NativeEngine.isas();
+    }
+
+    /**
+     * The instruction sets this CPU and OS run, best first ({@link #setIsa(String)} accepts each).
+     *
+     * @return a tail of {@link #isas()}, {@code "scalar"} always included
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
+    public java.util.List<String> supportedIsas() {
+        return engine().supportedIsas();
+    }
+
+    /**
      * Whether this CPU and OS can run an instruction set.
      *
      * @param isa {@code "avx512"}, {@code "avx2"} or {@code "scalar"}

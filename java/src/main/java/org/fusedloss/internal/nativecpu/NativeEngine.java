@@ -9,9 +9,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.WeakHashMap;
 import org.bytedeco.javacpp.Loader;
+import org.fusedloss.internal.AbiRequest;
 import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.KernelSums;
-import org.fusedloss.internal.LossOptions;
 import org.fusedloss.internal.LossRequest;
 import org.fusedloss.internal.Settings;
 import org.fusedloss.internal.Span;
@@ -57,7 +57,6 @@ public final class NativeEngine implements KernelBackend {
                 return disable.get() + " turns the native backend off";
             }
             Optional<Settings.Value> isaSetting = Settings.read(Settings.NATIVE_ISA);
-            String isa = isaSetting.isPresent() ? isaSetting.get().oneOf("avx512", "avx2", "scalar") : null;
             Optional<Settings.Value> threadsSetting = Settings.read(Settings.NATIVE_THREADS);
             int threads = threadsSetting.isPresent() ? threadsSetting.get().integer(1, NativeBackend.MAX_THREADS)
                     : Runtime.getRuntime().availableProcessors();
@@ -76,8 +75,11 @@ public final class NativeEngine implements KernelBackend {
             } catch (Throwable t) {
                 return "the native library did not load: " + t;
             }
-            if (isa != null && NativeKernels.setIsa(isa) != 0) {
-                return isaSetting.get() + ": " + NativeKernels.lastError();
+            if (isaSetting.isPresent()) {
+                String isa = isaSetting.get().oneOf(isas().toArray(new String[0]));  // the library's names
+                if (NativeKernels.setIsa(isa) != 0) {
+                    return isaSetting.get() + ": " + NativeKernels.lastError();
+                }
             }
             try {
                 setThreadsChecked(threads);
@@ -112,6 +114,31 @@ public final class NativeEngine implements KernelBackend {
     public String describe() {
         return isAvailable() ? "native (" + isa() + ", " + threads() + " threads, " + NativeKernels.version() + ")"
                 : "native (unavailable: " + unavailable + ")";
+    }
+
+    /** Every instruction set the library has kernels for, best first (avx512, avx2, scalar). */
+    public static java.util.List<String> isas() {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (int i = 0, n = NativeKernels.isaCount(); i < n; i++) {
+            names.add(NativeKernels.isaName(i));
+        }
+        return java.util.List.copyOf(names);
+    }
+
+    /** The instruction sets this CPU runs, best first. */
+    public java.util.List<String> supportedIsas() {
+        ensureAvailable();
+        return isas().stream().filter(this::isaSupported).toList();
+    }
+
+    /** The layout the library expects: where each {@code fl_request} field lies, and each loss's kernel. */
+    public static long requestOffset(String field) {
+        return NativeKernels.requestOffset(field);
+    }
+
+    /** The kernel name of an {@code fl_loss} value, null outside the list. */
+    public static String lossName(int loss) {
+        return NativeKernels.lossName(loss);
     }
 
     /** The instruction set in use: avx512, avx2 or scalar. */
@@ -164,42 +191,18 @@ public final class NativeEngine implements KernelBackend {
     @Override
     public KernelSums run(LossRequest r) {
         ensureAvailable();
-        Scratch result = Scratch.get();
+        Scratch scratch = Scratch.get();
+        AbiRequest.write(scratch.request, 0, r, scratch);
         LossRequest.Inputs in = r.inputs();
-        Span x = in.predictions(), y = in.labels(), t = in.targets(), sw = in.sampleWeights();
-        Span ew = in.elementWeights(), up = in.upstream(), g = r.outputs().gradient(), pt = r.outputs().perTerm();
-        long sws = in.sampleWeightStride();
-        double factor = r.gradFactor();
-        int code;
-        LossOptions options = r.options();
-        if (options instanceof LossOptions.CrossEntropyOptions o) {
-            code = NativeKernels.crossEntropy(r.rows(), r.cols(), floats(x), at(x), ints(y), at(y), floats(t), at(t),
-                    o.ignoreIndex(), vector(o.classWeights()), floats(sw), at(sw), sws, (float) o.smoothing(),
-                    (float) o.zLoss(), (float) o.softCap(), floats(up), at(up), factor, floats(g), at(g),
-                    floats(pt), at(pt), result.address);
-        } else if (options instanceof LossOptions.SoftmaxFocalOptions o) {
-            code = NativeKernels.softmaxFocal(r.rows(), r.cols(), floats(x), at(x), ints(y), at(y),
-                    o.ignoreIndex(), vector(o.alpha()), (float) o.gamma(), floats(sw), at(sw), sws,
-                    floats(up), at(up), factor, floats(g), at(g), floats(pt), at(pt), result.address);
-        } else if (options instanceof LossOptions.BinaryCrossEntropyOptions o) {
-            code = NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), floats(x), at(x), floats(t), at(t),
-                    vector(o.posWeight()), vector(o.binaryClassWeights()), floats(sw), at(sw), sws,
-                    floats(ew), at(ew), floats(up), at(up), factor, floats(g), at(g), floats(pt), at(pt),
-                    result.address);
-        } else if (options instanceof LossOptions.SigmoidFocalOptions o) {
-            code = NativeKernels.sigmoidFocal(r.rows(), r.cols(), floats(x), at(x), floats(t), at(t),
-                    (float) o.alpha(), (float) o.gamma(), floats(sw), at(sw), sws, floats(ew), at(ew),
-                    floats(up), at(up), factor, floats(g), at(g), floats(pt), at(pt), result.address);
-        } else {
-            code = NativeKernels.meanSquaredError(r.rows(), r.cols(), floats(x), at(x), floats(t), at(t),
-                    floats(sw), at(sw), sws, floats(ew), at(ew), floats(up), at(up), factor, floats(g), at(g),
-                    floats(pt), at(pt), result.address);
-        }
+        LossRequest.Outputs out = r.outputs();
+        int code = NativeKernels.compute(scratch.requestAddress, floats(in.predictions()), ints(in.labels()),
+                floats(in.targets()), floats(in.sampleWeights()), floats(in.elementWeights()), floats(in.upstream()),
+                floats(out.gradient()), floats(out.perTerm()), scratch.resultAddress);
         if (code != 0) {
             String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
             throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
         }
-        return new KernelSums(result.get(0), (long) result.get(1));
+        return new KernelSums(scratch.result(AbiRequest.R_LOSS_SUM), (long) scratch.result(AbiRequest.R_NONFINITE));
     }
 
     /**
@@ -230,19 +233,16 @@ public final class NativeEngine implements KernelBackend {
     /** The native pass alone: its result, or null where it found a bad label or weight. */
     public WeightStats nativeWeightStats(LossRequest r) {
         ensureAvailable();
+        Scratch scratch = Scratch.get();
+        AbiRequest.write(scratch.request, 0, r, scratch);
         LossRequest.Inputs in = r.inputs();
-        Span y = in.labels(), sw = in.sampleWeights(), ew = in.elementWeights();
-        float[] rowWeights = r.kind().classWeightsInDenominator() ? r.options().denominatorClassWeights() : null;
-        Scratch result = Scratch.get();
-        int code = NativeKernels.weightSums(r.rows(), r.cols(), ints(y), at(y), r.options().ignoreIndex(),
-                vector(rowWeights), floats(sw), at(sw), in.sampleWeightStride(), floats(ew), at(ew),
-                result.address);
+        int code = NativeKernels.weightSums(scratch.requestAddress, ints(in.labels()), floats(in.sampleWeights()),
+                floats(in.elementWeights()), scratch.resultAddress);
         if (code != 0) {
             return null;
         }
-        // element-wise without element weights: the pass has a term per row, standing for its cols elements
-        long k = r.kind().perRow() || ew != null ? 1 : r.cols();
-        return new WeightStats(result.get(0) * k, (long) result.get(1) * k, (long) result.get(2) * k);
+        return new WeightStats(scratch.result(AbiRequest.R_WEIGHT_SUM), (long) scratch.result(AbiRequest.R_COUNTED),
+                (long) scratch.result(AbiRequest.R_MASKED));
     }
 
     // A span as the binding takes it (NativeKernels): its heap array and the offset of its first
@@ -291,19 +291,35 @@ public final class NativeEngine implements KernelBackend {
         return direct(NativeKernels.address(copy));
     }
 
-    /** Where a native call writes its few result doubles: one direct buffer per thread. */
-    private static final class Scratch {
+    /**
+     * One thread's request (an {@code fl_request}) and result, in direct memory, and how spans and
+     * vectors become its fields: a heap array's offset (the array goes beside), or an address.
+     */
+    private static final class Scratch implements AbiRequest.Pointers {
         private static final ThreadLocal<Scratch> PER_THREAD = ThreadLocal.withInitial(Scratch::new);
 
-        final ByteBuffer bytes = ByteBuffer.allocateDirect(4 * Double.BYTES).order(ByteOrder.nativeOrder());
-        final long address = direct(NativeKernels.address(bytes.asFloatBuffer()));
+        final ByteBuffer request = ByteBuffer.allocateDirect(AbiRequest.BYTES).order(ByteOrder.nativeOrder());
+        final ByteBuffer results = ByteBuffer.allocateDirect(AbiRequest.RESULT_DOUBLES * Double.BYTES)
+                .order(ByteOrder.nativeOrder());
+        final long requestAddress = direct(NativeKernels.address(request.asFloatBuffer()));
+        final long resultAddress = direct(NativeKernels.address(results.asFloatBuffer()));
 
         static Scratch get() {
             return PER_THREAD.get();
         }
 
-        double get(int i) {
-            return bytes.getDouble(i * Double.BYTES);
+        double result(int i) {
+            return results.getDouble(i * Double.BYTES);
+        }
+
+        @Override
+        public long of(Span span) {
+            return at(span);
+        }
+
+        @Override
+        public long of(float[] vector) {
+            return vector(vector);
         }
     }
 
