@@ -1,0 +1,2 @@
+/** fusedloss for Apache Spark. */
+package org.fusedloss.spark;
