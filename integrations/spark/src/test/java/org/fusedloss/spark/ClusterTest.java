@@ -17,7 +17,7 @@ import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.fusedloss.Backends;
 import org.fusedloss.CrossEntropy;
-import org.fusedloss.nativecpu.NativeKernels;
+import org.fusedloss.nativecpu.NativeBackend;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -61,12 +61,12 @@ class ClusterTest {
     void theNativeBackendRunsOnEveryExecutor() {
         JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         List<String> reports = sc.parallelize(List.of(0, 1, 2, 3), 4).mapPartitions(it -> {
-            String where = NativeKernels.class.getProtectionDomain().getCodeSource().getLocation().getPath();
+            String where = NativeBackend.class.getProtectionDomain().getCodeSource().getLocation().getPath();
             return List.of(ProcessHandle.current().pid() + " " + Backends.best().name() + " " + where).iterator();
         }).collect();
         long driver = ProcessHandle.current().pid();
         Set<String> pids = new TreeSet<>();
-        String driverCode = NativeKernels.class.getProtectionDomain().getCodeSource().getLocation().getPath();
+        String driverCode = NativeBackend.class.getProtectionDomain().getCodeSource().getLocation().getPath();
         for (String r : reports) {
             String[] f = r.split(" ", 3);
             assertNotEquals(String.valueOf(driver), f[0], "a partition ran in the driver's JVM");
