@@ -26,10 +26,13 @@ final class Checks {
     record Run(LossResult result, float[] gradient, float[] perTerm) {
     }
 
-    /** Computes on the backend and asserts that the result says it came from that backend. */
+    /**
+     * Computes on the backend (a {@link TestPath}: its way) and asserts that the result says it
+     * came from that backend.
+     */
     static LossResult compute(Loss loss, Batch batch, Backend backend, Object what) {
-        LossResult r = loss.compute(batch, backend);
-        assertEquals(backend.name(), r.backend(), () -> ctx(what + ": result.backend()"));
+        LossResult r = backend instanceof TestPath p ? p.compute(loss, batch) : loss.compute(batch, backend);
+        assertEquals(TestBackends.backendOf(backend).name(), r.backend(), () -> ctx(what + ": result.backend()"));
         return r;
     }
 
@@ -93,6 +96,30 @@ final class Checks {
             allFinite(run.gradient(), what + ": gradient");
         }
         return run;
+    }
+
+    /**
+     * A case on a backend against the Java reference, NONE (per-term losses, upstream gradient) and
+     * MEAN: the same counts and denominator, no non-finite term, the loss, the gradient (by norm)
+     * and the per-term losses within the backend's tolerances.
+     */
+    static void againstReference(TestData.Case k, Backend b) {
+        TestBackends.Tol tol = TestBackends.tol(b);
+        for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+            String what = k + " " + r + " on " + b.name() + " vs java";
+            Run ref = run(k.spec(), k.problem(), r, Backends.java());
+            Run got = run(k.spec(), k.problem(), r, b);
+            assertEquals(ref.result().counted(), got.result().counted(), () -> ctx(what + ": counted"));
+            assertEquals(ref.result().masked(), got.result().masked(), () -> ctx(what + ": masked"));
+            assertEquals(ref.result().denominator(), got.result().denominator(), () -> ctx(what + ": denominator"));
+            assertEquals(0, got.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            close(ref.result().loss(), got.result().loss(), tol.loss(), 1e-6, what + ": loss");
+            gradientClose(ref.gradient(), got.gradient(), tol.gradient(), what + ": gradient");
+            if (r == Reduction.NONE) {
+                double[] weight = Oracle.terms(k.spec(), k.problem()).weight();
+                termsClose(TestData.toDouble(ref.perTerm()), weight, got.perTerm(), tol, what + ": perTerm");
+            }
+        }
     }
 
     /**

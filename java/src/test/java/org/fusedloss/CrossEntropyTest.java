@@ -57,8 +57,8 @@ class CrossEntropyTest extends LossContract {
 
     /** p_c = 1/C for equal logits, so every term is log C (plus z lse^2 with lse = a + log C). */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void equalLogitsGiveLogC(Backend b) {
+    @MethodSource(PATHS)
+    void equalLogitsGiveLogC(TestPath b) {
         TestBackends.require(b);
         TestBackends.Tol tol = TestBackends.tol(b);
         SplittableRandom rng = rng("logC");
@@ -140,8 +140,8 @@ class CrossEntropyTest extends LossContract {
      * w_i (p - onehot) / 3 = (-7/12, 1/4, 1/3) and (1/12, 1/24, -1/8).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aCaseWorkedByHand(Backend b) {
+    @MethodSource(PATHS)
+    void aCaseWorkedByHand(TestPath b) {
         TestBackends.require(b);
         float[] x = {0f, (float) Math.log(3), (float) Math.log(4), (float) Math.log(2), 0f, (float) Math.log(5)};
         Problem p = new Problem(2, 3, x, new int[] {0, 2}, null, new float[] {2, 1}, null, null);
@@ -172,8 +172,8 @@ class CrossEntropyTest extends LossContract {
      * negative. Both sides come from the library, through two different kernels.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void twoClassSoftmaxEqualsBinaryCrossEntropyOnTheLogitDifference(Backend b) {
+    @MethodSource(PATHS)
+    void twoClassSoftmaxEqualsBinaryCrossEntropyOnTheLogitDifference(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("twoclass");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -227,8 +227,8 @@ class CrossEntropyTest extends LossContract {
      * A label on a -inf logit is an infinite loss (counted as non-finite).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void labelSmoothingDropsTheMassOfNegativeInfiniteClasses(Backend b) {
+    @MethodSource(PATHS)
+    void labelSmoothingDropsTheMassOfNegativeInfiniteClasses(TestPath b) {
         TestBackends.require(b);
         float ninf = Float.NEGATIVE_INFINITY;
         float[] x = {0, 0, ninf, ninf, 0, 0, ninf, ninf};
@@ -258,8 +258,8 @@ class CrossEntropyTest extends LossContract {
      * Rows: one class (logit NaN, target 0); three classes (0, NaN, 1), targets all 0.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aNaNLogitKeepsItsSmoothingMass(Backend b) {
+    @MethodSource(PATHS)
+    void aNaNLogitKeepsItsSmoothingMass(TestPath b) {
         TestBackends.require(b);
         float nan = Float.NaN;
         Problem[] problems = {
@@ -279,8 +279,8 @@ class CrossEntropyTest extends LossContract {
      * ({@link #assertDropped}).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aZeroClassWeightOrTargetRowDropsTheRowEvenWithNonFiniteLogits(Backend b) {
+    @MethodSource(PATHS)
+    void aZeroClassWeightOrTargetRowDropsTheRowEvenWithNonFiniteLogits(TestPath b) {
         TestBackends.require(b);
         float nan = Float.NaN;
         float inf = Float.POSITIVE_INFINITY;
@@ -304,8 +304,8 @@ class CrossEntropyTest extends LossContract {
      * rounded to float before it met the class weight: an infinite gradient.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void subnormalClassWeightsScaleOutOfTheMean(Backend b) {
+    @MethodSource(PATHS)
+    void subnormalClassWeightsScaleOutOfTheMean(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("subnormal class weights");
         float[] unit = {1, 2, 3};
@@ -336,8 +336,8 @@ class CrossEntropyTest extends LossContract {
      * and so did the reference, so such a loss used to be a finite 2e60 with nonFinite 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aWeightedTermBeyondFloatRangeIsInfinite(Backend b) {
+    @MethodSource(PATHS)
+    void aWeightedTermBeyondFloatRangeIsInfinite(TestPath b) {
         TestBackends.require(b);
         Problem p = new Problem(2, 2, new float[] {1e30f, -1e30f, 0, 1}, new int[] {1, 0}, null,
                 new float[] {1e30f, 1}, null, null);
@@ -353,8 +353,8 @@ class CrossEntropyTest extends LossContract {
 
     /** One class: p = 1, so the loss and gradient are 0; with z-loss lse = x, term z x^2, gradient 2 z x. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void oneClassGivesZeroLossOrPureZLoss(Backend b) {
+    @MethodSource(PATHS)
+    void oneClassGivesZeroLossOrPureZLoss(TestPath b) {
         TestBackends.require(b);
         float[] x = {3f, -2f, 0.5f};
         Problem p = new Problem(3, 1, x, new int[] {0, 0, 0}, null, null, null, null);
@@ -389,8 +389,8 @@ class CrossEntropyTest extends LossContract {
      * saturated tanh passes no gradient (1 - (z/cap)^2 = 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void softCapSaturatesHugeLogits(Backend b) {
+    @MethodSource(PATHS)
+    void softCapSaturatesHugeLogits(TestPath b) {
         TestBackends.require(b);
         Problem p = new Problem(1, 2, new float[] {1e6f, -1e6f}, new int[] {1}, null, null, null, null);
         Checks.Run run = Checks.run(CE.withSoftCap(5), p, Reduction.SUM, b);
@@ -405,8 +405,8 @@ class CrossEntropyTest extends LossContract {
      * and class weights: the header weights the z-loss by cw[y] for labels but not for dense targets.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void oneHotTargetsEqualClassIndices(Backend b) {
+    @MethodSource(PATHS)
+    void oneHotTargetsEqualClassIndices(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("onehot");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -443,8 +443,8 @@ class CrossEntropyTest extends LossContract {
      * shows up here as a row sum far from 0.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void gradientRowsSumToZeroAtLargeVocabularies(Backend b) {
+    @MethodSource(PATHS)
+    void gradientRowsSumToZeroAtLargeVocabularies(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("rowsum");
         int n = 2;
@@ -482,8 +482,8 @@ class CrossEntropyTest extends LossContract {
      * every row's gradient must still be its own, with an odd C moving each row's alignment.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void longRowsWrittenDuringTheNextRowMatchTheOracle(Backend b) {
+    @MethodSource(PATHS)
+    void longRowsWrittenDuringTheNextRowMatchTheOracle(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("long rows");
         for (LossSpec spec : List.of(CE, CE.withZLoss(0.0625))) {
@@ -500,8 +500,8 @@ class CrossEntropyTest extends LossContract {
      * the batch without them (their gradient rows 0), for labels and softmax focal alike.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void anIgnoreIndexInsideTheClassesIgnoresThatClass(Backend b) {
+    @MethodSource(PATHS)
+    void anIgnoreIndexInsideTheClassesIgnoresThatClass(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("ignoreinside");
         for (LossSpec spec : List.of(CE.withIgnoreIndex(1).withSmoothing(0.125), LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL)
@@ -537,8 +537,8 @@ class CrossEntropyTest extends LossContract {
      * item 1: such a thread's NaN sum was dropped there. The second row is clean.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aNaNLogitMakesItsRowNaNWhereverItSits(Backend b) {
+    @MethodSource(PATHS)
+    void aNaNLogitMakesItsRowNaNWhereverItSits(TestPath b) {
         TestBackends.require(b);
         int[][] layouts = {{5, 3}, {40, 36, 37, 38, 39}, {2000, 4, 5, 6, 7}};  // C, then -inf..., NaN last
         for (int[] layout : layouts) {
@@ -580,8 +580,8 @@ class CrossEntropyTest extends LossContract {
      * double: -log p_y = log1p(sum_{c != y} exp(z_c - z_y)), d/dz_y = -(1 - p_y).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void confidentRowsKeepTheirRelativeAccuracy(Backend b) {
+    @MethodSource(PATHS)
+    void confidentRowsKeepTheirRelativeAccuracy(TestPath b) {
         TestBackends.require(b);
         for (int c : new int[] {2, 3, 1000, 20000}) {
             for (float margin : new float[] {10, 12, 16}) {
@@ -609,8 +609,8 @@ class CrossEntropyTest extends LossContract {
      * the label's mass 1; it must not be the float rounding of (1 + 2 z x) - 1 (issue 17, item 3).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void oneClassZLossGradientIsNotTheRoundingOfTheLabelMass(Backend b) {
+    @MethodSource(PATHS)
+    void oneClassZLossGradientIsNotTheRoundingOfTheLabelMass(TestPath b) {
         TestBackends.require(b);
         float[] small = {0.01f, -0.02f, 0.003f};
         Problem p = new Problem(3, 1, small, new int[] {0, 0, 0}, null, null, null, null);
@@ -631,8 +631,8 @@ class CrossEntropyTest extends LossContract {
      * is the smoothing part over the two finite classes, ((lse - 1) + (lse - 2)) / 3.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void noMassOnAnInfiniteTermAddsNothing(Backend b) {
+    @MethodSource(PATHS)
+    void noMassOnAnInfiniteTermAddsNothing(TestPath b) {
         TestBackends.require(b);
         float ninf = Float.NEGATIVE_INFINITY;
         Problem p = new Problem(1, 3, new float[] {1, ninf, 2}, new int[] {1}, null, null, null, null);
@@ -658,8 +658,8 @@ class CrossEntropyTest extends LossContract {
      * (0.5, 0.3, 0.2, 0), and the label 1.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void massOnANegativeInfiniteLogitGetsNoGradient(Backend b) {
+    @MethodSource(PATHS)
+    void massOnANegativeInfiniteLogitGetsNoGradient(TestPath b) {
         TestBackends.require(b);
         float[] x = {1, Float.NEGATIVE_INFINITY, 0.5f, 2};
         double s = Math.exp(1) + Math.exp(0.5) + Math.exp(2);
@@ -689,8 +689,8 @@ class CrossEntropyTest extends LossContract {
      * non-finite. (A term beyond the float range is +inf on every backend: SEMANTICS.md.)
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void zLossOfHugeLogitsIsFormedInDouble(Backend b) {
+    @MethodSource(PATHS)
+    void zLossOfHugeLogitsIsFormedInDouble(TestPath b) {
         TestBackends.require(b);
         Problem p = new Problem(1, 3, new float[] {1e20f, 0, -1e20f}, new int[] {0}, null, null, null, null);
         Checks.Run run = Checks.run(CE.withZLoss(1e-4), p, Reduction.SUM, b);

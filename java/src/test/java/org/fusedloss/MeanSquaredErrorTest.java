@@ -52,8 +52,8 @@ class MeanSquaredErrorTest extends LossContract {
      * give a zero gradient, not NaN (1e300 * 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aGradientScaleBeyondFloatRangeStaysInDouble(Backend b) {
+    @MethodSource(PATHS)
+    void aGradientScaleBeyondFloatRangeStaysInDouble(TestPath b) {
         TestBackends.require(b);
         float[] x = {1, 2};
         float[] t = {0, 0};
@@ -80,8 +80,8 @@ class MeanSquaredErrorTest extends LossContract {
      * The gradient 2 w (x - t) = +-4e30 fits a float and is finite everywhere.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aTermBeyondFloatRangeIsInfinite(Backend b) {
+    @MethodSource(PATHS)
+    void aTermBeyondFloatRangeIsInfinite(TestPath b) {
         TestBackends.require(b);
         float[] x = {1e30f, -1e30f, 1};
         float[] t = {-1e30f, 1e30f, 0};
@@ -106,8 +106,8 @@ class MeanSquaredErrorTest extends LossContract {
      * Element weights ((1, 3), (0, NaN)): SUM = 1 (element (1, 1) masked), MEAN = 1 / (1 + 3 + 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aCaseWorkedByHand(Backend b) {
+    @MethodSource(PATHS)
+    void aCaseWorkedByHand(TestPath b) {
         TestBackends.require(b);
         float[] x = {1, 2, 3, 4};
         float[] t = {0, 2, 5, 4.5f};
