@@ -684,6 +684,29 @@ class CrossEntropyTest extends LossContract {
     }
 
     /**
+     * Options that are no float (smoothing 0.3, z-loss 0.01, cap 2.7) are kept as given: the
+     * getters return them, and the Java backend computes with the doubles, so it meets the double
+     * oracle at its own tolerance (1e-10 on the loss; rounded to float they would miss it by about
+     * 1e-8); the float backends round them once and stay within the contract's 1e-5.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(PATHS)
+    void optionsThatAreNoFloatAreKeptAsGiven(TestPath b) {
+        TestBackends.require(b);
+        LossSpec spec = CE.withSmoothing(0.3).withZLoss(0.01).withSoftCap(2.7);
+        CrossEntropy ce = (CrossEntropy) spec.build(Reduction.MEAN);
+        assertEquals(0.3, ce.labelSmoothing(), 0.0, () -> ctx("labelSmoothing()"));
+        assertEquals(0.01, ce.zLoss(), 0.0, () -> ctx("zLoss()"));
+        assertEquals(2.7, ce.softCap(), 0.0, () -> ctx("softCap()"));
+        SplittableRandom rng = rng("doubleoptions");
+        for (LossSpec s : List.of(spec, DENSE.withSmoothing(0.3).withZLoss(0.01).withSoftCap(2.7))) {
+            for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+                Checks.againstOracle(random(s, combo(SAMPLE, CLASS), 5, 7, rng), r, b, 1.0, null, true);
+            }
+        }
+    }
+
+    /**
      * The z-loss z lse^2 of logits near 1e20: lse^2 = 1e40 passes the float range while the term
      * 1e-4 x 1e40 = 1e36 does not (issue 17, item 7), so it is finite and nothing is counted as
      * non-finite. (A term beyond the float range is +inf on every backend: SEMANTICS.md.)

@@ -4,8 +4,10 @@ import java.util.Arrays;
 
 /**
  * Which loss a test runs and with which options: one description that both builds the library's
- * {@link Loss} and tells the {@link Oracle} what to compute. Option values are chosen exactly
- * representable in float (the kernels take them as float).
+ * {@link Loss} and tells the {@link Oracle} what to compute. Most option values are exactly
+ * representable in float, so that the float kernels (which round them once) and the double
+ * reference compute the same function; the Java backend and the {@link Oracle} take the doubles as
+ * given (CrossEntropyTest checks options that are no float).
  *
  * @param kind        the loss
  * @param classWeights class weights (cross-entropy) or per-class alpha (softmax focal), or null
