@@ -1,9 +1,10 @@
 // avx512_emulation.h: plain C++ versions of the AVX-512 intrinsics that simd.h uses, for test
-// builds only (native/check_avx512.sh, CMake option FUSEDLOSS_EMULATE_AVX512).
+// builds only (CMake option FUSEDLOSS_EMULATE_AVX512, which native/check.sh turns on where the
+// CPU has no AVX-512).
 //
-// The machine this project is developed and tested on has no AVX-512, yet the shipped library
-// picks the AVX-512 kernels on every CPU that has it. Compiling the AVX-512 unit against this
-// header instead of <immintrin.h> runs those kernels' own logic (16 lanes, opmasks, masked loads
+// Not every machine that builds and tests the project has AVX-512, yet the shipped library picks
+// the AVX-512 kernels on every CPU that has it. Compiling the AVX-512 unit against this header
+// instead of <immintrin.h> runs those kernels' own logic (16 lanes, opmasks, masked loads
 // and stores, gathers, permutes, the reductions) on any x86-64 CPU, so native_check can compare
 // them with the scalar kernels. It checks our code, not the compiler's AVX-512 code generation.
 //
