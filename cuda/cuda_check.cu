@@ -2,7 +2,8 @@
 // (libfusedloss.a), then times them (llm.c dev/cuda style: reference first, then check, then time).
 //
 //   cuda_check [--fatbin PATH] [--quick] [--seed N]   correctness, exit 1 on a failure
-//   cuda_check --bench [--fatbin PATH]                 timings at the PEERS.md shapes and data
+//   cuda_check --bench [--fatbin PATH] [--peers FILE]  timings at the PEERS.md shapes and data
+//                                                      (bench/peers.txt)
 //   cuda_check --small                                 a few small shapes (for compute-sanitizer)
 //
 // The kernels are loaded from the fatbin by name and launched with an array of argument
@@ -25,6 +26,7 @@
 
 #include "fusedloss.h"
 #include "fusedloss_cuda.h"
+#include "peer_data.h"
 #include "check_rng.h"
 
 #ifndef FLC_DEFAULT_FATBIN
@@ -889,30 +891,41 @@ std::vector<Case> check_cases(bool quick, bool small, bool sanitize, bool race) 
 }
 
 // ------------------------------------------------------------------------------ benchmark
-// The PEERS.md data (its hash formulas), made on the device: x[i] = h1(i)/2^32*8 - 4, binary
-// targets h2(i) >> 31, regression targets h2(i)/2^32*8 - 4. Bit for bit what the host formulas give.
-__host__ __device__ uint32_t h1(uint64_t i) { return (uint32_t)(i * 2654435761ull + 12345ull); }
-__host__ __device__ uint32_t h2(uint64_t i) { return (uint32_t)(i * 2246822519ull + 7ull); }
+// The PEERS.md data, made on the device by bench/peers.txt's formulas (the hashes' constants and
+// the uniform spans come from the file): bit for bit what the host formulas give.
+struct DeviceUniform {
+    unsigned long long multiplier, addend;
+    double span, low;
+};
 
-__global__ void peers_fill(float* x, float* t, long long nc, int targets) {
+__device__ uint32_t peers_hash(const DeviceUniform& u, uint64_t i) { return (uint32_t)(i * u.multiplier + u.addend); }
+
+// targets: 0 none, 1 bits (hash >> shift), 2 uniform
+__global__ void peers_fill(float* x, float* t, long long nc, DeviceUniform xs, int targets, DeviceUniform ts,
+                           int shift) {
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < nc; i += (long long)gridDim.x * blockDim.x) {
-        x[i] = (float)((double)h1(i) / 4294967296.0 * 8 - 4);
-        if (targets == 1) t[i] = (float)(h2(i) >> 31);
-        if (targets == 2) t[i] = (float)((double)h2(i) / 4294967296.0 * 8 - 4);
+        x[i] = (float)((double)peers_hash(xs, i) / 4294967296.0 * xs.span + xs.low);
+        if (targets == 1) t[i] = (float)(peers_hash(ts, i) >> shift);
+        if (targets == 2) t[i] = (float)((double)peers_hash(ts, i) / 4294967296.0 * ts.span + ts.low);
     }
 }
 
+DeviceUniform device_uniform(const PeersFile& f, const std::string& hash, double span, double low) {
+    const PeersFile::Hash& h = f.hash(hash);
+    return {h.multiplier, h.addend, span, low};
+}
+
 // The small inputs (labels, weights) on the host; the big ones are made by peers_fill.
-Data peers_small(const Case& k) {
+Data peers_small(const PeersFile& f, const Case& k) {
     Data d;
     const long long n = k.n, c = k.c;
     if (k.loss == CE || k.loss == SOFTMAX_FOCAL) {
         d.y.resize(n);
-        for (long long i = 0; i < n; ++i) d.y[i] = (int)((i * 7919 + 13) % c);
+        for (long long i = 0; i < n; ++i) d.y[i] = f.label(i, c);
     }
-    if (k.cw) { d.cw.resize(c); for (long long j = 0; j < c; ++j) d.cw[j] = 0.5f + (j % 7) * 0.25f; }
-    if (k.sw) { d.sw.resize(n); for (long long i = 0; i < n; ++i) d.sw[i] = 0.25f + (i % 5) * 0.25f; }
-    if (k.posw) { d.posw.resize(c); for (long long j = 0; j < c; ++j) d.posw[j] = 1.f + (j % 4) * 0.5f; }
+    if (k.cw) { d.cw.resize(c); for (long long j = 0; j < c; ++j) d.cw[j] = f.periodic.at("class_weights")(j); }
+    if (k.sw) { d.sw.resize(n); for (long long i = 0; i < n; ++i) d.sw[i] = f.periodic.at("sample_weights")(i); }
+    if (k.posw) { d.posw.resize(c); for (long long j = 0; j < c; ++j) d.posw[j] = f.periodic.at("pos_weight")(j); }
     return d;
 }
 
@@ -926,7 +939,7 @@ float median(std::vector<float> v) {
 // timed repeat starts with the L2 cache flushed (a memset of twice its size, outside the timing,
 // as llm.c's dev/cuda does); the median of 25 repeats after 3 warm-up runs. GB/s counts the
 // logits read and the gradient written (2 N C 4 bytes), the copy its read and write.
-void bench(const std::string& csv_path) {
+void bench(const std::string& csv_path, const PeersFile& file) {
     struct B { const char* name; Case k; double expect; };
     auto ce = [](long long n, long long c, bool w) {
         Case k; k.loss = CE; k.n = n; k.c = c; k.cw = w; k.sw = w; k.reduction = FLC_MEAN; return k;
@@ -941,21 +954,21 @@ void bench(const std::string& csv_path) {
     };
     const long long LN = 8192, LC = 128256;  // an LLM vocabulary, 4.2 GB of logits
     std::vector<B> bs = {
-        {"ce_weighted", ce(65536, 10, true), 4.179278},
-        {"ce_weighted", ce(4096, 1000, true), 8.826467},
-        {"ce_weighted", ce(256, 32000, true), 12.415470},
-        {"ce_weighted", ce(1024, 128256, true), 13.696568},
+        {"ce_weighted", ce(65536, 10, true), file.expected_loss("ce_weighted", 65536, 10)},
+        {"ce_weighted", ce(4096, 1000, true), file.expected_loss("ce_weighted", 4096, 1000)},
+        {"ce_weighted", ce(256, 32000, true), file.expected_loss("ce_weighted", 256, 32000)},
+        {"ce_weighted", ce(1024, 128256, true), file.expected_loss("ce_weighted", 1024, 128256)},
         {"ce_weighted", ce(LN, LC, true), NAN},
-        {"ce_mean", ce(65536, 10, false), 4.179576},
-        {"ce_mean", ce(4096, 1000, false), 8.821210},
-        {"ce_mean", ce(256, 32000, false), 12.324988},
-        {"ce_mean", ce(1024, 128256, false), 13.689886},
+        {"ce_mean", ce(65536, 10, false), file.expected_loss("ce_mean", 65536, 10)},
+        {"ce_mean", ce(4096, 1000, false), file.expected_loss("ce_mean", 4096, 1000)},
+        {"ce_mean", ce(256, 32000, false), file.expected_loss("ce_mean", 256, 32000)},
+        {"ce_mean", ce(1024, 128256, false), file.expected_loss("ce_mean", 1024, 128256)},
         {"ce_mean", ce(LN, LC, false), NAN},
-        {"bce_posw", elem(BCE, 65536, 100), 1.651441},
+        {"bce_posw", elem(BCE, 65536, 100), file.expected_loss("bce_posw", 65536, 100)},
         {"bce_posw", elem(BCE, LN, LC), NAN},
-        {"mse_weighted", elem(MSE, 65536, 100), 10.666798},
+        {"mse_weighted", elem(MSE, 65536, 100), file.expected_loss("mse_weighted", 65536, 100)},
         {"mse_weighted", elem(MSE, LN, LC), NAN},
-        {"sigmoid_focal", elem(SIGMOID_FOCAL, 65536, 100), 0.447684},
+        {"sigmoid_focal", elem(SIGMOID_FOCAL, 65536, 100), file.expected_loss("focal", 65536, 100)},
         {"sigmoid_focal", elem(SIGMOID_FOCAL, LN, LC), NAN},
         {"softmax_focal", focal(4096, 1000), NAN},
         {"softmax_focal", focal(1024, 128256), NAN},
@@ -998,7 +1011,7 @@ void bench(const std::string& csv_path) {
     for (auto& b : bs) {
         Case k = b.k;
         k.grad = true;
-        const Data small = peers_small(k);
+        const Data small = peers_small(file, k);
         DevData dd;
         Data shapes_only = small;  // upload_all allocates what is present: x and t made below
         dd.upload_all(k, shapes_only);
@@ -1007,7 +1020,12 @@ void bench(const std::string& csv_path) {
         CK(cudaMalloc(&dd.x, bytes));
         const int targets = k.loss == BCE || k.loss == SIGMOID_FOCAL ? 1 : k.loss == MSE ? 2 : 0;
         if (targets) CK(cudaMalloc(&dd.t, bytes));
-        peers_fill<<<1024, 256>>>(dd.x, dd.t, nc, targets);
+        const PeersFile::Uniform& xu = file.uniforms.at("logits");
+        const PeersFile::Uniform& tu = file.uniforms.at("regression_targets");
+        const auto& tb = file.bits.at("binary_targets");
+        peers_fill<<<1024, 256>>>(dd.x, dd.t, nc, device_uniform(file, xu.hash, xu.span, xu.low), targets,
+                                  targets == 1 ? device_uniform(file, tb.first, 0, 0) : device_uniform(file, tu.hash, tu.span, tu.low),
+                                  tb.second);
         CK(cudaGetLastError());
         float* cp;
         CK(cudaMalloc(&cp, bytes));
@@ -1037,15 +1055,16 @@ void bench(const std::string& csv_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string fatbin = FLC_DEFAULT_FATBIN, csv;
+    std::string fatbin = FLC_DEFAULT_FATBIN, csv, peers = FL_PEERS_FILE;
     bool do_bench = false, quick = false, small = false, sanitize = false, race = false, verbose = false;
     uint64_t seed = 1234;
     const char* usage = "usage: %s [--fatbin PATH] [--quick | --small | --sanitize | --race] [--seed N] [-v]\n"
-                        "       %s --bench [--fatbin PATH] [--csv FILE]\n";
+                        "       %s --bench [--fatbin PATH] [--csv FILE] [--peers FILE]\n";
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--fatbin") && i + 1 < argc) fatbin = argv[++i];
         else if (!strcmp(argv[i], "--bench")) do_bench = true;
         else if (!strcmp(argv[i], "--csv") && i + 1 < argc) csv = argv[++i];
+        else if (!strcmp(argv[i], "--peers") && i + 1 < argc) peers = argv[++i];
         else if (!strcmp(argv[i], "--quick")) quick = true;
         else if (!strcmp(argv[i], "--small")) small = true;
         else if (!strcmp(argv[i], "--sanitize")) sanitize = true;  // few launches, no repeat: for compute-sanitizer
@@ -1083,7 +1102,7 @@ int main(int argc, char** argv) {
            prop.l2CacheSize >> 20, driver / 1000, driver % 1000 / 10, runtime / 1000, runtime % 1000 / 10, clusters,
            FLC_CLUSTER_SIZE, fatbin.c_str(), fl_isa());
     if (do_bench) {
-        bench(csv);
+        bench(csv, PeersFile::read(peers));
         return g_failures ? 1 : 0;
     }
     if (sanitize || race) g_repeat = false;

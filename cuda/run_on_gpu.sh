@@ -191,7 +191,7 @@ do_sanitize() {
 }
 
 do_timings() {  # cuda_check --bench, then the table once PyTorch has run too
-  "$check_bin" --fatbin "$fatbin" --bench --csv "$out/bench.csv"
+  "$check_bin" --fatbin "$fatbin" --bench --csv "$out/bench.csv" --peers "$root/bench/peers.txt"
 }
 
 do_torch() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """torch_peer.py: PyTorch forward + backward of every loss on the data and shapes of
-cuda_check --bench (the PEERS.md shapes and 8192 x 128256), timed the same way: CUDA events,
+cuda_check --bench (the PEERS.md shapes and 8192 x 128256; the data's constants from
+bench/peers.txt), timed the same way: CUDA events,
 the L2 cache flushed before each timed repeat (outside the timing), the median of 25 repeats
 after 3 warm-up runs. PyTorch eager always; torch.compile of the same function where it compiles,
 within a time budget (compiling costs tens of seconds a shape), the largest shapes first.
@@ -12,6 +13,7 @@ ms: 'oom', 'error' or 'skipped' where it did not run).
 """
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -23,6 +25,38 @@ WARM, REPS = 3, 25
 LN, LC = 8192, 128256
 
 
+def read_peers(path=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench", "peers.txt")):
+    """bench/peers.txt, the one copy of the PEERS.md data's constants: {keyword: {name: values}}
+    ('labels' has no name: its values are under "")."""
+    peers = {}
+    with open(path) as f:
+        for line in f:
+            words = line.split("#", 1)[0].split()
+            if not words:
+                continue
+            named = words[0] != "labels"
+            peers.setdefault(words[0], {})[words[1] if named else ""] = words[2:] if named else words[1:]
+    return peers
+
+
+PEERS = read_peers()
+
+
+def _hash(name):
+    multiplier, addend = (int(v) for v in PEERS["hash"][name])
+    return lambda i: (i * multiplier + addend) % (1 << 32)
+
+
+def _uniform(name, i):
+    hash_name, span, low = PEERS["uniform"][name]
+    return (_hash(hash_name)(i).double() / 2**32 * float(span) + float(low)).float()
+
+
+def _periodic(name, j):
+    base, period, step = PEERS["periodic"][name]
+    return float(base) + (j % int(period)).float() * float(step)
+
+
 def peers_x_t(n, c, targets):
     """x[i] = h1(i)/2^32*8 - 4 (and the targets), made in chunks so that 8192 x 128256 fits."""
     x = torch.empty(n * c, dtype=torch.float32, device=dev)
@@ -30,11 +64,12 @@ def peers_x_t(n, c, targets):
     chunk = 1 << 26
     for lo in range(0, n * c, chunk):
         i = torch.arange(lo, min(lo + chunk, n * c), dtype=torch.int64, device=dev)
-        x[lo:lo + len(i)] = (((i * 2654435761 + 12345) % (1 << 32)).double() / 2**32 * 8 - 4).float()
+        x[lo:lo + len(i)] = _uniform("logits", i)
         if targets == "binary":
-            t[lo:lo + len(i)] = (((i * 2246822519 + 7) % (1 << 32)) >> 31).float()
+            hash_name, shift = PEERS["bit"]["binary_targets"]
+            t[lo:lo + len(i)] = (_hash(hash_name)(i) >> int(shift)).float()
         elif targets == "regression":
-            t[lo:lo + len(i)] = (((i * 2246822519 + 7) % (1 << 32)).double() / 2**32 * 8 - 4).float()
+            t[lo:lo + len(i)] = _uniform("regression_targets", i)
         del i
     return x.view(n, c), (t.view(n, c) if t is not None else None)
 
@@ -42,9 +77,10 @@ def peers_x_t(n, c, targets):
 def make_case(kind, n, c):
     """(loss function of x, x0): the loss as SEMANTICS.md defines it, MEAN over the effective weights."""
     rows = torch.arange(n, device=dev)
-    y = (rows * 7919 + 13) % c
-    cw = 0.5 + (torch.arange(c, device=dev) % 7).float() * 0.25
-    sw = 0.25 + (rows % 5).float() * 0.25
+    multiplier, addend = (int(v) for v in PEERS["labels"][""])
+    y = (rows * multiplier + addend) % c
+    cw = _periodic("class_weights", torch.arange(c, device=dev))
+    sw = _periodic("sample_weights", rows)
     targets = {"bce_posw": "binary", "sigmoid_focal": "binary", "mse_weighted": "regression"}.get(kind)
     x0, t = peers_x_t(n, c, targets)
     if kind == "ce_weighted":
@@ -60,7 +96,7 @@ def make_case(kind, n, c):
             m = -torch.expm1(logp)
             return (sw * m * m * -logp).sum() / sw.sum()
     elif kind == "bce_posw":
-        pw = 1 + (torch.arange(c, device=dev) % 4).float() * 0.5
+        pw = _periodic("pos_weight", torch.arange(c, device=dev))
         def fn(x):
             return F.binary_cross_entropy_with_logits(x, t, pos_weight=pw)
     elif kind == "mse_weighted":

@@ -2,7 +2,9 @@
 // straight from the formulas in fusedloss.h, and times them (--bench).
 //
 //   native_check [--quick] [--seed N]   correctness (every ISA this CPU runs), exit 1 on failure
-//   native_check --bench [--quick]      timings at the PEERS.md shapes with the PEERS.md data
+//   native_check --bench [--quick] [--peers FILE]
+//                                       timings at the PEERS.md shapes with the PEERS.md data
+//                                       (bench/peers.txt)
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -20,6 +22,7 @@
 #include <dirent.h>
 
 #include "fusedloss.h"
+#include "peer_data.h"
 
 namespace {
 
@@ -1066,30 +1069,29 @@ struct PeerData {
     std::vector<int32_t> labels;
 };
 
-uint64_t h1(uint64_t i) { return (i * 2654435761ull + 12345ull) & 0xFFFFFFFFull; }
-uint64_t h2(uint64_t i) { return (i * 2246822519ull + 7ull) & 0xFFFFFFFFull; }
-
-PeerData peer_data(int64_t n, int64_t c, bool binary, bool regression) {
+// The PEERS.md data of one shape, by the formulas of bench/peers.txt.
+PeerData peer_data(const PeersFile& f, int64_t n, int64_t c, bool binary, bool regression) {
     PeerData d;
     d.x.resize(n * c);
-    for (int64_t i = 0; i < n * c; ++i) d.x[i] = (float)(h1(i) / 4294967296.0 * 8 - 4);
+    for (int64_t i = 0; i < n * c; ++i) d.x[i] = f.uniform("logits", i);
     d.labels.resize(n);
-    for (int64_t i = 0; i < n; ++i) d.labels[i] = (int32_t)((i * 7919 + 13) % c);
+    for (int64_t i = 0; i < n; ++i) d.labels[i] = f.label(i, c);
     d.cw.resize(c);
-    for (int64_t j = 0; j < c; ++j) d.cw[j] = 0.5f + (j % 7) * 0.25f;
+    for (int64_t j = 0; j < c; ++j) d.cw[j] = f.periodic.at("class_weights")(j);
     d.sw.resize(n);
-    for (int64_t i = 0; i < n; ++i) d.sw[i] = 0.25f + (i % 5) * 0.25f;
+    for (int64_t i = 0; i < n; ++i) d.sw[i] = f.periodic.at("sample_weights")(i);
     if (binary || regression) {
         d.t.resize(n * c);
         for (int64_t i = 0; i < n * c; ++i)
-            d.t[i] = binary ? (float)(h2(i) >> 31) : (float)(h2(i) / 4294967296.0 * 8 - 4);
+            d.t[i] = binary ? f.bit("binary_targets", i) : f.uniform("regression_targets", i);
     }
     d.pw.resize(c);
-    for (int64_t j = 0; j < c; ++j) d.pw[j] = 1.0f + (j % 4) * 0.5f;
+    for (int64_t j = 0; j < c; ++j) d.pw[j] = f.periodic.at("pos_weight")(j);
     return d;
 }
 
-void bench(bool quick) {
+void bench(bool quick, const std::string& peers) {
+    const PeersFile file = PeersFile::read(peers);
     printf("timing mode: median of >= 5 runs, loss + gradient, float32; copy = the faster of memcpy and\n"
            "a plain copy loop of the same bytes (x -> grad), same threads; GB/s counts 2 * N * C * 4 bytes;\n"
            "isa %s\n\n", fl_isa());
@@ -1098,21 +1100,21 @@ void bench(bool quick) {
     struct Case {
         const char* name;
         int64_t n, c;
-        double expected;
+        const char* peer;  // the case's name in bench/peers.txt
     };
     std::vector<Case> cases = {
-        {"ce_weighted", 65536, 10, 4.179278},    {"ce_mean", 65536, 10, 4.179576},
-        {"ce_weighted", 4096, 1000, 8.826467},   {"ce_mean", 4096, 1000, 8.821210},
-        {"ce_weighted", 256, 32000, 12.415470},  {"ce_mean", 256, 32000, 12.324988},
-        {"ce_weighted", 1024, 128256, 13.696568}, {"ce_mean", 1024, 128256, 13.689886},
-        {"bce_posw", 65536, 100, 1.651441},      {"mse_weighted", 65536, 100, 10.666798},
-        {"sigmoid_focal", 65536, 100, 0.447684},
+        {"ce_weighted", 65536, 10, "ce_weighted"},    {"ce_mean", 65536, 10, "ce_mean"},
+        {"ce_weighted", 4096, 1000, "ce_weighted"},   {"ce_mean", 4096, 1000, "ce_mean"},
+        {"ce_weighted", 256, 32000, "ce_weighted"},   {"ce_mean", 256, 32000, "ce_mean"},
+        {"ce_weighted", 1024, 128256, "ce_weighted"}, {"ce_mean", 1024, 128256, "ce_mean"},
+        {"bce_posw", 65536, 100, "bce_posw"},         {"mse_weighted", 65536, 100, "mse_weighted"},
+        {"sigmoid_focal", 65536, 100, "focal"},
     };
     for (const Case& cs : cases) {
         if (quick && cs.c == 128256) continue;
         const std::string name = cs.name;
         const bool binary = name == "bce_posw" || name == "sigmoid_focal";
-        PeerData d = peer_data(cs.n, cs.c, binary, name == "mse_weighted");
+        PeerData d = peer_data(file, cs.n, cs.c, binary, name == "mse_weighted");
         std::vector<float> grad(cs.n * cs.c);
         double denom = 0;
         if (name == "ce_weighted")
@@ -1172,7 +1174,7 @@ void bench(bool quick) {
                 median_ms([&] { copy_threads(grad.data(), d.x.data(), cs.n * cs.c, threads, true); }, quick ? 100 : 300));
             const double gbs = bytes / ms / 1e6, copy_gbs = bytes / copy_ms / 1e6;
             printf("%-14s %6lldx%-6lld %3d %9.3f %9.3f %8.2f %9.2f %6.2f %9.6f %9.6f\n", cs.name, (long long)cs.n,
-                   (long long)cs.c, threads, ms, cpu, gbs, copy_gbs, gbs / copy_gbs, res[FL_R_LOSS_SUM] / denom, cs.expected);
+                   (long long)cs.c, threads, ms, cpu, gbs, copy_gbs, gbs / copy_gbs, res[FL_R_LOSS_SUM] / denom, file.expected_loss(cs.peer, cs.n, cs.c));
             fflush(stdout);
         }
     }
@@ -1182,6 +1184,7 @@ void bench(bool quick) {
 
 int main(int argc, char** argv) {
     bool quick = false, do_bench = false;
+    std::string peers = FL_PEERS_FILE;
     uint64_t seed = (uint64_t)std::chrono::steady_clock::now().time_since_epoch().count();
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--quick"))
@@ -1190,14 +1193,16 @@ int main(int argc, char** argv) {
             do_bench = true;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = strtoull(argv[++i], nullptr, 0);
+        else if (!strcmp(argv[i], "--peers") && i + 1 < argc)
+            peers = argv[++i];
         else {
-            printf("usage: %s [--quick] [--seed N] [--bench]\n", argv[0]);
+            printf("usage: %s [--quick] [--seed N] [--bench [--peers FILE]]\n", argv[0]);
             return 2;
         }
     }
     printf("fusedloss %s, default isa %s, %d threads\n", fl_version(), fl_isa(), fl_threads());
     if (do_bench) {
-        bench(quick);
+        bench(quick, peers);
         return 0;
     }
     for (int i = fl_isa_count() - 1; i >= 0; --i) {  // the library's list, best first: scalar first here

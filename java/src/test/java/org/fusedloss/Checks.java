@@ -13,7 +13,7 @@ import org.junit.jupiter.api.function.Executable;
  * The suite's assertion helpers (each written once, here) and the helper that runs a spec on a
  * problem. Every message carries the random seed ({@link #ctx}).
  */
-final class Checks {
+public final class Checks {
     private Checks() {
     }
 
@@ -23,7 +23,7 @@ final class Checks {
     }
 
     /** What one call produced: the result, the gradient and (NONE) the per-term losses. */
-    record Run(LossResult result, float[] gradient, float[] perTerm) {
+    public record Run(LossResult result, float[] gradient, float[] perTerm) {
     }
 
     /**
@@ -44,7 +44,7 @@ final class Checks {
      * Runs the spec on the problem with plain arrays; the gradient and per-term buffers start as
      * NaN, so an element the kernel forgot to write shows up.
      */
-    static Run run(LossSpec spec, Problem p, Reduction r, Backend b, double scale, Double denominator) {
+    public static Run run(LossSpec spec, Problem p, Reduction r, Backend b, double scale, Double denominator) {
         Loss loss = spec.build(r, scale, true);
         float[] g = TestData.filled(p.n * p.c, Float.NaN);
         float[] pt = r == Reduction.NONE ? TestData.filled(p.terms(spec), Float.NaN) : null;
@@ -161,10 +161,15 @@ final class Checks {
         return d == 0 ? 0 : Math.abs(scale) / d * Math.sqrt(s) * factor;
     }
 
+    /** |actual - expected| <= rel * |expected| + abs, or both equal (infinities too): the one criterion. */
+    public static boolean within(double expected, double actual, double rel, double abs) {
+        return Math.abs(actual - expected) <= rel * Math.abs(expected) + abs || expected == actual;
+    }
+
     /** |actual - expected| <= rel * |expected| + abs. */
     static void close(double expected, double actual, double rel, double abs, Object what) {
         double err = Math.abs(actual - expected);
-        if (!(err <= rel * Math.abs(expected) + abs) && !(expected == actual)) {
+        if (!within(expected, actual, rel, abs)) {
             fail(ctx(what + ": expected " + expected + " but was " + actual + " (relative error "
                     + (err / Math.abs(expected)) + ", tolerance " + rel + " relative + " + abs + ")"));
         }
@@ -176,7 +181,7 @@ final class Checks {
         for (int i = 0; i < expected.length; i++) {
             double abs = tol.termAbs() * (1 + Math.abs(weight[i]));
             double err = Math.abs(actual[i] - expected[i]);
-            if (!(err <= tol.term() * Math.abs(expected[i]) + abs) && !(expected[i] == actual[i])) {
+            if (!within(expected[i], actual[i], tol.term(), abs)) {
                 fail(ctx(what + ": term " + i + " expected " + expected[i] + " but was " + actual[i]
                         + " (relative error " + err / Math.abs(expected[i]) + ", tolerance " + tol.term() + ")"));
             }
@@ -209,10 +214,71 @@ final class Checks {
         }
         diff = Math.sqrt(diff);
         norm = Math.sqrt(norm);
-        if (!(diff <= rel * norm + Math.max(abs, 1e-8))) {
+        if (!gradientWithin(diff, norm, rel, abs)) {
             fail(ctx(what + ": ||g - g_ref|| / ||g_ref|| = " + diff / norm + " > " + rel + " (||g_ref|| = " + norm
                     + "); worst element " + worst + ": expected " + expected[worst] + " but was " + actual[worst]));
         }
+    }
+
+    /** The contract's gradient criterion on ||g - g_ref|| and ||g_ref||: diff <= rel * norm + max(abs, 1e-8). */
+    static boolean gradientWithin(double diff, double norm, double rel, double abs) {
+        return diff <= rel * norm + Math.max(abs, 1e-8);
+    }
+
+    /**
+     * How far a run is from the reference run of the same case, by {@link #againstReference}'s
+     * measures and tolerances: the largest per-term relative error above the backend's absolute
+     * floor (NONE), the loss's relative error, the gradient's relative norm error (infinite when an
+     * element is not finite), NaN where there is nothing to compare; and whether all pass.
+     *
+     * @param term     the largest per-term relative error, or NaN
+     * @param loss     the loss's relative error
+     * @param gradient {@code ||g - g_ref|| / ||g_ref||}, or NaN
+     * @param pass     every measure within the backend's tolerance, and the same counts
+     */
+    public record Errors(double term, double loss, double gradient, boolean pass) {
+    }
+
+    /** {@link Errors} of {@code got} against {@code ref} for the case {@code k} on backend {@code b}. */
+    public static Errors errors(TestData.Case k, Run ref, Run got, Backend b) {
+        TestBackends.Tol tol = TestBackends.tol(b);
+        LossResult want = ref.result();
+        LossResult have = got.result();
+        // the denominator to rounding: the native weight pass sums in vector lanes (from 4096 terms on)
+        boolean pass = want.counted() == have.counted() && want.masked() == have.masked()
+                && within(want.denominator(), have.denominator(), 1e-12, 0) && have.nonFinite() == want.nonFinite();
+        double loss = want.loss() == have.loss() ? 0 : Math.abs(have.loss() - want.loss()) / Math.abs(want.loss());
+        pass &= within(want.loss(), have.loss(), tol.loss(), 1e-6);
+        double gradient = Double.NaN;
+        if (ref.gradient() != null && got.gradient() != null) {
+            double diff = 0;
+            double norm = 0;
+            for (int i = 0; i < ref.gradient().length; i++) {
+                double e = (double) got.gradient()[i] - ref.gradient()[i];
+                diff += Float.isFinite(got.gradient()[i]) ? e * e : Double.POSITIVE_INFINITY;
+                norm += (double) ref.gradient()[i] * ref.gradient()[i];
+            }
+            diff = Math.sqrt(diff);
+            norm = Math.sqrt(norm);
+            gradient = norm == 0 ? diff : diff / norm;
+            pass &= gradientWithin(diff, norm, tol.gradient(), 0);
+        }
+        double term = Double.NaN;
+        if (ref.perTerm() != null && got.perTerm() != null) {
+            double[] weight = Oracle.terms(k.spec(), k.problem()).weight();
+            term = 0;
+            for (int i = 0; i < ref.perTerm().length; i++) {
+                double abs = tol.termAbs() * (1 + Math.abs(weight[i]));
+                double err = Math.abs((double) got.perTerm()[i] - ref.perTerm()[i]);
+                pass &= within(ref.perTerm()[i], got.perTerm()[i], tol.term(), abs);
+                if (!(err >= 0)) {
+                    term = Double.POSITIVE_INFINITY;  // one is NaN and the other not
+                } else if (err > abs) {
+                    term = Math.max(term, err / Math.abs(ref.perTerm()[i]));
+                }
+            }
+        }
+        return new Errors(term, loss, gradient, pass);
     }
 
     /** Same as {@link #gradientClose(double[], float[], double, Object)} for a float reference. */

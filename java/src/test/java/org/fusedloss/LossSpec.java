@@ -20,10 +20,10 @@ import java.util.Arrays;
  * @param focalAlpha  sigmoid focal alpha (negative: off)
  * @param ignoreIndex ignored label
  */
-record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
+public record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
                 double eps, double zLoss, double softCap, double gamma, double focalAlpha, int ignoreIndex) {
 
-    enum Kind {
+    public enum Kind {
         CROSS_ENTROPY(true, true),
         CROSS_ENTROPY_DENSE(true, false),
         SOFTMAX_FOCAL(true, true),
@@ -40,66 +40,66 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
         }
 
         /** One term per row (softmax losses) rather than per element. */
-        boolean perRow() {
+        public boolean perRow() {
             return perRow;
         }
 
         /** Takes class indices rather than dense targets. */
-        boolean labels() {
+        public boolean labels() {
             return labels;
         }
     }
 
     /** The loss with the library's defaults (focal: gamma 2; sigmoid focal: alpha 0.25). */
-    static LossSpec of(Kind kind) {
+    public static LossSpec of(Kind kind) {
         double gamma = kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL ? 2 : 0;
         double alpha = kind == Kind.SIGMOID_FOCAL ? 0.25 : -1;
         return new LossSpec(kind, null, null, null, 0, 0, 0, gamma, alpha, -100);
     }
 
-    LossSpec withClassWeights(float[] w) {
+    public LossSpec withClassWeights(float[] w) {
         return new LossSpec(kind, w, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withPosWeight(float[] pw) {
+    public LossSpec withPosWeight(float[] pw) {
         return new LossSpec(kind, classWeights, pw, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withBinaryClassWeights(float w0, float w1) {
+    public LossSpec withBinaryClassWeights(float w0, float w1) {
         return new LossSpec(kind, classWeights, posWeight, new float[] {w0, w1}, eps, zLoss, softCap, gamma, focalAlpha,
                 ignoreIndex);
     }
 
-    LossSpec withSmoothing(double e) {
+    public LossSpec withSmoothing(double e) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, e, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withZLoss(double z) {
+    public LossSpec withZLoss(double z) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, z, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withSoftCap(double cap) {
+    public LossSpec withSoftCap(double cap) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, cap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withGamma(double g) {
+    public LossSpec withGamma(double g) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, g, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withFocalAlpha(double a) {
+    public LossSpec withFocalAlpha(double a) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, a, ignoreIndex);
     }
 
-    LossSpec withIgnoreIndex(int label) {
+    public LossSpec withIgnoreIndex(int label) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, label);
     }
 
-    Loss build(Reduction reduction) {
+    public Loss build(Reduction reduction) {
         return build(reduction, 1.0, true);
     }
 
     /** The library's loss for this spec. */
-    Loss build(Reduction reduction, double gradientScale, boolean gradient) {
+    public Loss build(Reduction reduction, double gradientScale, boolean gradient) {
         return switch (kind) {
             case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
                 CrossEntropy.Builder b = CrossEntropy.builder().reduction(reduction).gradientScale(gradientScale)

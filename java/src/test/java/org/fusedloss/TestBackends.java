@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.Arguments;
  * {@code -Dfusedloss.skipNative=true} build, which does not build the native library at all: then
  * native tests are skipped (reported as skipped, with that reason). CUDA is listed when available.
  */
-final class TestBackends {
+public final class TestBackends {
     /** The platform the jar carries a native library for. */
     static final String NATIVE_PLATFORM = "linux-x86_64";
 
@@ -81,7 +81,7 @@ final class TestBackends {
     }
 
     /** Tolerances against the double-precision oracle (and, for native, against the Java backend). */
-    record Tol(double term, double termAbs, double loss, double gradient, double gradientAbs, double same) {
+    public record Tol(double term, double termAbs, double loss, double gradient, double gradientAbs, double same) {
     }
 
     /**
@@ -94,7 +94,7 @@ final class TestBackends {
      * arithmetic, e.g. C = 1), and {@code same} is how far two computations that should agree
      * exactly may drift.
      */
-    static Tol tol(Backend b) {
+    public static Tol tol(Backend b) {
         if (isJava(b)) {
             return new Tol(2e-7, 1e-12, 1e-10, 1e-6, 1e-9, 0);
         }

@@ -13,7 +13,7 @@ import java.util.SplittableRandom;
  * on random data can be replayed. Each test draws from its own stream derived from the seed and
  * the test's name, so the order the tests run in does not change their data.
  */
-final class TestData {
+public final class TestData {
     static final long SEED;
 
     static {
@@ -36,7 +36,7 @@ final class TestData {
     }
 
     /** The weight inputs a case has (what combination of weights it exercises). */
-    enum W {
+    public enum W {
         /** Sample weights in [0, 3), some exactly 0. */
         SAMPLE,
         /** Class weights (CE), per-class alpha (softmax focal), binary class weights {w0, w1} (BCE). */
@@ -51,12 +51,12 @@ final class TestData {
         IGNORE
     }
 
-    static Set<W> combo(W... ws) {
+    public static Set<W> combo(W... ws) {
         return ws.length == 0 ? EnumSet.noneOf(W.class) : EnumSet.of(ws[0], ws);
     }
 
     /** A random problem: the spec with the weights the combination asks for, and matching data. */
-    record Case(LossSpec spec, Problem problem, Set<W> weights) {
+    public record Case(LossSpec spec, Problem problem, Set<W> weights) {
         @Override
         public String toString() {
             return spec + " weights " + weights + " n=" + problem.n + " c=" + problem.c;
@@ -87,14 +87,14 @@ final class TestData {
         return a;
     }
 
-    static float[] filled(int size, float value) {
+    public static float[] filled(int size, float value) {
         float[] a = new float[size];
         Arrays.fill(a, value);
         return a;
     }
 
     /** A random case of n rows and c columns for the spec, with the weights of the combination. */
-    static Case random(LossSpec base, Set<W> weights, int n, int c, SplittableRandom rng) {
+    public static Case random(LossSpec base, Set<W> weights, int n, int c, SplittableRandom rng) {
         LossSpec.Kind kind = base.kind();
         LossSpec spec = base;
         boolean hardTargets = false;
