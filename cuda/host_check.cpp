@@ -633,8 +633,9 @@ void dense_mass_on_infinite_logit() {
 }
 
 // 7. The z-loss z lse^2 in double: lse of 1e20 squares past the float range, the term does not.
+// (A term beyond the float range, e.g. at logits of 1e22, is +inf by issue 11's rule: SEMANTICS.md.)
 void z_loss_of_huge_logits() {
-    for (float big : {3e19f, 1e20f, 1e22f}) {
+    for (float big : {3e19f, 1e20f}) {
         Rows p = one_row(CE, {big, big - 1e14f, 0, -big}, 0, "");
         p.zl = 1e-4f;
         p.name = fmt("item 7: logits %g, z-loss 1e-4", big);
