@@ -142,7 +142,7 @@ final class KernelLauncher {
         Map<String, CUfunction> functions = new LinkedHashMap<>();
         for (String name : kernelNames()) {
             CUfunction f = new CUfunction();
-            CudaBackend.check(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
+            CudaDriver.check(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
             functions.put(name, f);
         }
         this.driver = (l, stream) -> cuLaunchKernel(functions.get(l.kernel()),
@@ -180,11 +180,11 @@ final class KernelLauncher {
                 return;
             }
         }
-        CudaBackend.check(rc, describe(main));
+        CudaDriver.check(rc, describe(main));
     }
 
     private void launchOrThrow(Launch l, CUstream stream) {
-        CudaBackend.check(driver.launch(l, stream), describe(l));
+        CudaDriver.check(driver.launch(l, stream), describe(l));
     }
 
     private static String describe(Launch l) {

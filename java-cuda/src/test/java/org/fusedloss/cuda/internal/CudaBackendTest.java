@@ -417,7 +417,7 @@ class CudaBackendTest {
         java.util.Map<float[], Integer> uploads = new java.util.concurrent.ConcurrentHashMap<>();
         List<CUdeviceptr> freed = java.util.Collections.synchronizedList(new ArrayList<>());
         java.util.concurrent.atomic.AtomicBoolean failOnce = new java.util.concurrent.atomic.AtomicBoolean(true);
-        CudaBackend.VectorCache cache = new CudaBackend.VectorCache(v -> {
+        VectorCache cache = new VectorCache(v -> {
             uploads.merge(v, 1, Integer::sum);
             if (v == slow) {
                 slowStarted.countDown();
@@ -464,7 +464,7 @@ class CudaBackendTest {
         // More idle vectors than the cache keeps: the least recently used idle ones are freed.
         float[] held = {7};
         CUdeviceptr heldCopy = cache.acquireAll(held)[0];
-        for (int i = 0; i < CudaBackend.VectorCache.MAX + 10; i++) {
+        for (int i = 0; i < VectorCache.MAX + 10; i++) {
             float[] v = {i};
             cache.acquireAll(v);
             cache.releaseAll(v);
