@@ -176,7 +176,7 @@ public final class Report {
                 Checks.Errors e = errors.get(config).get(i);
                 System.out.printf(Locale.ROOT, "%-18s %-48s %-9s %9s %9s %9s %9s %9s %6s%n", c.loss(),
                         c.setting().options(), c.shape(), error(e.term()), error(e.loss()), error(e.gradient()),
-                        Summary.ms(millis.get(config)[i]), Summary.ms(referenceMillis[i]), e.pass() ? "PASS" : "FAIL");
+                        SummaryTables.ms(millis.get(config)[i]), SummaryTables.ms(referenceMillis[i]), e.pass() ? "PASS" : "FAIL");
             }
             System.out.println();
         }
@@ -191,8 +191,8 @@ public final class Report {
                             + " all cases (java %s ms)%s%n", passed == cases.size() ? "PASS" : "FAIL", config.label(),
                     passed, cases.size(), error(worst(err, Checks.Errors::term)),
                     error(worst(err, Checks.Errors::loss)), error(worst(err, Checks.Errors::gradient)),
-                    Summary.ms(Arrays.stream(millis.get(config)).sum()),
-                    Summary.ms(Arrays.stream(referenceMillis).sum()), determinism);
+                    SummaryTables.ms(Arrays.stream(millis.get(config)).sum()),
+                    SummaryTables.ms(Arrays.stream(referenceMillis).sum()), determinism);
             if (determinism.contains("DIFFER")) {
                 allPass = false;
             }
@@ -203,7 +203,7 @@ public final class Report {
             for (int i = 0; i < cases.size(); i++) {
                 Case c = cases.get(i);
                 System.out.printf(Locale.ROOT, "  %-18s %-48s %-9s %9s%n", c.loss(), c.setting().options(), c.shape(),
-                        Summary.ms(referenceMillis[i]));
+                        SummaryTables.ms(referenceMillis[i]));
             }
         }
         System.out.println();
