@@ -37,15 +37,11 @@ struct Bce {
 
 #if defined(__CUDACC__)
 extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
-flc_binary_cross_entropy(long long n, long long k, const float* logits, const float* targets,
-                         const float* pos_weight, const float* binary_class_weights,
-                         const float* sample_weights, long long sample_weight_stride,
-                         const float* element_weights, const float* upstream,
-                         float* grad, float* per_term, void* ws, double* result) {
-    ElemArgs a{n, k, logits, targets, sample_weights, sample_weight_stride, element_weights,
-               upstream, grad, per_term, ws, result};
-    ErrSources src{nullptr, nullptr, pos_weight, binary_class_weights, sample_weights,
-                   sample_weight_stride, element_weights, targets};
-    elementwise_kernel(Bce{pos_weight, binary_class_weights}, a, pos_weight, src);
+flc_binary_cross_entropy(FLC_ELEM_PARAMS) {
+    const fl_binary_cross_entropy_options& o = request.options.binary_cross_entropy;
+    ErrSources src = err_sources(request);
+    src.pos_weight = o.pos_weight;
+    src.binary_class_weights = o.binary_class_weights;
+    elementwise_kernel(Bce{o.pos_weight, o.binary_class_weights}, elem_args(request, ws, result), o.pos_weight, src);
 }
 #endif

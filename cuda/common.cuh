@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 #include <math.h>
+#include "fusedloss.h"
 #include "fusedloss_cuda.h"
 #include "math.cuh"
 

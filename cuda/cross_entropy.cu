@@ -12,51 +12,46 @@
 
 using namespace flc;
 
-#define FLC_CE_PARAMS                                                                          \
-    long long n, long long c, const float* logits, const int* labels, const float* targets,   \
-        int ignore_index, const float* class_weights, const float* sample_weights,            \
-        long long sample_weight_stride, float label_smoothing, float z_loss, float soft_cap,  \
-        const float* upstream, float* grad, float* per_term, void* ws, double* result
-
+/* The request's cross-entropy options (FL_CROSS_ENTROPY: class indices; FL_CROSS_ENTROPY_DENSE:
+ * dense targets) as the row engine takes them. */
 template <int THREADS, int GT, int E, int CLUSTER, int ER = E>
-__device__ __forceinline__ void ce_dispatch(FLC_CE_PARAMS) {
-    RowArgs a{n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-              sample_weight_stride, label_smoothing, z_loss, soft_cap, 0.f,
-              upstream, grad, per_term, ws, result};
+__device__ __forceinline__ void ce_dispatch(const fl_request& r, void* ws, double* result) {
+    const fl_cross_entropy_options& o = r.options.cross_entropy;
+    const bool indices = r.loss == FL_CROSS_ENTROPY;
+    RowArgs a{r.rows, r.cols, r.predictions, indices ? r.labels : nullptr, indices ? nullptr : r.targets,
+              (int)r.ignore_index, o.class_weights, r.sample_weights, r.sample_weight_stride,
+              (float)o.label_smoothing, (float)o.z_loss, (float)o.soft_cap, 0.f,
+              r.upstream, r.gradient, r.per_term, ws, result};
     __shared__ RowKernelShared<THREADS, GT, E, ER> shared;
-    if (labels) softmax_rows_kernel<CE_INDEX, THREADS, GT, E, CLUSTER, ER>(a, shared);
+    if (indices) softmax_rows_kernel<CE_INDEX, THREADS, GT, E, CLUSTER, ER>(a, shared);
     else softmax_rows_kernel<CE_DENSE, THREADS, GT, E, CLUSTER, ER>(a, shared);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_SMALL_THREADS)
-flc_cross_entropy_small(FLC_CE_PARAMS) {
+flc_cross_entropy_small(FLC_ROW_PARAMS) {
     ce_dispatch<FLC_SMALL_THREADS, FLC_SMALL_LANES, FLC_SMALL_MAX_C / FLC_SMALL_LANES, 1>(
-        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+        request, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_WARP_THREADS)
-flc_cross_entropy_warp(FLC_CE_PARAMS) {
+flc_cross_entropy_warp(FLC_ROW_PARAMS) {
     ce_dispatch<FLC_WARP_THREADS, 32, FLC_WARP_MAX_C / 32, 1>(
-        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+        request, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS)
-flc_cross_entropy_block(FLC_CE_PARAMS) {
+flc_cross_entropy_block(FLC_ROW_PARAMS) {
     ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1,
                  FLC_CE_REG_SLOTS>(
-        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+        request, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS) FLC_CLUSTER_ATTR
-flc_cross_entropy_cluster(FLC_CE_PARAMS) {
+flc_cross_entropy_cluster(FLC_ROW_PARAMS) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     ce_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS,
                 FLC_CLUSTER_SIZE, FLC_CE_REG_SLOTS>(
-        n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-        sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result);
+        request, ws, result);
 #else
     cluster_unsupported(result, ws);
 #endif

@@ -215,6 +215,56 @@ void host_counts(const Case& k, const Data& d, double& wsum, double& counted, do
     }
 }
 
+// The request of a case, on the given pointers (host ones for the CPU, device ones for the GPU).
+fl_request request_of(const Case& k, const float* x, const int* y, const float* t, const float* cw,
+                      const float* sw, const float* ew, const float* posw, const float* bcw, const float* up,
+                      float* grad, float* per_term) {
+    fl_request q{};
+    q.rows = k.n;
+    q.cols = k.c;
+    q.predictions = x;
+    q.ignore_index = kIgnore;
+    q.sample_weights = sw;
+    q.sample_weight_stride = k.stride;
+    q.upstream = up;
+    q.gradient = grad;
+    q.per_term = per_term;
+    q.reduction = k.reduction;
+    q.gradient_scale = k.scale;
+    q.denominator = k.denominator;
+    switch (k.loss) {
+    case CE: case CE_DENSE:
+        q.loss = k.loss == CE ? FL_CROSS_ENTROPY : FL_CROSS_ENTROPY_DENSE;
+        q.labels = k.loss == CE ? y : nullptr;
+        q.targets = k.loss == CE_DENSE ? t : nullptr;
+        q.options.cross_entropy = {cw, k.eps, k.zl, k.cap};
+        break;
+    case SOFTMAX_FOCAL:
+        q.loss = FL_SOFTMAX_FOCAL;
+        q.labels = y;
+        q.options.softmax_focal = {cw, k.gamma};
+        break;
+    case BCE:
+        q.loss = FL_BINARY_CROSS_ENTROPY;
+        q.targets = t;
+        q.element_weights = ew;
+        q.options.binary_cross_entropy = {posw, bcw};
+        break;
+    case MSE:
+        q.loss = FL_MEAN_SQUARED_ERROR;
+        q.targets = t;
+        q.element_weights = ew;
+        break;
+    case SIGMOID_FOCAL:
+        q.loss = FL_SIGMOID_FOCAL;
+        q.targets = t;
+        q.element_weights = ew;
+        q.options.sigmoid_focal = {k.alpha, k.gamma};
+        break;
+    }
+    return q;
+}
+
 Outputs run_cpu(const Case& k, const Data& d) {
     Outputs o;
     double wsum, counted, masked;
@@ -230,49 +280,11 @@ Outputs run_cpu(const Case& k, const Data& d) {
     float* g = k.grad ? o.grad.data() : nullptr;
     float* pt = k.reduction == FLC_NONE ? o.per_term.data() : nullptr;
     // the CPU kernels as SUM with the final gradient factor: the denominator is applied above
-    fl_request q{};
-    q.rows = k.n;
-    q.cols = k.c;
-    q.predictions = d.x.data();
-    q.ignore_index = kIgnore;
-    q.sample_weights = ptr(d.sw);
-    q.sample_weight_stride = k.stride;
-    q.upstream = ptr(d.up);
-    q.gradient = g;
-    q.per_term = pt;
+    fl_request q = request_of(k, d.x.data(), ptr(d.y), ptr(d.t), ptr(d.cw), ptr(d.sw), ptr(d.ew), ptr(d.posw),
+                              ptr(d.bcw), ptr(d.up), g, pt);
     q.reduction = FL_SUM;
     q.gradient_scale = gs;
     q.denominator = 1.0;
-    switch (k.loss) {
-    case CE: case CE_DENSE:
-        q.loss = k.loss == CE ? FL_CROSS_ENTROPY : FL_CROSS_ENTROPY_DENSE;
-        q.labels = k.loss == CE ? ptr(d.y) : nullptr;
-        q.targets = k.loss == CE_DENSE ? ptr(d.t) : nullptr;
-        q.options.cross_entropy = {ptr(d.cw), k.eps, k.zl, k.cap};
-        break;
-    case SOFTMAX_FOCAL:
-        q.loss = FL_SOFTMAX_FOCAL;
-        q.labels = ptr(d.y);
-        q.options.softmax_focal = {ptr(d.cw), k.gamma};
-        break;
-    case BCE:
-        q.loss = FL_BINARY_CROSS_ENTROPY;
-        q.targets = d.t.data();
-        q.element_weights = ptr(d.ew);
-        q.options.binary_cross_entropy = {ptr(d.posw), ptr(d.bcw)};
-        break;
-    case MSE:
-        q.loss = FL_MEAN_SQUARED_ERROR;
-        q.targets = d.t.data();
-        q.element_weights = ptr(d.ew);
-        break;
-    case SIGMOID_FOCAL:
-        q.loss = FL_SIGMOID_FOCAL;
-        q.targets = d.t.data();
-        q.element_weights = ptr(d.ew);
-        q.options.sigmoid_focal = {k.alpha, k.gamma};
-        break;
-    }
     double r[FL_RESULT_DOUBLES];
     const int rc = fl_compute(&q, r);
     const double res[2] = {r[FL_R_LOSS_SUM], r[FL_R_NONFINITE]};
@@ -346,18 +358,16 @@ void main_launch(const std::string& name, long long grid, int block, void** args
     else launch(name.c_str(), grid, block, args, s);
 }
 
-// The two launches of one call: what the Java launcher does.
+// The two launches of one call: what the Java launcher does. Both take the call's request by value.
 void gpu_call(const Case& k, DevData& dd, cudaStream_t s = 0) {
-    long long n = k.n, c = k.c, stride = k.stride;
-    int red = k.reduction;
-    double scale = k.scale, den = k.denominator;
+    const long long n = k.n, c = k.c;
+    fl_request q = request_of(k, dd.x, dd.y, dd.t, dd.cw, dd.sw, dd.ew, dd.posw, dd.bcw, dd.up, dd.grad,
+                              dd.per_term);
+    void* prep_args[] = {&q, &dd.ws};
+    void* main_args[] = {&q, &dd.ws, &dd.result};
     if (softmax(k.loss)) {
-        const int* labels = k.loss == CE_DENSE ? nullptr : dd.y;
-        int ign = kIgnore;
-        int cw_in_den = k.loss == CE ? 1 : 0;
-        void* pa[] = {&n, &c, &labels, &ign, &dd.cw, &cw_in_den, &dd.sw, &stride, &red, &scale, &den, &dd.ws};
         launch("flc_rows_prep", clampg(cdiv(std::max(n, c), FLC_PREP_THREADS), FLC_PREP_MAX_BLOCKS),
-               FLC_PREP_THREADS, pa, s);
+               FLC_PREP_THREADS, prep_args, s);
         const std::string v = k.variant.empty() ? pick_variant(c) : k.variant;
         long long grid;
         int block;
@@ -365,40 +375,14 @@ void gpu_call(const Case& k, DevData& dd, cudaStream_t s = 0) {
         else if (v == "warp") { grid = clampg(cdiv(n, FLC_WARP_ROWS_PER_BLOCK), FLC_MAX_PARTIALS); block = FLC_WARP_THREADS; }
         else if (v == "block") { grid = clampg(n, FLC_MAX_PARTIALS); block = FLC_BLOCK_THREADS; }
         else { grid = FLC_CLUSTER_SIZE * clampg(n, FLC_MAX_PARTIALS); block = FLC_BLOCK_THREADS; }
-        float eps = k.eps, zl = k.zl, cap = k.cap, gamma = k.gamma;
-        if (k.loss == SOFTMAX_FOCAL) {
-            void* a[] = {&n, &c, &dd.x, &dd.y, &ign, &dd.cw, &gamma, &dd.sw, &stride, &dd.up, &dd.grad,
-                         &dd.per_term, &dd.ws, &dd.result};
-            main_launch("flc_softmax_focal_" + v, grid, block, a, s);
-        } else {
-            const float* targets = k.loss == CE_DENSE ? dd.t : nullptr;
-            void* a[] = {&n, &c, &dd.x, &labels, &targets, &ign, &dd.cw, &dd.sw, &stride, &eps, &zl,
-                         &cap, &dd.up, &dd.grad, &dd.per_term, &dd.ws, &dd.result};
-            main_launch("flc_cross_entropy_" + v, grid, block, a, s);
-        }
+        main_launch(std::string("flc_") + fl_loss_name((int)q.loss) + "_" + v, grid, block, main_args, s);
     } else {
         const long long items = k.ew ? n * c : n;
-        const float* colw = k.loss == BCE ? dd.posw : nullptr;
-        const float* bcw = k.loss == BCE ? dd.bcw : nullptr;
-        void* pa[] = {&n, &c, &dd.sw, &stride, &dd.ew, &colw, &bcw, &red, &scale, &den, &dd.ws};
         launch("flc_elems_prep",
                clampg(cdiv(std::max(std::max(items, c), 2ll), FLC_PREP_THREADS), FLC_PREP_MAX_BLOCKS),
-               FLC_PREP_THREADS, pa, s);
+               FLC_PREP_THREADS, prep_args, s);
         const long long grid = clampg(cdiv(n * c, FLC_ELEM_PER_BLOCK), FLC_MAX_PARTIALS);
-        float alpha = k.alpha, gamma = k.gamma;
-        if (k.loss == BCE) {
-            void* a[] = {&n, &c, &dd.x, &dd.t, &dd.posw, &dd.bcw, &dd.sw, &stride, &dd.ew, &dd.up,
-                         &dd.grad, &dd.per_term, &dd.ws, &dd.result};
-            launch("flc_binary_cross_entropy", grid, FLC_ELEM_THREADS, a, s);
-        } else if (k.loss == MSE) {
-            void* a[] = {&n, &c, &dd.x, &dd.t, &dd.sw, &stride, &dd.ew, &dd.up, &dd.grad,
-                         &dd.per_term, &dd.ws, &dd.result};
-            launch("flc_mean_squared_error", grid, FLC_ELEM_THREADS, a, s);
-        } else {
-            void* a[] = {&n, &c, &dd.x, &dd.t, &alpha, &gamma, &dd.sw, &stride, &dd.ew, &dd.up,
-                         &dd.grad, &dd.per_term, &dd.ws, &dd.result};
-            launch("flc_sigmoid_focal", grid, FLC_ELEM_THREADS, a, s);
-        }
+        launch((std::string("flc_") + fl_loss_name((int)q.loss)).c_str(), grid, FLC_ELEM_THREADS, main_args, s);
     }
 }
 

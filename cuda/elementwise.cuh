@@ -31,6 +31,23 @@ struct ElemArgs {
     double* result;
 };
 
+/* The parameters of every element-wise kernel: the request by value (fusedloss.h), the
+ * workspace and the result. */
+#define FLC_ELEM_PARAMS const fl_request request, void* ws, double* result
+
+/* The request's common fields as the element-wise loop takes them. */
+__device__ __forceinline__ ElemArgs elem_args(const fl_request& r, void* ws, double* result) {
+    return ElemArgs{r.rows, r.cols, r.predictions, r.targets, r.sample_weights, r.sample_weight_stride,
+                    r.element_weights, r.upstream, r.gradient, r.per_term, ws, result};
+}
+
+/* Where the error word's values are read: the request's weights and targets (a loss with
+ * vectors of its own adds them). */
+__device__ __forceinline__ ErrSources err_sources(const fl_request& r) {
+    return ErrSources{nullptr, nullptr, nullptr, nullptr, r.sample_weights, r.sample_weight_stride,
+                      r.element_weights, r.targets};
+}
+
 /* One element: returns the weighted term (0 when masked), writes the gradient. */
 template <class Loss>
 __device__ __forceinline__ float elem_one(const Loss& L, const ElemArgs& a, float x, float t,

@@ -1,10 +1,10 @@
 /*
  * fusedloss_cuda.h: the ABI of the CUDA kernels in fusedloss.fatbin (plain C, no CUDA headers).
  *
- * The kernels compute exactly the functions of ../native/fusedloss.h (see its top comment and
+ * The kernels compute exactly the functions of native/fusedloss.h (see its top comment and
  * SEMANTICS.md): loss AND gradient in one pass. They are launched by name through the driver
  * API (cuModuleLoadData + cuModuleGetFunction + cuLaunchKernel), one pointer per parameter, so
- * every parameter is flat: device pointers, long long sizes, float / double / int scalars.
+ * every kernel takes the call's fl_request by value, then the workspace (and the result).
  * A NULL device pointer means "absent", as on the CPU side.
  *
  * ---------------------------------------------------------------------------------------------
@@ -13,7 +13,7 @@
  *   1. prep   flc_rows_prep (cross-entropy, softmax focal) or flc_elems_prep (BCE, MSE, sigmoid
  *             focal). Validates labels and weights that live in device memory, counts the
  *             counted / masked terms, sums the effective weights (the MEAN denominator) and
- *             stores grad_factor = grad_scale / denominator in the workspace. Its last block
+ *             stores grad_factor = gradient_scale / denominator in the workspace. Its last block
  *             reduces the per-block partials in a fixed order.
  *   2. main   the loss kernel: loss + gradient in one read of the predictions, per-block partial
  *             loss sums in double; its last block reduces them in a fixed order and writes the
@@ -66,69 +66,53 @@
  *                    grid = max(1, min(cdiv(n * k, 1024), FLC_MAX_PARTIALS))
  *
  * ---------------------------------------------------------------------------------------------
- * Kernels (all extern "C" __global__). `int` is int32, `long long` int64. reduction: FLC_NONE,
- * FLC_SUM, FLC_MEAN, FLC_BATCH_MEAN. c (classes) must be < 2^31 (labels are int32); n * c is
- * 64-bit. JCuda: Pointer.to(new long[]{n}) for a long long, Pointer.to(new int[]{..}),
- * Pointer.to(new float[]{..}), Pointer.to(new double[]{..}), Pointer.to(devicePtr) for a
- * pointer (a CUdeviceptr of 0 for NULL).
+ * Kernels (all extern "C" __global__). Every kernel takes the call's fl_request (fusedloss.h) by
+ * value: the same struct, field for field, that the CPU ABI's fl_compute takes, with device
+ * pointers. Its reduction, gradient_scale and denominator mean what they mean there: the prep
+ * launch computes the denominator where it is negative (the MEAN weight sum or the BATCH_MEAN
+ * count), and grad_factor = gradient_scale / denominator (0 when the denominator is 0). c
+ * (classes) must be < 2^31 (labels are int32); rows * cols is 64-bit. JCuda: one pointer to the
+ * struct's 192 bytes (Pointer.to(byte[])) for the request, Pointer.to(devicePtr) for a pointer.
  *
- * flc_rows_prep(long long n, long long c, const int* labels, int ignore_index,
- *               const float* class_weights, int class_weight_in_denominator,
- *               const float* sample_weights, long long sample_weight_stride,
- *               int reduction, double grad_scale, double denominator, void* ws)
- *     labels: NULL for dense targets (then every row counts). class_weights: the per-class
- *     vector of the loss (CE class weights, softmax-focal alpha), validated (>= 0, finite);
- *     class_weight_in_denominator = 1 for CE with class indices (MEAN divides by
- *     sum cw[y] * sw), 0 for dense targets and softmax focal (sum sw).
- *     denominator >= 0: the caller's own MEAN / BATCH_MEAN denominator; < 0 (or NaN): computed.
+ * flc_rows_prep(const fl_request request, void* ws)
+ *     the softmax losses (FL_CROSS_ENTROPY, FL_CROSS_ENTROPY_DENSE, FL_SOFTMAX_FOCAL): labels
+ *     (none for dense targets: every row counts), the per-class vector (class weights, alpha,
+ *     validated: >= 0, finite), sample weights. MEAN divides by sum cw[y] * sw with class
+ *     indices (FL_CROSS_ENTROPY), by sum sw otherwise.
  *
- * flc_elems_prep(long long n, long long k, const float* sample_weights,
- *                long long sample_weight_stride, const float* element_weights,
- *                const float* column_weights, const float* binary_class_weights,
- *                int reduction, double grad_scale, double denominator, void* ws)
- *     column_weights: BCE pos_weight (k floats) or NULL; binary_class_weights: {w0, w1} or NULL.
+ * flc_elems_prep(const fl_request request, void* ws)
+ *     the element-wise losses: sample and element weights; BCE's pos_weight (cols floats) and
+ *     binary class weights {w0, w1}, validated.
  *
- * flc_cross_entropy_{small,warp,block,cluster}(long long n, long long c, const float* logits,
- *               const int* labels, const float* targets, int ignore_index,
- *               const float* class_weights, const float* sample_weights,
- *               long long sample_weight_stride, float label_smoothing, float z_loss,
- *               float soft_cap, const float* upstream, float* grad, float* per_term,
- *               void* ws, double* result)
- *     labels != NULL: class indices; else targets (n x c dense). soft_cap <= 0: off.
+ * flc_cross_entropy_{small,warp,block,cluster}(const fl_request request, void* ws, double* result)
+ *     FL_CROSS_ENTROPY (class indices) and FL_CROSS_ENTROPY_DENSE (dense targets).
  *
- * flc_softmax_focal_{small,warp,block,cluster}(long long n, long long c, const float* logits,
- *               const int* labels, int ignore_index, const float* alpha, float gamma,
- *               const float* sample_weights, long long sample_weight_stride,
- *               const float* upstream, float* grad, float* per_term, void* ws, double* result)
+ * flc_softmax_focal_{small,warp,block,cluster}(const fl_request request, void* ws, double* result)
  *
- * flc_binary_cross_entropy(long long n, long long k, const float* logits, const float* targets,
- *               const float* pos_weight, const float* binary_class_weights,
- *               const float* sample_weights, long long sample_weight_stride,
- *               const float* element_weights, const float* upstream,
- *               float* grad, float* per_term, void* ws, double* result)
+ * flc_binary_cross_entropy(const fl_request request, void* ws, double* result)
  *
- * flc_mean_squared_error(long long n, long long k, const float* predictions,
- *               const float* targets, const float* sample_weights,
- *               long long sample_weight_stride, const float* element_weights,
- *               const float* upstream, float* grad, float* per_term, void* ws, double* result)
+ * flc_mean_squared_error(const fl_request request, void* ws, double* result)
  *
- * flc_sigmoid_focal(long long n, long long k, const float* logits, const float* targets,
- *               float alpha, float gamma, const float* sample_weights,
- *               long long sample_weight_stride, const float* element_weights,
- *               const float* upstream, float* grad, float* per_term, void* ws, double* result)
+ * flc_sigmoid_focal(const fl_request request, void* ws, double* result)
  *
- * Common to the main kernels: grad NULL = no gradient; grad may equal logits (in place).
- * per_term (n floats for the softmax losses, n*k otherwise) is written when not NULL (NONE).
+ * A loss's kernel is flc_<kernel>, the kernel name of its FL_LOSSES entry (fusedloss.h), with the
+ * launch shape's suffix for the softmax losses; the prep is that of its family.
+ *
+ * Common to the main kernels: gradient NULL = no gradient; gradient may equal predictions (in
+ * place). per_term (rows floats for the softmax losses, rows * cols otherwise) is written when
+ * not NULL, with any reduction.
  * upstream (same length as per_term) scales each term's gradient when not NULL (NONE only).
  * The gradient written is grad_factor * upstream[term] * d(weighted term)/d(prediction), with
- * grad_factor from the prep launch (grad_scale, or grad_scale / denominator for the means, or 0
- * when that denominator is 0). Vectorised float4 paths are used when c (or k) is a multiple of 4
+ * grad_factor from the prep launch (gradient_scale / denominator, 1 for NONE and SUM, or 0 when
+ * the denominator is 0). Vectorised float4 paths are used when c (or k) is a multiple of 4
  * and the float pointers are 16-byte aligned; anything else takes the scalar path.
  */
 #ifndef FUSEDLOSS_CUDA_H
 #define FUSEDLOSS_CUDA_H
 
-/* reductions (same values as the Java enum order) */
+#include "fusedloss.h" /* fl_request, the loss list and the result layout (FLC_R_* = FL_R_*) */
+
+/* reductions (the values of fusedloss.h's FL_NONE .. FL_BATCH_MEAN, and of the Java enum order) */
 #define FLC_NONE 0
 #define FLC_SUM 1
 #define FLC_MEAN 2

@@ -22,14 +22,7 @@ struct Mse {
 
 #if defined(__CUDACC__)
 extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
-flc_mean_squared_error(long long n, long long k, const float* predictions, const float* targets,
-                       const float* sample_weights, long long sample_weight_stride,
-                       const float* element_weights, const float* upstream,
-                       float* grad, float* per_term, void* ws, double* result) {
-    ElemArgs a{n, k, predictions, targets, sample_weights, sample_weight_stride, element_weights,
-               upstream, grad, per_term, ws, result};
-    ErrSources src{nullptr, nullptr, nullptr, nullptr, sample_weights, sample_weight_stride,
-                   element_weights, targets};
-    elementwise_kernel(Mse{}, a, nullptr, src);
+flc_mean_squared_error(FLC_ELEM_PARAMS) {
+    elementwise_kernel(Mse{}, elem_args(request, ws, result), nullptr, err_sources(request));
 }
 #endif

@@ -10,13 +10,19 @@
 using namespace flc;
 
 /* Rows of the softmax losses: one label (or none, dense targets) and one sample weight per row;
- * the per-class vector (class weights or alpha) is validated on the same grid. */
+ * the per-class vector (class weights or alpha) is validated on the same grid. MEAN weighs a row
+ * by its class weight with class indices (FL_CROSS_ENTROPY), by its sample weight otherwise. */
 extern "C" __global__ void __launch_bounds__(FLC_PREP_THREADS)
-flc_rows_prep(long long n, long long c, const int* labels, int ignore_index,
-              const float* class_weights, int class_weight_in_denominator,
-              const float* sample_weights, long long sample_weight_stride,
-              int reduction, double grad_scale, double denominator, void* ws) {
+flc_rows_prep(const fl_request request, void* ws) {
     if (!prep_grid_ok(ws)) return;
+    const long long n = request.rows, c = request.cols;
+    const int* labels = request.loss == FL_CROSS_ENTROPY_DENSE ? nullptr : request.labels;
+    const int ignore_index = (int)request.ignore_index;
+    const float* class_weights = request.loss == FL_SOFTMAX_FOCAL ? request.options.softmax_focal.alpha
+                                                                  : request.options.cross_entropy.class_weights;
+    const bool class_weight_in_denominator = request.loss == FL_CROSS_ENTROPY;
+    const float* sample_weights = request.sample_weights;
+    const long long sample_weight_stride = request.sample_weight_stride;
     Header* h = header(ws);
     double wsum = 0.0, counted = 0.0, masked = 0.0;
     const long long items = n > c ? n : c;
@@ -39,17 +45,22 @@ flc_rows_prep(long long n, long long c, const int* labels, int ignore_index,
         wsum += (double)w;
         counted += 1.0;
     }
-    prep_finish(ws, wsum, counted, masked, reduction, grad_scale, denominator);
+    prep_finish(ws, wsum, counted, masked, (int)request.reduction, request.gradient_scale, request.denominator);
 }
 
 /* Elements of the element-wise losses: weight = sample_weight[row] * element_weight[row, col].
- * Without element weights one item is one row (k terms). */
+ * Without element weights one item is one row (k terms). BCE's per-column pos_weight and binary
+ * class weights are validated on the same grid. */
 extern "C" __global__ void __launch_bounds__(FLC_PREP_THREADS)
-flc_elems_prep(long long n, long long k, const float* sample_weights,
-               long long sample_weight_stride, const float* element_weights,
-               const float* column_weights, const float* binary_class_weights,
-               int reduction, double grad_scale, double denominator, void* ws) {
+flc_elems_prep(const fl_request request, void* ws) {
     if (!prep_grid_ok(ws)) return;
+    const long long n = request.rows, k = request.cols;
+    const float* sample_weights = request.sample_weights;
+    const long long sample_weight_stride = request.sample_weight_stride;
+    const float* element_weights = request.element_weights;
+    const bool bce = request.loss == FL_BINARY_CROSS_ENTROPY;
+    const float* column_weights = bce ? request.options.binary_cross_entropy.pos_weight : nullptr;
+    const float* binary_class_weights = bce ? request.options.binary_cross_entropy.binary_class_weights : nullptr;
     Header* h = header(ws);
     double wsum = 0.0, counted = 0.0, masked = 0.0;
     const long long terms = element_weights ? n * k : n;
@@ -80,5 +91,5 @@ flc_elems_prep(long long n, long long k, const float* sample_weights,
             counted += (double)k;
         }
     }
-    prep_finish(ws, wsum, counted, masked, reduction, grad_scale, denominator);
+    prep_finish(ws, wsum, counted, masked, (int)request.reduction, request.gradient_scale, request.denominator);
 }

@@ -36,14 +36,9 @@ struct SigmoidFocal {
 
 #if defined(__CUDACC__)
 extern "C" __global__ void __launch_bounds__(FLC_ELEM_THREADS)
-flc_sigmoid_focal(long long n, long long k, const float* logits, const float* targets,
-                  float alpha, float gamma, const float* sample_weights,
-                  long long sample_weight_stride, const float* element_weights,
-                  const float* upstream, float* grad, float* per_term, void* ws, double* result) {
-    ElemArgs a{n, k, logits, targets, sample_weights, sample_weight_stride, element_weights,
-               upstream, grad, per_term, ws, result};
-    ErrSources src{nullptr, nullptr, nullptr, nullptr, sample_weights, sample_weight_stride,
-                   element_weights, targets};
-    elementwise_kernel(SigmoidFocal{alpha, gamma}, a, nullptr, src);
+flc_sigmoid_focal(FLC_ELEM_PARAMS) {
+    const fl_sigmoid_focal_options& o = request.options.sigmoid_focal;
+    elementwise_kernel(SigmoidFocal{(float)o.alpha, (float)o.gamma}, elem_args(request, ws, result), nullptr,
+                       err_sources(request));
 }
 #endif

@@ -8,49 +8,42 @@
 
 using namespace flc;
 
-#define FLC_FOCAL_PARAMS                                                                       \
-    long long n, long long c, const float* logits, const int* labels, int ignore_index,       \
-        const float* alpha, float gamma, const float* sample_weights,                         \
-        long long sample_weight_stride, const float* upstream, float* grad, float* per_term,  \
-        void* ws, double* result
-
+/* The request's softmax focal options as the row engine takes them. */
 template <int THREADS, int GT, int E, int CLUSTER, int ER = E>
-__device__ __forceinline__ void focal_dispatch(FLC_FOCAL_PARAMS) {
-    RowArgs a{n, c, logits, labels, nullptr, ignore_index, alpha, sample_weights,
-              sample_weight_stride, 0.f, 0.f, 0.f, gamma, upstream, grad, per_term, ws, result};
+__device__ __forceinline__ void focal_dispatch(const fl_request& r, void* ws, double* result) {
+    const fl_softmax_focal_options& o = r.options.softmax_focal;
+    RowArgs a{r.rows, r.cols, r.predictions, r.labels, nullptr, (int)r.ignore_index, o.alpha, r.sample_weights,
+              r.sample_weight_stride, 0.f, 0.f, 0.f, (float)o.gamma, r.upstream, r.gradient, r.per_term, ws,
+              result};
     __shared__ RowKernelShared<THREADS, GT, E, ER> shared;
     softmax_rows_kernel<FOCAL, THREADS, GT, E, CLUSTER, ER>(a, shared);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_SMALL_THREADS)
-flc_softmax_focal_small(FLC_FOCAL_PARAMS) {
+flc_softmax_focal_small(FLC_ROW_PARAMS) {
     focal_dispatch<FLC_SMALL_THREADS, FLC_SMALL_LANES, FLC_SMALL_MAX_C / FLC_SMALL_LANES, 1>(
-        n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-        upstream, grad, per_term, ws, result);
+        request, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_WARP_THREADS)
-flc_softmax_focal_warp(FLC_FOCAL_PARAMS) {
+flc_softmax_focal_warp(FLC_ROW_PARAMS) {
     focal_dispatch<FLC_WARP_THREADS, 32, FLC_WARP_MAX_C / 32, 1>(
-        n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-        upstream, grad, per_term, ws, result);
+        request, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS)
-flc_softmax_focal_block(FLC_FOCAL_PARAMS) {
+flc_softmax_focal_block(FLC_ROW_PARAMS) {
     focal_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS, 1,
                  FLC_FOCAL_REG_SLOTS>(
-        n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-        upstream, grad, per_term, ws, result);
+        request, ws, result);
 }
 
 extern "C" __global__ void __launch_bounds__(FLC_BLOCK_THREADS, FLC_BLOCK_MIN_BLOCKS) FLC_CLUSTER_ATTR
-flc_softmax_focal_cluster(FLC_FOCAL_PARAMS) {
+flc_softmax_focal_cluster(FLC_ROW_PARAMS) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     focal_dispatch<FLC_BLOCK_THREADS, FLC_BLOCK_THREADS, FLC_BLOCK_MAX_C / FLC_BLOCK_THREADS,
                    FLC_CLUSTER_SIZE, FLC_FOCAL_REG_SLOTS>(
-        n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-        upstream, grad, per_term, ws, result);
+        request, ws, result);
 #else
     cluster_unsupported(result, ws);
 #endif

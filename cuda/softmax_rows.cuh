@@ -26,6 +26,10 @@
 
 #include "common.cuh"
 #include "row_math.cuh"
+
+/* The parameters of every softmax kernel (each launch shape): the request by value
+ * (fusedloss.h), the workspace and the result. */
+#define FLC_ROW_PARAMS const fl_request request, void* ws, double* result
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #include <cooperative_groups.h>
 #endif

@@ -231,7 +231,7 @@ final class Gpu {
             CUdeviceptr[] v = this.vectors.acquireAll(vectors);
             double[] r;
             try {
-                r = execute(q, memory(v, vectors, span -> CudaBackend.pointer(span.deviceAddress())), stream);
+                r = execute(q, memory(v, vectors, Span::deviceAddress), stream);
             } finally {
                 this.vectors.releaseAll(vectors);
             }
@@ -273,7 +273,7 @@ final class Gpu {
             float[][] vectors = vectorsOf(r);
             CUdeviceptr[] v = this.vectors.acquireAll(vectors);
             try {
-                double[] res = execute(r, memory(v, vectors, staged::get), null);
+                double[] res = execute(r, memory(v, vectors, span -> DeviceAddress.of(staged.get(span))), null);
                 if (res[KernelLauncher.R_ERROR_CODE] != 0) {
                     throw KernelLauncher.error(res, r.kind(), r.cols(), r.options().ignoreIndex());
                 }
@@ -315,23 +315,23 @@ final class Gpu {
         return new float[0][];
     }
 
-    /** The device pointers of a call: its spans through {@code spans}, the vectors' device copies. */
+    /** The device addresses of a call: its spans through {@code spans}, the vectors' device copies. */
     private static KernelLauncher.Memory memory(CUdeviceptr[] copies, float[][] vectors,
-                                                java.util.function.Function<Span, CUdeviceptr> spans) {
+                                                java.util.function.ToLongFunction<Span> spans) {
         return new KernelLauncher.Memory() {
             @Override
-            public CUdeviceptr of(Span span) {
-                return span == null ? null : spans.apply(span);
+            public long of(Span span) {
+                return span == null ? 0 : spans.applyAsLong(span);
             }
 
             @Override
-            public CUdeviceptr of(float[] vector) {
+            public long of(float[] vector) {
                 for (int i = 0; vector != null && i < vectors.length; i++) {
                     if (vectors[i] == vector) {
-                        return copies[i];
+                        return DeviceAddress.of(copies[i]);
                     }
                 }
-                return null;
+                return 0;
             }
         };
     }

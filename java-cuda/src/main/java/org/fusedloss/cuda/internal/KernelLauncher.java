@@ -13,23 +13,18 @@ import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import org.fusedloss.internal.AbiRequest;
 import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.LossKind;
-import org.fusedloss.internal.LossOptions;
-import org.fusedloss.internal.LossOptions.BinaryCrossEntropyOptions;
-import org.fusedloss.internal.LossOptions.CrossEntropyOptions;
-import org.fusedloss.internal.LossOptions.SigmoidFocalOptions;
-import org.fusedloss.internal.LossOptions.SoftmaxFocalOptions;
 import org.fusedloss.internal.LossRequest;
-import org.fusedloss.internal.Span;
 
 /**
- * The kernel table of cuda/fusedloss_cuda.h, mirrored exactly: kernel names, flat parameter lists
- * (in order and type), launch configurations, workspace and result layout, error codes. One call
- * is two launches on one stream: prep (validates labels and weights, computes the denominator and
- * the gradient factor), then the loss kernel. Each launch is built from the validated
- * {@link LossRequest} and the device pointers of its data ({@link Memory}); nothing here allocates
- * or synchronizes: the backend owns memory, streams and the context.
+ * The kernel table of cuda/fusedloss_cuda.h, mirrored exactly: kernel names (from
+ * {@link LossKind#kernel()}), parameters (the call's {@code fl_request} by value, written by
+ * {@link AbiRequest} as for the CPU, then the workspace and the result), launch configurations,
+ * workspace and result layout, error codes. One call is two launches on one stream: prep
+ * (validates labels and weights, computes the denominator and the gradient factor), then the loss
+ * kernel. Nothing here allocates or synchronizes: the backend owns memory, streams and the context.
  */
 final class KernelLauncher {
 
@@ -102,25 +97,26 @@ final class KernelLauncher {
      */
     static volatile Variant forcedVariant;
 
-    /** Every kernel of the fatbin, prep first. */
+    /** Every kernel of the fatbin, prep first: {@code flc_<kernel>} of each loss, a softmax one per launch shape. */
     static List<String> kernelNames() {
         List<String> names = new ArrayList<>(List.of(ROWS_PREP, ELEMS_PREP));
-        for (String base : List.of("flc_cross_entropy", "flc_softmax_focal")) {
-            for (Variant v : Variant.values()) {
+        for (LossKind kind : LossKind.values()) {
+            String base = "flc_" + kind.kernel();
+            for (Variant v : kind.perRow() ? Variant.values() : new Variant[0]) {
                 names.add(base + "_" + v.suffix());
             }
+            if (!kind.perRow()) {
+                names.add(base);
+            }
         }
-        names.addAll(List.of("flc_binary_cross_entropy", "flc_mean_squared_error", "flc_sigmoid_focal"));
-        return names;
+        return List.copyOf(new java.util.LinkedHashSet<>(names));
     }
 
-    /** Where the kernels find a request's data: the device pointers of its spans and of the loss's vectors. */
-    interface Memory {
-        /** The device pointer of a span of the request (null: absent). */
-        CUdeviceptr of(Span span);
-
-        /** The device copy of one of the loss's vectors (null: absent). */
-        CUdeviceptr of(float[] vector);
+    /**
+     * Where the kernels find a request's data: the device addresses of its spans and of the loss's
+     * vectors, as the request's pointer fields hold them.
+     */
+    interface Memory extends AbiRequest.Pointers {
     }
 
     /** One kernel launch: name, 1-D grid and block, and the flat argument list. */
@@ -207,39 +203,22 @@ final class KernelLauncher {
         return (int) Math.max(1, Math.min(blocks, max));
     }
 
-    /** The per-class vector of a softmax loss: CE's class weights, softmax focal's alpha. */
-    private static float[] classVector(LossOptions o) {
-        if (o instanceof CrossEntropyOptions ce) {
-            return ce.classWeights();
-        }
-        return o instanceof SoftmaxFocalOptions sf ? sf.alpha() : null;
+    /** The call's {@code fl_request}, by value: the same bytes the CPU library reads, with device addresses. */
+    static byte[] request(LossRequest q, Memory m) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(AbiRequest.BYTES).order(java.nio.ByteOrder.nativeOrder());
+        AbiRequest.write(b, 0, q, m);
+        return b.array();
     }
 
     static Launch prep(LossRequest q, Memory m, CUdeviceptr ws) {
-        Args a = new Args();
-        LossRequest.Inputs in = q.inputs();
+        Args a = new Args().struct(request(q, m)).ptr(ws);
         long n = q.rows();
         long c = q.cols();
-        // the caller's denominator, the host's (the host path), or negative: computed here
-        double denominator = q.denominator() >= 0 ? q.denominator() : -1.0;
         if (q.kind().perRow()) {
-            // flc_rows_prep(n, c, labels, ignore_index, class_weights, class_weight_in_denominator,
-            //               sample_weights, sample_weight_stride, reduction, gradient_scale, denominator, ws)
-            a.longLong(n).longLong(c).ptr(m.of(in.labels())).int32(q.options().ignoreIndex())
-                    .ptr(m.of(classVector(q.options()))).int32(q.kind().classWeightsInDenominator() ? 1 : 0)
-                    .ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride())
-                    .int32(q.reduction().ordinal()).float64(q.gradientScale()).float64(denominator).ptr(ws);
             int grid = clamp(cdiv(Math.max(n, c), PREP_THREADS), PREP_MAX_BLOCKS);
             return new Launch(ROWS_PREP, grid, PREP_THREADS, a);
         }
-        // flc_elems_prep(n, k, sample_weights, sample_weight_stride, element_weights, column_weights,
-        //                binary_class_weights, reduction, gradient_scale, denominator, ws)
-        BinaryCrossEntropyOptions bce = q.options() instanceof BinaryCrossEntropyOptions o ? o : null;
-        a.longLong(n).longLong(c).ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride())
-                .ptr(m.of(in.elementWeights())).ptr(bce == null ? null : m.of(bce.posWeight()))
-                .ptr(bce == null ? null : m.of(bce.binaryClassWeights()))
-                .int32(q.reduction().ordinal()).float64(q.gradientScale()).float64(denominator).ptr(ws);
-        long items = in.elementWeights() != null ? n * c : n;
+        long items = q.inputs().elementWeights() != null ? n * c : n;
         int grid = clamp(cdiv(Math.max(Math.max(items, c), 2), PREP_THREADS), PREP_MAX_BLOCKS);
         return new Launch(ELEMS_PREP, grid, PREP_THREADS, a);
     }
@@ -263,34 +242,7 @@ final class KernelLauncher {
     }
 
     static Launch main(LossRequest q, Memory m, CUdeviceptr ws, CUdeviceptr result, boolean clusterCapable) {
-        Args a = new Args();
-        LossRequest.Inputs in = q.inputs();
-        LossRequest.Outputs out = q.outputs();
-        a.longLong(q.rows()).longLong(q.cols()).ptr(m.of(in.predictions()));
-        LossOptions options = q.options();
-        if (options instanceof CrossEntropyOptions o) {
-            // (n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-            //  sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result)
-            a.ptr(m.of(in.labels())).ptr(m.of(in.targets())).int32(o.ignoreIndex()).ptr(m.of(o.classWeights()))
-                    .ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride()).float32((float) o.smoothing())
-                    .float32((float) o.zLoss()).float32((float) o.softCap());
-        } else if (options instanceof SoftmaxFocalOptions o) {
-            // (n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-            //  upstream, grad, per_term, ws, result)
-            a.ptr(m.of(in.labels())).int32(o.ignoreIndex()).ptr(m.of(o.alpha())).float32((float) o.gamma())
-                    .ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride());
-        } else {
-            // (n, k, logits, targets, <the loss's options>, sample_weights, sample_weight_stride,
-            //  element_weights, upstream, grad, per_term, ws, result)
-            a.ptr(m.of(in.targets()));
-            if (options instanceof BinaryCrossEntropyOptions o) {
-                a.ptr(m.of(o.posWeight())).ptr(m.of(o.binaryClassWeights()));
-            } else if (options instanceof SigmoidFocalOptions o) {
-                a.float32((float) o.alpha()).float32((float) o.gamma());
-            }
-            a.ptr(m.of(in.sampleWeights())).longLong(in.sampleWeightStride()).ptr(m.of(in.elementWeights()));
-        }
-        a.ptr(m.of(in.upstream())).ptr(m.of(out.gradient())).ptr(m.of(out.perTerm())).ptr(ws).ptr(result);
+        Args a = new Args().struct(request(q, m)).ptr(ws).ptr(result);
         String kernel = "flc_" + q.kind().kernel();
         return q.kind().perRow() ? softmaxLaunch(kernel, q, a, clusterCapable) : elementLaunch(kernel, q, a);
     }
@@ -347,35 +299,18 @@ final class KernelLauncher {
     // ---------------------------------------------------------------------------------------------
 
     /**
-     * A flat kernel argument list: one host pointer per parameter, as cuLaunchKernel wants, and its
-     * signature (J long long, I int, F float, D double, P pointer) so tests can check it against
-     * the header.
+     * A kernel argument list: one host pointer per parameter, as cuLaunchKernel wants, and its
+     * signature (S a struct by value, J long long, I int, F float, D double, P pointer) so tests can
+     * check it against the header.
      */
     static final class Args {
         private final List<Pointer> values = new ArrayList<>();
         private final StringBuilder signature = new StringBuilder();
 
-        Args longLong(long v) {
-            values.add(Pointer.to(new long[] {v}));
-            signature.append('J');
-            return this;
-        }
-
-        Args int32(int v) {
-            values.add(Pointer.to(new int[] {v}));
-            signature.append('I');
-            return this;
-        }
-
-        Args float32(float v) {
-            values.add(Pointer.to(new float[] {v}));
-            signature.append('F');
-            return this;
-        }
-
-        Args float64(double v) {
-            values.add(Pointer.to(new double[] {v}));
-            signature.append('D');
+        /** A struct passed by value: its bytes. */
+        Args struct(byte[] bytes) {
+            values.add(Pointer.to(bytes));
+            signature.append('S');
             return this;
         }
 

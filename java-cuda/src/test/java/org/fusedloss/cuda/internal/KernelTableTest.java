@@ -34,8 +34,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Checks, without a GPU, that the Java launcher mirrors cuda/fusedloss_cuda.h exactly: every
- * constant, every kernel name and flat parameter list (count, order, type), the grid formulas, and
- * that the kernel's error word turns into the same exception text as the CPU-side checks.
+ * constant, every kernel name and parameter list (the request by value, the workspace, the
+ * result), the grid formulas, and that the kernel's error word turns into the same exception
+ * text as the CPU-side checks. With {@code -Dfusedloss.cuda.ptx}, against what nvcc compiled too.
  */
 class KernelTableTest {
 
@@ -82,7 +83,7 @@ class KernelTableTest {
     void everyKernelSignatureMatchesTheHeader() throws Exception {
         Map<String, String> header = headerSignatures(header());
         Map<String, String> java = javaSignatures();
-        System.out.println("kernel signatures (J long long, I int, F float, D double, P pointer): " + java);
+        System.out.println("kernel signatures (S fl_request by value, J long long, I int, F float, D double, P pointer): " + java);
         assertEquals(new TreeSet<>(header.keySet()), new TreeSet<>(KernelLauncher.kernelNames()),
                 "kernel names of the header vs KernelLauncher.kernelNames()");
         assertEquals(new TreeMap<>(header), new TreeMap<>(java));
@@ -90,7 +91,7 @@ class KernelTableTest {
 
     /**
      * Opt-in, against what nvcc really compiled: {@code -Dfusedloss.cuda.ptx=all.ptx} from
-     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -o all.ptx cuda/fusedloss_all.cu}. PTX types
+     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -Inative -o all.ptx cuda/fusedloss_all.cu}. PTX types
      * pointers as .u64 like long long, so pointers compare as 8-byte integers there.
      */
     @Test
@@ -102,11 +103,16 @@ class KernelTableTest {
         Matcher entry = Pattern.compile("\\.entry\\s+(\\w+)\\s*\\((.*?)\\)", Pattern.DOTALL).matcher(ptx);
         while (entry.find()) {
             StringBuilder sig = new StringBuilder();
-            Matcher param = Pattern.compile("\\.param\\s+(?:\\.align\\s+\\d+\\s+)?\\.(\\w+)").matcher(entry.group(2));
+            Matcher param = Pattern.compile("\\.param\\s+(?:\\.align\\s+\\d+\\s+)?\\.(\\w+)\\s+\\w+(\\[\\d+\\])?")
+                    .matcher(entry.group(2));
             while (param.find()) {
                 String t = param.group(1);
-                sig.append(t.endsWith("64") && !t.startsWith("f") ? 'J' : t.startsWith("f64") ? 'D'
-                        : t.startsWith("f32") ? 'F' : 'I');
+                if (param.group(2) != null) {  // the request by value: as many bytes as Java writes
+                    assertEquals("[" + org.fusedloss.internal.AbiRequest.BYTES + "]", param.group(2),
+                            entry.group(1) + ": the size of fl_request");
+                }
+                sig.append(param.group(2) != null ? 'S' : t.endsWith("64") && !t.startsWith("f") ? 'J'
+                        : t.startsWith("f64") ? 'D' : t.startsWith("f32") ? 'F' : 'I');
             }
             compiled.put(entry.group(1), sig.toString());
         }
@@ -127,7 +133,9 @@ class KernelTableTest {
             StringBuilder sig = new StringBuilder();
             for (String param : m.group(4).split(",")) {
                 String p = param.trim();
-                if (p.contains("*")) {
+                if (p.startsWith("const fl_request")) {
+                    sig.append('S');
+                } else if (p.contains("*")) {
                     sig.append('P');
                 } else if (p.startsWith("long long")) {
                     sig.append('J');
@@ -194,16 +202,16 @@ class KernelTableTest {
                 new LossRequest.Outputs(q, q), options, Reduction.MEAN, 1.0, -1.0);
     }
 
-    /** Dummy device pointers: a span's address, and one address for any of the loss's vectors. */
+    /** Dummy device addresses: a span's own, and one address for any of the loss's vectors. */
     static final KernelLauncher.Memory MEMORY = new KernelLauncher.Memory() {
         @Override
-        public CUdeviceptr of(Span span) {
-            return span == null ? null : CudaBackend.pointer(span.deviceAddress());
+        public long of(Span span) {
+            return span == null ? 0 : span.deviceAddress();
         }
 
         @Override
-        public CUdeviceptr of(float[] vector) {
-            return vector == null ? null : CudaBackend.pointer(0x7100_0000_0000L);
+        public long of(float[] vector) {
+            return vector == null ? 0 : 0x7100_0000_0000L;
         }
     };
 
