@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.bytedeco.javacpp.Loader;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -126,8 +127,8 @@ class BackendsTest {
         TestBackends.require(b);
         java.util.SplittableRandom rng = TestData.rng("BackendsTest.concurrent");
         int calls = 24;
-        List<LossSpec> specs = List.of(LossSpec.of(LossSpec.Kind.CROSS_ENTROPY).withSmoothing(0.125),
-                LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY), LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL));
+        List<LossSpec> specs = List.of(LossSpec.of(LossKind.CROSS_ENTROPY).withSmoothing(0.125),
+                LossSpec.of(LossKind.BINARY_CROSS_ENTROPY), LossSpec.of(LossKind.SIGMOID_FOCAL));
         List<TestData.Case> cases = new java.util.ArrayList<>();
         for (int i = 0; i < calls; i++) {
             LossSpec spec = specs.get(i % specs.size());

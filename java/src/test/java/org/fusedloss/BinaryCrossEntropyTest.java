@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -21,11 +22,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * element weights they stand for.
  */
 class BinaryCrossEntropyTest extends LossContract {
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.BINARY_CROSS_ENTROPY;
+    LossKind kind() {
+        return LossKind.BINARY_CROSS_ENTROPY;
     }
 
     @Override

@@ -14,6 +14,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -24,12 +25,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * worked out by hand.
  */
 class CrossEntropyTest extends LossContract {
-    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
-    private static final LossSpec DENSE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY_DENSE);
+    private static final LossSpec CE = LossSpec.of(LossKind.CROSS_ENTROPY);
+    private static final LossSpec DENSE = LossSpec.of(LossKind.CROSS_ENTROPY_DENSE);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.CROSS_ENTROPY;
+    LossKind kind() {
+        return LossKind.CROSS_ENTROPY;
     }
 
     @Override
@@ -85,7 +86,7 @@ class CrossEntropyTest extends LossContract {
                         double eps = spec.eps();
                         double z = spec.zLoss();
                         double per;
-                        if (spec.kind() == LossSpec.Kind.CROSS_ENTROPY) {
+                        if (spec.kind() == LossKind.CROSS_ENTROPY) {
                             double cwy = cw[p.labels[i]];
                             // (1-eps) cw[y] log C + (eps/C) sum_c cw[c] log C + cw[y] z lse^2
                             per = (1 - eps) * cwy * logC + eps / c * cwSum * logC + cwy * z * lse * lse;
@@ -115,7 +116,7 @@ class CrossEntropyTest extends LossContract {
                             Checks.termsClose(perTerm, rowWeight, run.perTerm(), tol, what + ": perTerm");
                         }
                         if (r == Reduction.MEAN && spec.eps() == 0 && spec.zLoss() == 0 && weightSum > 0
-                                && spec.kind() == LossSpec.Kind.CROSS_ENTROPY) {
+                                && spec.kind() == LossKind.CROSS_ENTROPY) {
                             // a weighted average of identical values is that value
                             Checks.close(logC, run.result().loss(), tol.loss(), 1e-300, what + ": MEAN is log C");
                             // dL/dx_ic = w_i (1/C - [c == y_i]) / sum w
@@ -196,7 +197,7 @@ class CrossEntropyTest extends LossContract {
             softPair[2 * i + 1] = soft[i];
         }
         float[] sw = TestData.weightsWithZeros(rng, n, 3);
-        LossSpec bce = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
+        LossSpec bce = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
         for (boolean dense : new boolean[] {false, true}) {
             Problem ce = new Problem(n, 2, x, dense ? null : labels, dense ? softPair : null, sw, null, null);
             Problem bin = new Problem(n, 1, diff, null, dense ? soft : hard, sw, null, null);
@@ -341,7 +342,7 @@ class CrossEntropyTest extends LossContract {
         TestBackends.require(b);
         Problem p = new Problem(2, 2, new float[] {1e30f, -1e30f, 0, 1}, new int[] {1, 0}, null,
                 new float[] {1e30f, 1}, null, null);
-        for (LossSpec spec : List.of(CE, LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL).withGamma(0))) {
+        for (LossSpec spec : List.of(CE, LossSpec.of(LossKind.SOFTMAX_FOCAL).withGamma(0))) {
             String what = spec + " on " + b.name() + ": a weighted term of 2e60";
             Checks.Run run = Checks.run(spec, p, Reduction.NONE, b);
             assertEquals(1, run.result().nonFinite(), () -> ctx(what + ": nonFinite"));
@@ -420,7 +421,7 @@ class CrossEntropyTest extends LossContract {
                 swSum += p.sw[i];
             }
             Problem dense = p.withLabels(null).withTargets(oneHot);
-            LossSpec denseSpec = new LossSpec(LossSpec.Kind.CROSS_ENTROPY_DENSE, k.spec().classWeights(), null, null,
+            LossSpec denseSpec = new LossSpec(LossKind.CROSS_ENTROPY_DENSE, k.spec().classWeights(), null, null,
                     spec.eps(), spec.zLoss(), spec.softCap(), 0, -1, -100);
             for (Reduction r : List.of(Reduction.NONE, Reduction.SUM)) {
                 String what = k + " " + r + " on " + b.name() + ": labels vs one-hot targets";
@@ -504,7 +505,7 @@ class CrossEntropyTest extends LossContract {
     void anIgnoreIndexInsideTheClassesIgnoresThatClass(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("ignoreinside");
-        for (LossSpec spec : List.of(CE.withIgnoreIndex(1).withSmoothing(0.125), LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL)
+        for (LossSpec spec : List.of(CE.withIgnoreIndex(1).withSmoothing(0.125), LossSpec.of(LossKind.SOFTMAX_FOCAL)
                 .withIgnoreIndex(1))) {
             Case k = random(spec, combo(SAMPLE, CLASS), 8, 4, rng);
             int[] labels = {1, 0, 2, 1, 3, 1, 0, 2};
@@ -551,7 +552,7 @@ class CrossEntropyTest extends LossContract {
                 x[layout[k]] = k == layout.length - 1 ? Float.NaN : Float.NEGATIVE_INFINITY;
             }
             for (LossSpec spec : List.of(CE, CE.withSmoothing(0.125), DENSE)) {
-                boolean dense = spec.kind() == LossSpec.Kind.CROSS_ENTROPY_DENSE;
+                boolean dense = spec.kind() == LossKind.CROSS_ENTROPY_DENSE;
                 float[] t = new float[2 * c];
                 t[0] = 1;
                 t[c] = 1;

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -36,7 +37,7 @@ abstract class LossContract {
     static final int FD_LIMIT = 64;
 
     /** The loss under test. */
-    abstract LossSpec.Kind kind();
+    abstract LossKind kind();
 
     /** The option settings to sweep; the first is the loss with its defaults. */
     abstract List<LossSpec> optionSpecs();
@@ -325,7 +326,7 @@ abstract class LossContract {
             if (!kind().perRow()) {
                 kinds.add("element");
             }
-            if (kind() == LossSpec.Kind.CROSS_ENTROPY) {
+            if (kind() == LossKind.CROSS_ENTROPY) {
                 kinds.add("class");
             }
             for (String which : kinds) {
@@ -691,7 +692,7 @@ abstract class LossContract {
             variants.add(p.withSampleWeights(null).withElementWeights(TestData.filled(p.n * p.c, Float.NaN)));
             names.add("every element weight NaN");
         }
-        if (kind().labels()) {
+        if (kind().takesLabels()) {
             int[] ignored = new int[p.n];
             Arrays.fill(ignored, k.spec().ignoreIndex());
             variants.add(p.withLabels(ignored).withSampleWeights(null));

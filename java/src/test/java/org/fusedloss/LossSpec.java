@@ -1,6 +1,7 @@
 package org.fusedloss;
 
 import java.util.Arrays;
+import org.fusedloss.internal.LossKind;
 
 /**
  * Which loss a test runs and with which options: one description that both builds the library's
@@ -20,40 +21,13 @@ import java.util.Arrays;
  * @param focalAlpha  sigmoid focal alpha (negative: off)
  * @param ignoreIndex ignored label
  */
-public record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
+public record LossSpec(LossKind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
                 double eps, double zLoss, double softCap, double gamma, double focalAlpha, int ignoreIndex) {
 
-    public enum Kind {
-        CROSS_ENTROPY(true, true),
-        CROSS_ENTROPY_DENSE(true, false),
-        SOFTMAX_FOCAL(true, true),
-        BINARY_CROSS_ENTROPY(false, false),
-        MEAN_SQUARED_ERROR(false, false),
-        SIGMOID_FOCAL(false, false);
-
-        private final boolean perRow;
-        private final boolean labels;
-
-        Kind(boolean perRow, boolean labels) {
-            this.perRow = perRow;
-            this.labels = labels;
-        }
-
-        /** One term per row (softmax losses) rather than per element. */
-        public boolean perRow() {
-            return perRow;
-        }
-
-        /** Takes class indices rather than dense targets. */
-        public boolean labels() {
-            return labels;
-        }
-    }
-
     /** The loss with the library's defaults (focal: gamma 2; sigmoid focal: alpha 0.25). */
-    public static LossSpec of(Kind kind) {
-        double gamma = kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL ? 2 : 0;
-        double alpha = kind == Kind.SIGMOID_FOCAL ? 0.25 : -1;
+    public static LossSpec of(LossKind kind) {
+        double gamma = kind == LossKind.SOFTMAX_FOCAL || kind == LossKind.SIGMOID_FOCAL ? 2 : 0;
+        double alpha = kind == LossKind.SIGMOID_FOCAL ? 0.25 : -1;
         return new LossSpec(kind, null, null, null, 0, 0, 0, gamma, alpha, -100);
     }
 
@@ -139,7 +113,7 @@ public record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float
     public String toString() {
         StringBuilder sb = new StringBuilder(kind.toString()).append('{');
         if (classWeights != null) {
-            sb.append(kind == Kind.SOFTMAX_FOCAL ? " alpha=" : " classWeights=").append(show(classWeights));
+            sb.append(kind == LossKind.SOFTMAX_FOCAL ? " alpha=" : " classWeights=").append(show(classWeights));
         }
         if (posWeight != null) {
             sb.append(" posWeight=").append(show(posWeight));
@@ -156,13 +130,13 @@ public record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float
         if (softCap != 0) {
             sb.append(" softCap=").append(softCap);
         }
-        if (kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL) {
+        if (kind == LossKind.SOFTMAX_FOCAL || kind == LossKind.SIGMOID_FOCAL) {
             sb.append(" gamma=").append(gamma);
         }
-        if (kind == Kind.SIGMOID_FOCAL) {
+        if (kind == LossKind.SIGMOID_FOCAL) {
             sb.append(" alpha=").append(focalAlpha);
         }
-        if (kind.labels() && ignoreIndex != -100) {
+        if (kind.takesLabels() && ignoreIndex != -100) {
             sb.append(" ignoreIndex=").append(ignoreIndex);
         }
         return sb.append(" }").toString();

@@ -8,16 +8,17 @@ import static org.fusedloss.TestData.combo;
 import java.util.List;
 import java.util.Set;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Squared error: the contract of {@link LossContract} with sample and element weights, and a case by hand. */
 class MeanSquaredErrorTest extends LossContract {
-    private static final LossSpec MSE = LossSpec.of(LossSpec.Kind.MEAN_SQUARED_ERROR);
+    private static final LossSpec MSE = LossSpec.of(LossKind.MEAN_SQUARED_ERROR);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.MEAN_SQUARED_ERROR;
+    LossKind kind() {
+        return LossKind.MEAN_SQUARED_ERROR;
     }
 
     @Override

@@ -46,12 +46,12 @@ class NativeBackendTest {
     private record Setting(LossSpec spec, Set<W> weights) {
     }
 
-    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
-    private static final LossSpec DENSE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY_DENSE);
-    private static final LossSpec SMF = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
-    private static final LossSpec MSE = LossSpec.of(LossSpec.Kind.MEAN_SQUARED_ERROR);
-    private static final LossSpec SGF = LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL);
+    private static final LossSpec CE = LossSpec.of(LossKind.CROSS_ENTROPY);
+    private static final LossSpec DENSE = LossSpec.of(LossKind.CROSS_ENTROPY_DENSE);
+    private static final LossSpec SMF = LossSpec.of(LossKind.SOFTMAX_FOCAL);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec MSE = LossSpec.of(LossKind.MEAN_SQUARED_ERROR);
+    private static final LossSpec SGF = LossSpec.of(LossKind.SIGMOID_FOCAL);
 
     /** Every loss, its options and weights; the first of each loss is also run at the large size. */
     private static final List<Setting> SETTINGS = List.of(

@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -20,12 +21,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * weights {1 - alpha, alpha}), and values by hand.
  */
 class SigmoidFocalTest extends LossContract {
-    private static final LossSpec FOCAL = LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL);
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec FOCAL = LossSpec.of(LossKind.SIGMOID_FOCAL);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.SIGMOID_FOCAL;
+    LossKind kind() {
+        return LossKind.SIGMOID_FOCAL;
     }
 
     @Override

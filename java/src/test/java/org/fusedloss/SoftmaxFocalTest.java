@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -21,12 +22,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * every weight combination, gamma 0 against cross-entropy with class weights alpha, and closed forms.
  */
 class SoftmaxFocalTest extends LossContract {
-    private static final LossSpec FOCAL = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
-    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
+    private static final LossSpec FOCAL = LossSpec.of(LossKind.SOFTMAX_FOCAL);
+    private static final LossSpec CE = LossSpec.of(LossKind.CROSS_ENTROPY);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.SOFTMAX_FOCAL;
+    LossKind kind() {
+        return LossKind.SOFTMAX_FOCAL;
     }
 
     @Override

@@ -26,6 +26,7 @@ import org.fusedloss.LossSpec;
 import org.fusedloss.Reduction;
 import org.fusedloss.TestBackends;
 import org.fusedloss.TestData;
+import org.fusedloss.internal.LossKind;
 import org.fusedloss.nativecpu.NativeBackend;
 
 /**
@@ -273,12 +274,12 @@ public final class Report {
 
     // ---------------------------------------------------------------- the cases
 
-    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
-    private static final LossSpec DENSE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY_DENSE);
-    private static final LossSpec SMF = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
-    private static final LossSpec MSE = LossSpec.of(LossSpec.Kind.MEAN_SQUARED_ERROR);
-    private static final LossSpec SGF = LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL);
+    private static final LossSpec CE = LossSpec.of(LossKind.CROSS_ENTROPY);
+    private static final LossSpec DENSE = LossSpec.of(LossKind.CROSS_ENTROPY_DENSE);
+    private static final LossSpec SMF = LossSpec.of(LossKind.SOFTMAX_FOCAL);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec MSE = LossSpec.of(LossKind.MEAN_SQUARED_ERROR);
+    private static final LossSpec SGF = LossSpec.of(LossKind.SIGMOID_FOCAL);
 
     private static final List<Setting> CROSS_ENTROPY = List.of(
             new Setting("plain, MEAN", CE, combo(), Reduction.MEAN),
