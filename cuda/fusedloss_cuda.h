@@ -84,19 +84,16 @@
  *     the element-wise losses: sample and element weights; BCE's pos_weight (cols floats) and
  *     binary class weights {w0, w1}, validated.
  *
- * flc_cross_entropy_{small,warp,block,cluster}(const fl_request request, void* ws, double* result)
- *     FL_CROSS_ENTROPY (class indices) and FL_CROSS_ENTROPY_DENSE (dense targets).
+ * flc_<softmax kernel>_{small,warp,block,cluster}(const fl_request request, void* ws, double* result)
+ *     the kernel of each softmax loss of FL_LOSSES (fusedloss.h), in each launch shape:
+ *     flc_cross_entropy_small (FL_CROSS_ENTROPY and FL_CROSS_ENTROPY_DENSE), flc_softmax_focal_warp, ...
  *
- * flc_softmax_focal_{small,warp,block,cluster}(const fl_request request, void* ws, double* result)
- *
- * flc_binary_cross_entropy(const fl_request request, void* ws, double* result)
- *
- * flc_mean_squared_error(const fl_request request, void* ws, double* result)
- *
- * flc_sigmoid_focal(const fl_request request, void* ws, double* result)
+ * flc_<elementwise kernel>(const fl_request request, void* ws, double* result)
+ *     the kernel of each element-wise loss of FL_LOSSES: flc_binary_cross_entropy, ...
  *
  * A loss's kernel is flc_<kernel>, the kernel name of its FL_LOSSES entry (fusedloss.h), with the
- * launch shape's suffix for the softmax losses; the prep is that of its family.
+ * launch shape's suffix for the softmax losses; the prep is that of its family. Each loss's .cu
+ * defines its kernel with FLC_ROW_PARAMS (softmax_rows.cuh) or FLC_ELEM_PARAMS (elementwise.cuh).
  *
  * Common to the main kernels: gradient NULL = no gradient; gradient may equal predictions (in
  * place). per_term (rows floats for the softmax losses, rows * cols otherwise) is written when

@@ -272,7 +272,7 @@ class FuzzTest {
         private static boolean applies(W w, LossKind kind) {
             return switch (w) {
                 case SAMPLE, MASK -> true;
-                case CLASS -> kind != LossKind.MEAN_SQUARED_ERROR && kind != LossKind.SIGMOID_FOCAL;
+                case CLASS -> kind.perRow() || kind == LossKind.BINARY_CROSS_ENTROPY;  // class weights, alpha, {w0, w1}
                 case ELEMENT -> !kind.perRow();
                 case POS -> kind == LossKind.BINARY_CROSS_ENTROPY;
                 case IGNORE -> kind.takesLabels();

@@ -23,7 +23,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * subclass lists, gradients against finite differences, and the properties and edge cases of
  * docs/SEMANTICS.md. The subclasses add the closed forms and hand-worked cases of their loss.
  */
+@org.junit.jupiter.api.Tag(LossContract.TAG)
 abstract class LossContract {
+    /** The tag of the contract tests (every loss's test class), by which other modules select them. */
+    static final String TAG = "contract";
+
     /** Every path a loss is computed on ({@link TestPaths}): java, native on each ISA, CUDA where there is one. */
     static final String PATHS = "org.fusedloss.TestPaths#paths";
     static final String PATHS_AND_REDUCTIONS = "org.fusedloss.TestPaths#pathsAndReductions";

@@ -41,6 +41,7 @@ import org.junit.jupiter.api.Test;
 class KernelTableTest {
 
     private static final Path HEADER = Path.of("..", "cuda", "fusedloss_cuda.h");
+    private static final Path ABI = Path.of("..", "native", "fusedloss.h");
 
     @AfterEach
     void resetVariant() {
@@ -79,9 +80,23 @@ class KernelTableTest {
         }
     }
 
+    /** Family -> the kernels of FL_LOSSES (native/fusedloss.h) of that family, in order. */
+    private static Map<String, List<String>> lossKernels() throws IOException {
+        assumeTrue(Files.isRegularFile(ABI), "no " + ABI.toAbsolutePath());
+        Map<String, List<String>> out = new TreeMap<>();
+        Matcher m = Pattern.compile("X\\(([A-Z_0-9]+), ([a-z_0-9]+), ([a-z]+)\\)").matcher(Files.readString(ABI));
+        while (m.find()) {
+            List<String> kernels = out.computeIfAbsent(m.group(3), f -> new ArrayList<>());
+            if (!kernels.contains(m.group(2))) {
+                kernels.add(m.group(2));
+            }
+        }
+        return out;
+    }
+
     @Test
     void everyKernelSignatureMatchesTheHeader() throws Exception {
-        Map<String, String> header = headerSignatures(header());
+        Map<String, String> header = headerSignatures(header(), lossKernels());
         Map<String, String> java = javaSignatures();
         System.out.println("kernel signatures (S fl_request by value, J long long, I int, F float, D double, P pointer): " + java);
         assertEquals(new TreeSet<>(header.keySet()), new TreeSet<>(KernelLauncher.kernelNames()),
@@ -91,7 +106,8 @@ class KernelTableTest {
 
     /**
      * Opt-in, against what nvcc really compiled: {@code -Dfusedloss.cuda.ptx=all.ptx} from
-     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -Inative -o all.ptx cuda/fusedloss_all.cu}. PTX types
+     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -Inative -Icuda -o all.ptx <build>/cuda/fusedloss_all.cu}
+     * (the unit cuda/CMakeLists.txt generates). PTX types
      * pointers as .u64 like long long, so pointers compare as 8-byte integers there.
      */
     @Test
@@ -121,17 +137,20 @@ class KernelTableTest {
         assertEquals(java, compiled);
     }
 
-    /** Kernel name -> signature, from the comment block of the header (names with {a,b} expanded). */
-    static Map<String, String> headerSignatures(String text) {
+    /**
+     * Kernel name -> signature, from the comment block of the header: names with {a,b} expanded,
+     * and {@code flc_<family kernel>} for each kernel of that family in {@code kernels}.
+     */
+    static Map<String, String> headerSignatures(String text, Map<String, List<String>> kernels) {
         StringBuilder flat = new StringBuilder();
         for (String line : text.split("\n")) {
             flat.append(line.replaceFirst("^\\s*\\*(?!/)\\s?", "")).append(' ');
         }
         Map<String, String> out = new TreeMap<>();
-        Matcher m = Pattern.compile("(flc_\\w+?)(\\{([\\w,]+)\\})?\\(([^)]*)\\)").matcher(flat);
+        Matcher m = Pattern.compile("(flc_(?:<(\\w+) kernel>(_?)|\\w+?))(\\{([\\w,]+)\\})?\\(([^)]*)\\)").matcher(flat);
         while (m.find()) {
             StringBuilder sig = new StringBuilder();
-            for (String param : m.group(4).split(",")) {
+            for (String param : m.group(6).split(",")) {
                 String p = param.trim();
                 if (p.startsWith("const fl_request")) {
                     sig.append('S');
@@ -149,12 +168,22 @@ class KernelTableTest {
                     throw new AssertionError("unknown parameter type in " + m.group() + ": " + p);
                 }
             }
-            List<String> names = new ArrayList<>();
-            if (m.group(3) == null) {
-                names.add(m.group(1));
+            List<String> bases = new ArrayList<>();
+            if (m.group(2) == null) {
+                bases.add(m.group(1));
             } else {
-                for (String v : m.group(3).split(",")) {
-                    names.add(m.group(1) + v.trim());
+                for (String kernel : kernels.getOrDefault(m.group(2), List.of())) {
+                    bases.add("flc_" + kernel + m.group(3));
+                }
+            }
+            List<String> names = new ArrayList<>();
+            for (String base : bases) {
+                if (m.group(5) == null) {
+                    names.add(base);
+                } else {
+                    for (String v : m.group(5).split(",")) {
+                        names.add(base + v.trim());
+                    }
                 }
             }
             for (String name : names) {

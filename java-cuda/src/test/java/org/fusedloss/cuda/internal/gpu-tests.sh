@@ -72,8 +72,14 @@ EOF
 
 build_fatbin() {  # $1: output file; the GPU there is an sm_90 (H100 / H200)
   mkdir -p "$(dirname "$1")"
+  # the one unit, as cuda/CMakeLists.txt makes it: prep.cu and each kernel of FL_LOSSES
+  local unity="$(dirname "$1")/fusedloss_all.cu"
+  { echo '#include "prep.cu"'
+    grep -o 'X([A-Z_0-9]*, [a-z_0-9]*, [a-z]*)' native/fusedloss.h \
+      | sed 's/X([A-Z_0-9]*, \([a-z_0-9]*\), .*/#include "\1.cu"/' | awk '!seen[$0]++'
+  } > "$unity"
   nvcc -fatbin -O3 -std=c++17 --threads 0 -gencode arch=compute_90,code=sm_90 \
-       -gencode arch=compute_90,code=compute_90 -o "$1" cuda/fusedloss_all.cu
+       -gencode arch=compute_90,code=compute_90 -Inative -Icuda -o "$1" "$unity"
 }
 
 # A java binary of version 17 or newer: $GPU_TESTS_JAVA, the PATH's, or the packed runtime
