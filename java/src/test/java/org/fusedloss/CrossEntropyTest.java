@@ -421,8 +421,8 @@ class CrossEntropyTest extends LossContract {
                 swSum += p.sw[i];
             }
             Problem dense = p.withLabels(null).withTargets(oneHot);
-            LossSpec denseSpec = new LossSpec(LossKind.CROSS_ENTROPY_DENSE, k.spec().classWeights(), null, null,
-                    spec.eps(), spec.zLoss(), spec.softCap(), 0, -1, -100);
+            LossSpec denseSpec = LossSpec.of(LossKind.CROSS_ENTROPY_DENSE).withClassWeights(k.spec().classWeights())
+                    .withSmoothing(spec.eps()).withZLoss(spec.zLoss()).withSoftCap(spec.softCap());
             for (Reduction r : List.of(Reduction.NONE, Reduction.SUM)) {
                 String what = k + " " + r + " on " + b.name() + ": labels vs one-hot targets";
                 Checks.Run a = Checks.run(k.spec(), p, r, b);
