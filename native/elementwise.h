@@ -49,8 +49,11 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const bool wide = !(row_scale == 0.0 || (abs_scale >= 0x1p-64 && abs_scale <= 0x1p64));
         const vf vscale = set1((float)row_scale);
         // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing
-        // that matters (about 1e-7 relative) before they go to double. Non-finite terms are
-        // counted per lane in float (exact far beyond any row length).
+        // that matters (about 1e-7 relative) before they go to double. Only terms below 2^124 go
+        // there (8 of them per lane stay below the float maximum, 2^128); a larger, infinite or
+        // NaN term (rare) goes to the double sum at once, and a non-finite one is counted per lane
+        // in float (exact far beyond any row length).
+        const vf kFloatSumBound = set1(0x1p124f);
         dacc row_sum;
         vf part = zero(), bad = zero();
         // wide: a compile-time copy of the loop for the rare rows whose factor is no float
@@ -65,8 +68,12 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             vf term, deriv;
             loss.eval(load_n(x + j, n, zero()), load_n(t + j, n, zero()), j, n, term, deriv);
             term = select(active, mul(w, term), zero());
-            part = add(part, term);
-            bad = add(bad, select(finite_mask(term), zero(), set1(1.0f)));
+            const vmask small = lt(term, kFloatSumBound);
+            part = add(part, select(small, term, zero()));
+            if (any(mask_andnot(small, all_lanes()))) {  // rare: a huge or non-finite term
+                row_sum.add(select(small, zero(), term));
+                bad = add(bad, select(finite_mask(term), zero(), set1(1.0f)));
+            }
             if (per_term) store_n(per_term + j, n, term);
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
