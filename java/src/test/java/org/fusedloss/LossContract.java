@@ -31,6 +31,9 @@ abstract class LossContract {
     /** Every path a loss is computed on ({@link TestPaths}): java, native on each ISA, CUDA where there is one. */
     static final String PATHS = "org.fusedloss.TestPaths#paths";
     static final String PATHS_AND_REDUCTIONS = "org.fusedloss.TestPaths#pathsAndReductions";
+    /** The earlier names of the same sources (a test taking a {@code Backend} gets the paths: each is one). */
+    static final String BACKENDS = PATHS;
+    static final String BACKENDS_AND_REDUCTIONS = PATHS_AND_REDUCTIONS;
 
     /** Shapes (rows, columns) of the random sweep: N = 1, C = 1, C = 2, odd sizes, vector tails. */
     static final int[][] SHAPES = {{1, 1}, {1, 2}, {2, 1}, {3, 2}, {2, 3}, {5, 4}, {7, 7}, {4, 16}, {9, 31},
