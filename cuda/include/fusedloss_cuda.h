@@ -1,7 +1,7 @@
 /*
  * fusedloss_cuda.h: the ABI of the CUDA kernels in fusedloss.fatbin (plain C, no CUDA headers).
  *
- * The kernels compute exactly the functions of native/fusedloss.h (see its top comment and
+ * The kernels compute exactly the functions of native/include/fusedloss.h (see its top comment and
  * SEMANTICS.md): loss AND gradient in one pass. They are launched by name through the driver
  * API (cuModuleLoadData + cuModuleGetFunction + cuLaunchKernel), one pointer per parameter, so
  * every kernel takes the call's fl_request by value, then the workspace (and the result).

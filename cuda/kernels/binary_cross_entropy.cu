@@ -6,7 +6,7 @@
  * (stable softplus form) and the gradient (sigmoid).
  */
 #include "math.cuh"
-#if defined(__CUDACC__)  /* cuda/host_check.cpp includes this file for the term alone */
+#if defined(__CUDACC__)  /* cuda/test/host_check.cpp includes this file for the term alone */
 #include "elementwise.cuh"
 #endif
 

@@ -1,5 +1,5 @@
 /*
- * math.cuh: small float helpers shared by the kernels and cuda/host_check.cpp. Everything here
+ * math.cuh: small float helpers shared by the kernels and cuda/test/host_check.cpp. Everything here
  * (and in row_math.cuh, and the element-wise losses' terms) is plain C++ as well as CUDA: FLC_HD
  * makes it __host__ __device__ under nvcc and inline under a host compiler, so the host check
  * runs the kernels' own float arithmetic on the CPU, no GPU needed.

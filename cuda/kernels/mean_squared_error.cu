@@ -3,7 +3,7 @@
  * (elementwise.cuh), sample and element weights.
  */
 #include "math.cuh"
-#if defined(__CUDACC__)  /* cuda/host_check.cpp includes this file for the term alone */
+#if defined(__CUDACC__)  /* cuda/test/host_check.cpp includes this file for the term alone */
 #include "elementwise.cuh"
 #endif
 

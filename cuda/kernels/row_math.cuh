@@ -2,7 +2,7 @@
  * row_math.cuh: the float arithmetic of the softmax row engine (softmax_rows.cuh): a thread's
  * partial statistics of its elements, how two partials combine, the row's loss and gradient
  * coefficients, and each element's gradient. Plain C++ as well as CUDA (FLC_HD, math.cuh):
- * cuda/host_check.cpp runs this very code on the CPU, in the order the kernel runs it (its thread
+ * cuda/test/host_check.cpp runs this very code on the CPU, in the order the kernel runs it (its thread
  * layout and reductions emulated), against the CPU kernels. The kernel adds only the memory
  * traffic, the thread layout and the reductions.
  */

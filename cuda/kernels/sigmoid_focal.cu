@@ -4,7 +4,7 @@
  * modulating factor (1 - p_t)^gamma and the gradient. alpha < 0: no alpha factor.
  */
 #include "math.cuh"
-#if defined(__CUDACC__)  /* cuda/host_check.cpp includes this file for the term alone */
+#if defined(__CUDACC__)  /* cuda/test/host_check.cpp includes this file for the term alone */
 #include "elementwise.cuh"
 #endif
 

@@ -19,7 +19,7 @@
  * B is a sum of non-negative terms (no cancellation between sum q_c * lse and sum q_c * z_c).
  * A chunk longer than GT * E does not fit: it is streamed twice instead (online max/sum in the
  * first pass, gradient in the second), correct for any C, 12 instead of 8 bytes per element.
- * The arithmetic of each step is in row_math.cuh (plain C++ too: cuda/host_check.cpp runs it).
+ * The arithmetic of each step is in row_math.cuh (plain C++ too: cuda/test/host_check.cpp runs it).
  */
 #ifndef FLC_SOFTMAX_ROWS_CUH
 #define FLC_SOFTMAX_ROWS_CUH

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench_summary.py: one table of the GPU timings of a run_on_gpu.sh run, and the issue's targets.
 
-    python3 cuda/bench_summary.py BENCH_CSV [TORCH_CSV] [--markdown]
+    python3 cuda/test/bench_summary.py BENCH_CSV [TORCH_CSV] [--markdown]
 
 BENCH_CSV is cuda_check --bench --csv (the fused kernels and the device-to-device copy, one
 process); TORCH_CSV is torch_peer.py --csv (PyTorch eager and torch.compile, same data, same

@@ -2,7 +2,7 @@
 """fatbin_info.py: list what a .fatbin holds (kind, architecture, compression) without cuobjdump,
 and, for entries that are not compressed, the kernel names (ELF symbols / PTX .entry lines).
 
-    python3 cuda/fatbin_info.py build/lib/fusedloss.fatbin [--names]
+    python3 cuda/test/fatbin_info.py build/lib/fusedloss.fatbin [--names]
 
 Layout (the public fatbinary container, as fatbinary_section.h / cuobjdump read it): a 16-byte
 header (magic 0xBA55ED50, version, header size, payload size), then entries, each with its own

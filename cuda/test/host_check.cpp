@@ -1,6 +1,6 @@
 // host_check: the CUDA kernels' float arithmetic, run on the CPU, no GPU and no nvcc needed.
 //
-// cuda/row_math.cuh (the softmax row engine's arithmetic) and the element-wise losses' terms
+// cuda/kernels/row_math.cuh (the softmax row engine's arithmetic) and the element-wise losses' terms
 // (Bce, SigmoidFocal, Mse in their .cu files) are plain C++ as well as CUDA. This program runs
 // them in the order the kernels do: for each launch shape (_small, _warp, _block, _cluster), which
 // elements each thread holds and in which order it visits them, kept-on-chip or streamed, the

@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # run_on_gpu.sh: the CUDA backend's whole GPU session as one prepared script (issue 17).
 #
-#   here, no GPU needed:   cuda/run_on_gpu.sh pack [PACK]
+#   here, no GPU needed:   cuda/test/run_on_gpu.sh pack [PACK]
 #       builds (in java-cuda/target/cmake, the CUDA module's CMake build), and packs into PACK (default
 #       build-gpu-pack/, ignored by git) what the GPU machine cannot make itself in its few
 #       minutes: cuda_check built by nvcc here (CUDA runtime linked statically), the fatbin, the
 #       CPU kernels' library, and the Java tests with a jlink'ed runtime (the device machines have
 #       no JDK and no Maven). The manifest records a hash of the sources they were built from.
 #   there (the device tool, from the repository root):
-#       run(command="bash cuda/run_on_gpu.sh run --out $OUT", carry=["build-gpu-pack"], timeout_s=540)
-#       cuda/run_on_gpu.sh run [--out DIR] [--pack PACK] [--steps LIST] [--deadline SECONDS]
-#   here, to test the script's CPU parts:   cuda/run_on_gpu.sh selftest
+#       run(command="bash cuda/test/run_on_gpu.sh run --out $OUT", carry=["build-gpu-pack"], timeout_s=540)
+#       cuda/test/run_on_gpu.sh run [--out DIR] [--pack PACK] [--steps LIST] [--deadline SECONDS]
+#   here, to test the script's CPU parts:   cuda/test/run_on_gpu.sh selftest
 #
 # The steps of `run`, in this order (--steps picks some: a second run after fixes need not redo
 # all), each with its own time limit, all within --deadline (default 450 s, so that a second run
@@ -33,7 +33,7 @@
 # Exit status: 0 every step that ran passed, 1 a step failed, 2 no GPU, 64 bad arguments.
 set -u
 here="$(cd "$(dirname "$0")" && pwd)"
-root="$(dirname "$here")"
+root="$(cd "$here/../.." && pwd)"
 pack="$root/build-gpu-pack"
 out="$root/build-gpu-results"
 steps="env,build,check,java,bench,sanitize,torch"
@@ -375,7 +375,7 @@ EOF
     if [ "$(sed -n 's/^sources //p' "$pack/manifest.txt")" = "$(source_hash)" ]; then
       echo "ok   the pack matches these sources ($(source_hash))"
     else
-      echo "note: the pack is of other sources: make it again before a GPU run (cuda/run_on_gpu.sh pack)"
+      echo "note: the pack is of other sources: make it again before a GPU run (cuda/test/run_on_gpu.sh pack)"
     fi
     expect 2 "$pack/bin/cuda_check" --help
     tar -tzf "$pack/java/jre.tgz" jre/bin/java >/dev/null 2>&1 && echo "ok   the pack carries a Java runtime" \
@@ -387,7 +387,7 @@ EOF
     [ "$mb" -lt 64 ] && echo "ok   pack + working tree: about $mb MB (the device tool carries 64 MiB)" \
       || { echo "FAIL: pack + working tree about $mb MB, over 64 MiB"; fails=$((fails + 1)); }
   else
-    echo "note: no pack at $pack (cuda/run_on_gpu.sh pack makes one): its checks skipped"
+    echo "note: no pack at $pack (cuda/test/run_on_gpu.sh pack makes one): its checks skipped"
   fi
   rm -rf "$tmp"
   echo "selftest: $fails failure(s)"

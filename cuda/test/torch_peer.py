@@ -6,7 +6,7 @@ the L2 cache flushed before each timed repeat (outside the timing), the median o
 after 3 warm-up runs. PyTorch eager always; torch.compile of the same function where it compiles,
 within a time budget (compiling costs tens of seconds a shape), the largest shapes first.
 
-    python3 cuda/torch_peer.py [--csv FILE] [--compile-budget SECONDS] [--no-compile] [--quick]
+    python3 cuda/test/torch_peer.py [--csv FILE] [--compile-budget SECONDS] [--no-compile] [--quick]
 
 Prints one line per case and, with --csv, writes case,n,c,impl,loss,ms (impl: eager or compile;
 ms: 'oom', 'error' or 'skipped' where it did not run).

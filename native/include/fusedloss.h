@@ -23,7 +23,7 @@
  *   the denominator is 0) the kernel writes
  *     gradient = grad_factor * upstream[term] * weight * d(term loss)/d(prediction),
  *   final in the single pass; gradient may alias the predictions (in place). The CUDA kernels
- *   (cuda/fusedloss_cuda.h) take the same three fields with the same meaning.
+ *   (cuda/include/fusedloss_cuda.h) take the same three fields with the same meaning.
  * - upstream (NONE reduction only): one float per term (per row for the softmax losses, per
  *   element otherwise); NULL means all ones.
  * - per_term (any reduction): receives each term's weighted loss (0 for masked terms), not
@@ -92,7 +92,7 @@ extern "C" {
 /* The losses, in the order of their fl_loss values (Java's LossKind has the same order): the
  * value's name, the kernel that computes it (native/<kernel>.cpp, cuda/<kernel>.cu) and its
  * family (softmax: a term per row; elementwise: a term per element). This one list makes the
- * enum below, the kernels' declarations and the dispatch tables (native/kernels.h, dispatch.cpp). */
+ * enum below, the kernels' declarations and the dispatch tables (native/kernels/kernels.h, dispatch.cpp). */
 #define FL_LOSSES(X)                                           \
     X(CROSS_ENTROPY, cross_entropy, softmax)                   \
     X(CROSS_ENTROPY_DENSE, cross_entropy, softmax)             \

@@ -1,5 +1,5 @@
 // avx512_emulation.h: plain C++ versions of the AVX-512 intrinsics that simd.h uses, for test
-// builds only (CMake option FUSEDLOSS_EMULATE_AVX512, which native/check.sh turns on where the
+// builds only (CMake option FUSEDLOSS_EMULATE_AVX512, which native/test/check.sh turns on where the
 // CPU has no AVX-512).
 //
 // Not every machine that builds and tests the project has AVX-512, yet the shipped library picks

@@ -12,7 +12,7 @@
 // libc's at link time. glibc symbols with no version up to 2.28 get a local replacement:
 // __libc_single_threaded (2.32, read by libstdc++ to skip atomics in a single-threaded process:
 // "not single-threaded" is always correct, and a JVM has many threads) and arc4random (2.36, only
-// reachable through std::random_device, which the library never uses). native/check_glibc.sh
+// reachable through std::random_device, which the library never uses). native/test/check_glibc.sh
 // fails the build when a newer symbol appears anyway.
 //
 // Compiled with -fno-builtin (native/CMakeLists.txt) so that the compiler keeps these definitions

@@ -3,13 +3,13 @@
 # SSE2-level), to show that the library loads and computes on any x86-64 CPU: the dispatch must
 # pick the scalar kernels, and no code outside the AVX2 / AVX-512 units may use AVX. An AVX
 # instruction anywhere on the way is an illegal instruction there, and this check fails.
-#   native/check_baseline.sh [path/to/native_check]   (default: build/bin/native_check)
+#   native/test/check_baseline.sh [path/to/native_check]   (default: build/bin/native_check)
 # QEMU: qemu-x86_64(-static) on the PATH, or else Debian's qemu-user-static package, fetched with
 # `apt-get download` (no root needed) and unpacked into $FUSEDLOSS_QEMU_DIR (default
 # build-qemu/ at the repository root). Where neither is possible the check says so and is
 # skipped (exit 0), unless FUSEDLOSS_REQUIRE_QEMU=1.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 driver="${1:-$root/build/bin/native_check}"
 dir="${FUSEDLOSS_QEMU_DIR:-$root/build-qemu}"
 

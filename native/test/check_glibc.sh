@@ -33,7 +33,7 @@ needed=$(objdump -p "$lib" | awk '/NEEDED/ { printf "%s ", $2 }')
 if [ -n "$bad" ]; then
   echo "check_glibc: $lib needs symbols newer than glibc $max (or GCC_$max_gcc), or from libstdc++:" >&2
   sed 's/^/  /' <<< "$bad" >&2
-  echo "  (bind it to an old version in native/glibc_2_28.cpp, or avoid it)" >&2
+  echo "  (bind it to an old version in native/src/glibc_2_28.cpp, or avoid it)" >&2
   exit 1
 fi
 echo "check_glibc: $(basename "$lib") loads on glibc $max+: needs ${needed}with versions ${versions}"

@@ -7,7 +7,7 @@
 # $FUSEDLOSS_OLD_GLIBC_DIR (default build-glibc/ at the repository root). Maven runs it in the test
 # phase (java/pom.xml); where the packages cannot be fetched it says so and is skipped (exit 0),
 # unless FUSEDLOSS_REQUIRE_OLD_GLIBC=1. By hand:
-#   native/check_old_glibc.sh java/target/classes/org/fusedloss/internal/nativecpu/linux-x86_64/libjniNativeKernels.so
+#   native/test/check_old_glibc.sh java/target/classes/org/fusedloss/internal/nativecpu/linux-x86_64/libjniNativeKernels.so
 set -euo pipefail
 
 skip() {
@@ -15,7 +15,7 @@ skip() {
   [ "${FUSEDLOSS_REQUIRE_OLD_GLIBC:-0}" = 1 ] && exit 1
   exit 0
 }
-root="$(cd "$(dirname "$0")/.." && pwd)"
+root="$(cd "$(dirname "$0")/../.." && pwd)"
 lib="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 dir="${FUSEDLOSS_OLD_GLIBC_DIR:-$root/build-glibc}"
 libs="$dir/root/lib/x86_64-linux-gnu"

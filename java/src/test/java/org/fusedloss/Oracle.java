@@ -2,7 +2,7 @@ package org.fusedloss;
 
 /**
  * The independent oracle: each loss written straight from docs/SEMANTICS.md and the formulas at
- * the top of native/fusedloss.h, in double precision, one term at a time, with no attempt at
+ * the top of native/include/fusedloss.h, in double precision, one term at a time, with no attempt at
  * speed. It computes loss values only; gradients are checked against finite differences of
  * {@link Terms#objective}. It deliberately shares no code with the library (not even the
  * reference backend's helpers).

@@ -3,7 +3,7 @@ package org.fusedloss.internal;
 import java.nio.ByteBuffer;
 
 /**
- * Writes a {@link LossRequest} as the ABI's {@code fl_request} (native/fusedloss.h): 24 fields
+ * Writes a {@link LossRequest} as the ABI's {@code fl_request} (native/include/fusedloss.h): 24 fields
  * of 8 bytes in the header's order, the loss's options in the last 8 ({@link LossOptions#encode}).
  * The native backend writes it into direct memory and passes its address; where each field lies
  * is checked against the library ({@code fl_request_offset}) by the tests.

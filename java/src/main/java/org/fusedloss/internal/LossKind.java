@@ -3,8 +3,8 @@ package org.fusedloss.internal;
 /**
  * The functions the backends compute, one per kernel (docs/SEMANTICS.md, "The per-term losses"),
  * with what the layers need to know about each: the order is the ABI's ({@code fl_loss} in
- * native/fusedloss.h, generated from its {@code FL_LOSSES} list), and {@link #kernel()} names the
- * per-loss sources and kernels ({@code native/<kernel>.cpp}, {@code cuda/<kernel>.cu},
+ * native/include/fusedloss.h, generated from its {@code FL_LOSSES} list), and {@link #kernel()} names the
+ * per-loss sources and kernels ({@code native/kernels/<kernel>.cpp}, {@code cuda/kernels/<kernel>.cu},
  * {@code flc_<kernel>...}).
  */
 public enum LossKind {
@@ -50,7 +50,7 @@ public enum LossKind {
         return classWeightsInDenominator;
     }
 
-    /** The kernel's name in every layer: {@code native/<kernel>.cpp}, {@code cuda/<kernel>.cu}, {@code flc_<kernel>}. */
+    /** The kernel's name in every layer: {@code native/kernels/<kernel>.cpp}, {@code cuda/kernels/<kernel>.cu}, {@code flc_<kernel>}. */
     public String kernel() {
         return kernel;
     }

@@ -6,7 +6,7 @@ package org.fusedloss.internal;
  * as the caller gave them, doubles included: the Java backend computes with them in double; the
  * native and CUDA kernels round each to float where they compute in float (fusedloss.h says which).
  * Each record writes itself into the ABI's {@code fl_options} union ({@link #encode}), one 8-byte
- * slot per field in declaration order, as native/fusedloss.h declares it.
+ * slot per field in declaration order, as native/include/fusedloss.h declares it.
  */
 public sealed interface LossOptions {
     /** PyTorch's default ignore index. */

@@ -4,7 +4,7 @@ import org.fusedloss.Reduction;
 
 /**
  * One validated call, as every backend takes it (the ABI's {@code fl_request} in
- * native/fusedloss.h is the same thing in C, and the CUDA kernels take that struct too): the
+ * native/include/fusedloss.h is the same thing in C, and the CUDA kernels take that struct too): the
  * loss, the shape, the inputs and outputs as {@link Span}s (lengths checked, absent ones null),
  * the loss's options, the reduction, the caller's gradient scale and the denominator.
  *

@@ -18,7 +18,7 @@ import org.fusedloss.internal.nativecpu.NativeEngine;
  * kernels and thread pool.
  */
 public final class NativeBackend implements Backend {
-    /** The most worker threads {@link #setThreads} takes (native/thread_pool.h, kMaxThreads). */
+    /** The most worker threads {@link #setThreads} takes (native/src/thread_pool.h, kMaxThreads). */
     public static final int MAX_THREADS = 1024;
 
 

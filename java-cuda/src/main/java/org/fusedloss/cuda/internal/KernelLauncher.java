@@ -19,7 +19,7 @@ import org.fusedloss.internal.LossKind;
 import org.fusedloss.internal.LossRequest;
 
 /**
- * The kernel table of cuda/fusedloss_cuda.h, mirrored exactly: kernel names (from
+ * The kernel table of cuda/include/fusedloss_cuda.h, mirrored exactly: kernel names (from
  * {@link LossKind#kernel()}), parameters (the call's {@code fl_request} by value, written by
  * {@link AbiRequest} as for the CPU, then the workspace and the result), launch configurations,
  * workspace and result layout, error codes. One call is two launches on one stream: prep

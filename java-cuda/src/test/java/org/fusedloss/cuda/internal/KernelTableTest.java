@@ -33,15 +33,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Checks, without a GPU, that the Java launcher mirrors cuda/fusedloss_cuda.h exactly: every
+ * Checks, without a GPU, that the Java launcher mirrors cuda/include/fusedloss_cuda.h exactly: every
  * constant, every kernel name and parameter list (the request by value, the workspace, the
  * result), the grid formulas, and that the kernel's error word turns into the same exception
  * text as the CPU-side checks. With {@code -Dfusedloss.cuda.ptx}, against what nvcc compiled too.
  */
 class KernelTableTest {
 
-    private static final Path HEADER = Path.of("..", "cuda", "fusedloss_cuda.h");
-    private static final Path ABI = Path.of("..", "native", "fusedloss.h");
+    private static final Path HEADER = Path.of("..", "cuda", "include", "fusedloss_cuda.h");
+    private static final Path ABI = Path.of("..", "native", "include", "fusedloss.h");
 
     @AfterEach
     void resetVariant() {
@@ -80,7 +80,7 @@ class KernelTableTest {
         }
     }
 
-    /** Family -> the kernels of FL_LOSSES (native/fusedloss.h) of that family, in order. */
+    /** Family -> the kernels of FL_LOSSES (native/include/fusedloss.h) of that family, in order. */
     private static Map<String, List<String>> lossKernels() throws IOException {
         assumeTrue(Files.isRegularFile(ABI), "no " + ABI.toAbsolutePath());
         Map<String, List<String>> out = new TreeMap<>();
@@ -106,7 +106,7 @@ class KernelTableTest {
 
     /**
      * Opt-in, against what nvcc really compiled: {@code -Dfusedloss.cuda.ptx=all.ptx} from
-     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -Inative -Icuda -o all.ptx <build>/cuda/fusedloss_all.cu}
+     * {@code nvcc -ptx -std=c++17 -arch=compute_90 -Inative/include -Icuda/include -Icuda/kernels -o all.ptx <build>/cuda/fusedloss_all.cu}
      * (the unit cuda/CMakeLists.txt generates). PTX types
      * pointers as .u64 like long long, so pointers compare as 8-byte integers there.
      */

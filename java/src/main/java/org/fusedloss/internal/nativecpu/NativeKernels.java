@@ -8,11 +8,11 @@ import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
- * The JavaCPP binding of native/fusedloss.h: one Java method per C function, nothing else.
+ * The JavaCPP binding of native/include/fusedloss.h: one Java method per C function, nothing else.
  *
  * <p>A call's request crosses as the address of an {@code fl_request} in direct memory; every
  * array in it is a heap array (passed beside it) plus an offset, or a direct buffer's address
- * (native/fusedloss_jni.h says why). {@link CriticalRegion} makes JavaCPP pin heap arrays with
+ * (native/include/fusedloss_jni.h says why). {@link CriticalRegion} makes JavaCPP pin heap arrays with
  * {@code GetPrimitiveArrayCritical} instead of copying them ({@code GetFloatArrayElements} copies);
  * the kernels call no JNI while they hold them.
  * The loss's own vectors (class weights, alpha, pos_weight) and the result cross as addresses of
@@ -28,7 +28,7 @@ public final class NativeKernels {
 
     // The request (fl_request, written by AbiRequest) is in direct memory; its data fields hold a
     // direct buffer's address, or the element offset into the heap array passed as the matching
-    // argument (native/fusedloss_jni.h). Heap arrays are pinned with GetPrimitiveArrayCritical
+    // argument (native/include/fusedloss_jni.h). Heap arrays are pinned with GetPrimitiveArrayCritical
     // (@CriticalRegion), not copied, and the glue makes no other JNI call while they are pinned.
 
     @Name("fl_jni_compute")

@@ -8,7 +8,7 @@ import org.fusedloss.internal.Span;
 
 /**
  * Softmax cross-entropy with class indices or dense targets, in double precision: label smoothing,
- * class and sample weights, z-loss and soft-capping, exactly as native/fusedloss.h writes them.
+ * class and sample weights, z-loss and soft-capping, exactly as native/include/fusedloss.h writes them.
  * Per row: the max and the sum of exponentials, then the loss, then the gradient (the logits are
  * read before the gradient overwrites them, so in place is safe).
  */
