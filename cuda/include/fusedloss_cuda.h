@@ -101,7 +101,15 @@
  * upstream (same length as per_term) scales each term's gradient when not NULL (NONE only).
  * The gradient written is grad_factor * upstream[term] * d(weighted term)/d(prediction), with
  * grad_factor from the prep launch (gradient_scale / denominator, 1 for NONE and SUM, or 0 when
- * the denominator is 0). Vectorised float4 paths are used when c (or k) is a multiple of 4
+ * the denominator is 0; FLC_ERR_GRAD_SCALE where it overflows a double). grad_factor is a
+ * double and meets the weights in double where it, or its products with a row's factors, is no
+ * normal float (weights of 1e-40 with MEAN, a caller denominator of 1e-300), as on the CPU.
+ * As on the CPU (SEMANTICS.md): a term whose parts all have no mass (a zero class weight / alpha
+ * at the label without smoothing or z-loss, a dense row of zero targets without z-loss, a zero
+ * binary class weight, pos_weight or alpha_t on its part) is 0 with a zero gradient whatever
+ * the predictions; a weighted term beyond float range is +inf; a sigmoid focal target outside
+ * [0, 1] gives a NaN term and gradient (counted in FLC_R_NONFINITE).
+ * Vectorised float4 paths are used when c (or k) is a multiple of 4
  * and the float pointers are 16-byte aligned; anything else takes the scalar path.
  */
 #ifndef FUSEDLOSS_CUDA_H
@@ -164,5 +172,7 @@
 #define FLC_ERR_LAUNCH 8          /* grid larger than the workspace allows (see formulas), or a
                                      block size other than the kernel's; index: that number */
 #define FLC_ERR_UNSUPPORTED 9     /* _cluster kernel launched on a device below sm_90 */
+#define FLC_ERR_GRAD_SCALE 10     /* gradient_scale / denominator overflows a double; index 0, value:
+                                     the denominator (outputs unspecified, as for any error) */
 
 #endif /* FUSEDLOSS_CUDA_H */

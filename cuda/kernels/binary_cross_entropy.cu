@@ -26,11 +26,17 @@ struct Bce {
         const float s1 = x >= 0.f ? e * inv : inv;      /* 1 - sigmoid(x), without cancellation */
         const float sp_pos = softplus_e(x, e);          /* -log(1 - s) */
         const float sp_neg = softplus_e(-x, e);         /* -log s */
-        const float pw = pos_weight ? pos_weight[col] : 1.f;
-        const float cw = bcw ? bcw[t == 1.f ? 1 : 0] : 1.f;
-        d = cw * ((1.f - t) * s - pw * t * s1);
-        /* t = 0 (1) takes no part of softplus(-x) (softplus(x)): x = -inf with t = 0 is 0 */
-        return cw * (times_unless_zero(pw * t, sp_neg) + times_unless_zero(1.f - t, sp_pos));
+        const float pw_t = (pos_weight ? pos_weight[col] : 1.f) * t;
+        /* a part whose factor is 0 (a target of 0 or 1, a pos_weight or binary class weight of
+         * 0) is dropped, NaN or infinite x included: x = -inf with t = 0 is 0, not 0 * inf */
+        d = times_unless_zero(1.f - t, s) - times_unless_zero(pw_t, s1);   /* (1 - t) s - pw t (1 - s) */
+        float term = times_unless_zero(pw_t, sp_neg) + times_unless_zero(1.f - t, sp_pos);
+        if (bcw) {
+            const float cw = bcw[t == 1.f ? 1 : 0];
+            d = times_unless_zero(cw, d);
+            term = times_unless_zero(cw, term);
+        }
+        return term;
     }
 };
 }  // namespace

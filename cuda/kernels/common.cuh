@@ -45,7 +45,7 @@ struct Header {
     unsigned long long err_inv;  /* ~((code << 56) | index) of the first error; 0 = none */
     unsigned int prep_done;      /* blocks of the prep launch that finished */
     unsigned int main_done;      /* blocks of the main launch that finished */
-    double grad_factor;          /* grad_scale, or grad_scale / denominator */
+    double grad_factor;          /* grad_scale, or grad_scale / denominator (0 if that overflows) */
     double denominator;          /* denominator used for the reduced loss */
     double weight_sum;           /* sum of the effective weights of the counted terms */
     double counted;
@@ -171,10 +171,10 @@ __device__ inline void prep_finish(void* ws, double wsum, double counted, double
     counted = sum_partials(parts, nb, 4, 1, sh);
     masked = sum_partials(parts, nb, 4, 2, sh);
     if (threadIdx.x == 0) {
-        double den = 1.0, factor = grad_scale;
-        if (reduction == FLC_MEAN || reduction == FLC_BATCH_MEAN) {
-            den = denominator >= 0.0 ? denominator : (reduction == FLC_MEAN ? wsum : counted);
-            factor = den != 0.0 ? grad_scale / den : 0.0;  /* all masked: loss 0, grad 0 */
+        double den, factor;
+        if (!grad_factor_of(reduction, grad_scale, denominator, wsum, counted, den, factor)) {
+            record_error(h, FLC_ERR_GRAD_SCALE, 0);  /* the value: the denominator (main_finish) */
+            factor = 0.0;
         }
         h->grad_factor = factor;
         h->denominator = den;
@@ -216,7 +216,7 @@ __device__ inline void main_finish(void* ws, int npart, double* result, const Er
             const unsigned long long key = ~inv;
             code = (int)(key >> 56);
             index = (long long)(key & ((1ull << 56) - 1));
-            value = error_value(src, code, index);
+            value = code == FLC_ERR_GRAD_SCALE ? h->denominator : error_value(src, code, index);
         } else if (!h->prep_ran) {
             code = FLC_ERR_LAUNCH;  /* the prep launch did not run (or failed) */
         }
@@ -271,9 +271,10 @@ __device__ inline bool main_grid_ok(void* ws, int npart, double* result) {
     return false;
 }
 
-/* Grad factor of this call, from the prep launch. */
-__device__ __forceinline__ float grad_factor(void* ws) {
-    return (float)header(ws)->grad_factor;
+/* Grad factor of this call, from the prep launch: a double, which may lie beyond float range
+ * (1 / a tiny weight sum) where its products with the weights do not. */
+__device__ __forceinline__ double grad_factor(void* ws) {
+    return header(ws)->grad_factor;
 }
 
 __device__ __forceinline__ bool aligned16(const void* p) {

@@ -48,21 +48,19 @@ __device__ __forceinline__ ErrSources err_sources(const fl_request& r) {
                       r.element_weights, r.targets};
 }
 
-/* One element: returns the weighted term (0 when masked), writes the gradient. */
+/* One element: returns the weighted term (0 when masked), writes the gradient. The arithmetic
+ * is elem_term_grad (math.cuh, run on the CPU by cuda/test/host_check.cpp). */
 template <class Loss>
-__device__ __forceinline__ float elem_one(const Loss& L, const ElemArgs& a, float x, float t,
-                                          float w, float up, float gf, long long col,
+__device__ __forceinline__ float elem_one(const Loss& L, const ElemArgs& a, float x, float t, float sw,
+                                          float ew, float up, double row_scale, bool wide, long long col,
                                           long long idx, float& g, bool& counted) {
-    counted = !isnan(w);
     if (L.bad_target(t)) {  /* whatever the weight, as the host path checks every target */
         record_error(header(a.ws), FLC_ERR_TARGET, idx);
         counted = false;
+        g = 0.f;
+        return 0.f;
     }
-    if (!counted) { g = 0.f; return 0.f; }
-    float d;
-    const float term = w * L.eval(x, t, col, d);
-    g = gf * up * w * d;
-    return term;
+    return elem_term_grad(L, x, t, col, sw, ew, up, row_scale, wide, g, counted);
 }
 
 template <class Loss, bool VEC>
@@ -70,7 +68,8 @@ __device__ void elementwise(const Loss& L, const ElemArgs& a, double& loss, doub
     const long long total = a.n * a.k;
     const long long tid = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     const long long nthreads = (long long)gridDim.x * blockDim.x;
-    const float gf = grad_factor(a.ws);
+    /* in double: 1 / a tiny weight sum may lie beyond float range where its products do not */
+    const double gf = grad_factor(a.ws);
     const bool small = total < (1ll << 31);  /* 32-bit division for the row index */
     if (VEC) {
         const long long nv = total / 4;
@@ -79,22 +78,22 @@ __device__ void elementwise(const Loss& L, const ElemArgs& a, double& loss, doub
             const long long row = small ? (long long)((unsigned)i / (unsigned)a.k) : i / a.k;
             const long long col = i - row * a.k;
             const float sw = sample_weight(a.sw, a.sw_stride, row);
+            const double row_scale = gf * (double)sw;  /* the row's gradient factor (native/kernels/elementwise.h) */
+            const bool wide = wide_row_scale(row_scale);
             const float4 x4 = *reinterpret_cast<const float4*>(a.x + i);
             const float4 t4 = *reinterpret_cast<const float4*>(a.t + i);
-            float4 w4 = make_float4(sw, sw, sw, sw);
-            if (a.ew) {
-                const float4 e4 = *reinterpret_cast<const float4*>(a.ew + i);
-                w4 = make_float4(sw * e4.x, sw * e4.y, sw * e4.z, sw * e4.w);
-            }
+            float4 e4 = make_float4(1.f, 1.f, 1.f, 1.f);
+            if (a.ew) e4 = *reinterpret_cast<const float4*>(a.ew + i);
             float4 u4 = make_float4(1.f, 1.f, 1.f, 1.f);
             if (a.upstream) u4 = *reinterpret_cast<const float4*>(a.upstream + i);
             const float xs[4] = {x4.x, x4.y, x4.z, x4.w}, ts[4] = {t4.x, t4.y, t4.z, t4.w};
-            const float ws[4] = {w4.x, w4.y, w4.z, w4.w}, us[4] = {u4.x, u4.y, u4.z, u4.w};
+            const float es[4] = {e4.x, e4.y, e4.z, e4.w}, us[4] = {u4.x, u4.y, u4.z, u4.w};
             float g[4], tm[4];
             #pragma unroll
             for (int u = 0; u < 4; ++u) {
                 bool counted;
-                tm[u] = elem_one(L, a, xs[u], ts[u], ws[u], us[u], gf, col + u, i + u, g[u], counted);
+                tm[u] = elem_one(L, a, xs[u], ts[u], sw, es[u], us[u], row_scale, wide, col + u, i + u, g[u],
+                                 counted);
                 if (counted) {
                     loss += (double)tm[u];
                     if (!isfinite(tm[u])) nonfinite += 1.0;
@@ -107,12 +106,14 @@ __device__ void elementwise(const Loss& L, const ElemArgs& a, double& loss, doub
         for (long long i = tid; i < total; i += nthreads) {
             const long long row = small ? (long long)((unsigned)i / (unsigned)a.k) : i / a.k;
             const long long col = i - row * a.k;
-            float w = sample_weight(a.sw, a.sw_stride, row);
-            if (a.ew) w *= a.ew[i];
+            const float sw = sample_weight(a.sw, a.sw_stride, row);
+            const double row_scale = gf * (double)sw;
+            const float ew = a.ew ? a.ew[i] : 1.f;
             const float up = a.upstream ? a.upstream[i] : 1.f;
             float g;
             bool counted;
-            const float tm = elem_one(L, a, a.x[i], a.t[i], w, up, gf, col, i, g, counted);
+            const float tm = elem_one(L, a, a.x[i], a.t[i], sw, ew, up, row_scale, wide_row_scale(row_scale), col,
+                                      i, g, counted);
             if (counted) {
                 loss += (double)tm;
                 if (!isfinite(tm)) nonfinite += 1.0;

@@ -179,7 +179,11 @@ struct RowCoef {
                     * so that it stays accurate when p_y is close to 1; 0 when z_y = -inf */
     float qs;      /* G * eps / C (smoothing mass per unit class weight, CE index) */
     float qd;      /* G * (1 - eps) (dense targets) */
-    double term;   /* the row's weighted loss */
+    bool dropped;  /* no target mass and no z-loss: term 0, gradient 0 whatever the logits */
+    bool wide;     /* G or a factor is no normal float: the factors above are per unit G, and
+                    * each element is multiplied by G in double */
+    double G;      /* grad factor x upstream x sample weight */
+    double term;   /* the row's weighted loss, as the float it is reported as */
 };
 
 /* Row-level math from the reduced statistics (SEMANTICS / fusedloss.h formulas). Float is
@@ -187,47 +191,54 @@ struct RowCoef {
  * confident rows, and the one difference that would cancel, P - q_y of the label's gradient, is
  * formed directly. The z-loss's last product is taken in double (z lse^2 passes the float range
  * for |lse| of 1e19 and more), and the cross-row sums are accumulated in double. A part of a term whose mass
- * is 0 (class weight, 1 - eps, alpha) adds 0 even where its log-probability is infinite. */
+ * is 0 (class weight, 1 - eps, alpha) adds 0 even where its log-probability is infinite; a row
+ * with no target mass and no z-loss at all is dropped (term 0, gradient 0), as on the CPU.
+ * G = grad factor x upstream x sample weight stays in double until it meets the row's factors:
+ * 1 / a tiny weight sum can lie beyond float range where G does not (weights of 1e-40 with
+ * MEAN), and G itself can (a caller denominator of 1e-300) where the gradient is 0. */
 template <int KIND>
-FLC_HD RowCoef row_coef(const RowArgs& a, const RowAcc& r, float zy, float cwy, float sw, float G) {
+FLC_HD RowCoef row_coef(const RowArgs& a, const RowAcc& r, float zy, float cwy, float sw, double G) {
     RowCoef k;
     k.M = r.m;
     const float logS = log1pf(r.o), S = 1.f + r.o;
     const float lse = r.m + logS;
     const float eps = a.eps, zl = a.z_loss;
     const float eps_c = (float)((double)a.eps / (double)a.c);
-    float L, P;
+    float L, P, Q;  /* Q: the row's target mass (the drop rule); P: what multiplies p_c */
     float zt = 0.f;  /* the z-loss term is zt * lse, its last product in double */
-    k.gy = 0.f; k.qs = 0.f; k.qd = 0.f;
+    /* the gradient's row factors per unit G */
+    float gy = 0.f, qs = 0.f, qd = 0.f;
     if (KIND == CE_INDEX) {
         /* sum_c q_c (lse - z_c) = (1-eps) cw_y (lse - z_y) + eps/C (B + W log S) */
         const float nll = (r.m - zy) + logS;                         /* -log p_y */
         L = times_unless_zero((1.f - eps) * cwy, nll);
         if (eps != 0.f && r.w != 0.f) L += eps_c * (r.b + r.w * logS);
-        if (zl != 0.f) zt = cwy * zl * lse;                          /* 0 for a zero class weight */
-        P = (1.f - eps) * cwy + eps_c * r.w + 2.f * zt;
-        k.qs = G * eps_c;
+        if (zl != 0.f && cwy != 0.f) zt = cwy * zl * lse;            /* weighted by cw[y]: none for 0 */
+        Q = (1.f - eps) * cwy + eps_c * r.w;
+        P = Q + 2.f * zt;
+        qs = eps_c;
         const float m = -expm1f(-nll);                               /* 1 - p_y */
         /* G (P p_y - q_y) = G ((P - q_y) - P m), with P - q_y = eps/C (W - cw_y) + 2 zt formed
          * directly: (P - q_y) in float would be the rounding of P where the z-loss part is small */
         const float p_minus_qy = (eps != 0.f ? eps_c * (r.w - cwy) : 0.f) + 2.f * zt;
-        k.gy = zy == -INFINITY ? 0.f : G * (p_minus_qy - P * m);
+        gy = zy == -INFINITY ? 0.f : p_minus_qy - P * m;
         if (a.cap > 0.f) {
             const float zc = zy / a.cap;
-            k.gy *= 1.f - zc * zc;
+            gy *= 1.f - zc * zc;
         }
     } else if (KIND == CE_DENSE) {
         /* no target mass at all (e.g. all targets 0): an empty sum, not 0 * inf */
         L = (r.w == 0.f ? 0.f : r.b + r.w * logS) + (r.inf_mass > 0.f ? INFINITY : 0.f);
-        zt = zl * lse;
+        if (zl != 0.f) zt = zl * lse;
+        Q = r.w + r.inf_mass;
         if (a.c == 1 && r.o == 0.f) {
             /* One class: p = 1 and q = Q, so G p - q is the z-loss part alone. Taken apart, it
              * does not drown in the float rounding of G p and q (which cancel exactly). */
             P = 2.f * zt;
         } else {
-            P = r.w + r.inf_mass + 2.f * zt;
-            k.qs = G * eps_c;
-            k.qd = G * (1.f - eps);
+            P = Q + 2.f * zt;
+            qs = eps_c;
+            qd = 1.f - eps;
         }
     } else {  /* FOCAL: p = p_y, lp = log p, m = 1 - p */
         const float g = a.gamma;
@@ -238,11 +249,29 @@ FLC_HD RowCoef row_coef(const RowArgs& a, const RowAcc& r, float zy, float cwy, 
         float F = mg;
         if (g != 0.f && m != 0.f && p != 0.f) F -= g * pow_gamma(m, g - 1.f) * p * lp;
         F *= cwy;
+        Q = cwy;
         P = F;
-        k.gy = zy == -INFINITY ? 0.f : -G * F * m;                  /* G F (p_y - 1) */
+        gy = zy == -INFINITY ? 0.f : -F * m;                         /* F (p_y - 1) */
     }
-    k.term = (double)sw * ((double)L + (zt == 0.f ? 0.0 : (double)zt * (double)lse));
-    k.pscale = G * P / S;
+    /* No target mass and no z-loss: every part of the row is dropped, its gradient too, even
+     * where the logits are not finite (not 0 * NaN). Not counted as non-finite. */
+    k.dropped = Q == 0.f && zt == 0.f;
+    k.term = k.dropped ? 0.0 : as_float_term((double)sw * ((double)L + (zt == 0.f ? 0.0 : (double)zt * (double)lse)));
+    /* The common case: G and its products with the row's factors are normal floats (or 0), and
+     * each element is formed in float. Otherwise (rare: "wide") the factors stay per unit G and
+     * each element, formed in float per unit G, meets G in double (grad_streamed). */
+    const float Gf = (float)G, ps = P / S;
+    k.wide = !(fits_float(G) && fits_float(Gf * ps) && fits_float(Gf * qs) && fits_float(Gf * qd));
+    const float f = k.wide ? 1.f : Gf;
+    k.pscale = f * ps;
+    k.qs = f * qs;
+    k.qd = f * qd;
+    k.gy = f * gy;
+    k.G = G;
+    if (isnan(k.term)) {  /* a NaN row (a NaN logit, inf - inf): NaN at every logit (SEMANTICS.md) */
+        k.wide = true;
+        k.G = NAN;
+    }
     return k;
 }
 
@@ -265,8 +294,9 @@ FLC_HD float grad_kept(const RowCoef& k, float ps, float e, const float* cwc, co
     return gi;
 }
 
-/* The gradient of a streamed element z (capped logit), read again from memory. */
-template <int KIND>
+/* The gradient of a streamed element z (capped logit), read again from memory. WIDE: the
+ * row's factors are per unit G (RowCoef::wide), the element meets G in double. */
+template <int KIND, bool WIDE>
 FLC_HD float grad_streamed(const RowCoef& k, float z, float cap, const float* cwc,
                            const float* tr, int j, int yrel, bool smooth_idx) {
     const bool finite = z != -INFINITY;
@@ -281,6 +311,7 @@ FLC_HD float grad_streamed(const RowCoef& k, float z, float cap, const float* cw
         gi *= 1.f - zc * zc;
     }
     if (KIND != CE_DENSE && j == yrel) gi = k.gy;  /* cap factor included */
+    if (WIDE) gi = (float)((double)gi * k.G);
     return gi;
 }
 

@@ -15,6 +15,9 @@ struct SigmoidFocal {
     float alpha, gamma;
     FLC_HD bool bad_target(float) const { return false; }
     FLC_HD float eval(float x, float t, long long, float& d) const {
+        /* a target outside [0, 1] (or NaN) has no focal weight ((1 - p_t)^gamma of a negative
+         * base): as NaN it makes the term and derivative NaN, counted as non-finite (the CPU too) */
+        if (!(t >= 0.f && t <= 1.f)) t = NAN;
         const float e = expf(-fabsf(x));
         const float inv = 1.f / (1.f + e);
         const float s = x >= 0.f ? inv : e * inv;
@@ -28,8 +31,9 @@ struct SigmoidFocal {
         float dd = mg * (s * (1.f - t) - s1 * t);         /* m^g (s - t) */
         if (gamma != 0.f && m != 0.f)
             dd -= gamma * pow_gamma(m, gamma - 1.f) * s * s1 * (2.f * t - 1.f) * ce;
-        d = at * dd;
-        return at * mg * ce;
+        /* an alpha factor of 0 (alpha 0 or 1 at a hard target) drops the element, NaN x included */
+        d = times_unless_zero(at, dd);
+        return times_unless_zero(at, mg * ce);
     }
 };
 }  // namespace

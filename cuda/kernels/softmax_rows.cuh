@@ -24,6 +24,8 @@
 #ifndef FLC_SOFTMAX_ROWS_CUH
 #define FLC_SOFTMAX_ROWS_CUH
 
+#include <type_traits>
+
 #include "common.cuh"
 #include "row_math.cuh"
 
@@ -134,7 +136,6 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
     const bool in_regs = len <= GT * E && !(a.cap > 0.f);
     const int nvalid = in_regs ? valid_slots<VEC, GT, E>(len, t) : 0;
     const bool leader = t == 0 && rank == 0;
-    const float Gf = grad_factor(a.ws);
     const float eps_c = (float)((double)a.eps / (double)C);
     const bool smooth_idx = KIND == CE_INDEX && a.eps != 0.f;
     double loss_acc = 0.0, nonfinite_acc = 0.0;
@@ -176,8 +177,12 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
         }
         const float sw = sample_weight(a.sw, a.sw_stride, row);
         if (isnan(sw)) counted = false;
-        if (!counted) {
+        /* a masked row's gradient, or a dropped one's: zeros, whatever the logits */
+        auto zero_gradient = [&] {
             if (gr) for (int j = t; j < len; j += GT) gr[j] = 0.f;
+        };
+        if (!counted) {
+            zero_gradient();
             if (leader && a.per_term) a.per_term[row] = 0.f;
             continue;
         }
@@ -188,7 +193,7 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
             zy = soft_cap(a.x[row * C + y], a.cap);
             if (a.cw) cwy = a.cw[y];
         }
-        const float G = Gf * (a.upstream ? a.upstream[row] : 1.f) * sw;
+        const float up = a.upstream ? a.upstream[row] : 1.f;
         const int yrel = (KIND != CE_DENSE && y >= lo && y < lo + len) ? (int)(y - lo) : -1;
         const float* cwc = a.cw ? a.cw + lo : nullptr;  /* this chunk's class weights */
 
@@ -259,7 +264,9 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
             ++synced;
         }
 #endif
-        const RowCoef k = row_coef<KIND>(a, r, zy, cwy, sw, G);
+        /* G = grad factor x upstream x sample weight, in double (row_coef); the factor is read
+         * here, not held in registers across the row */
+        const RowCoef k = row_coef<KIND>(a, r, zy, cwy, sw, grad_factor(a.ws) * (double)up * (double)sw);
         if (leader) {
             loss_acc += k.term;
             if (!isfinite(k.term)) nonfinite_acc += 1.0;
@@ -267,8 +274,34 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
         }
 
         /* ---- pass 2: gradient ---- */
-        if (gr) {
-            if (in_regs) {
+        /* A streamed chunk is read again from memory; so is a kept one whose factors are no
+         * normal floats (k.wide, rare: that loop scales each element back in double, and keeps
+         * the common loop lean). Each thread reads only the elements it writes, so in place too. */
+        auto stream_pass2 = [&](auto wide) {
+            const int step = VEC ? 4 * GT : GT;
+            for (int j0 = VEC ? 4 * t : t; j0 < len; j0 += step) {
+                float xx[4], gg[4];
+                int cnt = 1;
+                if (VEC) {
+                    const float4 q = *reinterpret_cast<const float4*>(xr + j0);
+                    xx[0] = q.x; xx[1] = q.y; xx[2] = q.z; xx[3] = q.w;
+                    cnt = 4;
+                } else {
+                    xx[0] = xr[j0];
+                }
+                for (int u = 0; u < cnt; ++u)
+                    gg[u] = grad_streamed<KIND, decltype(wide)::value>(k, soft_cap(xx[u], a.cap), a.cap, cwc, tr,
+                                                                       j0 + u, yrel, smooth_idx);
+                if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gg[0], gg[1], gg[2], gg[3]);
+                else gr[j0] = gg[0];
+            }
+        };
+        if (k.dropped) {
+            zero_gradient();
+        } else if (gr) {
+            if (k.wide) {
+                stream_pass2(std::true_type{});
+            } else if (in_regs) {
                 /* e was taken relative to the thread max m_t */
                 const float ps = mt == -INFINITY ? 0.f : k.pscale * expf(mt - k.M);
                 constexpr int W = VEC ? 4 : 1;
@@ -284,23 +317,7 @@ __device__ void softmax_rows(const RowArgs& a, RowShared<THREADS, THREADS / GT>&
                     else gr[j0] = gq[0];
                 }
             } else {
-                const int step = VEC ? 4 * GT : GT;
-                for (int j0 = VEC ? 4 * t : t; j0 < len; j0 += step) {
-                    float xx[4], gg[4];
-                    int cnt = 1;
-                    if (VEC) {
-                        const float4 q = *reinterpret_cast<const float4*>(xr + j0);
-                        xx[0] = q.x; xx[1] = q.y; xx[2] = q.z; xx[3] = q.w;
-                        cnt = 4;
-                    } else {
-                        xx[0] = xr[j0];
-                    }
-                    for (int u = 0; u < cnt; ++u)
-                        gg[u] = grad_streamed<KIND>(k, soft_cap(xx[u], a.cap), a.cap, cwc, tr, j0 + u, yrel,
-                                                    smooth_idx);
-                    if (VEC) *reinterpret_cast<float4*>(gr + j0) = make_float4(gg[0], gg[1], gg[2], gg[3]);
-                    else gr[j0] = gg[0];
-                }
+                stream_pass2(std::false_type{});
             }
         }
     }

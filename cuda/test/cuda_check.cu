@@ -557,6 +557,13 @@ void check_errors() {
         // a bad element weight in row 0, a bad sample weight in row 9: the sample weight first
         es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 9, INFINITY, [](Data& d) { d.ew[1] = -1.f; d.sw[9] = INFINITY; }});
     }
+    {  // issue 11: grad_scale / the weight sum overflows a double (the value: that sum)
+        Case k; k.loss = MSE; k.n = 2; k.c = 1; k.sw = true; k.scale = 1e300;
+        es.push_back({k, FLC_ERR_GRAD_SCALE, 0, 2.0 * (double)1e-40f, [](Data& d) { d.sw = {1e-40f, 1e-40f}; }});
+        k.loss = CE; k.c = 7; k.cw = true;
+        es.push_back({k, FLC_ERR_GRAD_SCALE, 0, 2.0 * (double)(1e-40f * 0.5f),  // sum of sw cw[y] (floats)
+                      [](Data& d) { d.sw = {1e-40f, 1e-40f}; d.cw.assign(7, 0.5f); }});
+    }
     for (auto& e : es) {
         for (const char* v : {"small", "warp", "block", "cluster"}) {
             if (!softmax(e.k.loss) && strcmp(v, "small") != 0) continue;
@@ -667,6 +674,18 @@ void check_launch_shapes() {
     d3.free_all();
 }
 
+// Each softmax case once per launch shape (the cluster one where the device runs it).
+std::vector<Case> on_every_variant(const std::vector<Case>& cs) {
+    std::vector<std::string> variants = {"small", "warp", "block"};
+    if (g_cluster_ok) variants.push_back("cluster");
+    std::vector<Case> out;
+    for (auto& k : cs) {
+        if (!softmax(k.loss)) { out.push_back(k); continue; }
+        for (auto& v : variants) { Case kv = k; kv.variant = v; out.push_back(kv); }
+    }
+    return out;
+}
+
 // The cases of issue 17's line-by-line read of the kernels, each fixed in row_math.cuh /
 // elementwise.cuh / the loss files and proven on the CPU by cuda_host_check; here on the device.
 std::vector<Case> issue_cases() {
@@ -775,14 +794,151 @@ std::vector<Case> issue_cases() {
         k.reduction = FLC_SUM;
         cs.push_back(k);
     }
-    std::vector<std::string> variants = {"small", "warp", "block"};
-    if (g_cluster_ok) variants.push_back("cluster");
-    std::vector<Case> out;
-    for (auto& k : cs) {
-        if (!softmax(k.loss)) { out.push_back(k); continue; }
-        for (auto& v : variants) { Case kv = k; kv.variant = v; out.push_back(kv); }
+    return on_every_variant(cs);
+}
+
+// Issue 11's cases (the contract as the CPU backends follow it), each proven on the CPU by
+// cuda_host_check (items 1-4 there); here on the device, against the CPU kernels.
+std::vector<Case> issue11_cases() {
+    std::vector<Case> cs;
+    const float nan = NAN, inf = INFINITY;
+    auto base = [](Loss l, long long n, long long c, const char* note) {
+        Case k;
+        k.loss = l; k.n = n; k.c = c; k.reduction = FLC_NONE; k.strict = true; k.note = note;
+        return k;
+    };
+    // 1. Dropped rows: class weight 0 at the label (no smoothing; with z-loss, weighted by it: none;
+    //    with a soft cap: streamed), alpha 0 at the label, a dense row of zero targets. NaN, +inf and
+    //    a -inf label logit there: term 0, not counted, gradient 0. Row 3 counts: a NaN row.
+    for (long long c : {5ll, 40ll, 2000ll, 20001ll}) {
+        for (int opt = 0; opt < 5; ++opt) {
+            const Loss l = opt < 3 ? CE : opt == 3 ? SOFTMAX_FOCAL : CE_DENSE;
+            Case k = base(l, 4, c, opt == 4 ? "issue 11 item 1: dense rows of zero targets"
+                                            : "issue 11 item 1: class weight / alpha 0 at the label");
+            k.cw = l != CE_DENSE;
+            k.zl = opt == 1 ? 1e-3f : 0.f;
+            k.cap = opt == 2 ? 20.f : 0.f;
+            k.gamma = 2;
+            k.edit = [c, l, nan, inf](Data& d) {
+                d.x[1] = nan;
+                d.x[c + 2] = inf;
+                d.x[2 * c] = -inf;
+                d.x[3 * c + 1] = nan;
+                if (!d.y.empty()) {
+                    d.y = {0, 0, 0, 1};
+                    d.cw[0] = 0.f;
+                    d.cw[1] = 1.f;
+                }
+                if (l == CE_DENSE) {
+                    for (long long j = 0; j < 2 * c; ++j) d.t[j] = 0.f;  // rows 0 and 1: no mass
+                    for (long long j = 2 * c; j < 3 * c; ++j) d.t[j] = j == 2 * c + 3 ? 1.f : 0.f;
+                }
+            };
+            cs.push_back(k);
+        }
     }
-    return out;
+    // Element-wise drops: a binary class weight of 0, a pos_weight of 0, sigmoid focal alpha_t = 0.
+    {
+        Case k = base(BCE, 2, 4, "issue 11 item 1: BCE, binary class weight 0 / pos_weight 0");
+        k.bcw = true;
+        k.posw = true;
+        k.edit = [nan, inf](Data& d) {
+            d.x = {nan, inf, -inf, 3, nan, nan, inf, -inf};
+            d.t = {0, 0, 0, 0, 1, 1, 1, 1};
+            d.bcw = {0, 2};
+            d.posw = {1, 0, 0, 2};
+        };
+        cs.push_back(k);
+        for (float alpha : {0.f, 1.f}) {
+            Case f = base(SIGMOID_FOCAL, 1, 4, "issue 11 item 1: sigmoid focal, alpha_t 0");
+            f.alpha = alpha;
+            f.gamma = 2;
+            const float drop_t = alpha == 0.f ? 1.f : 0.f;
+            f.edit = [nan, inf, drop_t](Data& d) {
+                d.x = {nan, inf, -inf, nan};
+                d.t = {drop_t, drop_t, drop_t, 1 - drop_t};
+            };
+            cs.push_back(f);
+        }
+    }
+    // 2. Sigmoid focal targets outside [0, 1] (or NaN): NaN term and gradient, counted.
+    for (float gamma : {0.f, 2.f, 1.5f}) {
+        Case f = base(SIGMOID_FOCAL, 2, 6, "issue 11 item 2: sigmoid focal targets outside [0, 1]");
+        f.gamma = gamma;
+        f.alpha = gamma == 0.f ? -1.f : 0.25f;
+        f.sw = true;
+        f.edit = [inf](Data& d) {
+            d.t = {-0.5f, 1.5f, NAN, inf, -inf, 1.0000001f, 0, 1, 0.3f, -0.f, 1e-30f, 0.999999f};
+            d.sw = {1, 0};
+        };
+        cs.push_back(f);
+    }
+    // 3. Weighted terms beyond float range: +inf in the loss, the per-term losses and the count.
+    for (Loss l : {CE, CE_DENSE, SOFTMAX_FOCAL}) {
+        for (int reduction : {FLC_NONE, FLC_SUM}) {
+            Case k = base(l, 3, 6, "issue 11 item 3: weighted terms beyond float range");
+            k.reduction = reduction;
+            k.sw = true;
+            k.edit = [l](Data& d) {
+                d.x.assign(18, 0.f);
+                for (int i = 0; i < 3; ++i) d.x[6 * i + 1] = 1e10f;
+                if (!d.y.empty()) d.y = {0, 0, 0};
+                if (l == CE_DENSE) {
+                    d.t.assign(18, 0.f);
+                    for (int i = 0; i < 3; ++i) d.t[6 * i] = 1;
+                }
+                d.sw = {1e30f, 3e28f, 1e29f};
+            };
+            cs.push_back(k);
+        }
+    }
+    {
+        Case m = base(MSE, 3, 2, "issue 11 item 3: MSE beyond float range");
+        m.sw = true;
+        m.edit = [](Data& d) {
+            d.x = {1e30f, 1e19f, 1e19f, 2, 1e30f, 3};
+            d.t = {-1e30f, 0, 0, 1, -1e30f, 1};
+            d.sw = {1, 10, 0};
+        };
+        cs.push_back(m);
+    }
+    // 4. Tiny weights with MEAN, a caller denominator of 1e-300, a factor whose products are subnormal.
+    for (Loss l : {MSE, BCE, SIGMOID_FOCAL, CE, CE_DENSE, SOFTMAX_FOCAL}) {
+        Case k = base(l, 3, softmax(l) ? 300 : 5, "issue 11 item 4: sample weights 1e-40, MEAN");
+        k.reduction = FLC_MEAN;
+        k.sw = true;
+        k.gamma = 2;
+        k.edit = [](Data& d) { d.sw = {1e-40f, 3e-40f, 2e-39f}; };
+        cs.push_back(k);
+        Case e = k;  // and element weights (the element-wise losses)
+        if (!softmax(l)) {
+            e.ew = true;
+            e.note = "issue 11 item 4: element weights ~1e-40, MEAN";
+            e.edit = [](Data& d) {
+                d.sw = {1, 1, 1};
+                for (size_t i = 0; i < d.ew.size(); ++i) d.ew[i] = (float)(1 + i % 3) * 1e-40f;
+            };
+            cs.push_back(e);
+        }
+        for (long long c : {1ll, 5ll}) {
+            Case h = base(l, 2, c, "issue 11 item 4: denominator 1e-300");
+            h.reduction = FLC_MEAN;
+            h.denominator = 1e-300;
+            h.gamma = 2;
+            h.strict = false;
+            if (l == MSE) h.edit = [](Data& d) { d.t = d.x; };  // x == t: a zero gradient, not NaN
+            cs.push_back(h);
+        }
+    }
+    {
+        Case w = base(CE, 2, 2000, "issue 11 item 4: G eps / C subnormal (smoothing 1e-3, scale 1e-33)");
+        w.reduction = FLC_SUM;
+        w.eps = 1e-3f;
+        w.scale = 1e-33;
+        w.strict = false;
+        cs.push_back(w);
+    }
+    return on_every_variant(cs);
 }
 
 std::vector<Case> check_cases(bool quick, bool small, bool sanitize, bool race) {
@@ -1092,8 +1248,9 @@ int main(int argc, char** argv) {
     if (sanitize || race) g_repeat = false;
     std::vector<Case> cs = check_cases(quick, small, sanitize, race);
     if (!race) {
-        const std::vector<Case> issue = issue_cases();
-        cs.insert(cs.begin(), issue.begin(), issue.end());  // the issue's cases first
+        const std::vector<Case> issue = issue_cases(), issue11 = issue11_cases();
+        cs.insert(cs.begin(), issue11.begin(), issue11.end());
+        cs.insert(cs.begin(), issue.begin(), issue.end());  // the issues' cases first
     }
     uint64_t s = seed;
     for (const auto& k : cs) check_case(k, s++, verbose);

@@ -2,6 +2,7 @@ package org.fusedloss;
 
 import java.util.Objects;
 import org.fusedloss.internal.BatchData;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.KernelSums;
 import org.fusedloss.internal.LossAccess;
@@ -222,8 +223,7 @@ public abstract sealed class Loss
     private static LossRequest withDenominator(LossRequest request, double denominator) {
         LossRequest r = request.withDenominator(denominator);
         if (Double.isInfinite(r.gradFactor())) {
-            throw new IllegalArgumentException("gradientScale / denominator = " + r.gradientScale() + " / "
-                    + denominator + " overflows a double");
+            throw Errors.gradFactorOverflow(r.gradientScale(), denominator);
         }
         return r;
     }
@@ -255,7 +255,7 @@ public abstract sealed class Loss
                 boolean inPlace = o == 6 && other == 0 && ranges[o].from() == ranges[other].from();
                 if (!inPlace) {
                     throw new IllegalArgumentException(spans[o].name() + " overlaps " + spans[other].name()
-                            + " in memory: an output (gradient, perTerm) may not share memory with another "
+                            + (spans[o].onDevice() ? " in device memory" : " in memory") + ": an output (gradient, perTerm) may not share memory with another "
                             + "argument; only the gradient may lie exactly over the predictions (in place)");
                 }
             }

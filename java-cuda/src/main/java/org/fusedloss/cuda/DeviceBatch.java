@@ -29,12 +29,14 @@ import org.fusedloss.internal.Span;
  *         .gradient(gradPtr).stream(stream).compute(ce);
  * }</pre>
  *
- * <p>Nothing is copied. Shapes and which inputs are present are checked before any launch; the
- * labels and weights, which cannot be read without a copy, are checked by the kernel in its own
- * pass, and a bad one throws the same {@link IllegalArgumentException} as on the CPU (the outputs
- * then hold unspecified values). The sizes cannot be checked: each buffer must hold what its shape
- * needs, as with any CUDA kernel. The call launches on the batch's stream (default: the default
- * stream) and returns after reading back the small result, which waits for that stream.
+ * <p>Nothing is copied. Shapes, which inputs are present, and whether an output (gradient,
+ * per-term losses) overlaps another argument in device memory (only the gradient exactly over the
+ * logits is allowed) are checked before any launch; the labels and weights, which cannot be read
+ * without a copy, are checked by the kernel in its own pass, and a bad one throws the same
+ * {@link IllegalArgumentException} as on the CPU (the outputs then hold unspecified values). The
+ * sizes cannot be checked: each buffer must hold what its shape needs, as with any CUDA kernel.
+ * The call launches on the batch's stream (default: the default stream) and returns after reading
+ * back the small result, which waits for that stream.
  * A batch is a small mutable description meant to be built for one call; it is not thread-safe.
  */
 public final class DeviceBatch {
@@ -43,7 +45,9 @@ public final class DeviceBatch {
     private CUstream stream;
 
     private DeviceBatch(long logits, int rows, int cols) {
-        this.data = new BatchData("DeviceBatch", Span.device("logits", logits), rows, cols);
+        Span.device("logits", logits);  // a 0 address is refused naming the parameter
+        // the loss's messages name it "predictions", as for a host Batch
+        this.data = new BatchData("DeviceBatch", Span.device("predictions", logits), rows, cols);
     }
 
     /**
@@ -311,7 +315,9 @@ public final class DeviceBatch {
      *
      * @param loss the configured loss
      * @return the reduced loss and what it was computed over
-     * @throws IllegalArgumentException for a bad shape, a missing input or a bad label or weight
+     * @throws IllegalArgumentException for a bad shape, a missing input, an output that overlaps another argument
+     *         in device memory, a gradient scale over the denominator that overflows a double, or a bad label or
+     *         weight
      * @throws IllegalStateException with the reason, where CUDA is not available
      */
     public LossResult compute(Loss loss) {

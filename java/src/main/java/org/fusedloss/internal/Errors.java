@@ -33,6 +33,12 @@ public final class Errors {
                 + ": binary class weights need hard 0/1 targets");
     }
 
+    /** A gradient factor gradientScale / denominator beyond the range of a double. */
+    public static IllegalArgumentException gradFactorOverflow(double gradientScale, double denominator) {
+        return new IllegalArgumentException("gradientScale / denominator = " + gradientScale + " / " + denominator
+                + " overflows a double");
+    }
+
     /** True for a sample or element weight the losses accept: >= 0 and finite, or NaN (missing). */
     public static boolean weightOk(float w) {
         return (w >= 0f && w < Float.POSITIVE_INFINITY) || Float.isNaN(w);

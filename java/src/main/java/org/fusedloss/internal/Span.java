@@ -157,7 +157,9 @@ public final class Span {
      */
     public Range range(long needed) {
         if (device != 0) {
-            return new Range(DEVICE, device, device + 4 * needed);
+            // 4 bytes per element (int32 labels too), saturated at the top of the (unsigned) address space
+            long bytes = needed > Long.MAX_VALUE / 4 ? Long.MAX_VALUE : 4 * needed;
+            return new Range(DEVICE, device, Long.compareUnsigned(device, -1L - bytes) > 0 ? -1L : device + bytes);
         }
         if (array != null) {
             return new Range(array, 4L * offset, 4L * (offset + needed));
@@ -169,11 +171,15 @@ public final class Span {
     /** What device ranges are compared with: another device range only. */
     private static final Object DEVICE = new Object();
 
-    /** A byte range [from, to) in a heap array, in host memory ({@code memory} null), or on the device. */
+    /**
+     * A byte range [from, to) in a heap array, in host memory ({@code memory} null), or on the
+     * device; addresses compare unsigned.
+     */
     public record Range(Object memory, long from, long to) {
         /** {@return true when both lie in the same memory and share a byte} */
         public boolean overlaps(Range other) {
-            return other != null && memory == other.memory && from < other.to && other.from < to;
+            return other != null && memory == other.memory && Long.compareUnsigned(from, other.to) < 0
+                    && Long.compareUnsigned(other.from, to) < 0;
         }
     }
 }

@@ -236,7 +236,7 @@ final class Gpu {
                 this.vectors.releaseAll(vectors);
             }
             if (r[KernelLauncher.R_ERROR_CODE] != 0) {
-                throw KernelLauncher.error(r, q.kind(), q.cols(), q.options().ignoreIndex());
+                throw KernelLauncher.error(r, q.kind(), q.cols(), q.options().ignoreIndex(), q.gradientScale());
             }
             return new LossResult(r[KernelLauncher.R_LOSS], r[KernelLauncher.R_DENOMINATOR],
                     r[KernelLauncher.R_WEIGHT_SUM], (long) r[KernelLauncher.R_COUNTED],
@@ -275,7 +275,7 @@ final class Gpu {
             try {
                 double[] res = execute(r, memory(v, vectors, span -> DeviceAddress.of(staged.get(span))), null);
                 if (res[KernelLauncher.R_ERROR_CODE] != 0) {
-                    throw KernelLauncher.error(res, r.kind(), r.cols(), r.options().ignoreIndex());
+                    throw KernelLauncher.error(res, r.kind(), r.cols(), r.options().ignoreIndex(), r.gradientScale());
                 }
                 // The stream was synchronized when the result came back: the outputs are final.
                 if (grad != null) {

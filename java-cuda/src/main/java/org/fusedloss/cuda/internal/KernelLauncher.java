@@ -78,6 +78,7 @@ final class KernelLauncher {
     static final int ERR_TARGET = 7;
     static final int ERR_LAUNCH = 8;
     static final int ERR_UNSUPPORTED = 9;
+    static final int ERR_GRAD_SCALE = 10;
 
     static final String ROWS_PREP = "flc_rows_prep";
     static final String ELEMS_PREP = "flc_elems_prep";
@@ -268,8 +269,12 @@ final class KernelLauncher {
     // ---------------------------------------------------------------------------------------------
     // Error word -> the exception the CPU side throws for the same input.
 
-    /** The exception for a nonzero {@code result[FLC_R_ERROR_CODE]}, worded as on the CPU side ({@link Errors}). */
-    static RuntimeException error(double[] r, LossKind kind, long cols, int ignoreIndex) {
+    /**
+     * The exception for a nonzero {@code result[FLC_R_ERROR_CODE]}, worded as on the CPU side
+     * ({@link Errors}; {@code gradientScale}: the loss's own, named by the message of a gradient
+     * factor that overflows a double).
+     */
+    static RuntimeException error(double[] r, LossKind kind, long cols, int ignoreIndex, double gradientScale) {
         int code = (int) r[R_ERROR_CODE];
         long index = (long) r[R_ERROR_INDEX];
         double value = r[R_ERROR_VALUE];
@@ -286,6 +291,8 @@ final class KernelLauncher {
                     + index + " blocks): the launch configuration does not match the kernels");
             case ERR_UNSUPPORTED -> new IllegalStateException("cuda: the cluster kernel ran on a device below "
                     + "compute capability 9.0");
+            // the host path's message, with the denominator the device summed
+            case ERR_GRAD_SCALE -> Errors.gradFactorOverflow(gradientScale, value);
             default -> new IllegalStateException("cuda: unknown error code " + code + " (index " + index
                     + ", value " + value + ")");
         };

@@ -201,6 +201,78 @@ class CudaBackendTest {
         assertEquals(0x5000L, addressOf(CudaBackend.pointer(0x5000)));
     }
 
+    /**
+     * Issue 11, item 5: an output that overlaps another argument in device memory is rejected
+     * naming both, as {@code Batch} does for host memory, before any driver call (so this runs
+     * without a GPU); exactly in place stays allowed. The addresses are made up: nothing is launched.
+     */
+    @Test
+    void deviceOutputsThatOverlapAnotherArgumentAreRejectedBeforeAnyDriverCall() {
+        CrossEntropy ce = CrossEntropy.builder().build();
+        CrossEntropy none = CrossEntropy.builder().reduction(Reduction.NONE).build();
+        MeanSquaredError mse = MeanSquaredError.builder().reduction(Reduction.NONE).build();
+        long x = 0x10000;  // 3 x 4 floats: [0x10000, 0x10030)
+        // the gradient over the logits shifted by one float, and ending inside them
+        assertMessage("gradient overlaps predictions in device memory",
+                () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000).gradient(x + 4)));
+        assertMessage("gradient overlaps predictions", () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(x - 44)));
+        // over the labels (3 int32: [0x20000, 0x2000c)), its last byte only; over strided sample weights
+        assertMessage("gradient overlaps labels", () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(0x20000 + 11)));
+        assertMessage("gradient overlaps sampleWeights", () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .sampleWeights(0x30000, 8).gradient(0x30000 + 4 * 16)));
+        // per-term losses over the upstream gradient, over the gradient, over the targets
+        assertMessage("perTerm overlaps upstream", () -> onDevice(none, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(0x40000).upstream(0x50000).perTerm(0x50008)));
+        assertMessage("gradient overlaps perTerm", () -> onDevice(none, DeviceBatch.of(x, 3, 4).labels(0x20000)
+                .gradient(0x40000).perTerm(0x40000 + 44)));
+        assertMessage("perTerm overlaps targets", () -> onDevice(mse, DeviceBatch.of(x, 3, 4).targets(0x20000)
+                .gradient(0x40000).perTerm(0x20000 + 20)));
+        assertMessage("gradient overlaps elementWeights", () -> onDevice(mse, DeviceBatch.of(x, 3, 4)
+                .targets(0x20000).elementWeights(CudaBackend.pointer(0x30000).withByteOffset(8)).gradient(0x30000)));
+        // the same through CUdeviceptr objects (native pointer plus byte offset)
+        CUdeviceptr logits = CudaBackend.pointer(x);
+        assertMessage("gradient overlaps predictions", () -> onDevice(ce, DeviceBatch.of(logits, 3, 4)
+                .labels(0x20000).gradient(logits.withByteOffset(12))));
+        // an unallocated pointer is NULL, which the kernels read as "absent": rejected
+        assertMessage("gradient: the device address is 0", () -> DeviceBatch.of(logits, 3, 4).gradient(new CUdeviceptr()));
+
+        // Allowed: exactly in place, inputs sharing memory, a gradient buffer the loss does not write,
+        // buffers that touch without overlapping. Without a GPU these get as far as "not available".
+        if (!available) {
+            CrossEntropy noGradient = CrossEntropy.builder().computeGradient(false).build();
+            for (Runnable allowed : List.<Runnable>of(
+                    () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(0x20000).gradient(x)),
+                    () -> onDevice(mse, DeviceBatch.of(x, 3, 4).targets(x).elementWeights(x).upstream(x)
+                            .gradient(0x40000).perTerm(0x40000 + 48)),
+                    () -> onDevice(noGradient, DeviceBatch.of(x, 3, 4).labels(0x20000).gradient(x + 4)),
+                    () -> onDevice(ce, DeviceBatch.of(x, 3, 4).labels(x + 48).gradient(x + 48 + 12)))) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, allowed::run);
+                assertTrue(e.getMessage().contains(reason), e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * Issue 11, item 4: a caller denominator with which gradientScale / denominator overflows a
+     * double is rejected as on the host path, with its message, before any driver call.
+     */
+    @Test
+    void aGradientScaleThatOverflowsOverTheCallersDenominatorIsRejected() {
+        CrossEntropy huge = CrossEntropy.builder().gradientScale(1e300).build();
+        String host = assertThrows(IllegalArgumentException.class, () -> huge.compute(Batch.of(new float[12], 3, 4)
+                .labels(new int[3]).gradient(new float[12]).denominator(1e-300), Backends.java())).getMessage();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> onDevice(huge,
+                DeviceBatch.of(0x10000, 3, 4).labels(0x20000).gradient(0x30000).denominator(1e-300)));
+        assertEquals(host, e.getMessage());
+        // a denominator of 0 is not an overflow: loss and gradient 0 (without a GPU: "not available")
+        if (!available) {
+            assertThrows(IllegalStateException.class, () -> onDevice(huge, DeviceBatch.of(0x10000, 3, 4)
+                    .labels(0x20000).gradient(0x30000).denominator(0)));
+        }
+    }
+
     private static void assertMessage(String expected, org.junit.jupiter.api.function.Executable call) {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         assertTrue(e.getMessage().contains(expected), "expected \"" + expected + "\" in: " + e.getMessage());
@@ -530,6 +602,185 @@ class CudaBackendTest {
                         .gradient(dg).compute(bce));
     }
 
+    /**
+     * Issue 11 on the GPU, through both paths, against the reference: dropped rows and elements
+     * (term 0, not counted, gradient 0 with NaN / inf predictions), sigmoid focal targets outside
+     * [0, 1] (NaN, counted), weighted terms beyond float range (+inf), weights of 1e-40 with MEAN,
+     * a caller denominator of 1e-300, and a gradient scale that overflows over the weight sum the
+     * device computes (the host path's exception). cuda_host_check proves the same arithmetic on
+     * the CPU.
+     */
+    @Test
+    void issue11ContractOnTheDevice() {
+        assumeGpu();
+        for (Issue11Case k : issue11Cases()) {
+            Outputs ref = k.data().runHost(k.loss(), Backends.java());
+            assertSameWithNonFinite(k.name() + ", host path", ref, k.data().runHost(k.loss(), Backends.cuda()));
+            assertSameWithNonFinite(k.name() + ", device path", ref, k.data().runDevice(k.loss(), this, false));
+            freeDeviceMemory();
+        }
+        // weights of 1e-40 with MEAN: the gradient of the unweighted mean, [1, 2] (issue 11, item 3)
+        Data tiny = Data.of(Family.MSE, 2, 1, new float[] {1, 2}, null, new float[] {0, 0}, new float[] {1e-40f, 1e-40f});
+        float[] g = tiny.runDevice(MeanSquaredError.builder().build(), this, false).gradient();
+        assertEquals(1f, g[0], 1e-6f);
+        assertEquals(2f, g[1], 2e-6f);
+        // gradientScale / (the weight sum the device computes) overflows a double: the host path's exception
+        MeanSquaredError huge = MeanSquaredError.builder().gradientScale(1e300).build();
+        sameException("a gradient scale of 1e300 over weights of 1e-40",
+                () -> tiny.runHost(huge, Backends.java()), () -> tiny.runDevice(huge, this, false));
+    }
+
+    record Issue11Case(String name, Data data, Loss loss) {
+    }
+
+    static List<Issue11Case> issue11Cases() {
+        List<Issue11Case> cases = new ArrayList<>();
+        float nan = Float.NaN;
+        float inf = Float.POSITIVE_INFINITY;
+        Random rnd = new Random(11);
+        for (int c : new int[] {5, 40, 2000, 20001}) {
+            // rows 0-2 dropped (class weight / alpha 0 at the label): a NaN, a +inf, a -inf label logit
+            float[] x = new float[4 * c];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) rnd.nextGaussian();
+            }
+            x[1] = nan;
+            x[c + 2] = inf;
+            x[2 * c] = Float.NEGATIVE_INFINITY;
+            int[] y = {0, 0, 0, 1};
+            float[] cw = positive(c, 17);
+            cw[0] = 0;
+            Data rows = Data.of(Family.CE_LABELS, 4, c, x, y, null, null);
+            String at = " (C = " + c + ")";
+            cases.add(new Issue11Case("dropped rows, class weight 0" + at, rows,
+                    CrossEntropy.builder().classWeights(cw).reduction(Reduction.NONE).build()));
+            cases.add(new Issue11Case("dropped rows, class weight 0, z-loss" + at, rows,
+                    CrossEntropy.builder().classWeights(cw).zLoss(1e-3).build()));
+            cases.add(new Issue11Case("dropped rows, class weight 0, soft cap" + at, rows,
+                    CrossEntropy.builder().classWeights(cw).softCap(20).reduction(Reduction.SUM).build()));
+            cases.add(new Issue11Case("dropped rows, alpha 0" + at, Data.of(Family.SOFTMAX_FOCAL, 4, c, x, y, null, null),
+                    SoftmaxFocal.builder().alpha(cw).reduction(Reduction.NONE).build()));
+            float[] t = new float[4 * c];  // rows 0 and 1 without target mass
+            t[2 * c + 3] = 1;
+            t[3 * c + 1] = 1;
+            cases.add(new Issue11Case("dropped rows, dense targets of 0" + at, Data.of(Family.CE_DENSE, 4, c, x, null, t,
+                    null), CrossEntropy.builder().reduction(Reduction.NONE).build()));
+        }
+        float[] xb = {nan, inf, Float.NEGATIVE_INFINITY, 3, nan, nan, inf, Float.NEGATIVE_INFINITY};
+        float[] tb = {0, 0, 0, 0, 1, 1, 1, 1};
+        cases.add(new Issue11Case("BCE, binary class weight 0", Data.of(Family.BCE_HARD, 2, 4, xb, null, tb, null),
+                BinaryCrossEntropy.builder().binaryClassWeights(0, 2).reduction(Reduction.NONE).build()));
+        cases.add(new Issue11Case("BCE, pos_weight 0", Data.of(Family.BCE, 2, 4, xb, null, tb, null),
+                BinaryCrossEntropy.builder().posWeight(new float[] {1, 0, 0, 2}).reduction(Reduction.NONE).build()));
+        // (infinite x only where dropped: the gradient of an infinite focal term is NaN on the
+        // kernels, a one-sided limit in the reference; the contract leaves it open)
+        cases.add(new Issue11Case("sigmoid focal, alpha 0 at t = 1", Data.of(Family.SIGMOID_FOCAL, 2, 4,
+                new float[] {nan, 2, -1, 3, nan, nan, inf, Float.NEGATIVE_INFINITY}, null, tb, null),
+                SigmoidFocal.builder().alpha(0).reduction(Reduction.NONE).build()));
+        cases.add(new Issue11Case("sigmoid focal, alpha 1 at t = 0", Data.of(Family.SIGMOID_FOCAL, 2, 4,
+                new float[] {nan, inf, Float.NEGATIVE_INFINITY, 3, nan, -2, 1, 0.5f}, null, tb, null),
+                SigmoidFocal.builder().alpha(1).gamma(1.5).reduction(Reduction.NONE).build()));
+        float[] xs = {0.5f, -1, 2, 0, 3, -2, 0.5f, -1, 2, 0, 3, -2};
+        float[] outside = {-0.5f, 1.5f, nan, inf, Float.NEGATIVE_INFINITY, 1.0000001f, 0, 1, 0.3f, -0f, 1e-30f, 0.999999f};
+        for (double gamma : new double[] {0, 2, 1.5}) {
+            cases.add(new Issue11Case("sigmoid focal targets outside [0, 1], gamma " + gamma,
+                    Data.of(Family.SIGMOID_FOCAL, 2, 6, xs, null, outside, new float[] {1, 0}),
+                    SigmoidFocal.builder().gamma(gamma).reduction(Reduction.NONE).build()));
+        }
+        // weighted terms beyond float range: 1e40 and 1e39 are +inf, 3e38 is a float
+        float[] xw = new float[18];
+        int[] yw = {0, 0, 0};
+        float[] tw = new float[18];
+        for (int i = 0; i < 3; i++) {
+            xw[6 * i + 1] = 1e10f;
+            tw[6 * i] = 1;
+        }
+        float[] big = {1e30f, 3e28f, 1e29f};
+        for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.SUM}) {
+            cases.add(new Issue11Case("CE, terms beyond float range, " + r, Data.of(Family.CE_LABELS, 3, 6, xw, yw,
+                    null, big), CrossEntropy.builder().reduction(r).build()));
+            cases.add(new Issue11Case("dense CE, terms beyond float range, " + r, Data.of(Family.CE_DENSE, 3, 6, xw,
+                    null, tw, big), CrossEntropy.builder().reduction(r).build()));
+            cases.add(new Issue11Case("softmax focal, terms beyond float range, " + r, Data.of(Family.SOFTMAX_FOCAL, 3,
+                    6, xw, yw, null, big), SoftmaxFocal.builder().gamma(0).reduction(r).build()));
+        }
+        cases.add(new Issue11Case("MSE beyond float range", Data.of(Family.MSE, 3, 2,
+                new float[] {1e30f, 1e19f, 1e19f, 2, 1e30f, 3}, null, new float[] {-1e30f, 0, 0, 1, -1e30f, 1},
+                new float[] {1, 10, 0}), MeanSquaredError.builder().reduction(Reduction.NONE).build()));
+        // sample weights of ~1e-40 with MEAN; a caller denominator of 1e-300
+        float[] tinyWeights = {1e-40f, 3e-40f, 2e-39f};
+        for (Family f : Family.values()) {
+            boolean rows = f == Family.CE_LABELS || f == Family.CE_DENSE || f == Family.SOFTMAX_FOCAL;
+            int c = rows ? 300 : 5;
+            Data d = Data.random(f, 3, c, rnd);
+            if (d.labels != null) {
+                d.labels = new int[] {1, 2, 3};
+            }
+            d.sampleWeights = tinyWeights;
+            d.stride = 1;
+            d.elementWeights = null;
+            d.upstream = null;
+            Loss loss = configs().stream().filter(k -> k.family() == f).findFirst().orElseThrow().build()
+                    .apply(Reduction.MEAN, c);
+            cases.add(new Issue11Case(f + ", sample weights ~1e-40, MEAN", d, loss));
+            Data h = Data.random(f, 2, rows ? 5 : 3, rnd);
+            if (h.labels != null) {
+                h.labels = new int[] {0, 4};
+            }
+            if (f == Family.MSE) {
+                h.targets = h.logits.clone();  // x == t: a zero gradient, not inf x 0 = NaN
+            }
+            h.elementWeights = null;
+            h.upstream = null;
+            h.callerDenominator = 1e-300;
+            cases.add(new Issue11Case(f + ", denominator 1e-300", h, configs().stream().filter(k -> k.family() == f)
+                    .findFirst().orElseThrow().build().apply(Reduction.MEAN, rows ? 5 : 3)));
+        }
+        return cases;
+    }
+
+    /**
+     * As {@link #assertMatches} where everything is finite; a non-finite per-term loss, gradient
+     * element or loss must be the same non-finite value (NaN as NaN, inf with its sign).
+     */
+    static void assertSameWithNonFinite(String where, Outputs ref, Outputs got) {
+        assertEquals(ref.result().nonFinite(), got.result().nonFinite(), where + ": nonFinite");
+        assertEquals(ref.result().counted(), got.result().counted(), where + ": counted");
+        assertEquals(ref.result().masked(), got.result().masked(), where + ": masked");
+        assertSameValue(where + ": loss", ref.result().loss(), got.result().loss());
+        assertSameValue(where + ": denominator", ref.result().denominator(), got.result().denominator());
+        if (ref.perTerm() != null) {
+            for (int i = 0; i < ref.perTerm().length; i++) {
+                assertSameValue(where + ": perTerm[" + i + "]", ref.perTerm()[i], got.perTerm()[i]);
+            }
+        }
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < ref.gradient().length; i++) {
+            float e = ref.gradient()[i];
+            float a = got.gradient()[i];
+            if (!Float.isFinite(e) || !Float.isFinite(a)) {
+                assertTrue(Float.compare(e, a) == 0 || (Float.isNaN(e) && Float.isNaN(a)),
+                        where + ": gradient[" + i + "] = " + a + ", reference " + e);
+                continue;
+            }
+            diff += ((double) a - e) * ((double) a - e);
+            norm += (double) e * e;
+        }
+        assertTrue(Math.sqrt(diff) <= TOLERANCE * Math.sqrt(norm) + 1e-30,
+                where + ": ||g - g_ref|| / ||g_ref|| = " + Math.sqrt(diff / norm));
+    }
+
+    private static void assertSameValue(String what, double expected, double actual) {
+        if (!Double.isFinite(expected) || !Double.isFinite(actual)) {
+            assertTrue(Double.compare(expected, actual) == 0 || (Double.isNaN(expected) && Double.isNaN(actual)),
+                    what + ": expected " + expected + " but was " + actual);
+            return;
+        }
+        assertTrue(Math.abs(expected - actual) <= TOLERANCE * Math.abs(expected) + 1e-30 * (1 + Math.abs(expected)),
+                what + ": expected " + expected + " but was " + actual);
+    }
+
     private static void sameException(String what, org.junit.jupiter.api.function.Executable host,
                                       org.junit.jupiter.api.function.Executable device) {
         String expected = assertThrows(IllegalArgumentException.class, host, what + ": host").getMessage();
@@ -606,11 +857,23 @@ class CudaBackendTest {
         int stride = 1;
         float[] elementWeights;
         float[] upstream;
+        double callerDenominator = -1;  // MEAN / BATCH_MEAN: the caller's denominator where >= 0
 
         private Data(Family family, int n, int c) {
             this.family = family;
             this.n = n;
             this.c = c;
+        }
+
+        /** Given data (null: absent); no element weights or upstream. */
+        static Data of(Family family, int n, int c, float[] logits, int[] labels, float[] targets,
+                       float[] sampleWeights) {
+            Data d = new Data(family, n, c);
+            d.logits = logits;
+            d.labels = labels;
+            d.targets = targets;
+            d.sampleWeights = sampleWeights;
+            return d;
         }
 
         /** Random data; the optional inputs (sample weights with stride 1 or 2, element weights, upstream) at random. */
@@ -751,11 +1014,14 @@ class CudaBackendTest {
                     b.upstream(upstream);
                 }
             }
+            if (callerDenominator >= 0) {
+                b.denominator(callerDenominator);
+            }
             return new Outputs(loss.compute(b, on), grad, perTerm);
         }
 
         Outputs runDevice(Loss loss, CudaBackendTest t, boolean inPlace) {
-            return runDevice(loss, t, inPlace, null, -1);
+            return runDevice(loss, t, inPlace, null, callerDenominator);
         }
 
         /** Through {@link DeviceBatch#compute(Loss)} on device copies of the inputs. */

@@ -373,14 +373,27 @@ class KernelTableTest {
                 () -> bce.compute(Batch.of(logits, 4, 10).targets(t), Backends.java())).getMessage();
         assertEquals(cpu, kernelMessage(KernelLauncher.ERR_TARGET, 9, 0.5, LossKind.BINARY_CROSS_ENTROPY, 10, -100));
 
-        assertTrue(KernelLauncher.error(result(KernelLauncher.ERR_UNSUPPORTED, 0, 0), LossKind.CROSS_ENTROPY, 10, -100)
+        // issue 11: gradientScale / denominator beyond a double, the denominator summed on the device
+        float[] tiny = {1e-40f, 1e-40f, 1e-40f, 1e-40f};
+        MeanSquaredError huge = MeanSquaredError.builder().gradientScale(1e300).build();
+        cpu = assertThrows(IllegalArgumentException.class, () -> huge.compute(Batch.of(logits, 4, 10)
+                .targets(new float[40]).sampleWeights(tiny).gradient(new float[40]), Backends.java())).getMessage();
+        assertEquals(cpu, kernelMessage(KernelLauncher.ERR_GRAD_SCALE, 0, 10 * 4 * (double) 1e-40f,
+                LossKind.MEAN_SQUARED_ERROR, 10, -100, 1e300));
+
+        assertTrue(KernelLauncher.error(result(KernelLauncher.ERR_UNSUPPORTED, 0, 0), LossKind.CROSS_ENTROPY, 10, -100, 1.0)
                 instanceof IllegalStateException);
-        assertTrue(KernelLauncher.error(result(KernelLauncher.ERR_LAUNCH, 5000, 0), LossKind.CROSS_ENTROPY, 10, -100)
+        assertTrue(KernelLauncher.error(result(KernelLauncher.ERR_LAUNCH, 5000, 0), LossKind.CROSS_ENTROPY, 10, -100, 1.0)
                 instanceof IllegalStateException);
     }
 
     private static String kernelMessage(int code, long index, double value, LossKind kind, long cols, int ignore) {
-        RuntimeException e = KernelLauncher.error(result(code, index, value), kind, cols, ignore);
+        return kernelMessage(code, index, value, kind, cols, ignore, 1.0);
+    }
+
+    private static String kernelMessage(int code, long index, double value, LossKind kind, long cols, int ignore,
+                                        double gradientScale) {
+        RuntimeException e = KernelLauncher.error(result(code, index, value), kind, cols, ignore, gradientScale);
         assertTrue(e instanceof IllegalArgumentException, e.toString());
         return e.getMessage();
     }
