@@ -45,7 +45,7 @@ struct Header {
     unsigned long long err_inv;  /* ~((code << 56) | index) of the first error; 0 = none */
     unsigned int prep_done;      /* blocks of the prep launch that finished */
     unsigned int main_done;      /* blocks of the main launch that finished */
-    double grad_factor;          /* grad_scale, or grad_scale / denominator (0 if that overflows) */
+    double grad_factor;          /* gradient_scale / denominator (0 if that overflows) */
     double denominator;          /* denominator used for the reduced loss */
     double weight_sum;           /* sum of the effective weights of the counted terms */
     double counted;
@@ -153,7 +153,7 @@ __device__ inline double sum_partials(const double* p, int count, int stride, in
 /* All blocks of a prep kernel end here with their local sums. The last block combines the
  * partials and stores the gradient factor for the main launch. */
 __device__ inline void prep_finish(void* ws, double wsum, double counted, double masked,
-                                   int reduction, double grad_scale, double denominator) {
+                                   int reduction, double gradient_scale, double denominator) {
     __shared__ double sh[32];
     Header* h = header(ws);
     double* parts = prep_partials(ws);
@@ -172,7 +172,7 @@ __device__ inline void prep_finish(void* ws, double wsum, double counted, double
     masked = sum_partials(parts, nb, 4, 2, sh);
     if (threadIdx.x == 0) {
         double den, factor;
-        if (!grad_factor_of(reduction, grad_scale, denominator, wsum, counted, den, factor)) {
+        if (!grad_factor_of(reduction, gradient_scale, denominator, wsum, counted, den, factor)) {
             record_error(h, FLC_ERR_GRAD_SCALE, 0);  /* the value: the denominator (main_finish) */
             factor = 0.0;
         }

@@ -54,8 +54,9 @@ FLC_HD double as_float_term(double t) { return fabs(t) > (double)FLT_MAX ? copys
 /* ---- the element-wise losses: an element's weighted term and gradient (elementwise.cuh) ---- */
 
 /* Whether a row's gradient factor (grad factor x sample weight, double) meets an element's
- * factors in double: outside [2^-64, 2^64] (native/kernels/elementwise.h). Within, its float products
- * with upstream and element weight stay normal while those lie in [2^-60, 2^60] (SEMANTICS.md). */
+ * factors in double: outside [2^-64, 2^64] (native/kernels/elementwise.h). Within, its float
+ * products with upstream and element weight stay normal while those lie in [2^-60, 2^60]
+ * (SEMANTICS.md). */
 FLC_HD bool wide_row_scale(double row_scale) {
     const double a = fabs(row_scale);
     return !(row_scale == 0.0 || (a >= 0x1p-64 && a <= 0x1p64));
@@ -82,18 +83,18 @@ FLC_HD float elem_term_grad(const Loss& L, float x, float t, long long col, floa
 
 /* ---- the reduction's gradient factor (prep.cu) -------------------------------------------- */
 
-/* The denominator of the reduced loss and the factor of every gradient: grad_scale, or
- * grad_scale / denominator for the means (the caller's denominator when >= 0, else the weight
- * sum or the count; 0 when it is 0: every term masked). Returns false where that quotient
- * overflows a double (a huge scale over a tiny weight sum), which the call reports as an error,
- * as the host path rejects it (Loss.compute). */
-FLC_HD bool grad_factor_of(int reduction, double grad_scale, double denominator, double weight_sum,
+/* The denominator of the reduced loss and the factor of every gradient: gradient_scale /
+ * denominator, the denominator 1 for NONE and SUM, for the means the caller's when >= 0, else the
+ * weight sum or the count (factor 0 when it is 0: every term masked). Returns false where that
+ * quotient overflows a double (a huge scale over a tiny weight sum), which the call reports as an
+ * error, as the host path rejects it (Loss, Errors.gradFactorOverflow). */
+FLC_HD bool grad_factor_of(int reduction, double gradient_scale, double denominator, double weight_sum,
                            double counted, double& den, double& factor) {
     den = 1.0;
-    factor = grad_scale;
+    factor = gradient_scale;
     if (reduction == FLC_MEAN || reduction == FLC_BATCH_MEAN) {
         den = denominator >= 0.0 ? denominator : (reduction == FLC_MEAN ? weight_sum : counted);
-        factor = den != 0.0 ? grad_scale / den : 0.0;
+        factor = den != 0.0 ? gradient_scale / den : 0.0;
     }
     return !isinf(factor);
 }

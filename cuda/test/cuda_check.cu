@@ -557,7 +557,7 @@ void check_errors() {
         // a bad element weight in row 0, a bad sample weight in row 9: the sample weight first
         es.push_back({k, FLC_ERR_SAMPLE_WEIGHT, 9, INFINITY, [](Data& d) { d.ew[1] = -1.f; d.sw[9] = INFINITY; }});
     }
-    {  // issue 11: grad_scale / the weight sum overflows a double (the value: that sum)
+    {  // issue 11: gradient_scale / the weight sum overflows a double (the value: that sum)
         Case k; k.loss = MSE; k.n = 2; k.c = 1; k.sw = true; k.scale = 1e300;
         es.push_back({k, FLC_ERR_GRAD_SCALE, 0, 2.0 * (double)1e-40f, [](Data& d) { d.sw = {1e-40f, 1e-40f}; }});
         k.loss = CE; k.c = 7; k.cw = true;

@@ -1134,7 +1134,7 @@ void tiny_weights_and_huge_factors() {
     s.scale = 1e-33;
     s.name = "item 4: CE, smoothing 1e-3 / 2000 classes, gradient factor 1e-33";
     check_rows(s);
-    // The factor itself: grad_scale / denominator overflowing a double is refused (prep reports it).
+    // The factor itself: gradient_scale / denominator overflowing a double is refused (prep reports it).
     double den, factor;
     const struct {
         int reduction;
