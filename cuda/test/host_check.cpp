@@ -258,8 +258,25 @@ void run_gpu_emulation(const Rows& p, int variant, std::vector<float>& per_term,
     }
 }
 
-// One row of an element-wise loss on the CPU kernels (fusedloss.h): q has the loss and its options;
-// SUM with gradient scale 1, so the gradient factor is 1. res[0] = the loss sum, res[1] = non-finite.
+// A call of the CPU kernels (fusedloss.h) as SUM with gradient scale `scale`: SUM divides by 1, so
+// the gradient factor is the scale. res[0] = the loss sum, res[1] = non-finite terms; a failed
+// call ends the check, naming the problem.
+void cpu_sum(fl_request& q, double scale, const char* name, double* res) {
+    q.reduction = FL_SUM;
+    q.gradient_scale = scale;
+    q.denominator = 1.0;
+    double r[FL_RESULT_DOUBLES];
+    const int rc = fl_compute(&q, r);
+    if (rc != 0) {
+        fprintf(stderr, "CPU kernel failed (%d: %s) on %s\n", rc, fl_last_error(), name);
+        exit(2);
+    }
+    res[0] = r[FL_R_LOSS_SUM];
+    res[1] = r[FL_R_NONFINITE];
+}
+
+// One row of an element-wise loss on the CPU kernels: q has the loss and its options; gradient
+// factor 1. res[0] = the loss sum, res[1] = non-finite.
 void cpu_elementwise(fl_request q, long long k, const float* x, const float* t, float* g, float* pt, double* res) {
     q.rows = 1;
     q.cols = k;
@@ -267,16 +284,7 @@ void cpu_elementwise(fl_request q, long long k, const float* x, const float* t, 
     q.targets = t;
     q.gradient = g;
     q.per_term = pt;
-    q.reduction = FL_SUM;
-    q.gradient_scale = 1.0;
-    q.denominator = 1.0;
-    double r[FL_RESULT_DOUBLES];
-    if (fl_compute(&q, r) != 0) {
-        fprintf(stderr, "CPU kernel failed: %s\n", fl_last_error());
-        exit(2);
-    }
-    res[0] = r[FL_R_LOSS_SUM];
-    res[1] = r[FL_R_NONFINITE];
+    cpu_sum(q, 1.0, "one row", res);
 }
 
 void run_cpu(const Rows& p, std::vector<float>& per_term, std::vector<float>& grad, double* res) {
@@ -295,21 +303,11 @@ void run_cpu(const Rows& p, std::vector<float>& per_term, std::vector<float>& gr
     q.upstream = ptr(p.up);
     q.gradient = grad.data();
     q.per_term = per_term.data();
-    q.reduction = FL_SUM;
-    q.gradient_scale = p.scale;  // SUM divides by 1: the gradient factor is the scale
-    q.denominator = 1.0;
     if (p.loss == FOCAL_T)
         q.options.softmax_focal = {ptr(p.cw), p.gamma};
     else
         q.options.cross_entropy = {ptr(p.cw), p.eps, p.zl, p.cap};
-    double r[FL_RESULT_DOUBLES];
-    const int rc = fl_compute(&q, r);
-    res[0] = r[FL_R_LOSS_SUM];
-    res[1] = r[FL_R_NONFINITE];
-    if (rc != 0) {
-        fprintf(stderr, "CPU kernel failed (%d: %s) on %s\n", rc, fl_last_error(), p.name.c_str());
-        exit(2);
-    }
+    cpu_sum(q, p.scale, p.name.c_str(), res);
 }
 
 bool same_nonfinite(double a, double b) { return (isnan(a) && isnan(b)) || (isinf(a) && a == b); }
@@ -774,17 +772,7 @@ void run_cpu_elems(const Elems& p, std::vector<float>& term, std::vector<float>&
     q.upstream = ptr(p.up);
     q.gradient = grad.data();
     q.per_term = term.data();
-    q.reduction = FL_SUM;
-    q.gradient_scale = p.scale;  // SUM divides by 1: the gradient factor is the scale
-    q.denominator = 1.0;
-    double r[FL_RESULT_DOUBLES];
-    const int rc = fl_compute(&q, r);
-    res[0] = r[FL_R_LOSS_SUM];
-    res[1] = r[FL_R_NONFINITE];
-    if (rc != 0) {
-        fprintf(stderr, "CPU kernel failed (%d: %s) on %s\n", rc, fl_last_error(), p.name.c_str());
-        exit(2);
-    }
+    cpu_sum(q, p.scale, p.name.c_str(), res);
 }
 
 // The element-wise engine against the CPU kernels: the sums, the count of non-finite terms, each
