@@ -6,7 +6,7 @@
 //   ab_native LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S] [--only TEXT]
 // (--only: the cases whose "name NxC" contains TEXT, e.g. "ce_weighted 256x32000")
 //
-// Each library is a shared object made from libfusedloss.a (the C ABI of native/fusedloss.h),
+// Each library is a shared object made from libfusedloss.a (the C ABI of native/include/fusedloss.h),
 // loaded with RTLD_LOCAL, so the two keep their own kernels, thread pools and settings.
 #include <dlfcn.h>
 #include <math.h>
@@ -20,21 +20,14 @@
 #include <string>
 #include <vector>
 
+#include "fusedloss.h"
+
 namespace {
 
-// The part of fusedloss.h's ABI this harness calls.
+// The part of fusedloss.h's ABI this harness calls (fl_compute: main since the request ABI of issue 16).
 struct Library {
     const char* path;
-    int (*cross_entropy)(int64_t, int64_t, const float*, const int32_t*, const float*, int32_t, const float*,
-                         const float*, int64_t, float, float, float, const float*, double, float*, float*, double*);
-    int (*softmax_focal)(int64_t, int64_t, const float*, const int32_t*, int32_t, const float*, float,
-                         const float*, int64_t, const float*, double, float*, float*, double*);
-    int (*binary_cross_entropy)(int64_t, int64_t, const float*, const float*, const float*, const float*,
-                                const float*, int64_t, const float*, const float*, double, float*, float*, double*);
-    int (*mean_squared_error)(int64_t, int64_t, const float*, const float*, const float*, int64_t, const float*,
-                              const float*, double, float*, float*, double*);
-    int (*sigmoid_focal)(int64_t, int64_t, const float*, const float*, float, float, const float*, int64_t,
-                         const float*, const float*, double, float*, float*, double*);
+    int (*compute)(const fl_request*, double*);
     int (*set_isa)(const char*);
     int (*isa_supported)(const char*);
     int (*set_threads)(int);
@@ -55,11 +48,7 @@ struct Library {
             fprintf(stderr, "%s\n", dlerror());
             exit(2);
         }
-        bind(h, cross_entropy, "fl_cross_entropy");
-        bind(h, softmax_focal, "fl_softmax_focal");
-        bind(h, binary_cross_entropy, "fl_binary_cross_entropy");
-        bind(h, mean_squared_error, "fl_mean_squared_error");
-        bind(h, sigmoid_focal, "fl_sigmoid_focal");
+        bind(h, compute, "fl_compute");
         bind(h, set_isa, "fl_set_isa");
         bind(h, isa_supported, "fl_isa_supported");
         bind(h, set_threads, "fl_set_threads");
@@ -103,39 +92,60 @@ struct Case {
                 t[i] = binary ? (float)(h2(i) >> 31) : (float)(h2(i) / 4294967296.0 * 8 - 4);
         }
         grad.resize(n * c);
-        if (name == "ce_weighted" || name == "softmax_focal")  // class weights (alpha) and sample weights
+        if (name == "ce_weighted")  // MEAN over cw[y] * sw
             for (int64_t i = 0; i < n; ++i) denom += (double)cw[labels[i]] * sw[i];
+        else if (name == "softmax_focal")  // MEAN over sw (alpha does not weigh the rows' count)
+            for (int64_t i = 0; i < n; ++i) denom += (double)sw[i];
         else if (name == "mse_weighted")
             for (int64_t i = 0; i < n; ++i) denom += (double)sw[i] * c;
         else
             denom = (double)n * c;
     }
 
-    // The call's mean loss.
+    // The call's mean loss: MEAN with the denominator given (no weight pass), the gradient written.
     double run(const Library& l) {
-        double r[2];
-        const double s = 1.0 / denom;
-        int rc;
-        if (name == "ce_weighted")
-            rc = l.cross_entropy(n, c, x.data(), labels.data(), nullptr, -100, cw.data(), sw.data(), 1, 0, 0, 0,
-                                 nullptr, s, grad.data(), nullptr, r);
-        else if (name == "softmax_focal")
-            rc = l.softmax_focal(n, c, x.data(), labels.data(), -100, cw.data(), 2.0f, sw.data(), 1, nullptr, s,
-                                 grad.data(), nullptr, r);
-        else if (name == "bce_posw")
-            rc = l.binary_cross_entropy(n, c, x.data(), t.data(), pw.data(), nullptr, nullptr, 1, nullptr, nullptr,
-                                        s, grad.data(), nullptr, r);
-        else if (name == "mse_weighted")
-            rc = l.mean_squared_error(n, c, x.data(), t.data(), sw.data(), 1, nullptr, nullptr, s, grad.data(),
-                                      nullptr, r);
-        else
-            rc = l.sigmoid_focal(n, c, x.data(), t.data(), 0.25f, 2.0f, nullptr, 1, nullptr, nullptr, s,
-                                 grad.data(), nullptr, r);
-        if (rc) {
+        fl_request r;
+        memset(&r, 0, sizeof r);
+        r.rows = n;
+        r.cols = c;
+        r.predictions = x.data();
+        r.ignore_index = -100;
+        r.sample_weight_stride = 1;
+        r.gradient = grad.data();
+        r.reduction = FL_MEAN;
+        r.gradient_scale = 1.0;
+        r.denominator = denom;
+        if (name == "ce_weighted") {
+            r.loss = FL_CROSS_ENTROPY;
+            r.labels = labels.data();
+            r.sample_weights = sw.data();
+            r.options.cross_entropy.class_weights = cw.data();
+        } else if (name == "softmax_focal") {
+            r.loss = FL_SOFTMAX_FOCAL;
+            r.labels = labels.data();
+            r.sample_weights = sw.data();
+            r.options.softmax_focal.alpha = cw.data();
+            r.options.softmax_focal.gamma = 2.0;
+        } else if (name == "bce_posw") {
+            r.loss = FL_BINARY_CROSS_ENTROPY;
+            r.targets = t.data();
+            r.options.binary_cross_entropy.pos_weight = pw.data();
+        } else if (name == "mse_weighted") {
+            r.loss = FL_MEAN_SQUARED_ERROR;
+            r.targets = t.data();
+            r.sample_weights = sw.data();
+        } else {
+            r.loss = FL_SIGMOID_FOCAL;
+            r.targets = t.data();
+            r.options.sigmoid_focal.alpha = 0.25;
+            r.options.sigmoid_focal.gamma = 2.0;
+        }
+        double res[FL_RESULT_DOUBLES];
+        if (l.compute(&r, res)) {
             fprintf(stderr, "%s: %s\n", l.path, l.last_error());
             exit(1);
         }
-        return r[0] / denom;
+        return res[FL_R_LOSS];
     }
 };
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# ab_native.sh [BASE_REF] [ab_native options]: the native CPU library of BASE_REF (default main) and
-# of this working tree, timed side by side in one process on the PEERS.md data (tools/ab_native.cpp:
-# calls alternate, B/A = median of the per-pair ratios; A = BASE_REF, B = the working tree).
+# ab_native.sh [BASE_REF] [ab_native options]: the native CPU library of BASE_REF (default main; a
+# ref with issue 16's request ABI, fl_compute) and of this working tree, timed side by side in one
+# process on the PEERS.md data (tools/ab_native.cpp: calls alternate, B/A = median of the per-pair
+# ratios; A = BASE_REF, B = the working tree).
 #   tools/ab_native.sh main --isa avx512,avx2 --threads 1,2 --seconds 1
 # Builds both into $AB_DIR (default /tmp/fusedloss-ab-$USER) with the project's own CMake build
 # (Release, no CUDA); about 1 minute of building on 2 cores, then ~10 s per ISA, thread count and
@@ -22,7 +23,7 @@ build_lib() {  # source tree, build dir, shared object: libfusedloss.a linked wh
 }
 build_lib "$dir/base-src" "$dir/base-build" "$dir/libfusedloss-base.so"
 build_lib "$root" "$dir/tree-build" "$dir/libfusedloss-tree.so"
-g++ -O2 -std=c++17 -o "$dir/ab_native" "$root/tools/ab_native.cpp" -ldl
+g++ -O2 -std=c++17 -I "$root/native/include" -o "$dir/ab_native" "$root/tools/ab_native.cpp" -ldl
 echo "base: $base ($(git -C "$root" rev-parse --short "$base")), tree: $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD || echo ' + uncommitted changes')"
 lscpu | grep -E '^Model name|^CPU\(s\)|^CPU family|^Model:' | tr -s ' ' | paste -sd ';'
 echo "load before: $(uptime)"

@@ -8,6 +8,7 @@ import java.util.ServiceLoader;
 import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.MissingBackend;
 import org.fusedloss.internal.Settings;
+import org.fusedloss.internal.nativecpu.NativeEngine;
 import org.fusedloss.internal.reference.JavaBackend;
 import org.fusedloss.nativecpu.NativeBackend;
 
@@ -77,6 +78,21 @@ public final class Backends {
      */
     public static List<Backend> all() {
         return List.of(nativeCpu(), java(), cuda());
+    }
+
+    /**
+     * The engine behind one of the library's backends (the native backend's public face delegates
+     * to its engine); any other implementation of {@link Backend} is an error.
+     */
+    static KernelBackend engine(Backend b) {
+        if (b instanceof KernelBackend k) {
+            return k;
+        }
+        if (b instanceof NativeBackend) {
+            return NativeEngine.get();
+        }
+        throw new IllegalArgumentException("backend " + b.name() + " (" + b.getClass().getName()
+                + ") is not one of this library's backends (Backends.all())");
     }
 
     /**

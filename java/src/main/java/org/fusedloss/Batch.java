@@ -1,16 +1,16 @@
 package org.fusedloss;
 
-import java.nio.Buffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.IntBuffer;
+import org.fusedloss.internal.BatchData;
+import org.fusedloss.internal.Span;
 
 /**
  * The data of one call: predictions (n x c, row-major), labels or targets, optional weights, and
  * the buffers the gradient and per-term losses go to.
  *
  * <p>Each array is a heap array (with an offset) or a {@link FloatBuffer} / {@link IntBuffer},
- * read from its position; direct buffers must be in native byte order. Nothing is copied: the
+ * read from the position it has when it is set; direct buffers must be in native byte order. Nothing is copied: the
  * backends read the caller's memory. A batch is a small mutable description meant to be built
  * for one call (it is cheap); it is not thread-safe. The loss validates it completely before any
  * computation, and on bad input throws {@link IllegalArgumentException} without writing anything.
@@ -20,34 +20,11 @@ import java.nio.IntBuffer;
  * }</pre>
  */
 public final class Batch {
-    final int rows;
-    final int cols;
-    final Arg predictions;
-    Arg labels;
-    Arg targets;
-    Arg sampleWeights;
-    int sampleWeightStride = 1;
-    Arg elementWeights;
-    Arg upstream;
-    Arg gradient;
-    Arg perTerm;
-    double denominator;
-    boolean hasDenominator;
+    /** What was set, as the loss validates it. */
+    final BatchData data;
 
-    private Batch(Arg predictions, int rows, int cols) {
-        if (rows < 0) {
-            throw new IllegalArgumentException("rows = " + rows + " is negative");
-        }
-        if (cols < 1) {
-            throw new IllegalArgumentException("cols = " + cols + " must be at least 1");
-        }
-        if ((long) rows * cols > Integer.MAX_VALUE - 8) {
-            throw new IllegalArgumentException("rows * cols = " + (long) rows * cols
-                    + " is larger than the largest Java array (" + (Integer.MAX_VALUE - 8) + ")");
-        }
-        this.predictions = predictions;
-        this.rows = rows;
-        this.cols = cols;
+    private Batch(Span predictions, int rows, int cols) {
+        this.data = new BatchData("Batch", predictions, rows, cols);
     }
 
     /**
@@ -72,7 +49,7 @@ public final class Batch {
      * @return a new batch, nothing else set
      */
     public static Batch of(float[] predictions, int offset, int rows, int cols) {
-        return new Batch(Arg.heap("predictions", predictions, offset), rows, cols);
+        return new Batch(Span.heap("predictions", predictions, offset), rows, cols);
     }
 
     /**
@@ -84,17 +61,17 @@ public final class Batch {
      * @return a new batch, nothing else set
      */
     public static Batch of(FloatBuffer predictions, int rows, int cols) {
-        return new Batch(Arg.buffer("predictions", predictions), rows, cols);
+        return new Batch(Span.buffer("predictions", predictions), rows, cols);
     }
 
     /** {@return the number of rows (samples)} */
     public int rows() {
-        return rows;
+        return data.rows;
     }
 
     /** {@return the number of columns: classes for the softmax losses, outputs for the element-wise ones} */
     public int cols() {
-        return cols;
+        return data.cols;
     }
 
     /**
@@ -115,7 +92,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch labels(int[] labels, int offset) {
-        this.labels = Arg.heap("labels", labels, offset);
+        data.labels = Span.heap("labels", labels, offset);
         return this;
     }
 
@@ -126,7 +103,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch labels(IntBuffer labels) {
-        this.labels = Arg.buffer("labels", labels);
+        data.labels = Span.buffer("labels", labels);
         return this;
     }
 
@@ -148,7 +125,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch targets(float[] targets, int offset) {
-        this.targets = Arg.heap("targets", targets, offset);
+        data.targets = Span.heap("targets", targets, offset);
         return this;
     }
 
@@ -159,7 +136,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch targets(FloatBuffer targets) {
-        this.targets = Arg.buffer("targets", targets);
+        data.targets = Span.buffer("targets", targets);
         return this;
     }
 
@@ -183,8 +160,8 @@ public final class Batch {
      * @return this batch
      */
     public Batch sampleWeights(float[] weights, int offset, int stride) {
-        this.sampleWeights = Arg.heap("sampleWeights", weights, offset);
-        this.sampleWeightStride = stride;
+        data.sampleWeights = Span.heap("sampleWeights", weights, offset);
+        data.sampleWeightStride = stride;
         return this;
     }
 
@@ -196,8 +173,8 @@ public final class Batch {
      * @return this batch
      */
     public Batch sampleWeights(FloatBuffer weights, int stride) {
-        this.sampleWeights = Arg.buffer("sampleWeights", weights);
-        this.sampleWeightStride = stride;
+        data.sampleWeights = Span.buffer("sampleWeights", weights);
+        data.sampleWeightStride = stride;
         return this;
     }
 
@@ -219,7 +196,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch elementWeights(float[] weights, int offset) {
-        this.elementWeights = Arg.heap("elementWeights", weights, offset);
+        data.elementWeights = Span.heap("elementWeights", weights, offset);
         return this;
     }
 
@@ -230,7 +207,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch elementWeights(FloatBuffer weights) {
-        this.elementWeights = Arg.buffer("elementWeights", weights);
+        data.elementWeights = Span.buffer("elementWeights", weights);
         return this;
     }
 
@@ -253,7 +230,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch upstream(float[] upstream, int offset) {
-        this.upstream = Arg.heap("upstream", upstream, offset);
+        data.upstream = Span.heap("upstream", upstream, offset);
         return this;
     }
 
@@ -264,7 +241,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch upstream(FloatBuffer upstream) {
-        this.upstream = Arg.buffer("upstream", upstream);
+        data.upstream = Span.buffer("upstream", upstream);
         return this;
     }
 
@@ -286,7 +263,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch gradient(float[] gradient, int offset) {
-        this.gradient = Arg.heap("gradient", gradient, offset);
+        data.gradient = Span.heap("gradient", gradient, offset);
         return this;
     }
 
@@ -297,12 +274,14 @@ public final class Batch {
      * @return this batch
      */
     public Batch gradient(FloatBuffer gradient) {
-        this.gradient = Arg.buffer("gradient", gradient);
+        data.gradient = Span.buffer("gradient", gradient);
         return this;
     }
 
     /**
-     * For {@link Reduction#NONE}: where each term's weighted loss goes (0 for masked terms).
+     * Where each term's weighted loss goes (0 for masked terms), with any reduction: the terms
+     * are not divided by the denominator, so per-term values and a reduced loss and gradient
+     * (a MEAN, say) come from one pass.
      *
      * @param perTerm where each term's weighted loss goes
      * @return this batch
@@ -319,7 +298,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch perTerm(float[] perTerm, int offset) {
-        this.perTerm = Arg.heap("perTerm", perTerm, offset);
+        data.perTerm = Span.heap("perTerm", perTerm, offset);
         return this;
     }
 
@@ -330,7 +309,7 @@ public final class Batch {
      * @return this batch
      */
     public Batch perTerm(FloatBuffer perTerm) {
-        this.perTerm = Arg.buffer("perTerm", perTerm);
+        data.perTerm = Span.buffer("perTerm", perTerm);
         return this;
     }
 
@@ -343,146 +322,8 @@ public final class Batch {
      * @return this batch
      */
     public Batch denominator(double denominator) {
-        this.denominator = denominator;
-        this.hasDenominator = true;
+        data.denominator = denominator;
+        data.hasDenominator = true;
         return this;
-    }
-
-    /** A heap array with an offset, or a buffer: one argument of a batch, checked before use. */
-    static final class Arg {
-        final String name;
-        final Object array;   // float[] or int[], or null
-        final int offset;
-        final Buffer buffer;  // FloatBuffer or IntBuffer, or null
-
-        private Arg(String name, Object array, int offset, Buffer buffer) {
-            this.name = name;
-            this.array = array;
-            this.offset = offset;
-            this.buffer = buffer;
-        }
-
-        static Arg heap(String name, Object array, int offset) {
-            if (array == null) {
-                throw new IllegalArgumentException(name + " is null");
-            }
-            return new Arg(name, array, offset, null);
-        }
-
-        static Arg buffer(String name, Buffer buffer) {
-            if (buffer == null) {
-                throw new IllegalArgumentException(name + " is null");
-            }
-            return new Arg(name, null, 0, buffer);
-        }
-
-        /** Checks that {@code needed} elements are there (and writable for an output). */
-        void check(long needed, boolean output) {
-            if (array != null) {
-                int length = array instanceof float[] ? ((float[]) array).length : ((int[]) array).length;
-                if (offset < 0 || offset > length) {
-                    throw new IllegalArgumentException(name + ": offset " + offset
-                            + " is outside the array of length " + length);
-                }
-                if (length - (long) offset < needed) {
-                    throw new IllegalArgumentException(name + ": needs " + needed + " elements from offset "
-                            + offset + " but the array of length " + length + " has " + (length - offset));
-                }
-                return;
-            }
-            if (buffer.remaining() < needed) {
-                throw new IllegalArgumentException(name + ": needs " + needed + " elements from position "
-                        + buffer.position() + " but the buffer has " + buffer.remaining() + " remaining");
-            }
-            if (output && buffer.isReadOnly()) {
-                throw new IllegalArgumentException(name + ": the buffer is read-only");
-            }
-            if (buffer.isDirect()) {
-                ByteOrder order = buffer instanceof FloatBuffer ? ((FloatBuffer) buffer).order()
-                        : ((IntBuffer) buffer).order();
-                if (order != ByteOrder.nativeOrder()) {
-                    throw new IllegalArgumentException(name + ": a direct buffer must be in native byte order ("
-                            + ByteOrder.nativeOrder() + "), this one is " + order
-                            + "; create it with ByteBuffer.allocateDirect(n).order(ByteOrder.nativeOrder())");
-                }
-            } else if (!buffer.hasArray()) {
-                throw new IllegalArgumentException(name + ": a buffer must be direct or backed by an accessible "
-                        + "array (this one is a view of a heap ByteBuffer, or read-only)");
-            }
-        }
-
-        /** A float view of the checked range whose index 0 is the first element. */
-        FloatBuffer floats(long needed) {
-            if (array != null) {
-                return FloatBuffer.wrap((float[]) array, offset, (int) needed).slice();
-            }
-            return ((FloatBuffer) buffer).slice().limit((int) needed);
-        }
-
-        /** An int view of the checked range whose index 0 is the first element. */
-        IntBuffer ints(long needed) {
-            if (array != null) {
-                return IntBuffer.wrap((int[]) array, offset, (int) needed).slice();
-            }
-            return ((IntBuffer) buffer).slice().limit((int) needed);
-        }
-
-        /**
-         * The bytes the first {@code needed} elements occupy (4 bytes each): in a heap array, or at a
-         * native address for a direct buffer; null where the address of a direct buffer is unknown.
-         */
-        Span span(long needed) {
-            if (array != null) {
-                return new Span(array, 4L * offset, 4L * (offset + needed));
-            }
-            if (buffer.hasArray()) {
-                long start = buffer.arrayOffset() + buffer.position();
-                return new Span(buffer.array(), 4 * start, 4 * (start + needed));
-            }
-            long address = BufferAddress.of(buffer);
-            return address < 0 ? null : new Span(null, address, address + 4 * needed);
-        }
-    }
-
-    /** A byte range [from, to) in a heap array, or in native memory when {@code array} is null. */
-    record Span(Object array, long from, long to) {
-        boolean overlaps(Span other) {
-            return other != null && array == other.array && from < other.to && other.from < to;
-        }
-    }
-
-    /**
-     * Rejects an output (gradient, per-term losses) that shares memory with another argument: the
-     * kernels would read what they have already overwritten, and the result would depend on the
-     * order of the writes (and on the thread count). The gradient exactly over the predictions is
-     * allowed: every backend reads a row before it writes that row's gradient. Inputs may share
-     * memory with each other. Called after the lengths were checked.
-     *
-     * @param gradient whether the gradient is written
-     * @param terms    the number of terms (per-term losses and upstream values)
-     */
-    void checkOverlaps(boolean gradient, long terms) {
-        long elements = (long) rows * cols;
-        Arg[] args = {predictions, labels, targets, sampleWeights, elementWeights, upstream,
-            gradient ? this.gradient : null, perTerm};
-        long[] lengths = {elements, rows, elements, rows == 0 ? 0 : (long) (rows - 1) * sampleWeightStride + 1,
-            elements, terms, elements, terms};
-        Span[] spans = new Span[args.length];
-        for (int i = 0; i < args.length; i++) {
-            spans[i] = args[i] == null || lengths[i] == 0 ? null : args[i].span(lengths[i]);
-        }
-        for (int out : new int[] {6, 7}) {  // gradient, perTerm
-            for (int other = 0; other < args.length; other++) {
-                if (other == out || spans[out] == null || !spans[out].overlaps(spans[other])) {
-                    continue;
-                }
-                boolean inPlace = out == 6 && other == 0 && spans[out].from() == spans[other].from();
-                if (!inPlace) {
-                    throw new IllegalArgumentException(args[out].name + " overlaps " + args[other].name
-                            + " in memory: an output (gradient, perTerm) may not share memory with another "
-                            + "argument; only the gradient may lie exactly over the predictions (in place)");
-                }
-            }
-        }
     }
 }

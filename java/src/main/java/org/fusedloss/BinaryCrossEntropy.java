@@ -1,7 +1,10 @@
 package org.fusedloss;
 
-import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions.BinaryCrossEntropyOptions;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.WeightPass;
 
 /**
  * Binary cross-entropy with logits, element-wise over an n x k matrix of logits and dense targets:
@@ -12,9 +15,15 @@ import org.fusedloss.internal.LossKind;
  */
 public final class BinaryCrossEntropy extends Loss {
 
+    private final BinaryCrossEntropyOptions o;
+
     private BinaryCrossEntropy(Builder b) {
-        super(b, new KernelOptions(null, null, b.posWeight, b.binaryClassWeights,
-                KernelOptions.DEFAULT_IGNORE_INDEX, 0f, 0f, 0f, -1f, 0f));
+        this(b, new BinaryCrossEntropyOptions(b.posWeight, b.binaryClassWeights));
+    }
+
+    private BinaryCrossEntropy(Builder b, BinaryCrossEntropyOptions o) {
+        super(b, LossKind.BINARY_CROSS_ENTROPY, o);
+        this.o = o;
     }
 
     /**
@@ -28,32 +37,19 @@ public final class BinaryCrossEntropy extends Loss {
 
     /** {@return the per-output pos_weight (a copy), or null} */
     public float[] posWeight() {
-        return options.posWeight() == null ? null : options.posWeight().clone();
+        return o.posWeight() == null ? null : o.posWeight().clone();
     }
 
     /** {@return the binary class weights {w0, w1} (a copy), or null} */
     public float[] binaryClassWeights() {
-        return options.binaryClassWeights() == null ? null : options.binaryClassWeights().clone();
+        return o.binaryClassWeights() == null ? null : o.binaryClassWeights().clone();
     }
 
     @Override
-    LossKind kindOf(Batch b) {
-        return ElementWise.kindOf(b, LossKind.BINARY_CROSS_ENTROPY);
-    }
-
-    @Override
-    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
-        float[] pw = options.posWeight();
-        if (pw != null && pw.length != b.cols) {
-            throw new IllegalArgumentException("posWeight: has " + pw.length + " entries but the batch has "
-                    + b.cols + " outputs");
+    void checkValues(LossRequest request) {
+        if (o.binaryClassWeights() != null) {
+            WeightPass.checkHardTargets(request);  // after the weights: the order of SEMANTICS.md
         }
-        b.targets.check((long) b.rows * b.cols, false);
-        WeightStats stats = WeightStats.elements(b, on);
-        if (options.binaryClassWeights() != null) {
-            WeightStats.checkHardTargets(b);  // after the weights: the order of SEMANTICS.md
-        }
-        return stats;
     }
 
     /** Settings of a binary cross-entropy loss. */
@@ -76,7 +72,7 @@ public final class BinaryCrossEntropy extends Loss {
          * @return this builder
          */
         public Builder posWeight(float[] posWeight) {
-            this.posWeight = WeightStats.checkedVector("posWeight", posWeight);
+            this.posWeight = Errors.checkedVector("posWeight", posWeight);
             return this;
         }
 
@@ -88,7 +84,7 @@ public final class BinaryCrossEntropy extends Loss {
          * @return this builder
          */
         public Builder binaryClassWeights(float w0, float w1) {
-            this.binaryClassWeights = WeightStats.checkedVector("binaryClassWeights", new float[] {w0, w1});
+            this.binaryClassWeights = Errors.checkedVector("binaryClassWeights", new float[] {w0, w1});
             return this;
         }
 

@@ -1,7 +1,10 @@
 package org.fusedloss;
 
-import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.BatchData;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
+import org.fusedloss.internal.LossOptions.CrossEntropyOptions;
 
 /**
  * Softmax cross-entropy over logits, with class indices ({@link Batch#labels}) or dense targets
@@ -17,9 +20,15 @@ import org.fusedloss.internal.LossKind;
  */
 public final class CrossEntropy extends Loss {
 
+    private final CrossEntropyOptions o;
+
     private CrossEntropy(Builder b) {
-        super(b, new KernelOptions(b.classWeights, null, null, null, b.ignoreIndex,
-                (float) b.labelSmoothing, (float) b.zLoss, (float) b.softCap, -1f, 0f));
+        this(b, new CrossEntropyOptions(b.classWeights, b.ignoreIndex, b.labelSmoothing, b.zLoss, b.softCap));
+    }
+
+    private CrossEntropy(Builder b, CrossEntropyOptions o) {
+        super(b, LossKind.CROSS_ENTROPY, o);
+        this.o = o;
     }
 
     /**
@@ -33,60 +42,45 @@ public final class CrossEntropy extends Loss {
 
     /** {@return the class weights (a copy), or null} */
     public float[] classWeights() {
-        return options.classWeights() == null ? null : options.classWeights().clone();
+        return o.classWeights() == null ? null : o.classWeights().clone();
     }
 
     /** {@return the label of rows that are ignored} */
     public int ignoreIndex() {
-        return options.ignoreIndex();
+        return o.ignoreIndex();
     }
 
-    /** {@return the label smoothing eps} */
+    /** {@return the label smoothing eps, as given (the native and CUDA kernels use it as a float)} */
     public double labelSmoothing() {
-        return options.labelSmoothing();
+        return o.smoothing();
     }
 
-    /** {@return the z-loss coefficient (0: off)} */
+    /** {@return the z-loss coefficient (0: off), as given (the native and CUDA kernels use it as a float)} */
     public double zLoss() {
-        return options.zLoss();
+        return o.zLoss();
     }
 
-    /** {@return the logit soft-cap (0: off)} */
+    /** {@return the logit soft-cap (0: off), as given (the native and CUDA kernels use it as a float)} */
     public double softCap() {
-        return options.softCap();
+        return o.softCap();
     }
 
     @Override
-    LossKind kindOf(Batch b) {
+    LossKind kindOf(BatchData b) {
         if (b.labels != null && b.targets != null) {
             throw new IllegalArgumentException("labels and targets: give class indices or dense targets, not both");
         }
         if (b.labels == null && b.targets == null) {
-            throw new IllegalArgumentException("labels: cross-entropy needs class indices (Batch.labels) "
-                    + "or dense targets (Batch.targets)");
+            throw new IllegalArgumentException("labels: cross-entropy needs class indices (" + b.api + ".labels) "
+                    + "or dense targets (" + b.api + ".targets)");
         }
         return b.labels != null ? LossKind.CROSS_ENTROPY : LossKind.CROSS_ENTROPY_DENSE;
-    }
-
-    @Override
-    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
-        float[] cw = options.classWeights();
-        if (cw != null && cw.length != b.cols) {
-            throw new IllegalArgumentException("classWeights: has " + cw.length + " entries but the batch has "
-                    + b.cols + " classes");
-        }
-        if (kind == LossKind.CROSS_ENTROPY) {
-            b.labels.check(b.rows, false);
-            return WeightStats.rows(b, true, options.ignoreIndex(), cw, on);
-        }
-        b.targets.check((long) b.rows * b.cols, false);
-        return WeightStats.rows(b, false, options.ignoreIndex(), null, on);
     }
 
     /** Settings of a cross-entropy loss. */
     public static final class Builder extends Loss.Builder<Builder> {
         private float[] classWeights;
-        private int ignoreIndex = KernelOptions.DEFAULT_IGNORE_INDEX;
+        private int ignoreIndex = LossOptions.DEFAULT_IGNORE_INDEX;
         private double labelSmoothing;
         private double zLoss;
         private double softCap;
@@ -106,7 +100,7 @@ public final class CrossEntropy extends Loss {
          * @return this builder
          */
         public Builder classWeights(float[] weights) {
-            this.classWeights = WeightStats.checkedVector("classWeights", weights);
+            this.classWeights = Errors.checkedVector("classWeights", weights);
             return this;
         }
 

@@ -1,18 +1,22 @@
 package org.fusedloss;
 
-import java.nio.FloatBuffer;
 import java.util.Objects;
+import org.fusedloss.internal.BatchData;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.KernelBackend;
-import org.fusedloss.internal.KernelOptions;
 import org.fusedloss.internal.KernelSums;
 import org.fusedloss.internal.LossAccess;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
 import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
+import org.fusedloss.internal.WeightStats;
 
 /**
  * A configured loss: immutable, thread-safe and reusable. {@link #compute(Batch)} validates the
- * batch completely, computes the denominator of the reduction, and hands the request to a
- * {@link Backend}, which computes the loss and writes the gradient in one pass.
+ * batch completely (here, once, for every backend), computes the denominator of the reduction,
+ * and hands the request to a {@link Backend}, which computes the loss and writes the gradient in
+ * one pass.
  *
  * <p>The subclasses are the losses of docs/SEMANTICS.md: {@link CrossEntropy}, {@link SoftmaxFocal},
  * {@link BinaryCrossEntropy}, {@link MeanSquaredError} and {@link SigmoidFocal}.
@@ -24,18 +28,20 @@ public abstract sealed class Loss
     private final double gradientScale;
     private final boolean computeGradient;
     private final Backend backend;
-    final KernelOptions options;
+    private final LossKind kind;
+    private final LossOptions options;
 
     static {
-        // The CUDA module's device path reads a loss's options (the same arrays, not copies).
-        LossAccess.register(loss -> loss.options);
+        // The CUDA module's DeviceBatch is validated here too: the same checks and messages.
+        LossAccess.register(Loss::deviceRequest);
     }
 
-    Loss(Builder<?> builder, KernelOptions options) {
+    Loss(Builder<?> builder, LossKind kind, LossOptions options) {
         this.reduction = builder.reduction;
         this.gradientScale = builder.gradientScale;
         this.computeGradient = builder.computeGradient;
         this.backend = builder.backend;
+        this.kind = kind;
         this.options = options;
     }
 
@@ -82,85 +88,100 @@ public abstract sealed class Loss
      */
     public final LossResult compute(Batch batch, Backend backend) {
         Objects.requireNonNull(batch, "batch");
-        KernelBackend on = KernelBackend.of(Objects.requireNonNull(backend, "backend"));
-        LossKind kind = kindOf(batch);
-        long terms = kind.perRow() ? batch.rows : (long) batch.rows * batch.cols;
-        long elements = (long) batch.rows * batch.cols;
-        checkCommon(batch, kind, terms, elements);
-        WeightStats stats = checkInputs(batch, kind, on);
-        batch.checkOverlaps(computeGradient, terms);
-
-        double denominator = denominator(batch, stats);
-        double gradScale = denominator == 0 ? 0 : gradientScale / denominator;
-        if (Double.isInfinite(gradScale)) {
-            throw new IllegalArgumentException("gradientScale / denominator = " + gradientScale + " / " + denominator
-                    + " overflows a double");
-        }
-        LossRequest request = new LossRequest(kind, batch.rows, batch.cols,
-                batch.predictions.floats(elements),
-                batch.labels == null ? null : batch.labels.ints(batch.rows),
-                batch.targets == null ? null : batch.targets.floats(elements),
-                batch.sampleWeights == null ? null
-                        : batch.sampleWeights.floats(sampleWeightSpan(batch)),
-                batch.sampleWeightStride,
-                batch.elementWeights == null ? null : batch.elementWeights.floats(elements),
-                batch.upstream == null ? null : batch.upstream.floats(terms),
-                computeGradient ? batch.gradient.floats(elements) : null,
-                batch.perTerm == null ? null : batch.perTerm.floats(terms),
-                options.classWeights(), options.alpha(), options.posWeight(), options.binaryClassWeights(),
-                options.ignoreIndex(), options.labelSmoothing(), options.zLoss(), options.softCap(),
-                options.focalAlpha(), options.gamma(), gradScale);
+        KernelBackend on = Backends.engine(Objects.requireNonNull(backend, "backend"));
+        LossRequest request = validate(batch.data);
+        WeightStats stats = on.weightStats(request);  // labels and weights: the values, checked once
+        checkValues(request);
+        checkOverlaps(request);
+        double denominator = switch (reduction) {
+            case NONE, SUM -> 1.0;
+            case MEAN -> batch.data.hasDenominator ? batch.data.denominator : stats.weightSum();
+            case BATCH_MEAN -> batch.data.hasDenominator ? batch.data.denominator : stats.counted();
+        };
+        request = withDenominator(request, denominator);
         if (!on.isAvailable()) {
             throw new IllegalStateException("the " + on.name() + " backend is not available: "
                     + on.unavailabilityReason().orElse("unknown reason"));
         }
         if (denominator == 0) {
             // Every term ignored or masked, or a caller denominator of 0: loss and gradient are 0, not NaN.
-            fill(request.gradient(), elements);
-            fill(request.perTerm(), terms);
-            return new LossResult(0, 0, stats.weightSum, stats.counted, stats.masked, 0, on.name());
+            zero(request.outputs().gradient(), request.elements());
+            zero(request.outputs().perTerm(), request.terms());
+            return new LossResult(0, 0, stats.weightSum(), stats.counted(), stats.masked(), 0, on.name());
         }
         KernelSums sums = on.run(request);
         double loss = reduction == Reduction.MEAN || reduction == Reduction.BATCH_MEAN
                 ? sums.lossSum() / denominator : sums.lossSum();
-        return new LossResult(loss, denominator, stats.weightSum, stats.counted, stats.masked,
+        return new LossResult(loss, denominator, stats.weightSum(), stats.counted(), stats.masked(),
                 sums.nonFinite(), on.name());
     }
 
-    /** Which kernel this batch needs (cross-entropy picks by labels or targets). */
-    abstract LossKind kindOf(Batch batch);
+    /**
+     * The request of a batch in device memory (the CUDA module's DeviceBatch): the same checks as
+     * on the host, except the values, which the kernel checks; the denominator is the caller's or
+     * negative (computed on the device).
+     */
+    private LossRequest deviceRequest(BatchData data) {
+        LossRequest request = validate(data);
+        checkOverlaps(request);
+        return withDenominator(request, data.hasDenominator ? data.denominator : -1);
+    }
+
+    /** Which kernel this batch needs; by default the loss's own, whose inputs the batch must have. */
+    LossKind kindOf(BatchData b) {
+        if (kind.takesLabels()) {
+            if (b.labels == null) {
+                throw new IllegalArgumentException("labels: " + kind.title() + " needs class indices ("
+                        + b.api + ".labels)");
+            }
+            if (b.targets != null) {
+                throw new IllegalArgumentException("targets: " + kind.title()
+                        + " takes class indices, not dense targets");
+            }
+        } else {
+            if (b.labels != null) {
+                throw new IllegalArgumentException("labels: " + kind.title() + " takes dense targets ("
+                        + b.api + ".targets), not class indices");
+            }
+            if (b.targets == null) {
+                throw new IllegalArgumentException("targets: " + kind.title() + " needs dense targets ("
+                        + b.api + ".targets)");
+            }
+        }
+        return kind;
+    }
+
+    /** Checks of the loss's own on the values, after the weight pass (host memory only). */
+    void checkValues(LossRequest request) {
+    }
 
     /**
-     * Checks the loss-specific inputs (labels, targets, weights) and sums the effective weights
-     * (in native code when {@code on} is the native backend and the batch is not small).
+     * Everything that needs no value of the data: which inputs are present, the lengths, the
+     * options against the shape. Returns the request with its denominator still unknown (NaN).
      */
-    abstract WeightStats checkInputs(Batch batch, LossKind kind, Backend on);
-
-    private void checkCommon(Batch b, LossKind kind, long terms, long elements) {
+    LossRequest validate(BatchData b) {
+        LossKind k = kindOf(b);
+        long elements = (long) b.rows * b.cols;
+        long terms = k.perRow() ? b.rows : elements;
         b.predictions.check(elements, false);
+        Span gradient = null;
         if (computeGradient) {
             if (b.gradient == null) {
                 throw new IllegalArgumentException("gradient: no gradient buffer given; pass one with "
-                        + "Batch.gradient(...) or build the loss with gradient(false)");
+                        + b.api + ".gradient(...) or build the loss with computeGradient(false)");
             }
             b.gradient.check(elements, true);
+            gradient = b.gradient;
         }
-        if (reduction == Reduction.NONE) {
-            if (b.perTerm != null) {
-                b.perTerm.check(terms, true);
-            }
-            if (b.upstream != null) {
-                b.upstream.check(terms, false);
-            }
-        } else {
-            if (b.perTerm != null) {
-                throw new IllegalArgumentException("perTerm: per-term losses are written only with reduction NONE, "
-                        + "this loss reduces with " + reduction);
-            }
-            if (b.upstream != null) {
+        if (b.perTerm != null) {
+            b.perTerm.check(terms, true);
+        }
+        if (b.upstream != null) {
+            if (reduction != Reduction.NONE) {
                 throw new IllegalArgumentException("upstream: a per-term upstream gradient applies only to "
                         + "reduction NONE (use gradientScale for one factor), this loss reduces with " + reduction);
             }
+            b.upstream.check(terms, false);
         }
         if (b.hasDenominator) {
             if (reduction != Reduction.MEAN && reduction != Reduction.BATCH_MEAN) {
@@ -177,33 +198,74 @@ public abstract sealed class Loss
                 throw new IllegalArgumentException("sampleWeights: stride = " + b.sampleWeightStride
                         + " must be at least 1");
             }
-            b.sampleWeights.check(sampleWeightSpan(b), false);
+            b.sampleWeights.check(LossRequest.sampleWeightSpan(b.rows, b.sampleWeightStride), false);
         }
         if (b.elementWeights != null) {
-            if (kind.perRow()) {
+            if (k.perRow()) {
                 throw new IllegalArgumentException("elementWeights: element weights apply to the element-wise "
-                        + "losses (BCE, MSE, sigmoid focal), not to " + kind);
+                        + "losses (BCE, MSE, sigmoid focal), not to " + k);
             }
             b.elementWeights.check(elements, false);
         }
+        options.checkColumns(b.cols);
+        if (k.takesLabels()) {
+            b.labels.check(b.rows, false);
+        } else {
+            b.targets.check(elements, false);
+        }
+        return new LossRequest(k, b.rows, b.cols,
+                new LossRequest.Inputs(b.predictions, k.takesLabels() ? b.labels : null,
+                        k.takesLabels() ? null : b.targets, b.sampleWeights,
+                        b.sampleWeights == null ? 1 : b.sampleWeightStride, b.elementWeights, b.upstream),
+                new LossRequest.Outputs(gradient, b.perTerm), options, reduction, gradientScale, Double.NaN);
     }
 
-    private static long sampleWeightSpan(Batch b) {
-        return b.rows == 0 ? 0 : (long) (b.rows - 1) * b.sampleWeightStride + 1;
+    private static LossRequest withDenominator(LossRequest request, double denominator) {
+        LossRequest r = request.withDenominator(denominator);
+        if (Double.isInfinite(r.gradFactor())) {
+            throw Errors.gradFactorOverflow(r.gradientScale(), denominator);
+        }
+        return r;
     }
 
-    private double denominator(Batch b, WeightStats stats) {
-        return switch (reduction) {
-            case NONE, SUM -> 1.0;
-            case MEAN -> b.hasDenominator ? b.denominator : stats.weightSum;
-            case BATCH_MEAN -> b.hasDenominator ? b.denominator : stats.counted;
-        };
+    /**
+     * Rejects an output (gradient, per-term losses) that shares memory with another argument: the
+     * kernels would read what they have already overwritten, and the result would depend on the
+     * order of the writes (and on the thread count). The gradient exactly over the predictions is
+     * allowed: every backend reads a row before it writes that row's gradient. Inputs may share
+     * memory with each other. Called after the lengths were checked.
+     */
+    private static void checkOverlaps(LossRequest r) {
+        LossRequest.Inputs in = r.inputs();
+        LossRequest.Outputs out = r.outputs();
+        long elements = r.elements();
+        long terms = r.terms();
+        Span[] spans = {in.predictions(), in.labels(), in.targets(), in.sampleWeights(), in.elementWeights(),
+            in.upstream(), out.gradient(), out.perTerm()};
+        long[] lengths = {elements, r.rows(), elements, r.sampleWeightSpan(), elements, terms, elements, terms};
+        Span.Range[] ranges = new Span.Range[spans.length];
+        for (int i = 0; i < spans.length; i++) {
+            ranges[i] = spans[i] == null || lengths[i] == 0 ? null : spans[i].range(lengths[i]);
+        }
+        for (int o : new int[] {6, 7}) {  // gradient, perTerm
+            for (int other = 0; other < spans.length; other++) {
+                if (other == o || ranges[o] == null || !ranges[o].overlaps(ranges[other])) {
+                    continue;
+                }
+                boolean inPlace = o == 6 && other == 0 && ranges[o].from() == ranges[other].from();
+                if (!inPlace) {
+                    throw new IllegalArgumentException(spans[o].name() + " overlaps " + spans[other].name()
+                            + (spans[o].onDevice() ? " in device memory" : " in memory") + ": an output (gradient, perTerm) may not share memory with another "
+                            + "argument; only the gradient may lie exactly over the predictions (in place)");
+                }
+            }
+        }
     }
 
-    private static void fill(FloatBuffer out, long n) {
+    private static void zero(Span out, long n) {
         if (out != null) {
-            for (int i = 0; i < n; i++) {
-                out.put(i, 0f);
+            for (long i = 0; i < n; i++) {
+                out.putFloat(i, 0f);
             }
         }
     }
@@ -248,12 +310,13 @@ public abstract sealed class Loss
         }
 
         /**
-         * Whether to compute the gradient (default true; false computes the loss alone).
+         * Whether to compute the gradient (default true; false computes the loss alone, and the
+         * batch needs no gradient buffer).
          *
          * @param compute false to compute the loss alone
          * @return this builder
          */
-        public B gradient(boolean compute) {
+        public B computeGradient(boolean compute) {
             this.computeGradient = compute;
             return self();
         }

@@ -1,7 +1,7 @@
 package org.fusedloss;
 
-import org.fusedloss.internal.KernelOptions;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions.MeanSquaredErrorOptions;
 
 /**
  * Squared error {@code (x - t)^2} per element of an n x k matrix, times the sample and element
@@ -10,7 +10,7 @@ import org.fusedloss.internal.LossKind;
 public final class MeanSquaredError extends Loss {
 
     private MeanSquaredError(Builder b) {
-        super(b, KernelOptions.none());
+        super(b, LossKind.MEAN_SQUARED_ERROR, new MeanSquaredErrorOptions());
     }
 
     /**
@@ -20,17 +20,6 @@ public final class MeanSquaredError extends Loss {
      */
     public static Builder builder() {
         return new Builder();
-    }
-
-    @Override
-    LossKind kindOf(Batch b) {
-        return ElementWise.kindOf(b, LossKind.MEAN_SQUARED_ERROR);
-    }
-
-    @Override
-    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
-        b.targets.check((long) b.rows * b.cols, false);
-        return WeightStats.elements(b, on);
     }
 
     /** Settings of a squared-error loss. */

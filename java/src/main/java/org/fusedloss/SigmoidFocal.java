@@ -1,7 +1,7 @@
 package org.fusedloss;
 
-import org.fusedloss.internal.KernelOptions;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions.SigmoidFocalOptions;
 
 /**
  * Sigmoid focal loss (torchvision {@code sigmoid_focal_loss}, RetinaNet), element-wise:
@@ -10,9 +10,15 @@ import org.fusedloss.internal.LossKind;
  */
 public final class SigmoidFocal extends Loss {
 
+    private final SigmoidFocalOptions o;
+
     private SigmoidFocal(Builder b) {
-        super(b, new KernelOptions(null, null, null, null, KernelOptions.DEFAULT_IGNORE_INDEX,
-                0f, 0f, 0f, (float) b.alpha, (float) b.gamma));
+        this(b, new SigmoidFocalOptions(b.alpha, b.gamma));
+    }
+
+    private SigmoidFocal(Builder b, SigmoidFocalOptions o) {
+        super(b, LossKind.SIGMOID_FOCAL, o);
+        this.o = o;
     }
 
     /**
@@ -24,25 +30,14 @@ public final class SigmoidFocal extends Loss {
         return new Builder();
     }
 
-    /** {@return alpha (negative: no alpha factor)} */
+    /** {@return alpha (negative: no alpha factor), as given (the native and CUDA kernels use it as a float)} */
     public double alpha() {
-        return options.focalAlpha();
+        return o.alpha();
     }
 
-    /** {@return the focusing exponent gamma} */
+    /** {@return the focusing exponent gamma, as given (the native and CUDA kernels use it as a float)} */
     public double gamma() {
-        return options.gamma();
-    }
-
-    @Override
-    LossKind kindOf(Batch b) {
-        return ElementWise.kindOf(b, LossKind.SIGMOID_FOCAL);
-    }
-
-    @Override
-    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
-        b.targets.check((long) b.rows * b.cols, false);
-        return WeightStats.elements(b, on);
+        return o.gamma();
     }
 
     /** Settings of a sigmoid focal loss. */

@@ -1,7 +1,9 @@
 package org.fusedloss;
 
-import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossOptions;
+import org.fusedloss.internal.LossOptions.SoftmaxFocalOptions;
 
 /**
  * Softmax focal loss over logits with class indices:
@@ -11,8 +13,15 @@ import org.fusedloss.internal.LossKind;
  */
 public final class SoftmaxFocal extends Loss {
 
+    private final SoftmaxFocalOptions o;
+
     private SoftmaxFocal(Builder b) {
-        super(b, new KernelOptions(null, b.alpha, null, null, b.ignoreIndex, 0f, 0f, 0f, -1f, (float) b.gamma));
+        this(b, new SoftmaxFocalOptions(b.alpha, b.gamma, b.ignoreIndex));
+    }
+
+    private SoftmaxFocal(Builder b, SoftmaxFocalOptions o) {
+        super(b, LossKind.SOFTMAX_FOCAL, o);
+        this.o = o;
     }
 
     /**
@@ -26,46 +35,24 @@ public final class SoftmaxFocal extends Loss {
 
     /** {@return the per-class alpha (a copy), or null} */
     public float[] alpha() {
-        return options.alpha() == null ? null : options.alpha().clone();
+        return o.alpha() == null ? null : o.alpha().clone();
     }
 
-    /** {@return the focusing exponent gamma} */
+    /** {@return the focusing exponent gamma, as given (the native and CUDA kernels use it as a float)} */
     public double gamma() {
-        return options.gamma();
+        return o.gamma();
     }
 
     /** {@return the label of rows that are ignored} */
     public int ignoreIndex() {
-        return options.ignoreIndex();
-    }
-
-    @Override
-    LossKind kindOf(Batch b) {
-        if (b.labels == null) {
-            throw new IllegalArgumentException("labels: softmax focal loss needs class indices (Batch.labels)");
-        }
-        if (b.targets != null) {
-            throw new IllegalArgumentException("targets: softmax focal loss takes class indices, not dense targets");
-        }
-        return LossKind.SOFTMAX_FOCAL;
-    }
-
-    @Override
-    WeightStats checkInputs(Batch b, LossKind kind, Backend on) {
-        float[] alpha = options.alpha();
-        if (alpha != null && alpha.length != b.cols) {
-            throw new IllegalArgumentException("alpha: has " + alpha.length + " entries but the batch has "
-                    + b.cols + " classes");
-        }
-        b.labels.check(b.rows, false);
-        return WeightStats.rows(b, true, options.ignoreIndex(), null, on);
+        return o.ignoreIndex();
     }
 
     /** Settings of a softmax focal loss. */
     public static final class Builder extends Loss.Builder<Builder> {
         private float[] alpha;
         private double gamma = 2.0;
-        private int ignoreIndex = KernelOptions.DEFAULT_IGNORE_INDEX;
+        private int ignoreIndex = LossOptions.DEFAULT_IGNORE_INDEX;
 
         private Builder() {
         }
@@ -82,7 +69,7 @@ public final class SoftmaxFocal extends Loss {
          * @return this builder
          */
         public Builder alpha(float[] alpha) {
-            this.alpha = WeightStats.checkedVector("alpha", alpha);
+            this.alpha = Errors.checkedVector("alpha", alpha);
             return this;
         }
 

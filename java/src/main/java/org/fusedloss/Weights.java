@@ -71,7 +71,8 @@ public final class Weights {
 
     /**
      * Balanced weights for exactly the classes that appear in the labels (scikit-learn with
-     * {@code classes = np.unique(y)}), as a map from label to weight.
+     * {@code classes = np.unique(y)}), as a map from label to weight; {@link
+     * #sampleWeightsFromClassWeights(int[], Map)} turns it into sample weights.
      *
      * @param labels the class of each sample
      * @return one weight per class
@@ -124,6 +125,45 @@ public final class Weights {
                         + classWeights.length + ")");
             }
             out[i] = existing == null ? classWeights[y] : classWeights[y] * existing[i];
+        }
+        return out;
+    }
+
+    /**
+     * scikit-learn's {@code compute_sample_weight("balanced", y)} in one call: each sample's weight
+     * is its class's balanced weight, {@code n_samples / (n_classes * count(label))}, over the
+     * classes that appear in the labels (so every class has a finite weight).
+     *
+     * @param labels the class of each sample (any ints)
+     * @return one weight per sample
+     */
+    public static float[] balancedSampleWeights(int[] labels) {
+        return sampleWeightsFromClassWeights(labels, balancedClassWeights(labels));
+    }
+
+    /**
+     * {@code classWeights.get(labels[i])} for each row: the map of {@link #balancedClassWeights(int[])}
+     * (or any map from label to weight) applied to the samples.
+     *
+     * @param labels the class of each sample
+     * @param classWeights a weight for every label that occurs
+     * @return one weight per sample
+     */
+    public static float[] sampleWeightsFromClassWeights(int[] labels, Map<Integer, Float> classWeights) {
+        requireNonNull(labels, "labels");
+        requireNonNull(classWeights, "classWeights");
+        float[] out = new float[labels.length];
+        for (int i = 0; i < labels.length; i++) {
+            Float w = classWeights.get(labels[i]);
+            if (w == null) {
+                throw new IllegalArgumentException("labels[" + i + "] = " + labels[i] + " has no class weight (the map "
+                        + "has " + classWeights.keySet() + ")");
+            }
+            if (w < 0 || w.isInfinite() || w.isNaN()) {
+                throw new IllegalArgumentException("classWeights(" + labels[i] + ") = " + w
+                        + " must be finite and not negative");
+            }
+            out[i] = w;
         }
         return out;
     }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import org.bytedeco.javacpp.Loader;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -40,7 +41,10 @@ class BackendsTest {
                 + n.unavailabilityReason().orElse("?"));
         assertTrue(n.unavailabilityReason().isEmpty(), ctx("no reason when available"));
         String isa = Backends.nativeCpu().isa();
-        assertTrue(List.of("avx512", "avx2", "scalar").contains(isa), ctx(isa));
+        assertEquals(List.of("avx512", "avx2", "scalar"), Backends.nativeCpu().isas(), ctx("the library's instruction sets, best first"));
+        assertTrue(Backends.nativeCpu().isas().contains(isa), ctx(isa));
+        assertEquals(Backends.nativeCpu().isas().stream().filter(Backends.nativeCpu()::isaSupported).toList(),
+                Backends.nativeCpu().supportedIsas(), ctx("supportedIsas"));
         assertTrue(Backends.nativeCpu().isaSupported(isa), ctx(isa + " in use but not supported"));
         assertTrue(Backends.nativeCpu().isaSupported("scalar"), ctx("every x86-64 CPU runs scalar"));
         assertTrue(n.describe().contains(isa), ctx(n.describe()));
@@ -123,8 +127,8 @@ class BackendsTest {
         TestBackends.require(b);
         java.util.SplittableRandom rng = TestData.rng("BackendsTest.concurrent");
         int calls = 24;
-        List<LossSpec> specs = List.of(LossSpec.of(LossSpec.Kind.CROSS_ENTROPY).withSmoothing(0.125),
-                LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY), LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL));
+        List<LossSpec> specs = List.of(LossSpec.of(LossKind.CROSS_ENTROPY).withSmoothing(0.125),
+                LossSpec.of(LossKind.BINARY_CROSS_ENTROPY), LossSpec.of(LossKind.SIGMOID_FOCAL));
         List<TestData.Case> cases = new java.util.ArrayList<>();
         for (int i = 0; i < calls; i++) {
             LossSpec spec = specs.get(i % specs.size());

@@ -12,6 +12,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -21,11 +22,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  * element weights they stand for.
  */
 class BinaryCrossEntropyTest extends LossContract {
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.BINARY_CROSS_ENTROPY;
+    LossKind kind() {
+        return LossKind.BINARY_CROSS_ENTROPY;
     }
 
     @Override
@@ -62,8 +63,8 @@ class BinaryCrossEntropyTest extends LossContract {
      * positive part. Gradient (1 - t) s - pw t (1 - s): 1/2 - t at x = 0, 3/4 - 1/4 (t = 1/4, pw 1).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void casesWorkedByHand(Backend b) {
+    @MethodSource(PATHS)
+    void casesWorkedByHand(TestPath b) {
         TestBackends.require(b);
         float l3 = (float) Math.log(3);
         float[] x = {0, 0, l3, l3, l3, l3};
@@ -86,8 +87,8 @@ class BinaryCrossEntropyTest extends LossContract {
      * number of terms (the sample x element weight sum), not by the sum of w_t.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void binaryClassWeightsAreElementWeightsPickedByTheTarget(Backend b) {
+    @MethodSource(PATHS)
+    void binaryClassWeightsAreElementWeightsPickedByTheTarget(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("bcw");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -119,8 +120,8 @@ class BinaryCrossEntropyTest extends LossContract {
      * positive part, NaN or infinite logits included ({@link #assertDropped}).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aZeroClassWeightOrPosWeightDropsItsPartEvenWithNonFiniteLogits(Backend b) {
+    @MethodSource(PATHS)
+    void aZeroClassWeightOrPosWeightDropsItsPartEvenWithNonFiniteLogits(TestPath b) {
         TestBackends.require(b);
         float nan = Float.NaN;
         float inf = Float.POSITIVE_INFINITY;
@@ -138,8 +139,8 @@ class BinaryCrossEntropyTest extends LossContract {
 
     /** pos_weight scales the positive part only: with every target 0 it changes nothing. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void posWeightLeavesNegativeTargetsAlone(Backend b) {
+    @MethodSource(PATHS)
+    void posWeightLeavesNegativeTargetsAlone(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("pw0");
         Case k = random(BCE, combo(SAMPLE, POS), 5, 7, rng);
@@ -153,8 +154,8 @@ class BinaryCrossEntropyTest extends LossContract {
 
     /** Certain and right (LossContract#infiniteLogitsOfCertainTargets), pos_weight (2, 0.5, 1, 3). */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void infiniteLogitsOfCertainTargets(Backend b) {
+    @MethodSource(PATHS)
+    void infiniteLogitsOfCertainTargets(TestPath b) {
         infiniteLogitsOfCertainTargets(BCE.withPosWeight(new float[] {2, 0.5f, 1, 3}), b);
     }
 }

@@ -13,7 +13,7 @@ import org.junit.jupiter.api.function.Executable;
  * The suite's assertion helpers (each written once, here) and the helper that runs a spec on a
  * problem. Every message carries the random seed ({@link #ctx}).
  */
-final class Checks {
+public final class Checks {
     private Checks() {
     }
 
@@ -23,13 +23,16 @@ final class Checks {
     }
 
     /** What one call produced: the result, the gradient and (NONE) the per-term losses. */
-    record Run(LossResult result, float[] gradient, float[] perTerm) {
+    public record Run(LossResult result, float[] gradient, float[] perTerm) {
     }
 
-    /** Computes on the backend and asserts that the result says it came from that backend. */
+    /**
+     * Computes on the backend (a {@link TestPath}: its way) and asserts that the result says it
+     * came from that backend.
+     */
     static LossResult compute(Loss loss, Batch batch, Backend backend, Object what) {
-        LossResult r = loss.compute(batch, backend);
-        assertEquals(backend.name(), r.backend(), () -> ctx(what + ": result.backend()"));
+        LossResult r = backend instanceof TestPath p ? p.compute(loss, batch) : loss.compute(batch, backend);
+        assertEquals(TestBackends.backendOf(backend).name(), r.backend(), () -> ctx(what + ": result.backend()"));
         return r;
     }
 
@@ -41,7 +44,7 @@ final class Checks {
      * Runs the spec on the problem with plain arrays; the gradient and per-term buffers start as
      * NaN, so an element the kernel forgot to write shows up.
      */
-    static Run run(LossSpec spec, Problem p, Reduction r, Backend b, double scale, Double denominator) {
+    public static Run run(LossSpec spec, Problem p, Reduction r, Backend b, double scale, Double denominator) {
         Loss loss = spec.build(r, scale, true);
         float[] g = TestData.filled(p.n * p.c, Float.NaN);
         float[] pt = r == Reduction.NONE ? TestData.filled(p.terms(spec), Float.NaN) : null;
@@ -96,6 +99,30 @@ final class Checks {
     }
 
     /**
+     * A case on a backend against the Java reference, NONE (per-term losses, upstream gradient) and
+     * MEAN: the same counts and denominator, no non-finite term, the loss, the gradient (by norm)
+     * and the per-term losses within the backend's tolerances.
+     */
+    static void againstReference(TestData.Case k, Backend b) {
+        TestBackends.Tol tol = TestBackends.tol(b);
+        for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
+            String what = k + " " + r + " on " + b.name() + " vs java";
+            Run ref = run(k.spec(), k.problem(), r, Backends.java());
+            Run got = run(k.spec(), k.problem(), r, b);
+            assertEquals(ref.result().counted(), got.result().counted(), () -> ctx(what + ": counted"));
+            assertEquals(ref.result().masked(), got.result().masked(), () -> ctx(what + ": masked"));
+            assertEquals(ref.result().denominator(), got.result().denominator(), () -> ctx(what + ": denominator"));
+            assertEquals(0, got.result().nonFinite(), () -> ctx(what + ": nonFinite"));
+            close(ref.result().loss(), got.result().loss(), tol.loss(), 1e-6, what + ": loss");
+            gradientClose(ref.gradient(), got.gradient(), tol.gradient(), what + ": gradient");
+            if (r == Reduction.NONE) {
+                double[] weight = Oracle.terms(k.spec(), k.problem()).weight();
+                termsClose(TestData.toDouble(ref.perTerm()), weight, got.perTerm(), tol, what + ": perTerm");
+            }
+        }
+    }
+
+    /**
      * Two runs that must agree (an identity between two losses): the loss and the gradient within
      * {@code rel} (relative, the gradient by norm), and the per-term losses when both have them.
      */
@@ -134,10 +161,15 @@ final class Checks {
         return d == 0 ? 0 : Math.abs(scale) / d * Math.sqrt(s) * factor;
     }
 
+    /** |actual - expected| <= rel * |expected| + abs, or both equal (infinities too): the one criterion. */
+    public static boolean within(double expected, double actual, double rel, double abs) {
+        return Math.abs(actual - expected) <= rel * Math.abs(expected) + abs || expected == actual;
+    }
+
     /** |actual - expected| <= rel * |expected| + abs. */
     static void close(double expected, double actual, double rel, double abs, Object what) {
         double err = Math.abs(actual - expected);
-        if (!(err <= rel * Math.abs(expected) + abs) && !(expected == actual)) {
+        if (!within(expected, actual, rel, abs)) {
             fail(ctx(what + ": expected " + expected + " but was " + actual + " (relative error "
                     + (err / Math.abs(expected)) + ", tolerance " + rel + " relative + " + abs + ")"));
         }
@@ -149,7 +181,7 @@ final class Checks {
         for (int i = 0; i < expected.length; i++) {
             double abs = tol.termAbs() * (1 + Math.abs(weight[i]));
             double err = Math.abs(actual[i] - expected[i]);
-            if (!(err <= tol.term() * Math.abs(expected[i]) + abs) && !(expected[i] == actual[i])) {
+            if (!within(expected[i], actual[i], tol.term(), abs)) {
                 fail(ctx(what + ": term " + i + " expected " + expected[i] + " but was " + actual[i]
                         + " (relative error " + err / Math.abs(expected[i]) + ", tolerance " + tol.term() + ")"));
             }
@@ -182,10 +214,71 @@ final class Checks {
         }
         diff = Math.sqrt(diff);
         norm = Math.sqrt(norm);
-        if (!(diff <= rel * norm + Math.max(abs, 1e-8))) {
+        if (!gradientWithin(diff, norm, rel, abs)) {
             fail(ctx(what + ": ||g - g_ref|| / ||g_ref|| = " + diff / norm + " > " + rel + " (||g_ref|| = " + norm
                     + "); worst element " + worst + ": expected " + expected[worst] + " but was " + actual[worst]));
         }
+    }
+
+    /** The contract's gradient criterion on ||g - g_ref|| and ||g_ref||: diff <= rel * norm + max(abs, 1e-8). */
+    static boolean gradientWithin(double diff, double norm, double rel, double abs) {
+        return diff <= rel * norm + Math.max(abs, 1e-8);
+    }
+
+    /**
+     * How far a run is from the reference run of the same case, by {@link #againstReference}'s
+     * measures and tolerances: the largest per-term relative error above the backend's absolute
+     * floor (NONE), the loss's relative error, the gradient's relative norm error (infinite when an
+     * element is not finite), NaN where there is nothing to compare; and whether all pass.
+     *
+     * @param term     the largest per-term relative error, or NaN
+     * @param loss     the loss's relative error
+     * @param gradient {@code ||g - g_ref|| / ||g_ref||}, or NaN
+     * @param pass     every measure within the backend's tolerance, and the same counts
+     */
+    public record Errors(double term, double loss, double gradient, boolean pass) {
+    }
+
+    /** {@link Errors} of {@code got} against {@code ref} for the case {@code k} on backend {@code b}. */
+    public static Errors errors(TestData.Case k, Run ref, Run got, Backend b) {
+        TestBackends.Tol tol = TestBackends.tol(b);
+        LossResult want = ref.result();
+        LossResult have = got.result();
+        // the denominator to rounding: the native weight pass sums in vector lanes (from 4096 terms on)
+        boolean pass = want.counted() == have.counted() && want.masked() == have.masked()
+                && within(want.denominator(), have.denominator(), 1e-12, 0) && have.nonFinite() == want.nonFinite();
+        double loss = want.loss() == have.loss() ? 0 : Math.abs(have.loss() - want.loss()) / Math.abs(want.loss());
+        pass &= within(want.loss(), have.loss(), tol.loss(), 1e-6);
+        double gradient = Double.NaN;
+        if (ref.gradient() != null && got.gradient() != null) {
+            double diff = 0;
+            double norm = 0;
+            for (int i = 0; i < ref.gradient().length; i++) {
+                double e = (double) got.gradient()[i] - ref.gradient()[i];
+                diff += Float.isFinite(got.gradient()[i]) ? e * e : Double.POSITIVE_INFINITY;
+                norm += (double) ref.gradient()[i] * ref.gradient()[i];
+            }
+            diff = Math.sqrt(diff);
+            norm = Math.sqrt(norm);
+            gradient = norm == 0 ? diff : diff / norm;
+            pass &= gradientWithin(diff, norm, tol.gradient(), 0);
+        }
+        double term = Double.NaN;
+        if (ref.perTerm() != null && got.perTerm() != null) {
+            double[] weight = Oracle.terms(k.spec(), k.problem()).weight();
+            term = 0;
+            for (int i = 0; i < ref.perTerm().length; i++) {
+                double abs = tol.termAbs() * (1 + Math.abs(weight[i]));
+                double err = Math.abs((double) got.perTerm()[i] - ref.perTerm()[i]);
+                pass &= within(ref.perTerm()[i], got.perTerm()[i], tol.term(), abs);
+                if (!(err >= 0)) {
+                    term = Double.POSITIVE_INFINITY;  // one is NaN and the other not
+                } else if (err > abs) {
+                    term = Math.max(term, err / Math.abs(ref.perTerm()[i]));
+                }
+            }
+        }
+        return new Errors(term, loss, gradient, pass);
     }
 
     /** Same as {@link #gradientClose(double[], float[], double, Object)} for a float reference. */

@@ -27,6 +27,7 @@ import java.util.function.Consumer;
 import org.fusedloss.TestData.W;
 import org.fusedloss.internal.Settings;
 import org.fusedloss.nativecpu.NativeBackend;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -63,12 +64,7 @@ class FuzzTest {
             runChild(p[0], Long.parseLong(p[1]), Integer.parseInt(p[2]), 1, 600);
             return;
         }
-        List<String> isas = new ArrayList<>();
-        for (String isa : new String[] {"avx512", "avx2", "scalar"}) {
-            if (nat.isaSupported(isa)) {
-                isas.add(isa);
-            }
-        }
+        List<String> isas = nat.supportedIsas();
         double seconds = Double.parseDouble(System.getProperty(SECONDS_PROPERTY, "40"));
         long seed = TestData.SEED;
         int batches = 0;
@@ -232,7 +228,7 @@ class FuzzTest {
         static final int X = 0, LABELS = 1, TARGETS = 2, SW = 3, EW = 4, UP = 5, GRAD = 6, TERMS = 7;
 
         Call randomCall(boolean big) {
-            LossSpec.Kind kind = LossSpec.Kind.values()[rng.nextInt(LossSpec.Kind.values().length)];
+            LossKind kind = LossKind.values()[rng.nextInt(LossKind.values().length)];
             int n;
             int c;
             if (big) {  // n * c >= 4 Mi: the gradient is written with non-temporal stores
@@ -273,17 +269,17 @@ class FuzzTest {
             return new Call(k.spec(), p, r, scale, denominator, gradient, places, stride, inPlace);
         }
 
-        private static boolean applies(W w, LossSpec.Kind kind) {
+        private static boolean applies(W w, LossKind kind) {
             return switch (w) {
                 case SAMPLE, MASK -> true;
-                case CLASS -> kind != LossSpec.Kind.MEAN_SQUARED_ERROR && kind != LossSpec.Kind.SIGMOID_FOCAL;
+                case CLASS -> kind.perRow() || kind == LossKind.BINARY_CROSS_ENTROPY;  // class weights, alpha, {w0, w1}
                 case ELEMENT -> !kind.perRow();
-                case POS -> kind == LossSpec.Kind.BINARY_CROSS_ENTROPY;
-                case IGNORE -> kind.labels();
+                case POS -> kind == LossKind.BINARY_CROSS_ENTROPY;
+                case IGNORE -> kind.takesLabels();
             };
         }
 
-        private LossSpec randomSpec(LossSpec.Kind kind, int c) {
+        private LossSpec randomSpec(LossKind kind, int c) {
             LossSpec s = LossSpec.of(kind);
             switch (kind) {
                 case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
@@ -296,7 +292,7 @@ class FuzzTest {
                     if (rng.nextInt(4) == 0) {
                         s = s.withSoftCap(1 + rng.nextInt(30));
                     }
-                    if (kind == LossSpec.Kind.CROSS_ENTROPY && rng.nextInt(6) == 0) {
+                    if (kind == LossKind.CROSS_ENTROPY && rng.nextInt(6) == 0) {
                         s = s.withIgnoreIndex(rng.nextInt(c));
                     }
                 }
@@ -317,7 +313,7 @@ class FuzzTest {
             boolean perRow = spec.kind().perRow();
             int mode = rng.nextInt(10);
             if (mode == 0 || mode == 1) {  // +-1e30 (MSE: 1e18), -inf on classes that are not targets
-                float big = spec.kind() == LossSpec.Kind.MEAN_SQUARED_ERROR ? 1e18f : 1e30f;
+                float big = spec.kind() == LossKind.MEAN_SQUARED_ERROR ? 1e18f : 1e30f;
                 for (int at = 0; at < x.length; at++) {
                     int roll = rng.nextInt(6);
                     int i = at / c;
@@ -325,7 +321,7 @@ class FuzzTest {
                     if (roll == 0) {
                         x[at] = rng.nextBoolean() ? big : -big;
                     } else if (roll == 1 && mode == 1 && !target && (c > 1 || !perRow)
-                            && spec.kind() != LossSpec.Kind.MEAN_SQUARED_ERROR) {
+                            && spec.kind() != LossKind.MEAN_SQUARED_ERROR) {
                         x[at] = Float.NEGATIVE_INFINITY;
                         if (!perRow) {
                             t[at] = 0;
@@ -343,7 +339,7 @@ class FuzzTest {
                     x[at] *= 1 + rng.nextInt(40);
                 }
             }
-            if (spec.kind() == LossSpec.Kind.SIGMOID_FOCAL && rng.nextInt(8) == 0 && t.length > 0) {
+            if (spec.kind() == LossKind.SIGMOID_FOCAL && rng.nextInt(8) == 0 && t.length > 0) {
                 t[rng.nextInt(t.length)] = new float[] {1.5f, -0.25f, Float.NaN}[rng.nextInt(3)];  // a NaN term
             }
             Problem q = p.withX(x);
@@ -375,7 +371,7 @@ class FuzzTest {
             Loss ref = call.spec().build(call.r(), call.scale(), call.gradient());
             int terms = p.terms(call.spec());
             float[] gRef = TestData.filled(p.n * p.c, Float.NaN);
-            float[] tRef = call.r() == Reduction.NONE ? TestData.filled(terms, Float.NaN) : null;
+            float[] tRef = TestData.filled(terms, Float.NaN);  // per-term losses come with every reduction
             Batch refBatch = p.batch(call.r(), call.gradient() ? gRef : null, tRef);
             if (call.denominator() != null) {
                 refBatch.denominator(call.denominator());
@@ -383,10 +379,6 @@ class FuzzTest {
             LossResult want = ref.compute(refBatch, java);
             // which terms are finite (their gradients are compared): the reference's per-term losses
             float[] refTerms = tRef;
-            if (refTerms == null) {
-                refTerms = TestData.filled(terms, Float.NaN);
-                call.spec().build(Reduction.NONE, 1, false).compute(p.batch(Reduction.NONE, null, refTerms), java);
-            }
 
             Built got = build(call, null);
             LossResult res = loss.compute(got.batch, nat);
@@ -578,7 +570,7 @@ class FuzzTest {
                 if (call.r() == Reduction.BATCH_MEAN) {
                     sum += 1;
                 } else {
-                    double cw = s.kind() == LossSpec.Kind.CROSS_ENTROPY && s.classWeights() != null
+                    double cw = s.kind() == LossKind.CROSS_ENTROPY && s.classWeights() != null
                             ? s.classWeights()[p.labels[row]] : 1;
                     sum += w * cw;
                 }
@@ -619,9 +611,6 @@ class FuzzTest {
             }
             if (p.ew != null) {
                 defects.add("negative element weight");
-            }
-            if (call.r() != Reduction.NONE) {
-                defects.add("perTerm without NONE");
             }
             if (s.binaryClassWeights() != null) {
                 defects.add("soft target with binary class weights");
@@ -669,13 +658,13 @@ class FuzzTest {
                     expect = "targets[" + at + "]";
                 }
                 case "class weights length" -> {
-                    if (s.kind() == LossSpec.Kind.BINARY_CROSS_ENTROPY) {
+                    if (s.kind() == LossKind.BINARY_CROSS_ENTROPY) {
                         badSpec = s.withPosWeight(TestData.filled(p.c + 1, 1));
                         expect = "posWeight";
-                    } else if (s.kind() == LossSpec.Kind.CROSS_ENTROPY || s.kind() == LossSpec.Kind.CROSS_ENTROPY_DENSE) {
+                    } else if (s.kind() == LossKind.CROSS_ENTROPY || s.kind() == LossKind.CROSS_ENTROPY_DENSE) {
                         badSpec = s.withClassWeights(TestData.filled(p.c + 1, 1));
                         expect = "classWeights";
-                    } else if (s.kind() == LossSpec.Kind.SOFTMAX_FOCAL) {
+                    } else if (s.kind() == LossKind.SOFTMAX_FOCAL) {
                         badSpec = s.withClassWeights(TestData.filled(p.c + 1, 1));
                         expect = "alpha";
                     } else {
@@ -923,13 +912,8 @@ class FuzzTest {
                 expect = "gradient overlaps predictions";
             }
             Slot t = null;
-            if (none || "perTerm without NONE".equals(defect)) {
-                t = place(TestData.filled(p.terms(call.spec()), Float.NaN), pl[TERMS], 1);
-                attach(t, batch::perTerm, batch::perTerm);
-                if (!none) {
-                    expect = "perTerm";
-                }
-            }
+            t = place(TestData.filled(p.terms(call.spec()), Float.NaN), pl[TERMS], 1);
+            attach(t, batch::perTerm, batch::perTerm);
             if (call.denominator() != null && (call.r() == Reduction.MEAN || call.r() == Reduction.BATCH_MEAN)) {
                 batch.denominator(call.denominator());
             }

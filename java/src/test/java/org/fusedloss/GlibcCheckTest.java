@@ -13,13 +13,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The native library loads on glibc 2.28 with no system libstdc++: native/check_glibc.sh (which the
+ * The native library loads on glibc 2.28 with no system libstdc++: native/test/check_glibc.sh (which the
  * build runs on it) passes on the built library and fails on a library that needs a newer glibc
  * symbol (pthread_create@GLIBC_2.34 on a glibc 2.34+ build machine) or libstdc++.
  */
 class GlibcCheckTest {
     private static final Path ROOT = Path.of(System.getProperty("user.dir")).getParent();
-    private static final Path CHECK = ROOT.resolve("native/check_glibc.sh");
+    private static final Path CHECK = ROOT.resolve("native/test/check_glibc.sh");
 
     private static ProcessResult run(Path dir, String... cmd) throws Exception {
         Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();

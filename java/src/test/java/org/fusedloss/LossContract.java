@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.fusedloss.nativecpu.NativeBackend;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -24,9 +25,17 @@ import org.junit.jupiter.params.provider.MethodSource;
  * subclass lists, gradients against finite differences, and the properties and edge cases of
  * docs/SEMANTICS.md. The subclasses add the closed forms and hand-worked cases of their loss.
  */
+@org.junit.jupiter.api.Tag(LossContract.TAG)
 abstract class LossContract {
-    static final String BACKENDS = "org.fusedloss.TestBackends#backends";
-    static final String BACKENDS_AND_REDUCTIONS = "org.fusedloss.TestBackends#backendsAndReductions";
+    /** The tag of the contract tests (every loss's test class), by which other modules select them. */
+    static final String TAG = "contract";
+
+    /** Every path a loss is computed on ({@link TestPaths}): java, native on each ISA, CUDA where there is one. */
+    static final String PATHS = "org.fusedloss.TestPaths#paths";
+    static final String PATHS_AND_REDUCTIONS = "org.fusedloss.TestPaths#pathsAndReductions";
+    /** The earlier names of the same sources (a test taking a {@code Backend} gets the paths: each is one). */
+    static final String BACKENDS = PATHS;
+    static final String BACKENDS_AND_REDUCTIONS = PATHS_AND_REDUCTIONS;
 
     /** Shapes (rows, columns) of the random sweep: N = 1, C = 1, C = 2, odd sizes, vector tails. */
     static final int[][] SHAPES = {{1, 1}, {1, 2}, {2, 1}, {3, 2}, {2, 3}, {5, 4}, {7, 7}, {4, 16}, {9, 31},
@@ -37,7 +46,7 @@ abstract class LossContract {
     static final int FD_LIMIT = 64;
 
     /** The loss under test. */
-    abstract LossSpec.Kind kind();
+    abstract LossKind kind();
 
     /** The option settings to sweep; the first is the loss with its defaults. */
     abstract List<LossSpec> optionSpecs();
@@ -76,8 +85,8 @@ abstract class LossContract {
     // ---------------------------------------------------------------- values and gradients
 
     @ParameterizedTest(name = "{0} {1}")
-    @MethodSource(BACKENDS_AND_REDUCTIONS)
-    void matchesTheOracleOnRandomData(Backend b, Reduction r) {
+    @MethodSource(PATHS_AND_REDUCTIONS)
+    void matchesTheOracleOnRandomData(TestPath b, Reduction r) {
         TestBackends.require(b);
         SplittableRandom rng = rng("oracle", r);
         for (LossSpec spec : optionSpecs()) {
@@ -91,8 +100,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0} {1}")
-    @MethodSource(BACKENDS_AND_REDUCTIONS)
-    void gradientMatchesFiniteDifferencesWithScaleUpstreamAndDenominator(Backend b, Reduction r) {
+    @MethodSource(PATHS_AND_REDUCTIONS)
+    void gradientMatchesFiniteDifferencesWithScaleUpstreamAndDenominator(TestPath b, Reduction r) {
         TestBackends.require(b);
         SplittableRandom rng = rng("fd", r);
         for (LossSpec spec : optionSpecs()) {
@@ -115,8 +124,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void largeRowsMatchTheOracle(Backend b) {
+    @MethodSource(PATHS)
+    void largeRowsMatchTheOracle(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("large");
         boolean perRow = kind().perRow();
@@ -266,11 +275,74 @@ abstract class LossContract {
                 k + " " + r + " on " + b.name() + ": gradient at " + Arrays.toString(coordinates));
     }
 
+    /** Every C where the vector loops change shape: 1 to 33 (tails of 4, 8 and 16 lanes), and 127-129, 1023-1025. */
+    static int[] vectorSizes() {
+        List<Integer> c = new ArrayList<>();
+        for (int i = 1; i <= 33; i++) {
+            c.add(i);
+        }
+        for (int i : new int[] {127, 128, 129, 1023, 1024, 1025}) {
+            c.add(i);
+        }
+        return c.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /**
+     * At every C where the vector loops change shape, every option setting, unweighted and with the
+     * richest weights, NONE (per-term losses, upstream gradient) and MEAN: the same as the Java
+     * reference within the contract's tolerances (on the Java path there is nothing to compare).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(PATHS)
+    void matchesTheReferenceWhereTheVectorLoopsChangeShape(TestPath b) {
+        TestBackends.require(b);
+        skipTheReference(b);
+        SplittableRandom rng = rng("vectors", b.name());
+        for (int c : vectorSizes()) {
+            int n = c < 200 ? 7 : 3;
+            for (LossSpec spec : optionSpecs()) {
+                for (Set<W> weights : List.of(TestData.combo(), richestCombo())) {
+                    Checks.againstReference(random(spec, weights, n, c, rng), b);
+                }
+            }
+        }
+    }
+
+    /**
+     * Logits of +-1e30 and -inf on non-target classes / elements (MSE: +-1e18) at C = 1, 8, 9, 37:
+     * every option setting without z-loss (whose lse^2 overflows), the same as the Java reference.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(PATHS)
+    void extremeLogitsMatchTheReference(TestPath b) {
+        TestBackends.require(b);
+        skipTheReference(b);
+        SplittableRandom rng = rng("extreme", b.name());
+        for (int c : new int[] {1, 8, 9, 37}) {
+            for (LossSpec spec : optionSpecs()) {
+                if (spec.zLoss() != 0) {
+                    continue;
+                }
+                for (Set<W> weights : List.of(TestData.combo(), richestCombo())) {
+                    Case k = random(spec, weights, 5, c, rng);
+                    Checks.againstReference(TestData.extreme(k, rng, takesExtremeLogits()), b);
+                }
+            }
+        }
+    }
+
+    /** The Java backend is the reference the others are compared with. */
+    static void skipTheReference(TestPath b) {
+        if (TestBackends.isJava(b)) {
+            org.junit.jupiter.api.Assumptions.abort("the Java backend is the reference itself");
+        }
+    }
+
     // ---------------------------------------------------------------- properties
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void allWeightsOneEqualsUnweighted(Backend b) {
+    @MethodSource(PATHS)
+    void allWeightsOneEqualsUnweighted(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("ones");
         double same = TestBackends.tol(b).same();
@@ -307,8 +379,8 @@ abstract class LossContract {
      * for cross-entropy with class indices, where they make the MEAN denominator too.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void equalWeightsOfAnySizeGiveTheUnweightedMean(Backend b) {
+    @MethodSource(PATHS)
+    void equalWeightsOfAnySizeGiveTheUnweightedMean(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("equal weights");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -322,7 +394,7 @@ abstract class LossContract {
             if (!kind().perRow()) {
                 kinds.add("element");
             }
-            if (kind() == LossSpec.Kind.CROSS_ENTROPY) {
+            if (kind() == LossKind.CROSS_ENTROPY) {
                 kinds.add("class");
             }
             for (String which : kinds) {
@@ -335,7 +407,7 @@ abstract class LossContract {
                 String what = spec + " MEAN on " + b.name() + ": " + which + " weights all 2^" + e;
                 Checks.Run run = Checks.run(spec, q, Reduction.MEAN, b);
                 assertTrue(Double.isFinite(run.result().loss()), () -> ctx(what + ": loss " + run.result().loss()));
-                if (normal || b == Backends.java()) {
+                if (normal || TestBackends.isJava(b)) {
                     Checks.close(unweighted.result().loss(), run.result().loss(), tol.loss(), 1e-12, what + ": loss");
                 }
                 Checks.gradientClose(unweighted.gradient(), run.gradient(), tol.gradient(), what + ": gradient");
@@ -388,8 +460,8 @@ abstract class LossContract {
      * below float range; it used to round to 0 there (the largest element 0 instead of 1e-20).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aSmallWeightOnAConfidentlyWrongRowKeepsItsGradient(Backend b) {
+    @MethodSource(PATHS)
+    void aSmallWeightOnAConfidentlyWrongRowKeepsItsGradient(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("small weight, wrong row");
         for (int c : new int[] {5, 40, 3000, 5000}) {
@@ -422,8 +494,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void upweightingARowByKEqualsKCopies(Backend b) {
+    @MethodSource(PATHS)
+    void upweightingARowByKEqualsKCopies(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("copies");
         for (LossSpec spec : optionSpecs()) {
@@ -461,8 +533,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void meanTimesDenominatorEqualsSum(Backend b) {
+    @MethodSource(PATHS)
+    void meanTimesDenominatorEqualsSum(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("mean");
         for (LossSpec spec : optionSpecs()) {
@@ -488,8 +560,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aCallerDenominatorReplacesTheLocalOne(Backend b) {
+    @MethodSource(PATHS)
+    void aCallerDenominatorReplacesTheLocalOne(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("denominator");
         Case k = random(plain(), richestCombo(), 9, 5, rng);
@@ -514,8 +586,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void theGradientCanOverwriteThePredictions(Backend b) {
+    @MethodSource(PATHS)
+    void theGradientCanOverwriteThePredictions(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("inplace");
         for (LossSpec spec : optionSpecs()) {
@@ -536,8 +608,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void sampleWeightsAreReadThroughAStride(Backend b) {
+    @MethodSource(PATHS)
+    void sampleWeightsAreReadThroughAStride(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("stride");
         Case k = random(plain(), richestCombo(), 8, 6, rng);
@@ -575,8 +647,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void heapOffsetsAndDirectBuffersGiveTheSameResults(Backend b) {
+    @MethodSource(PATHS)
+    void heapOffsetsAndDirectBuffersGiveTheSameResults(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("buffers");
         Case k = random(optionSpecs().get(optionSpecs().size() - 1), richestCombo(), 6, 11, rng);
@@ -626,12 +698,12 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void theLossAloneEqualsTheLossComputedWithItsGradient(Backend b) {
+    @MethodSource(PATHS)
+    void theLossAloneEqualsTheLossComputedWithItsGradient(TestPath b) {
         TestBackends.require(b);
         Case k = random(plain(), richestCombo(), 6, 7, rng("nogradient"));
         for (Reduction r : Reduction.values()) {
-            String what = k + " " + r + " on " + b.name() + ": gradient(false)";
+            String what = k + " " + r + " on " + b.name() + ": computeGradient(false)";
             Checks.Run with = Checks.run(k.spec(), k.problem(), r, b);
             float[] pt = r == Reduction.NONE ? new float[k.problem().terms(k.spec())] : null;
             LossResult alone = Checks.compute(k.spec().build(r, 1.0, false), k.problem().batch(r, null, pt), b, what);
@@ -647,11 +719,35 @@ abstract class LossContract {
         }
     }
 
+    /**
+     * The per-term buffer may come with any reduction: one pass gives the weighted terms (those of
+     * NONE, not divided by the denominator) and the reduced loss and gradient (those of the same
+     * call without it), bit for bit; masked and ignored terms get 0.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(PATHS)
+    void perTermValuesComeWithEveryReductionInOnePass(TestPath b) {
+        TestBackends.require(b);
+        Case k = random(plain(), richestCombo(), 6, 7, rng("pertermreduced"));
+        Problem p = k.problem().withUpstream(null);
+        Checks.Run none = Checks.run(k.spec(), p, Reduction.NONE, b);
+        for (Reduction r : new Reduction[] {Reduction.SUM, Reduction.MEAN, Reduction.BATCH_MEAN}) {
+            String what = k + " " + r + " with a per-term buffer on " + b.name();
+            Checks.Run without = Checks.run(k.spec(), p, r, b);
+            float[] g = TestData.filled(p.n * p.c, Float.NaN);
+            float[] pt = TestData.filled(p.terms(k.spec()), Float.NaN);
+            LossResult res = Checks.compute(k.spec().build(r), p.batch(r, g, pt), b, what);
+            assertEquals(without.result(), res, () -> ctx(what + ": result"));
+            Checks.sameBits(without.gradient(), g, what + ": gradient");
+            Checks.sameBits(none.perTerm(), pt, what + ": perTerm");
+        }
+    }
+
     // ---------------------------------------------------------------- edge cases
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void everyTermMaskedOrIgnoredGivesZeroNotNaN(Backend b) {
+    @MethodSource(PATHS)
+    void everyTermMaskedOrIgnoredGivesZeroNotNaN(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("allmasked");
         Case k = random(plain(), weightedCombo(), 5, 6, rng);
@@ -664,7 +760,7 @@ abstract class LossContract {
             variants.add(p.withSampleWeights(null).withElementWeights(TestData.filled(p.n * p.c, Float.NaN)));
             names.add("every element weight NaN");
         }
-        if (kind().labels()) {
+        if (kind().takesLabels()) {
             int[] ignored = new int[p.n];
             Arrays.fill(ignored, k.spec().ignoreIndex());
             variants.add(p.withLabels(ignored).withSampleWeights(null));
@@ -692,8 +788,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void everyWeightZeroGivesZero(Backend b) {
+    @MethodSource(PATHS)
+    void everyWeightZeroGivesZero(TestPath b) {
         TestBackends.require(b);
         Case k = random(plain(), TestData.combo(), 5, 6, rng("allzero"));
         Problem p = k.problem().withSampleWeights(new float[k.problem().n]);
@@ -718,8 +814,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void nanWeightsMaskRowsAsIfTheyWereAbsent(Backend b) {
+    @MethodSource(PATHS)
+    void nanWeightsMaskRowsAsIfTheyWereAbsent(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("nan");
         double same = TestBackends.tol(b).same();
@@ -758,8 +854,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void nonFinitePredictionsAreCounted(Backend b) {
+    @MethodSource(PATHS)
+    void nonFinitePredictionsAreCounted(TestPath b) {
         TestBackends.require(b);
         Case k = random(plain(), TestData.combo(W.SAMPLE), 6, 5, rng("nonfinite"));
         Problem p = k.problem();
@@ -808,8 +904,8 @@ abstract class LossContract {
      * oracle, and a -inf logit gets a gradient of exactly 0.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void hugeAndNegativeInfiniteLogitsGiveFiniteLossAndGradient(Backend b) {
+    @MethodSource(PATHS)
+    void hugeAndNegativeInfiniteLogitsGiveFiniteLossAndGradient(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("extreme");
         for (LossSpec spec : optionSpecs()) {
@@ -835,8 +931,8 @@ abstract class LossContract {
     }
 
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void anEmptyBatchGivesZero(Backend b) {
+    @MethodSource(PATHS)
+    void anEmptyBatchGivesZero(TestPath b) {
         TestBackends.require(b);
         Case k = random(plain(), richestCombo(), 0, 3, rng("empty"));
         for (Reduction r : Reduction.values()) {

@@ -1,11 +1,14 @@
 package org.fusedloss;
 
 import java.util.Arrays;
+import org.fusedloss.internal.LossKind;
 
 /**
  * Which loss a test runs and with which options: one description that both builds the library's
- * {@link Loss} and tells the {@link Oracle} what to compute. Option values are chosen exactly
- * representable in float (the kernels take them as float).
+ * {@link Loss} and tells the {@link Oracle} what to compute. Most option values are exactly
+ * representable in float, so that the float kernels (which round them once) and the double
+ * reference compute the same function; the Java backend and the {@link Oracle} take the doubles as
+ * given (CrossEntropyTest checks options that are no float).
  *
  * @param kind        the loss
  * @param classWeights class weights (cross-entropy) or per-class alpha (softmax focal), or null
@@ -18,90 +21,63 @@ import java.util.Arrays;
  * @param focalAlpha  sigmoid focal alpha (negative: off)
  * @param ignoreIndex ignored label
  */
-record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
+public record LossSpec(LossKind kind, float[] classWeights, float[] posWeight, float[] binaryClassWeights,
                 double eps, double zLoss, double softCap, double gamma, double focalAlpha, int ignoreIndex) {
 
-    enum Kind {
-        CROSS_ENTROPY(true, true),
-        CROSS_ENTROPY_DENSE(true, false),
-        SOFTMAX_FOCAL(true, true),
-        BINARY_CROSS_ENTROPY(false, false),
-        MEAN_SQUARED_ERROR(false, false),
-        SIGMOID_FOCAL(false, false);
-
-        private final boolean perRow;
-        private final boolean labels;
-
-        Kind(boolean perRow, boolean labels) {
-            this.perRow = perRow;
-            this.labels = labels;
-        }
-
-        /** One term per row (softmax losses) rather than per element. */
-        boolean perRow() {
-            return perRow;
-        }
-
-        /** Takes class indices rather than dense targets. */
-        boolean labels() {
-            return labels;
-        }
-    }
-
     /** The loss with the library's defaults (focal: gamma 2; sigmoid focal: alpha 0.25). */
-    static LossSpec of(Kind kind) {
-        double gamma = kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL ? 2 : 0;
-        double alpha = kind == Kind.SIGMOID_FOCAL ? 0.25 : -1;
+    public static LossSpec of(LossKind kind) {
+        double gamma = kind == LossKind.SOFTMAX_FOCAL || kind == LossKind.SIGMOID_FOCAL ? 2 : 0;
+        double alpha = kind == LossKind.SIGMOID_FOCAL ? 0.25 : -1;
         return new LossSpec(kind, null, null, null, 0, 0, 0, gamma, alpha, -100);
     }
 
-    LossSpec withClassWeights(float[] w) {
+    public LossSpec withClassWeights(float[] w) {
         return new LossSpec(kind, w, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withPosWeight(float[] pw) {
+    public LossSpec withPosWeight(float[] pw) {
         return new LossSpec(kind, classWeights, pw, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withBinaryClassWeights(float w0, float w1) {
+    public LossSpec withBinaryClassWeights(float w0, float w1) {
         return new LossSpec(kind, classWeights, posWeight, new float[] {w0, w1}, eps, zLoss, softCap, gamma, focalAlpha,
                 ignoreIndex);
     }
 
-    LossSpec withSmoothing(double e) {
+    public LossSpec withSmoothing(double e) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, e, zLoss, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withZLoss(double z) {
+    public LossSpec withZLoss(double z) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, z, softCap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withSoftCap(double cap) {
+    public LossSpec withSoftCap(double cap) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, cap, gamma, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withGamma(double g) {
+    public LossSpec withGamma(double g) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, g, focalAlpha, ignoreIndex);
     }
 
-    LossSpec withFocalAlpha(double a) {
+    public LossSpec withFocalAlpha(double a) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, a, ignoreIndex);
     }
 
-    LossSpec withIgnoreIndex(int label) {
+    public LossSpec withIgnoreIndex(int label) {
         return new LossSpec(kind, classWeights, posWeight, binaryClassWeights, eps, zLoss, softCap, gamma, focalAlpha, label);
     }
 
-    Loss build(Reduction reduction) {
+    public Loss build(Reduction reduction) {
         return build(reduction, 1.0, true);
     }
 
     /** The library's loss for this spec. */
-    Loss build(Reduction reduction, double gradientScale, boolean gradient) {
+    public Loss build(Reduction reduction, double gradientScale, boolean gradient) {
         return switch (kind) {
             case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
                 CrossEntropy.Builder b = CrossEntropy.builder().reduction(reduction).gradientScale(gradientScale)
-                        .gradient(gradient).ignoreIndex(ignoreIndex).labelSmoothing(eps).zLoss(zLoss).softCap(softCap);
+                        .computeGradient(gradient).ignoreIndex(ignoreIndex).labelSmoothing(eps).zLoss(zLoss).softCap(softCap);
                 if (classWeights != null) {
                     b.classWeights(classWeights);
                 }
@@ -109,7 +85,7 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
             }
             case SOFTMAX_FOCAL -> {
                 SoftmaxFocal.Builder b = SoftmaxFocal.builder().reduction(reduction).gradientScale(gradientScale)
-                        .gradient(gradient).ignoreIndex(ignoreIndex).gamma(gamma);
+                        .computeGradient(gradient).ignoreIndex(ignoreIndex).gamma(gamma);
                 if (classWeights != null) {
                     b.alpha(classWeights);
                 }
@@ -117,7 +93,7 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
             }
             case BINARY_CROSS_ENTROPY -> {
                 BinaryCrossEntropy.Builder b = BinaryCrossEntropy.builder().reduction(reduction)
-                        .gradientScale(gradientScale).gradient(gradient);
+                        .gradientScale(gradientScale).computeGradient(gradient);
                 if (posWeight != null) {
                     b.posWeight(posWeight);
                 }
@@ -127,9 +103,9 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
                 yield b.build();
             }
             case MEAN_SQUARED_ERROR -> MeanSquaredError.builder().reduction(reduction).gradientScale(gradientScale)
-                    .gradient(gradient).build();
+                    .computeGradient(gradient).build();
             case SIGMOID_FOCAL -> SigmoidFocal.builder().reduction(reduction).gradientScale(gradientScale)
-                    .gradient(gradient).alpha(focalAlpha).gamma(gamma).build();
+                    .computeGradient(gradient).alpha(focalAlpha).gamma(gamma).build();
         };
     }
 
@@ -137,7 +113,7 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
     public String toString() {
         StringBuilder sb = new StringBuilder(kind.toString()).append('{');
         if (classWeights != null) {
-            sb.append(kind == Kind.SOFTMAX_FOCAL ? " alpha=" : " classWeights=").append(show(classWeights));
+            sb.append(kind == LossKind.SOFTMAX_FOCAL ? " alpha=" : " classWeights=").append(show(classWeights));
         }
         if (posWeight != null) {
             sb.append(" posWeight=").append(show(posWeight));
@@ -154,13 +130,13 @@ record LossSpec(Kind kind, float[] classWeights, float[] posWeight, float[] bina
         if (softCap != 0) {
             sb.append(" softCap=").append(softCap);
         }
-        if (kind == Kind.SOFTMAX_FOCAL || kind == Kind.SIGMOID_FOCAL) {
+        if (kind == LossKind.SOFTMAX_FOCAL || kind == LossKind.SIGMOID_FOCAL) {
             sb.append(" gamma=").append(gamma);
         }
-        if (kind == Kind.SIGMOID_FOCAL) {
+        if (kind == LossKind.SIGMOID_FOCAL) {
             sb.append(" alpha=").append(focalAlpha);
         }
-        if (kind.labels() && ignoreIndex != -100) {
+        if (kind.takesLabels() && ignoreIndex != -100) {
             sb.append(" ignoreIndex=").append(ignoreIndex);
         }
         return sb.append(" }").toString();

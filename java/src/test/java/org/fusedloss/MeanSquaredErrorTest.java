@@ -8,16 +8,17 @@ import static org.fusedloss.TestData.combo;
 import java.util.List;
 import java.util.Set;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** Squared error: the contract of {@link LossContract} with sample and element weights, and a case by hand. */
 class MeanSquaredErrorTest extends LossContract {
-    private static final LossSpec MSE = LossSpec.of(LossSpec.Kind.MEAN_SQUARED_ERROR);
+    private static final LossSpec MSE = LossSpec.of(LossKind.MEAN_SQUARED_ERROR);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.MEAN_SQUARED_ERROR;
+    LossKind kind() {
+        return LossKind.MEAN_SQUARED_ERROR;
     }
 
     @Override
@@ -52,8 +53,8 @@ class MeanSquaredErrorTest extends LossContract {
      * give a zero gradient, not NaN (1e300 * 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aGradientScaleBeyondFloatRangeStaysInDouble(Backend b) {
+    @MethodSource(PATHS)
+    void aGradientScaleBeyondFloatRangeStaysInDouble(TestPath b) {
         TestBackends.require(b);
         float[] x = {1, 2};
         float[] t = {0, 0};
@@ -80,8 +81,8 @@ class MeanSquaredErrorTest extends LossContract {
      * The gradient 2 w (x - t) = +-4e30 fits a float and is finite everywhere.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aTermBeyondFloatRangeIsInfinite(Backend b) {
+    @MethodSource(PATHS)
+    void aTermBeyondFloatRangeIsInfinite(TestPath b) {
         TestBackends.require(b);
         float[] x = {1e30f, -1e30f, 1};
         float[] t = {-1e30f, 1e30f, 0};
@@ -130,8 +131,8 @@ class MeanSquaredErrorTest extends LossContract {
      * Element weights ((1, 3), (0, NaN)): SUM = 1 (element (1, 1) masked), MEAN = 1 / (1 + 3 + 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aCaseWorkedByHand(Backend b) {
+    @MethodSource(PATHS)
+    void aCaseWorkedByHand(TestPath b) {
         TestBackends.require(b);
         float[] x = {1, 2, 3, 4};
         float[] t = {0, 2, 5, 4.5f};

@@ -21,15 +21,20 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.AbiRequest;
+import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.WeightPass;
+import org.fusedloss.internal.WeightStats;
 import org.fusedloss.internal.nativecpu.NativeEngine;
 import org.fusedloss.nativecpu.NativeBackend;
 import org.junit.jupiter.api.Test;
 
 /**
- * The native CPU backend against the Java reference: every loss with its options on random data,
- * on every instruction set this CPU runs (avx512, avx2, scalar), at the sizes where vector loops
- * change shape (C = 1..33, 127..129, 1023..1025) and at a large vocabulary (128 256), within the
- * contract's tolerances (per-term relative 1e-5, gradient ||g - g_ref|| / ||g_ref|| < 1e-5); and
+ * What only the native CPU backend has (the losses' values on each of its instruction sets are
+ * the contract's, {@link LossContract} on the paths {@code native@<isa>}): a direct gradient at
+ * any byte address where non-temporal stores are used, its vector weight pass against the Java one,
+ * the request layout and loss table it shares with Java, the thread count's bounds, and
  * bit-identical results for 1, 2 and 3 threads.
  */
 class NativeBackendTest {
@@ -41,12 +46,12 @@ class NativeBackendTest {
     private record Setting(LossSpec spec, Set<W> weights) {
     }
 
-    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
-    private static final LossSpec DENSE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY_DENSE);
-    private static final LossSpec SMF = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
-    private static final LossSpec MSE = LossSpec.of(LossSpec.Kind.MEAN_SQUARED_ERROR);
-    private static final LossSpec SGF = LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL);
+    private static final LossSpec CE = LossSpec.of(LossKind.CROSS_ENTROPY);
+    private static final LossSpec DENSE = LossSpec.of(LossKind.CROSS_ENTROPY_DENSE);
+    private static final LossSpec SMF = LossSpec.of(LossKind.SOFTMAX_FOCAL);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec MSE = LossSpec.of(LossKind.MEAN_SQUARED_ERROR);
+    private static final LossSpec SGF = LossSpec.of(LossKind.SIGMOID_FOCAL);
 
     /** Every loss, its options and weights; the first of each loss is also run at the large size. */
     private static final List<Setting> SETTINGS = List.of(
@@ -66,42 +71,6 @@ class NativeBackendTest {
             new Setting(SGF, combo()),
             new Setting(SGF.withFocalAlpha(-1).withGamma(1.5), combo(SAMPLE, ELEMENT, MASK)),
             new Setting(SGF.withFocalAlpha(0.5).withGamma(0.5), combo(SAMPLE)));
-
-    private static int[] sizes() {
-        List<Integer> c = new ArrayList<>();
-        for (int i = 1; i <= 33; i++) {
-            c.add(i);
-        }
-        for (int i : new int[] {127, 128, 129, 1023, 1024, 1025}) {
-            c.add(i);
-        }
-        return c.stream().mapToInt(Integer::intValue).toArray();
-    }
-
-    @Test
-    void everyLossMatchesTheJavaBackendOnEveryInstructionSet() {
-        forEachIsa("random cross-check", NativeBackendTest::crossCheck);
-    }
-
-    /**
-     * Logits of +-1e30 and -inf on non-target classes / elements (MSE: +-1e18), per instruction
-     * set: every loss and setting (without z-loss, whose lse^2 overflows) at C = 1, 8, 9, 37.
-     */
-    @Test
-    void extremeLogitsMatchTheJavaBackendOnEveryInstructionSet() {
-        forEachIsa("extreme logits", isa -> {
-            SplittableRandom rng = TestData.rng("NativeBackendTest.extreme." + isa);
-            for (int c : new int[] {1, 8, 9, 37}) {
-                for (Setting s : SETTINGS) {
-                    if (s.spec().zLoss() != 0) {
-                        continue;
-                    }
-                    boolean logits = s.spec().kind() != LossSpec.Kind.MEAN_SQUARED_ERROR;
-                    compare(TestData.extreme(TestData.random(s.spec(), s.weights(), 5, c, rng), rng, logits), isa);
-                }
-            }
-        });
-    }
 
     /**
      * A direct gradient buffer may start at any byte address (a ByteBuffer sliced at an odd
@@ -147,7 +116,7 @@ class NativeBackendTest {
         List<String> ran = new ArrayList<>();
         List<String> cannot = new ArrayList<>();
         try {
-            for (String isa : new String[] {"avx512", "avx2", "scalar"}) {
+            for (String isa : NATIVE.isas()) {
                 if (!NATIVE.isaSupported(isa)) {
                     cannot.add(isa);
                     continue;
@@ -166,62 +135,8 @@ class NativeBackendTest {
         org.junit.jupiter.api.Assertions.assertTrue(ran.contains("scalar"), () -> ctx("scalar must always run"));
     }
 
-    private static void crossCheck(String isa) {
-        SplittableRandom rng = TestData.rng("NativeBackendTest." + isa);
-        for (int c : sizes()) {
-            int n = c < 200 ? 7 : 3;
-            for (Setting s : SETTINGS) {
-                compare(TestData.random(s.spec(), s.weights(), n, c, rng), isa);
-            }
-        }
-        // a large vocabulary with a long tail of small probabilities, for each loss's first setting
-        int c = 128_256;
-        LossSpec.Kind last = null;
-        for (Setting s : SETTINGS) {
-            if (s.spec().kind() == last) {
-                continue;
-            }
-            last = s.spec().kind();
-            Case k = TestData.random(s.spec(), s.weights(), 2, c, rng);
-            if (last.perRow()) {
-                float[] x = k.problem().x;
-                for (int i = 0; i < x.length; i++) {
-                    x[i] = (float) (-6 + 9 * rng.nextDouble());
-                }
-                x[rng.nextInt(c)] = 10;
-                x[c + rng.nextInt(c)] = 10;
-            }
-            compare(k, isa);
-        }
-    }
-
-    /** NONE (per-term losses, upstream gradient) and MEAN, native against java. */
-    private static void compare(Case k, String isa) {
-        TestBackends.Tol tol = TestBackends.tol(NATIVE);
-        for (Reduction r : new Reduction[] {Reduction.NONE, Reduction.MEAN}) {
-            String what = k + " " + r + " native[" + isa + "] vs java";
-            Checks.Run ref = Checks.run(k.spec(), k.problem(), r, JAVA);
-            Checks.Run got = Checks.run(k.spec(), k.problem(), r, NATIVE);
-            assertEquals(ref.result().counted(), got.result().counted(), () -> ctx(what + ": counted"));
-            assertEquals(ref.result().masked(), got.result().masked(), () -> ctx(what + ": masked"));
-            assertEquals(ref.result().denominator(), got.result().denominator(), () -> ctx(what + ": denominator"));
-            assertEquals(0, got.result().nonFinite(), () -> ctx(what + ": nonFinite"));
-            Checks.close(ref.result().loss(), got.result().loss(), tol.loss(), 1e-6, what + ": loss");
-            Checks.gradientClose(ref.gradient(), got.gradient(), tol.gradient(), what + ": gradient");
-            if (r == Reduction.NONE) {
-                double[] weight = termWeights(k);
-                Checks.termsClose(TestData.toDouble(ref.perTerm()), weight, got.perTerm(), tol, what + ": perTerm");
-            }
-        }
-    }
-
-    /** The effective weight of each term, for the absolute floor of the per-term tolerance. */
-    private static double[] termWeights(Case k) {
-        return Oracle.terms(k.spec(), k.problem()).weight();
-    }
-
     /**
-     * From WeightStats.NATIVE_MIN_TERMS terms on, the native backend makes the pass over labels and
+     * From NativeEngine.NATIVE_MIN_TERMS terms on, the native backend makes the pass over labels and
      * weights in native code: the same counts as the Java pass and the same weight sum to rounding,
      * on every instruction set, with ignored rows, NaN weights, strided weights, heap arrays and
      * direct buffers; and the results of the losses on both backends agree.
@@ -230,7 +145,7 @@ class NativeBackendTest {
     void theNativeWeightPassMatchesTheJavaPass() {
         forEachIsa("weight pass", isa -> {
             SplittableRandom rng = TestData.rng("NativeBackendTest.weights." + isa);
-            int min = (int) WeightStats.NATIVE_MIN_TERMS;
+            int min = (int) NativeEngine.NATIVE_MIN_TERMS;
             for (int n : new int[] {min, min + 7, 3 * min + 1}) {
                 for (int c : new int[] {1, 3, 10}) {
                     for (boolean direct : new boolean[] {false, true}) {
@@ -255,19 +170,21 @@ class NativeBackendTest {
                                 + (direct ? " direct" : " heap") + " [" + isa + "]";
                         Batch ce = batch(x, n, c, direct).labels(ints(y, direct))
                                 .sampleWeights(floats(sw, direct), stride);
-                        sameStats(ce, true, ignore, cw, what + " CE labels, class and sample weights");
-                        sameStats(batch(x, n, c, direct).labels(ints(y, direct)), true, ignore, null,
-                                what + " CE labels only");
-                        sameStats(batch(x, n, c, direct).targets(floats(x, direct))
-                                .sampleWeights(floats(sw, direct), stride), false, 0, null, what + " sample weights");
+                        CrossEntropy weighted = CrossEntropy.builder().ignoreIndex(ignore).classWeights(cw)
+                                .computeGradient(false).build();
+                        CrossEntropy plain = CrossEntropy.builder().ignoreIndex(ignore).computeGradient(false).build();
+                        MeanSquaredError mse = MeanSquaredError.builder().computeGradient(false).build();
+                        sameStats(weighted, ce, what + " CE labels, class and sample weights");
+                        sameStats(plain, batch(x, n, c, direct).labels(ints(y, direct)), what + " CE labels only");
+                        sameStats(plain, batch(x, n, c, direct).targets(floats(x, direct))
+                                .sampleWeights(floats(sw, direct), stride), what + " sample weights");
                         Batch elements = batch(x, n, c, direct).targets(floats(x, direct))
                                 .sampleWeights(floats(sw, direct), stride).elementWeights(floats(ew, direct));
-                        WeightStats java = WeightStats.elements(elements);
-                        WeightStats nat = WeightStats.elements(elements, ENGINE);
-                        assertStats(java, nat, what + " element weights");
-                        assertSameResult(CrossEntropy.builder().ignoreIndex(ignore).classWeights(cw).gradient(false).build(), ce,
-                                what + " CE");
-                        assertSameResult(MeanSquaredError.builder().gradient(false).build(), elements, what + " MSE");
+                        sameStats(mse, elements, what + " element weights");
+                        sameStats(mse, batch(x, n, c, direct).targets(floats(x, direct))
+                                .sampleWeights(floats(sw, direct), stride), what + " element-wise, sample weights");
+                        assertSameResult(weighted, ce, what + " CE");
+                        assertSameResult(mse, elements, what + " MSE");
                     }
                 }
             }
@@ -294,23 +211,17 @@ class NativeBackendTest {
         return b.put(a).flip();
     }
 
-    /** The row pass in native code (it must run: no fallback) against the Java one. */
-    private static void sameStats(Batch b, boolean labels, int ignore, float[] cw, String what) {
-        WeightStats java = WeightStats.rows(b, labels, ignore, cw);
-        double[] sums = ENGINE.weightSums(b.rows, b.cols, labels ? b.labels.ints(b.rows) : null, ignore, cw,
-                b.sampleWeights == null ? null : b.sampleWeights.floats((long) (b.rows - 1) * b.sampleWeightStride + 1),
-                b.sampleWeightStride, null);
-        assertNotNull(sums, () -> ctx(what + ": the native pass failed: " ));
-        WeightStats nat = WeightStats.rows(b, labels, ignore, cw, ENGINE);
-        assertStats(java, nat, what);
-        assertEquals(java.counted, (long) sums[1], () -> ctx(what + ": counted (direct call)"));
-        assertEquals(java.masked, (long) sums[2], () -> ctx(what + ": masked (direct call)"));
-    }
-
-    private static void assertStats(WeightStats java, WeightStats nat, String what) {
-        assertEquals(java.counted, nat.counted, () -> ctx(what + ": counted"));
-        assertEquals(java.masked, nat.masked, () -> ctx(what + ": masked"));
-        Checks.close(java.weightSum, nat.weightSum, 1e-12, 0, what + ": weight sum");
+    /** The pass in native code (it must run: no fallback) against the Java one, on the loss's request. */
+    private static void sameStats(Loss loss, Batch b, String what) {
+        LossRequest request = loss.validate(b.data);
+        WeightStats java = WeightPass.run(request);
+        WeightStats nat = ENGINE.nativeWeightStats(request);
+        assertNotNull(nat, () -> ctx(what + ": the native pass failed"));
+        assertEquals(java.counted(), nat.counted(), () -> ctx(what + ": counted"));
+        assertEquals(java.masked(), nat.masked(), () -> ctx(what + ": masked"));
+        Checks.close(java.weightSum(), nat.weightSum(), 1e-12, 0, what + ": weight sum");
+        WeightStats chosen = ENGINE.weightStats(request);
+        assertEquals(nat, chosen, () -> ctx(what + ": the native backend's pass is not the native one"));
     }
 
     private static void assertSameResult(Loss loss, Batch b, String what) {
@@ -320,6 +231,25 @@ class NativeBackendTest {
         assertEquals(java.masked(), nat.masked(), () -> ctx(what + ": masked"));
         Checks.close(java.denominator(), nat.denominator(), 1e-12, 0, what + ": denominator");
         Checks.close(java.loss(), nat.loss(), 1e-5, 1e-6, what + ": loss");
+    }
+
+    /**
+     * The request Java writes is the one the library reads: every field of AbiRequest at the
+     * library's offsetof, the size, and LossKind in the order of fl_loss with each kind's kernel.
+     */
+    @Test
+    void theRequestLayoutAndTheLossTableMatchTheLibrary() {
+        TestBackends.require(NATIVE);
+        for (var field : AbiRequest.FIELDS.entrySet()) {
+            assertEquals((long) field.getValue(), NativeEngine.requestOffset(field.getKey()),
+                    () -> ctx("offset of fl_request." + field.getKey()));
+        }
+        assertEquals(-1L, NativeEngine.requestOffset("no_such_field"), () -> ctx("an unknown field"));
+        assertEquals(AbiRequest.BYTES, AbiRequest.OPTIONS + 8 * AbiRequest.OPTION_SLOTS);
+        for (LossKind kind : LossKind.values()) {
+            assertEquals(kind.kernel(), NativeEngine.lossName(kind.ordinal()), () -> ctx("fl_loss " + kind));
+        }
+        assertEquals(null, NativeEngine.lossName(LossKind.values().length), () -> ctx("FL_LOSS_COUNT"));
     }
 
     /**

@@ -2,7 +2,7 @@ package org.fusedloss;
 
 /**
  * The independent oracle: each loss written straight from docs/SEMANTICS.md and the formulas at
- * the top of native/fusedloss.h, in double precision, one term at a time, with no attempt at
+ * the top of native/include/fusedloss.h, in double precision, one term at a time, with no attempt at
  * speed. It computes loss values only; gradients are checked against finite differences of
  * {@link Terms#objective}. It deliberately shares no code with the library (not even the
  * reference backend's helpers).
@@ -122,7 +122,7 @@ final class Oracle {
             double loss;
             switch (spec.kind()) {
                 case CROSS_ENTROPY -> {
-                    double eps = (float) spec.eps();
+                    double eps = spec.eps();
                     double cwy = cw(spec, y);
                     Sum sum = new Sum();
                     sum.add(times((1 - eps) * cwy, negLogP(z[y], max, logS)));
@@ -131,26 +131,26 @@ final class Oracle {
                             sum.add(times(eps / c * cw(spec, k), negLogP(z[k], max, logS)));
                         }
                     }
-                    sum.add(cwy * (float) spec.zLoss() * lse * lse);
+                    sum.add(cwy * spec.zLoss() * lse * lse);
                     loss = sum.value();
                     weight[i] = cwy * sw;
                 }
                 case CROSS_ENTROPY_DENSE -> {
-                    double eps = (float) spec.eps();
+                    double eps = spec.eps();
                     Sum sum = new Sum();
                     for (int k = 0; k < c; k++) {
                         double smoothed = (1 - eps) * p.targets[i * c + k]
                                 + (z[k] == Double.NEGATIVE_INFINITY ? 0 : eps / c);
                         sum.add(times(cw(spec, k) * smoothed, negLogP(z[k], max, logS)));
                     }
-                    sum.add((float) spec.zLoss() * lse * lse);
+                    sum.add(spec.zLoss() * lse * lse);
                     loss = sum.value();
                     weight[i] = sw;
                 }
                 case SOFTMAX_FOCAL -> {
                     double logP = -negLogP(z[y], max, logS);
                     double oneMinusP = -Math.expm1(logP);
-                    double gamma = (float) spec.gamma();
+                    double gamma = spec.gamma();
                     loss = times(cw(spec, y) * (gamma == 0 ? 1 : Math.pow(oneMinusP, gamma)), -logP);
                     weight[i] = sw;
                 }
@@ -191,9 +191,9 @@ final class Oracle {
                         double s = sigmoid(v);
                         double oneMinusS = sigmoid(-v);
                         double m = t * oneMinusS + (1 - t) * s;   // 1 - p_t
-                        double alpha = (float) spec.focalAlpha();
+                        double alpha = spec.focalAlpha();
                         double at_ = alpha < 0 ? 1 : alpha * t + (1 - alpha) * (1 - t);
-                        double gamma = (float) spec.gamma();
+                        double gamma = spec.gamma();
                         double ce = -(times(t, logSigmoid(v)) + times(1 - t, logSigmoid(-v)));
                         yield times(at_ * (gamma == 0 ? 1 : Math.pow(m, gamma)), ce);
                     }

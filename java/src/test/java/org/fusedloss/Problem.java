@@ -11,10 +11,10 @@ import java.nio.IntBuffer;
  * and start at 0; {@link #batch} wraps them, {@link #batchAtOffsets} and {@link #batchInBuffers}
  * place copies at an offset or in direct buffers.
  */
-final class Problem {
-    final int n;
-    final int c;
-    final float[] x;
+public final class Problem {
+    public final int n;
+    public final int c;
+    public final float[] x;
     final int[] labels;
     final float[] targets;
     final float[] sw;
@@ -32,7 +32,7 @@ final class Problem {
         this.upstream = upstream;
     }
 
-    int terms(LossSpec spec) {
+    public int terms(LossSpec spec) {
         return spec.kind().perRow() ? n : n * c;
     }
 
@@ -106,7 +106,7 @@ final class Problem {
     }
 
     /** The same with other predictions (e.g. the gradient array itself, for in-place). */
-    Batch batch(float[] predictions, Reduction r, float[] gradient, float[] perTerm) {
+    public Batch batch(float[] predictions, Reduction r, float[] gradient, float[] perTerm) {
         Batch b = Batch.of(predictions, n, c);
         if (labels != null) {
             b.labels(labels);

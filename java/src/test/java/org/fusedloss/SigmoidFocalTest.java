@@ -11,6 +11,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -20,12 +21,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * weights {1 - alpha, alpha}), and values by hand.
  */
 class SigmoidFocalTest extends LossContract {
-    private static final LossSpec FOCAL = LossSpec.of(LossSpec.Kind.SIGMOID_FOCAL);
-    private static final LossSpec BCE = LossSpec.of(LossSpec.Kind.BINARY_CROSS_ENTROPY);
+    private static final LossSpec FOCAL = LossSpec.of(LossKind.SIGMOID_FOCAL);
+    private static final LossSpec BCE = LossSpec.of(LossKind.BINARY_CROSS_ENTROPY);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.SIGMOID_FOCAL;
+    LossKind kind() {
+        return LossKind.SIGMOID_FOCAL;
     }
 
     @Override
@@ -52,8 +53,8 @@ class SigmoidFocalTest extends LossContract {
 
     /** Gamma 0 and no alpha factor is BCE; every reduction, values and gradient. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void gammaZeroWithoutAlphaEqualsBinaryCrossEntropy(Backend b) {
+    @MethodSource(PATHS)
+    void gammaZeroWithoutAlphaEqualsBinaryCrossEntropy(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("bce");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -65,8 +66,8 @@ class SigmoidFocalTest extends LossContract {
 
     /** Gamma 0 with alpha on hard targets is BCE with binary class weights {1 - alpha, alpha}. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void gammaZeroWithAlphaEqualsBinaryCrossEntropyWithClassWeights(Backend b) {
+    @MethodSource(PATHS)
+    void gammaZeroWithAlphaEqualsBinaryCrossEntropyWithClassWeights(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("bcw");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -83,8 +84,8 @@ class SigmoidFocalTest extends LossContract {
      * elements are dropped, NaN or infinite logits included ({@link #assertDropped}).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aZeroAlphaFactorDropsTheElementEvenWithNonFiniteLogits(Backend b) {
+    @MethodSource(PATHS)
+    void aZeroAlphaFactorDropsTheElementEvenWithNonFiniteLogits(TestPath b) {
         TestBackends.require(b);
         float nan = Float.NaN;
         float[] t = {0, 0, 0, 1, 1, 1};
@@ -107,8 +108,8 @@ class SigmoidFocalTest extends LossContract {
      * give NaN where the reference gave a finite value for gamma 3 or 2.)
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aTargetOutsideZeroToOneGivesANaNTermOnEveryBackend(Backend b) {
+    @MethodSource(PATHS)
+    void aTargetOutsideZeroToOneGivesANaNTermOnEveryBackend(TestPath b) {
         TestBackends.require(b);
         float[] x = {0.5f, -1, 2, 0.25f, 3, -2};
         for (float bad : new float[] {1.5f, -0.25f, 2, Float.NaN, Float.POSITIVE_INFINITY}) {
@@ -152,8 +153,8 @@ class SigmoidFocalTest extends LossContract {
      * 1/4 (m^2 (s - t) - 2 m s (1 - s) (2t - 1) ce) = 1/4 (-1/8 - ln 2 / 4).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void casesWorkedByHand(Backend b) {
+    @MethodSource(PATHS)
+    void casesWorkedByHand(TestPath b) {
         TestBackends.require(b);
         Problem p = new Problem(1, 3, new float[] {0, 0, (float) Math.log(3)}, null, new float[] {1, 0, 1},
                 null, null, null);
@@ -168,8 +169,8 @@ class SigmoidFocalTest extends LossContract {
 
     /** Certain and right (LossContract#infiniteLogitsOfCertainTargets), alpha 0.25, gamma 2. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void infiniteLogitsOfCertainTargets(Backend b) {
+    @MethodSource(PATHS)
+    void infiniteLogitsOfCertainTargets(TestPath b) {
         infiniteLogitsOfCertainTargets(FOCAL, b);
     }
 }

@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 import org.fusedloss.TestData.Case;
 import org.fusedloss.TestData.W;
+import org.fusedloss.internal.LossKind;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -22,12 +23,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * every weight combination, gamma 0 against cross-entropy with class weights alpha, and closed forms.
  */
 class SoftmaxFocalTest extends LossContract {
-    private static final LossSpec FOCAL = LossSpec.of(LossSpec.Kind.SOFTMAX_FOCAL);
-    private static final LossSpec CE = LossSpec.of(LossSpec.Kind.CROSS_ENTROPY);
+    private static final LossSpec FOCAL = LossSpec.of(LossKind.SOFTMAX_FOCAL);
+    private static final LossSpec CE = LossSpec.of(LossKind.CROSS_ENTROPY);
 
     @Override
-    LossSpec.Kind kind() {
-        return LossSpec.Kind.SOFTMAX_FOCAL;
+    LossKind kind() {
+        return LossKind.SOFTMAX_FOCAL;
     }
 
     @Override
@@ -58,8 +59,8 @@ class SoftmaxFocalTest extends LossContract {
      * CE by cw[y] * sw), so focal MEAN = CE SUM / sum of sample weights.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void gammaZeroEqualsCrossEntropyWithClassWeightsAlpha(Backend b) {
+    @MethodSource(PATHS)
+    void gammaZeroEqualsCrossEntropyWithClassWeightsAlpha(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("gamma0");
         TestBackends.Tol tol = TestBackends.tol(b);
@@ -94,8 +95,8 @@ class SoftmaxFocalTest extends LossContract {
      * F = 2 (1/16 - (3/8) ln(3/4)), gradient F (1/4, -1/4).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aCaseWorkedByHand(Backend b) {
+    @MethodSource(PATHS)
+    void aCaseWorkedByHand(TestPath b) {
         TestBackends.require(b);
         Problem p = new Problem(1, 2, new float[] {0, (float) Math.log(3)}, new int[] {1}, null, null, null, null);
         LossSpec spec = FOCAL.withClassWeights(new float[] {0.5f, 2f});
@@ -108,8 +109,8 @@ class SoftmaxFocalTest extends LossContract {
 
     /** alpha[y] = 0 drops the row, NaN or +inf logits included ({@link #assertDropped}). */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aZeroAlphaDropsTheRowEvenWithNonFiniteLogits(Backend b) {
+    @MethodSource(PATHS)
+    void aZeroAlphaDropsTheRowEvenWithNonFiniteLogits(TestPath b) {
         TestBackends.require(b);
         float[] x = {Float.NaN, 1, 2, Float.POSITIVE_INFINITY, 0, 1, 0.5f, -1, 2, 1, 2, 3};
         Problem p = new Problem(4, 3, x, new int[] {0, 0, 0, 1}, null, null, null, null);
@@ -121,8 +122,8 @@ class SoftmaxFocalTest extends LossContract {
 
     /** Equal logits: p_y = 1/C, each term (1 - 1/C)^gamma log C, also at C = 262 144. */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void equalLogitsGiveTheClosedForm(Backend b) {
+    @MethodSource(PATHS)
+    void equalLogitsGiveTheClosedForm(TestPath b) {
         TestBackends.require(b);
         SplittableRandom rng = rng("equal");
         for (int c : new int[] {1, 2, 5, 1000, 262_144}) {
@@ -145,8 +146,8 @@ class SoftmaxFocalTest extends LossContract {
      * the CUDA _small shape's fourth lane holds x[3] only; issue 17, item 1).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aNaNLogitMakesItsRowNaN(Backend b) {
+    @MethodSource(PATHS)
+    void aNaNLogitMakesItsRowNaN(TestPath b) {
         TestBackends.require(b);
         float[] x = {0, 0, 0, Float.NaN, 0, 0, 1, 2, 0.5f, 0};
         Problem p = new Problem(2, 5, x, new int[] {0, 2}, null, null, null, null);
@@ -163,8 +164,8 @@ class SoftmaxFocalTest extends LossContract {
      * than cross-entropy's before). 1e-5 relative, no absolute floor.
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void confidentRowsKeepTheirRelativeAccuracy(Backend b) {
+    @MethodSource(PATHS)
+    void confidentRowsKeepTheirRelativeAccuracy(TestPath b) {
         TestBackends.require(b);
         for (int c : new int[] {2, 3, 1000, 20000}) {
             for (float margin : new float[] {10, 12}) {
@@ -196,8 +197,8 @@ class SoftmaxFocalTest extends LossContract {
      * and the others' F p_c with F = alpha = 1 (m = 1, p = 0).
      */
     @ParameterizedTest(name = "{0}")
-    @MethodSource(BACKENDS)
-    void aLabelOnANegativeInfiniteLogit(Backend b) {
+    @MethodSource(PATHS)
+    void aLabelOnANegativeInfiniteLogit(TestPath b) {
         TestBackends.require(b);
         Problem p = new Problem(1, 3, new float[] {1, Float.NEGATIVE_INFINITY, 2}, new int[] {1}, null, null, null,
                 null);

@@ -17,7 +17,7 @@ import org.junit.jupiter.params.provider.Arguments;
  * {@code -Dfusedloss.skipNative=true} build, which does not build the native library at all: then
  * native tests are skipped (reported as skipped, with that reason). CUDA is listed when available.
  */
-final class TestBackends {
+public final class TestBackends {
     /** The platform the jar carries a native library for. */
     static final String NATIVE_PLATFORM = "linux-x86_64";
 
@@ -59,7 +59,7 @@ final class TestBackends {
             return;
         }
         String reason = b.unavailabilityReason().orElse("no reason given");
-        if (b == Backends.nativeCpu()) {
+        if (backendOf(b) == Backends.nativeCpu() && !Backends.nativeCpu().isAvailable()) {
             if (nativeSkipped()) {
                 Assumptions.abort("native backend skipped: built with -Dfusedloss.skipNative=true (" + reason + ")");
             }
@@ -70,8 +70,18 @@ final class TestBackends {
         Assumptions.abort(b.name() + " backend not available here: " + reason);
     }
 
+    /** The backend behind a test path, or the backend itself. */
+    static Backend backendOf(Backend b) {
+        return b instanceof TestPath p ? p.backend() : b;
+    }
+
+    /** True for the Java backend (the double-precision reference) and its path. */
+    static boolean isJava(Backend b) {
+        return backendOf(b) == Backends.java();
+    }
+
     /** Tolerances against the double-precision oracle (and, for native, against the Java backend). */
-    record Tol(double term, double termAbs, double loss, double gradient, double gradientAbs, double same) {
+    public record Tol(double term, double termAbs, double loss, double gradient, double gradientAbs, double same) {
     }
 
     /**
@@ -84,8 +94,8 @@ final class TestBackends {
      * arithmetic, e.g. C = 1), and {@code same} is how far two computations that should agree
      * exactly may drift.
      */
-    static Tol tol(Backend b) {
-        if (b == Backends.java()) {
+    public static Tol tol(Backend b) {
+        if (isJava(b)) {
             return new Tol(2e-7, 1e-12, 1e-10, 1e-6, 1e-9, 0);
         }
         return new Tol(1e-5, 1e-6, 1e-5, 1e-5, 1e-6, 1e-6);

@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.SplittableRandom;
+import org.fusedloss.internal.LossKind;
 
 /**
  * Random test data and the seed it comes from.
@@ -13,7 +14,7 @@ import java.util.SplittableRandom;
  * on random data can be replayed. Each test draws from its own stream derived from the seed and
  * the test's name, so the order the tests run in does not change their data.
  */
-final class TestData {
+public final class TestData {
     static final long SEED;
 
     static {
@@ -36,7 +37,7 @@ final class TestData {
     }
 
     /** The weight inputs a case has (what combination of weights it exercises). */
-    enum W {
+    public enum W {
         /** Sample weights in [0, 3), some exactly 0. */
         SAMPLE,
         /** Class weights (CE), per-class alpha (softmax focal), binary class weights {w0, w1} (BCE). */
@@ -51,12 +52,12 @@ final class TestData {
         IGNORE
     }
 
-    static Set<W> combo(W... ws) {
+    public static Set<W> combo(W... ws) {
         return ws.length == 0 ? EnumSet.noneOf(W.class) : EnumSet.of(ws[0], ws);
     }
 
     /** A random problem: the spec with the weights the combination asks for, and matching data. */
-    record Case(LossSpec spec, Problem problem, Set<W> weights) {
+    public record Case(LossSpec spec, Problem problem, Set<W> weights) {
         @Override
         public String toString() {
             return spec + " weights " + weights + " n=" + problem.n + " c=" + problem.c;
@@ -87,15 +88,15 @@ final class TestData {
         return a;
     }
 
-    static float[] filled(int size, float value) {
+    public static float[] filled(int size, float value) {
         float[] a = new float[size];
         Arrays.fill(a, value);
         return a;
     }
 
     /** A random case of n rows and c columns for the spec, with the weights of the combination. */
-    static Case random(LossSpec base, Set<W> weights, int n, int c, SplittableRandom rng) {
-        LossSpec.Kind kind = base.kind();
+    public static Case random(LossSpec base, Set<W> weights, int n, int c, SplittableRandom rng) {
+        LossKind kind = base.kind();
         LossSpec spec = base;
         boolean hardTargets = false;
         if (weights.contains(W.CLASS)) {
@@ -113,10 +114,10 @@ final class TestData {
         if (weights.contains(W.POS)) {
             spec = spec.withPosWeight(uniform(rng, c, 0.2, 4));
         }
-        float[] x = normal(rng, n * c, kind == LossSpec.Kind.MEAN_SQUARED_ERROR ? 2 : 2.5);
+        float[] x = normal(rng, n * c, kind == LossKind.MEAN_SQUARED_ERROR ? 2 : 2.5);
         int[] labels = null;
         float[] targets = null;
-        if (kind.labels()) {
+        if (kind.takesLabels()) {
             labels = new int[n];
             for (int i = 0; i < n; i++) {
                 labels[i] = weights.contains(W.IGNORE) && rng.nextInt(4) == 0 ? spec.ignoreIndex() : rng.nextInt(c);
@@ -167,8 +168,8 @@ final class TestData {
         return w;
     }
 
-    /** Dense targets: probability rows (some one-hot) for CE, [0, 1] (some hard) for the sigmoid losses, normal for MSE. */
-    static float[] targets(LossSpec.Kind kind, SplittableRandom rng, int n, int c, boolean hard) {
+    /** Dense targets: probability rows (some one-hot) for CE, normal for MSE, [0, 1] (some hard) for the others. */
+    static float[] targets(LossKind kind, SplittableRandom rng, int n, int c, boolean hard) {
         float[] t = new float[n * c];
         switch (kind) {
             case CROSS_ENTROPY_DENSE -> {
@@ -188,15 +189,17 @@ final class TestData {
                     }
                 }
             }
-            case BINARY_CROSS_ENTROPY, SIGMOID_FOCAL -> {
+            case MEAN_SQUARED_ERROR -> {
+                return normal(rng, n * c, 2);
+            }
+            default -> {  // the other element-wise losses: labels in [0, 1], half of them hard
+                if (kind.takesLabels()) {
+                    throw new IllegalArgumentException(kind + " takes class indices");
+                }
                 for (int i = 0; i < t.length; i++) {
                     t[i] = hard || rng.nextBoolean() ? rng.nextInt(2) : (float) rng.nextDouble();
                 }
             }
-            case MEAN_SQUARED_ERROR -> {
-                return normal(rng, n * c, 2);
-            }
-            default -> throw new IllegalArgumentException(kind + " takes class indices");
         }
         return t;
     }

@@ -49,6 +49,22 @@ class WeightsTest {
                 () -> Weights.sampleWeightsFromClassWeights(new int[] {2}, cw));
     }
 
+    /** compute_sample_weight("balanced", y) of scikit-learn: n / (n_classes * count(y_i)) per sample. */
+    @Test
+    void balancedSampleWeightsAreScikitLearnsComputeSampleWeight() {
+        int[] labels = {3, 7, 7, 42, 7};
+        // 5 samples, 3 classes: 3 -> 5 / (3 * 1), 7 -> 5 / (3 * 3), 42 -> 5 / (3 * 1)
+        float[] expected = {5f / 3, 5f / 9, 5f / 9, 5f / 3, 5f / 9};
+        assertArrayEquals(expected, Weights.balancedSampleWeights(labels), TOL);
+        assertArrayEquals(expected, Weights.sampleWeightsFromClassWeights(labels, Weights.balancedClassWeights(labels)),
+                TOL);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Weights.sampleWeightsFromClassWeights(new int[] {3, 8}, Map.of(3, 1f)));
+        assertTrue(e.getMessage().contains("labels[1] = 8"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> Weights.sampleWeightsFromClassWeights(new int[] {3}, Map.of(3, -1f)));
+    }
+
     @Test
     void effectiveSampleSizeIsKishsFormulaAndSkipsMissingWeights() {
         assertEquals(4.0, Weights.effectiveSampleSize(new float[] {1, 1, 1, 1}), 1e-12);
@@ -95,6 +111,20 @@ class WeightsTest {
         assertEquals(-Math.log((double) 0.2f / ((double) 0.2f + 0.6f)),
                 LogLoss.compute(new float[] {0.2f, 0.6f}, 1, 2, new int[] {0}, null), 1e-12);
         assertEquals(-Math.log(0.8f), LogLoss.computeBinary(new float[] {0.8f}, new int[] {1}, null), 1e-7);
+        // normalize=False: the weighted sum; double[] and buffers give the same
+        double sum = -Math.log(0.9f) * 1 + -Math.log(0.8f) * 3;
+        assertEquals(sum, LogLoss.sum(p, 2, 2, new int[] {0, 1}, new float[] {1, 3}), 1e-7);
+        double[] pd = new double[p.length];
+        for (int i = 0; i < p.length; i++) {
+            pd[i] = p[i];
+        }
+        assertEquals(expected, LogLoss.compute(pd, 2, 2, new int[] {0, 1}, new float[] {1, 3}), 1e-7);
+        assertEquals(sum, LogLoss.sum(pd, 2, 2, new int[] {0, 1}, new float[] {1, 3}), 1e-7);
+        java.nio.FloatBuffer pb = java.nio.FloatBuffer.allocate(p.length + 1).put(0.5f).put(p).position(1);
+        assertEquals(expected, LogLoss.compute(pb, 2, 2, new int[] {0, 1}, new float[] {1, 3}), 1e-7);
+        assertEquals(0.0, LogLoss.sum(p, 2, 2, new int[] {0, 1}, new float[] {0, 0}), 0.0);
+        assertEquals(-Math.log(0.8) * 2, LogLoss.sumBinary(new float[] {0.8f}, new int[] {1}, new float[] {2}), 1e-7);
+        assertEquals(-Math.log(0.8), LogLoss.computeBinary(new double[] {0.8}, new int[] {1}, null), 1e-12);
         assertThrows(IllegalArgumentException.class, () -> LogLoss.compute(p, 2, 2, new int[] {0, 2}, null));
     }
 }

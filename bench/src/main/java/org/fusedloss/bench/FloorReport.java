@@ -165,7 +165,7 @@ public final class FloorReport {
                             ms / lc.ratio(), floors.streamGain(threads, c.shape),
                             floors.computeMs(isa, threads, c.loss, c.shape));
                     rows.add(r);
-                    System.out.printf(Locale.ROOT, "%s ms, %.2fx its floor%n", Summary.ms(r.ms), r.ms / r.floorMs());
+                    System.out.printf(Locale.ROOT, "%s ms, %.2fx its floor%n", SummaryTables.ms(r.ms), r.ms / r.floorMs());
                 }
             }
         }
@@ -319,10 +319,10 @@ public final class FloorReport {
             String pc = peerCase(r);
             double peer = r.threads == 2 ? peers.ms(pc, r.shape) : Double.NaN;
             System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %3d %9s %6.3f %9s %6s %9s %9s %6s %6s %8.2f %9s %7s%n",
-                    r.loss, r.shape, r.isa, r.threads, Summary.ms(r.ms), r.weightedRatio, Summary.ms(r.copyMs),
+                    r.loss, r.shape, r.isa, r.threads, SummaryTables.ms(r.ms), r.weightedRatio, SummaryTables.ms(r.copyMs),
                     Double.isNaN(r.streamGain) ? "-" : String.format(Locale.ROOT, "%.2f", r.streamGain),
-                    Summary.ms(r.bandwidthFloorMs()), Summary.ms(r.computeFloorMs), percent(r.bandwidthFloorMs() / r.ms),
-                    percent(r.computeFloorMs / r.ms), r.ms / r.floorMs(), Double.isNaN(peer) ? "" : Summary.ms(peer),
+                    SummaryTables.ms(r.bandwidthFloorMs()), SummaryTables.ms(r.computeFloorMs), percent(r.bandwidthFloorMs() / r.ms),
+                    percent(r.computeFloorMs / r.ms), r.ms / r.floorMs(), Double.isNaN(peer) ? "" : SummaryTables.ms(peer),
                     Double.isNaN(peer) ? "" : String.format(Locale.ROOT, "%.1f", peer / peerCallMs(r)));
         }
         System.out.println();
@@ -334,7 +334,7 @@ public final class FloorReport {
             double x = r.ms / r.floorMs();
             System.out.printf(Locale.ROOT, "  %-4s %-18s %-11s %-6s %d thr: %s ms = %.2fx the larger floor (%s ms, %s),"
                             + " target <= %.1fx%n", x <= FLOOR_TARGET ? "MET" : "MISS", r.loss, r.shape, r.isa,
-                    r.threads, Summary.ms(r.ms), x, Summary.ms(r.floorMs()),
+                    r.threads, SummaryTables.ms(r.ms), x, SummaryTables.ms(r.floorMs()),
                     r.floorMs() == r.computeFloorMs ? "compute" : "bandwidth", FLOOR_TARGET);
         }
         for (Row r : rows) {
@@ -354,7 +354,7 @@ public final class FloorReport {
             String verdict = x >= PEER_TARGET ? "MET" : floorBound ? "n/a" : "MISS";
             System.out.printf(Locale.ROOT, "  %-4s %-12s %-11s %-6s 2 thr: %sx the fastest peer (%s %s ms), target >= %.0fx%s%n",
                     verdict, pc, r.shape, r.isa, String.format(Locale.ROOT, "%.1f", x), peers.name(pc, r.shape),
-                    Summary.ms(peer), PEER_TARGET, floorBound
+                    SummaryTables.ms(peer), PEER_TARGET, floorBound
                             ? String.format(Locale.ROOT, " (the floor itself is only %.1fx the peer)", peer / r.floorMs())
                             : "");
         }
@@ -369,9 +369,9 @@ public final class FloorReport {
             String pc = peerCase(r);
             double peer = r.threads == 2 ? peers.ms(pc, r.shape) : Double.NaN;
             System.out.printf(Locale.ROOT, "| %s | %s | %s | %d | %s | %.3f | %s | %s | %s | %s | %.2f | %s | %s |%n",
-                    r.loss, r.shape, r.isa, r.threads, Summary.ms(r.ms), r.weightedRatio, Summary.ms(r.bandwidthFloorMs()),
-                    percent(r.bandwidthFloorMs() / r.ms), Summary.ms(r.computeFloorMs), percent(r.computeFloorMs / r.ms),
-                    r.ms / r.floorMs(), Double.isNaN(peer) ? "" : Summary.ms(peer) + " (" + peers.name(pc, r.shape) + ")",
+                    r.loss, r.shape, r.isa, r.threads, SummaryTables.ms(r.ms), r.weightedRatio, SummaryTables.ms(r.bandwidthFloorMs()),
+                    percent(r.bandwidthFloorMs() / r.ms), SummaryTables.ms(r.computeFloorMs), percent(r.computeFloorMs / r.ms),
+                    r.ms / r.floorMs(), Double.isNaN(peer) ? "" : SummaryTables.ms(peer) + " (" + peers.name(pc, r.shape) + ")",
                     Double.isNaN(peer) ? "" : String.format(Locale.ROOT, "%.1f", peer / peerCallMs(r)));
         }
     }

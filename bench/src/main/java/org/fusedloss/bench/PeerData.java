@@ -1,20 +1,25 @@
 package org.fusedloss.bench;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.stream.IntStream;
 
 /**
  * The benchmark data of shared/PEERS.md, bit for bit, so our figures compare with the peers'; the
- * reference loss values PEERS.md gives for it; and the peers' median times.
- *
- * <p>{@code h1(i) = (i*2654435761 + 12345) mod 2^32}, {@code h2(i) = (i*2246822519 + 7) mod 2^32},
- * {@code i} the flat row-major index. What "weighted" means per loss is fixed here, once, as the
- * PEERS.md cases define it: CE = class + sample weights, BCE = pos_weight, MSE = sample weights,
- * sigmoid focal = sample weights (its peer case is unweighted), softmax focal = alpha (the class
- * weights) + sample weights.
+ * reference loss values PEERS.md gives for it; and the peers' median times: all read from
+ * bench/peers.txt (in the jar beside this class), the one file the C++ and Python benchmarks read
+ * too. What "weighted" means per loss is fixed here, once, as the PEERS.md cases define it: CE =
+ * class + sample weights, BCE = pos_weight, MSE = sample weights, sigmoid focal = sample weights
+ * (its peer case is unweighted), softmax focal = alpha (the class weights) + sample weights.
  */
 public final class PeerData {
     /** The shapes PEERS.md benchmarks the softmax losses on. */
@@ -104,83 +109,52 @@ public final class PeerData {
         return rows + "x" + cols;
     }
 
-    static long h1(long i) {
-        return (i * 2654435761L + 12345L) & 0xFFFFFFFFL;
-    }
-
-    static long h2(long i) {
-        return (i * 2246822519L + 7L) & 0xFFFFFFFFL;
-    }
-
-    /** Uniform in [-4, 4): {@code (float)(h/2^32*8 - 4)}, computed in double as PEERS.md writes it. */
-    private static float uniform(long h) {
-        return (float) (h / 4294967296.0 * 8 - 4);
-    }
-
     /** Logits (or MSE predictions), N x C. Filled in parallel: 131 M values at the largest shape. */
     public synchronized float[] logits() {
-        if (logits != null) {
-            return logits;
+        if (logits == null) {
+            logits = FILE.uniform("logits", elements());
         }
-        float[] x = logits = new float[Math.toIntExact(elements())];
-        IntStream.range(0, x.length).parallel().forEach(i -> x[i] = uniform(h1(i)));
-        return x;
+        return logits;
     }
 
-    /** Class indices {@code y[n] = (n*7919 + 13) mod C}. */
+    /** Class indices, one per row ({@code labels} of peers.txt). */
     public int[] labels() {
         int[] y = new int[rows];
         for (int n = 0; n < rows; n++) {
-            y[n] = (int) (((long) n * 7919 + 13) % cols);
+            y[n] = (int) ((n * FILE.labelMultiplier + FILE.labelAddend) % cols);
         }
         return y;
     }
 
-    /** Class weights {@code 0.5 + (c mod 7) * 0.25}. */
+    /** Class weights, one per class. */
     public float[] classWeights() {
-        float[] w = new float[cols];
-        for (int c = 0; c < cols; c++) {
-            w[c] = 0.5f + (c % 7) * 0.25f;
-        }
-        return w;
+        return FILE.periodic("class_weights", cols);
     }
 
-    /** Sample weights {@code 0.25 + (n mod 5) * 0.25}. */
+    /** Sample weights, one per row. */
     public float[] sampleWeights() {
-        float[] w = new float[rows];
-        for (int n = 0; n < rows; n++) {
-            w[n] = 0.25f + (n % 5) * 0.25f;
-        }
-        return w;
+        return FILE.periodic("sample_weights", rows);
     }
 
-    /** Binary targets {@code h2(i) >> 31}, N x K. */
+    /** Binary targets (0 or 1), N x K. */
     public synchronized float[] binaryTargets() {
-        if (binaryTargets != null) {
-            return binaryTargets;
+        if (binaryTargets == null) {
+            binaryTargets = FILE.bits("binary_targets", elements());
         }
-        float[] t = binaryTargets = new float[Math.toIntExact(elements())];
-        IntStream.range(0, t.length).parallel().forEach(i -> t[i] = h2(i) >>> 31);
-        return t;
+        return binaryTargets;
     }
 
-    /** pos_weight {@code 1 + (k mod 4) * 0.5}, one per output column. */
+    /** pos_weight, one per output column. */
     public float[] posWeight() {
-        float[] w = new float[cols];
-        for (int k = 0; k < cols; k++) {
-            w[k] = 1f + (k % 4) * 0.5f;
-        }
-        return w;
+        return FILE.periodic("pos_weight", cols);
     }
 
-    /** Regression targets {@code (float)(h2(i)/2^32*8 - 4)}, N x K. */
+    /** Regression targets, N x K. */
     public synchronized float[] regressionTargets() {
-        if (regressionTargets != null) {
-            return regressionTargets;
+        if (regressionTargets == null) {
+            regressionTargets = FILE.uniform("regression_targets", elements());
         }
-        float[] m = regressionTargets = new float[Math.toIntExact(elements())];
-        IntStream.range(0, m.length).parallel().forEach(i -> m[i] = uniform(h2(i)));
-        return m;
+        return regressionTargets;
     }
 
     // ---- What PEERS.md says: reference loss values and peer times (another run, another machine) ----
@@ -196,44 +170,14 @@ public final class PeerData {
         };
     }
 
-    private static final Map<String, Double> REFERENCE_LOSS = Map.ofEntries(
-            Map.entry("ce_weighted 4096x1000", 8.826467),
-            Map.entry("ce_weighted 256x32000", 12.415470),
-            Map.entry("ce_weighted 65536x10", 4.179278),
-            Map.entry("ce_weighted 1024x128256", 13.696568),
-            Map.entry("ce_mean 4096x1000", 8.821210),
-            Map.entry("ce_mean 256x32000", 12.324988),
-            Map.entry("ce_mean 65536x10", 4.179576),
-            Map.entry("ce_mean 1024x128256", 13.689886),
-            Map.entry("bce_posw 65536x100", 1.651441),
-            Map.entry("mse_weighted 65536x100", 10.666798),
-            Map.entry("focal 65536x100", 0.447684));
-
     /** The loss value PEERS.md gives (PyTorch = DJL = naive Java, ~7 digits), or null. */
     public static Double referenceLoss(String peerCase, String shape) {
-        return peerCase == null ? null : REFERENCE_LOSS.get(peerCase + " " + shape);
+        return peerCase == null ? null : FILE.expected.get(peerCase + " " + shape);
     }
-
-    /**
-     * Median ms, fwd + bwd: PyTorch CPU, DJL, DL4J/ND4J, naive Java (null where PEERS.md has none), as
-     * PEERS.md gives them for the AMD EPYC (Zen 5) machine, 2026-12-05. A run of shared/peers/run_all.sh
-     * in the same sitting is fairer: FloorReport reads its results files.
-     */
-    private static final Map<String, Double[]> PEER_MS = Map.ofEntries(
-            Map.entry("ce_weighted 65536x10", new Double[] {3.94, 7.92, 14.5, 12.2}),
-            Map.entry("ce_weighted 4096x1000", new Double[] {3.63, 4.81, 42.4, 78.3}),
-            Map.entry("ce_weighted 256x32000", new Double[] {11.4, 9.95, 80.6, 146.8}),
-            Map.entry("ce_weighted 1024x128256", new Double[] {3015.0, 3745.0, 1264.0, 2471.0}),
-            Map.entry("ce_mean 1024x128256", new Double[] {3143.0, 4185.0, 985.0, null}),
-            Map.entry("bce_posw 65536x100", new Double[] {34.2, 127.3, 109.5, 160.6}),
-            Map.entry("mse_weighted 65536x100", new Double[] {6.33, 11.9, 11.0, 6.95}),
-            Map.entry("focal 65536x100", new Double[] {62.6, 161.6, null, 289.3}));
-
-    private static final String[] PEER_NAMES = {"PyTorch", "DJL", "DL4J", "naive Java"};
 
     /** The fastest peer's median ms for this case and shape, or NaN when PEERS.md has none. */
     public static double fastestPeerMs(String peerCase, String shape) {
-        Double[] times = peerCase == null ? null : PEER_MS.get(peerCase + " " + shape);
+        Double[] times = peerCase == null ? null : FILE.peerMs.get(peerCase + " " + shape);
         double best = Double.NaN;
         if (times != null) {
             for (Double t : times) {
@@ -247,15 +191,109 @@ public final class PeerData {
 
     /** The name of the fastest peer for this case and shape, or null. */
     public static String fastestPeerName(String peerCase, String shape) {
-        Double[] times = peerCase == null ? null : PEER_MS.get(peerCase + " " + shape);
+        Double[] times = peerCase == null ? null : FILE.peerMs.get(peerCase + " " + shape);
         double best = fastestPeerMs(peerCase, shape);
         if (times != null) {
             for (int i = 0; i < times.length; i++) {
                 if (times[i] != null && times[i] == best) {
-                    return PEER_NAMES[i];
+                    return FILE.peerNames.get(i);
                 }
             }
         }
         return null;
+    }
+
+    // ---- bench/peers.txt ----
+
+    private static final PeersFile FILE = PeersFile.read();
+
+    /** What bench/peers.txt says, parsed once. */
+    private static final class PeersFile {
+        final Map<String, long[]> hashes = new HashMap<>();         // name -> {multiplier, addend}
+        final Map<String, String[]> uniforms = new HashMap<>();     // name -> {hash, span, low}
+        final Map<String, String[]> bits = new HashMap<>();         // name -> {hash, shift}
+        final Map<String, double[]> periodic = new HashMap<>();     // name -> {base, period, step}
+        final Map<String, Double> expected = new HashMap<>();       // "case shape" -> loss
+        final Map<String, Double[]> peerMs = new HashMap<>();       // "case shape" -> ms per peer
+        final List<String> peerNames = List.of("PyTorch", "DJL", "DL4J", "naive Java");
+        long labelMultiplier;
+        long labelAddend;
+
+        static PeersFile read() {
+            try (InputStream in = PeerData.class.getResourceAsStream("peers.txt")) {
+                if (in == null) {
+                    throw new IllegalStateException("peers.txt is not in the jar beside PeerData");
+                }
+                PeersFile f = new PeersFile();
+                for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                    String l = line.replaceFirst("#.*", "").trim();
+                    if (!l.isEmpty()) {
+                        f.add(l.split("\\s+"));
+                    }
+                }
+                return f;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        private void add(String[] t) {
+            switch (t[0]) {
+                case "hash" -> hashes.put(t[1], new long[] {Long.parseLong(t[2]), Long.parseLong(t[3])});
+                case "uniform" -> uniforms.put(t[1], new String[] {t[2], t[3], t[4]});
+                case "bit" -> bits.put(t[1], new String[] {t[2], t[3]});
+                case "labels" -> {
+                    labelMultiplier = Long.parseLong(t[1]);
+                    labelAddend = Long.parseLong(t[2]);
+                }
+                case "periodic" -> periodic.put(t[1], new double[] {Double.parseDouble(t[2]), Double.parseDouble(t[3]),
+                    Double.parseDouble(t[4])});
+                case "expected" -> expected.put(t[1] + " " + t[2], Double.parseDouble(t[3]));
+                case "peer" -> {
+                    Double[] ms = new Double[t.length - 3];
+                    for (int i = 0; i < ms.length; i++) {
+                        ms[i] = t[i + 3].equals("-") ? null : Double.parseDouble(t[i + 3]);
+                    }
+                    peerMs.put(t[1] + " " + t[2], ms);
+                }
+                default -> throw new IllegalStateException("peers.txt: unknown line " + String.join(" ", t));
+            }
+        }
+
+        private long[] hash(String name) {
+            return Objects.requireNonNull(hashes.get(name), "peers.txt has no hash " + name);
+        }
+
+        /** {@code (float)(hash(i) / 2^32 * span + low)}, in parallel. */
+        float[] uniform(String name, long length) {
+            String[] u = Objects.requireNonNull(uniforms.get(name), "peers.txt has no uniform " + name);
+            long[] h = hash(u[0]);
+            double span = Double.parseDouble(u[1]);
+            double low = Double.parseDouble(u[2]);
+            float[] a = new float[Math.toIntExact(length)];
+            IntStream.range(0, a.length).parallel()
+                    .forEach(i -> a[i] = (float) (((i * h[0] + h[1]) & 0xFFFFFFFFL) / 4294967296.0 * span + low));
+            return a;
+        }
+
+        /** {@code hash(i) >> shift}, in parallel. */
+        float[] bits(String name, long length) {
+            String[] b = Objects.requireNonNull(bits.get(name), "peers.txt has no bit " + name);
+            long[] h = hash(b[0]);
+            int shift = Integer.parseInt(b[1]);
+            float[] a = new float[Math.toIntExact(length)];
+            IntStream.range(0, a.length).parallel().forEach(i -> a[i] = ((i * h[0] + h[1]) & 0xFFFFFFFFL) >>> shift);
+            return a;
+        }
+
+        /** {@code base + (j mod period) * step}. */
+        float[] periodic(String name, int length) {
+            double[] p = Objects.requireNonNull(periodic.get(name), "peers.txt has no periodic " + name);
+            float[] w = new float[length];
+            for (int j = 0; j < length; j++) {
+                w[j] = (float) (p[0] + (j % (int) p[1]) * p[2]);
+            }
+            return w;
+        }
     }
 }

@@ -5,18 +5,15 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 import org.fusedloss.Backend;
 import org.fusedloss.Backends;
-import org.fusedloss.BinaryCrossEntropy;
-import org.fusedloss.CrossEntropy;
 import org.fusedloss.Loss;
 import org.fusedloss.LossResult;
-import org.fusedloss.MeanSquaredError;
 import org.fusedloss.Reduction;
-import org.fusedloss.SoftmaxFocal;
 import org.fusedloss.cuda.internal.CudaBackend;
-import org.fusedloss.cuda.internal.DeviceRequest;
-import org.fusedloss.internal.KernelOptions;
+import org.fusedloss.cuda.internal.DeviceAddress;
+import org.fusedloss.internal.BatchData;
 import org.fusedloss.internal.LossAccess;
-import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
 
 /**
  * The data of one call on the GPU, already in device memory: the {@link org.fusedloss.Batch} of the
@@ -36,37 +33,21 @@ import org.fusedloss.internal.LossKind;
  * per-term losses) overlaps another argument in device memory (only the gradient exactly over the
  * logits is allowed) are checked before any launch; the labels and weights, which cannot be read
  * without a copy, are checked by the kernel in its own pass, and a bad one throws the same
- * {@link IllegalArgumentException} as on the CPU (the outputs then hold unspecified values). The sizes cannot be checked: each buffer must hold what its shape
- * needs, as with any CUDA kernel. The call launches on the batch's stream (default: the default
- * stream) and returns after reading back the small result, which waits for that stream.
+ * {@link IllegalArgumentException} as on the CPU (the outputs then hold unspecified values). The
+ * sizes cannot be checked: each buffer must hold what its shape needs, as with any CUDA kernel.
+ * The call launches on the batch's stream (default: the default stream) and returns after reading
+ * back the small result, which waits for that stream.
  * A batch is a small mutable description meant to be built for one call; it is not thread-safe.
  */
 public final class DeviceBatch {
-    final int rows;
-    final int cols;
-    final CUdeviceptr predictions;
-    CUdeviceptr labels;
-    CUdeviceptr targets;
-    CUdeviceptr sampleWeights;
-    long sampleWeightStride = 1;
-    CUdeviceptr elementWeights;
-    CUdeviceptr upstream;
-    CUdeviceptr gradient;
-    CUdeviceptr perTerm;
-    double denominator;
-    boolean hasDenominator;
-    CUstream stream;
+    /** What was set, as the loss validates it (the same code as for a host batch). */
+    private final BatchData data;
+    private CUstream stream;
 
-    private DeviceBatch(CUdeviceptr predictions, int rows, int cols) {
-        if (rows < 0) {
-            throw new IllegalArgumentException("rows = " + rows + " is negative");
-        }
-        if (cols < 1) {
-            throw new IllegalArgumentException("cols = " + cols + " must be at least 1");
-        }
-        this.predictions = predictions;
-        this.rows = rows;
-        this.cols = cols;
+    private DeviceBatch(long logits, int rows, int cols) {
+        Span.device("logits", logits);  // a 0 address is refused naming the parameter
+        // the loss's messages name it "predictions", as for a host Batch
+        this.data = new BatchData("DeviceBatch", Span.device("predictions", logits), rows, cols);
     }
 
     /**
@@ -78,7 +59,7 @@ public final class DeviceBatch {
      * @return a new batch, nothing else set
      */
     public static DeviceBatch of(long logitsAddress, int rows, int cols) {
-        return new DeviceBatch(address("logits", logitsAddress), rows, cols);
+        return new DeviceBatch(logitsAddress, rows, cols);
     }
 
     /**
@@ -90,17 +71,17 @@ public final class DeviceBatch {
      * @return a new batch, nothing else set
      */
     public static DeviceBatch of(CUdeviceptr logits, int rows, int cols) {
-        return new DeviceBatch(pointer("logits", logits), rows, cols);
+        return new DeviceBatch(address("logits", logits), rows, cols);
     }
 
     /** {@return the number of rows (samples)} */
     public int rows() {
-        return rows;
+        return data.rows;
     }
 
     /** {@return the number of columns: classes for the softmax losses, outputs for the element-wise ones} */
     public int cols() {
-        return cols;
+        return data.cols;
     }
 
     /**
@@ -110,7 +91,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch labels(long address) {
-        this.labels = address("labels", address);
+        data.labels = Span.device("labels", address);
         return this;
     }
 
@@ -121,7 +102,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch labels(CUdeviceptr labels) {
-        this.labels = pointer("labels", labels);
+        data.labels = Span.device("labels", address("labels", labels));
         return this;
     }
 
@@ -132,7 +113,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch targets(long address) {
-        this.targets = address("targets", address);
+        data.targets = Span.device("targets", address);
         return this;
     }
 
@@ -143,7 +124,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch targets(CUdeviceptr targets) {
-        this.targets = pointer("targets", targets);
+        data.targets = Span.device("targets", address("targets", targets));
         return this;
     }
 
@@ -165,8 +146,8 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch sampleWeights(long address, long stride) {
-        this.sampleWeights = address("sampleWeights", address);
-        this.sampleWeightStride = stride;
+        data.sampleWeights = Span.device("sampleWeights", address);
+        data.sampleWeightStride = stride;
         return this;
     }
 
@@ -188,8 +169,8 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch sampleWeights(CUdeviceptr weights, long stride) {
-        this.sampleWeights = pointer("sampleWeights", weights);
-        this.sampleWeightStride = stride;
+        data.sampleWeights = Span.device("sampleWeights", address("sampleWeights", weights));
+        data.sampleWeightStride = stride;
         return this;
     }
 
@@ -200,7 +181,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch elementWeights(long address) {
-        this.elementWeights = address("elementWeights", address);
+        data.elementWeights = Span.device("elementWeights", address);
         return this;
     }
 
@@ -211,7 +192,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch elementWeights(CUdeviceptr weights) {
-        this.elementWeights = pointer("elementWeights", weights);
+        data.elementWeights = Span.device("elementWeights", address("elementWeights", weights));
         return this;
     }
 
@@ -222,7 +203,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch upstream(long address) {
-        this.upstream = address("upstream", address);
+        data.upstream = Span.device("upstream", address);
         return this;
     }
 
@@ -233,7 +214,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch upstream(CUdeviceptr upstream) {
-        this.upstream = pointer("upstream", upstream);
+        data.upstream = Span.device("upstream", address("upstream", upstream));
         return this;
     }
 
@@ -244,7 +225,7 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch gradient(long address) {
-        this.gradient = address("gradient", address);
+        data.gradient = Span.device("gradient", address);
         return this;
     }
 
@@ -255,29 +236,29 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch gradient(CUdeviceptr gradient) {
-        this.gradient = pointer("gradient", gradient);
+        data.gradient = Span.device("gradient", address("gradient", gradient));
         return this;
     }
 
     /**
-     * For {@link Reduction#NONE}: where each term's weighted loss goes.
+     * Where each term's weighted loss goes, with any reduction (see {@link org.fusedloss.Batch#perTerm(float[])}).
      *
      * @param address the device address of the per-term losses output, not 0
      * @return this batch
      */
     public DeviceBatch perTerm(long address) {
-        this.perTerm = address("perTerm", address);
+        data.perTerm = Span.device("perTerm", address);
         return this;
     }
 
     /**
-     * For {@link Reduction#NONE}: where each term's weighted loss goes.
+     * Where each term's weighted loss goes, with any reduction.
      *
      * @param perTerm where the per-term losses go in device memory
      * @return this batch
      */
     public DeviceBatch perTerm(CUdeviceptr perTerm) {
-        this.perTerm = pointer("perTerm", perTerm);
+        data.perTerm = Span.device("perTerm", address("perTerm", perTerm));
         return this;
     }
 
@@ -288,8 +269,8 @@ public final class DeviceBatch {
      * @return this batch
      */
     public DeviceBatch denominator(double denominator) {
-        this.denominator = denominator;
-        this.hasDenominator = true;
+        data.denominator = denominator;
+        data.hasDenominator = true;
         return this;
     }
 
@@ -315,21 +296,11 @@ public final class DeviceBatch {
         return this;
     }
 
-    private static CUdeviceptr address(String name, long address) {
-        if (address == 0) {
-            throw new IllegalArgumentException(name + ": the device address is 0 (NULL)");
-        }
-        return CudaBackend.pointer(address);
-    }
-
-    private static CUdeviceptr pointer(String name, CUdeviceptr p) {
+    private static long address(String name, CUdeviceptr p) {
         if (p == null) {
             throw new IllegalArgumentException(name + " is null");
         }
-        if (Address.of(p) == 0) {  // NULL means "absent" to the kernels: an output would be skipped silently
-            throw new IllegalArgumentException(name + ": the device address is 0 (NULL; not allocated?)");
-        }
-        return p;
+        return DeviceAddress.of(p);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -350,163 +321,12 @@ public final class DeviceBatch {
      * @throws IllegalStateException with the reason, where CUDA is not available
      */
     public LossResult compute(Loss loss) {
-        LossKind kind = kindOf(loss);
-        KernelOptions o = LossAccess.options(loss);
-        Reduction reduction = loss.reduction();
-        boolean withGradient = loss.computesGradient();
-        if (withGradient && gradient == null) {
-            throw new IllegalArgumentException("gradient: no gradient buffer given; pass one with "
-                    + "DeviceBatch.gradient(...) or build the loss with gradient(false)");
-        }
-        if (reduction != Reduction.NONE) {
-            if (perTerm != null) {
-                throw new IllegalArgumentException("perTerm: per-term losses are written only with reduction NONE, "
-                        + "this loss reduces with " + reduction);
-            }
-            if (upstream != null) {
-                throw new IllegalArgumentException("upstream: a per-term upstream gradient applies only to "
-                        + "reduction NONE (use gradientScale for one factor), this loss reduces with " + reduction);
-            }
-        }
-        if (hasDenominator) {
-            if (reduction != Reduction.MEAN && reduction != Reduction.BATCH_MEAN) {
-                throw new IllegalArgumentException("denominator: a caller denominator applies to MEAN or "
-                        + "BATCH_MEAN, this loss reduces with " + reduction);
-            }
-            if (!(denominator >= 0) || Double.isInfinite(denominator)) {
-                throw new IllegalArgumentException("denominator = " + denominator
-                        + " must be finite and not negative");
-            }
-        }
-        if (sampleWeights != null && sampleWeightStride < 1) {
-            throw new IllegalArgumentException("sampleWeights: stride = " + sampleWeightStride
-                    + " must be at least 1");
-        }
-        if (elementWeights != null && kind.perRow()) {
-            throw new IllegalArgumentException("elementWeights: element weights apply to the element-wise "
-                    + "losses (BCE, MSE, sigmoid focal), not to " + kind);
-        }
-        checkVector("classWeights", o.classWeights(), "classes", kind == LossKind.CROSS_ENTROPY
-                || kind == LossKind.CROSS_ENTROPY_DENSE);
-        checkVector("alpha", o.alpha(), "classes", kind == LossKind.SOFTMAX_FOCAL);
-        checkVector("posWeight", o.posWeight(), "outputs", kind == LossKind.BINARY_CROSS_ENTROPY);
-        checkOverlaps(withGradient, kind.perRow() ? rows : (long) rows * cols);
-        // a caller denominator is known here; a computed one is checked by the kernel (the same message)
-        if (hasDenominator && denominator != 0 && Double.isInfinite(loss.gradientScale() / denominator)) {
-            throw new IllegalArgumentException("gradientScale / denominator = " + loss.gradientScale() + " / "
-                    + denominator + " overflows a double");
-        }
-
+        LossRequest request = LossAccess.deviceRequest(Objects.requireNonNull(loss, "loss"), data);
         Backend found = Backends.cuda();
         if (!found.isAvailable() || !(found instanceof CudaBackend cuda)) {
             throw new IllegalStateException("the cuda backend is not available: "
                     + found.unavailabilityReason().orElse("Backends.cuda() is not this module's CUDA backend"));
         }
-        DeviceRequest request = new DeviceRequest(kind, rows, cols, predictions,
-                kind == LossKind.CROSS_ENTROPY || kind == LossKind.SOFTMAX_FOCAL ? labels : null,
-                kind == LossKind.CROSS_ENTROPY || kind == LossKind.SOFTMAX_FOCAL ? null : targets,
-                sampleWeights, sampleWeightStride, elementWeights,
-                upstream, withGradient ? gradient : null, perTerm,
-                o.classWeights(), o.alpha(), o.posWeight(), o.binaryClassWeights(),
-                o.ignoreIndex(), o.labelSmoothing(), o.zLoss(), o.softCap(), o.focalAlpha(), o.gamma(),
-                reduction, loss.gradientScale(), hasDenominator ? denominator : -1.0, stream);
-        return cuda.runOnDevice(request);
-    }
-
-    /**
-     * Rejects an output (gradient, per-term losses) whose device memory overlaps another argument,
-     * naming both, as {@code Batch} does for host memory: the kernels would read what they have
-     * already overwritten. The gradient exactly over the logits (in place) is allowed. Inputs may
-     * share memory. Pure Java: the addresses and lengths alone, before any driver call.
-     */
-    private void checkOverlaps(boolean withGradient, long terms) {
-        long elements = (long) rows * cols;
-        String[] names = {"predictions", "labels", "targets", "sampleWeights", "elementWeights", "upstream",
-            "gradient", "perTerm"};
-        CUdeviceptr[] pointers = {predictions, labels, targets, sampleWeights, elementWeights, upstream,
-            withGradient ? gradient : null, perTerm};
-        long[] counts = {elements, rows, elements, rows == 0 ? 0 : (rows - 1) * sampleWeightStride + 1, elements,
-            terms, elements, terms};
-        long[] from = new long[names.length];
-        long[] to = new long[names.length];
-        for (int i = 0; i < names.length; i++) {
-            if (pointers[i] != null && counts[i] > 0) {
-                from[i] = Address.of(pointers[i]);
-                // 4 bytes per element (int32 labels too), saturated at the top of the address space
-                long bytes = counts[i] > Long.MAX_VALUE / 4 ? Long.MAX_VALUE : 4 * counts[i];
-                to[i] = Long.compareUnsigned(from[i], -1L - bytes) > 0 ? -1L : from[i] + bytes;
-            }
-        }
-        for (int out : new int[] {6, 7}) {  // gradient, perTerm
-            for (int other = 0; other < names.length; other++) {
-                boolean bothThere = from[out] != to[out] && from[other] != to[other];
-                if (other == out || !bothThere || Long.compareUnsigned(from[out], to[other]) >= 0
-                        || Long.compareUnsigned(from[other], to[out]) >= 0) {
-                    continue;
-                }
-                boolean inPlace = out == 6 && other == 0 && from[out] == from[other];
-                if (!inPlace) {
-                    throw new IllegalArgumentException(names[out] + " overlaps " + names[other]
-                            + " in device memory: an output (gradient, perTerm) may not share memory with another "
-                            + "argument; only the gradient may lie exactly over the predictions (in place)");
-                }
-            }
-        }
-    }
-
-    /** The device address a JCuda pointer holds: its native pointer plus its byte offset (no driver call). */
-    private static final class Address extends CUdeviceptr {
-        private Address(CUdeviceptr p) {
-            super(p);
-        }
-
-        static long of(CUdeviceptr p) {
-            Address a = new Address(p);
-            return a.getNativePointer() + a.getByteOffset();
-        }
-    }
-
-    private void checkVector(String name, float[] v, String what, boolean applies) {
-        if (applies && v != null && v.length != cols) {
-            throw new IllegalArgumentException(name + ": has " + v.length + " entries but the batch has "
-                    + cols + " " + what);
-        }
-    }
-
-    /** Which kernel this batch needs: the same rules (and messages) as {@code Loss.kindOf(Batch)}. */
-    private LossKind kindOf(Loss loss) {
-        Objects.requireNonNull(loss, "loss");
-        if (loss instanceof CrossEntropy) {
-            if (labels != null && targets != null) {
-                throw new IllegalArgumentException("labels and targets: give class indices or dense targets, "
-                        + "not both");
-            }
-            if (labels == null && targets == null) {
-                throw new IllegalArgumentException("labels: cross-entropy needs class indices (DeviceBatch.labels) "
-                        + "or dense targets (DeviceBatch.targets)");
-            }
-            return labels != null ? LossKind.CROSS_ENTROPY : LossKind.CROSS_ENTROPY_DENSE;
-        }
-        if (loss instanceof SoftmaxFocal) {
-            if (labels == null) {
-                throw new IllegalArgumentException("labels: softmax focal loss needs class indices "
-                        + "(DeviceBatch.labels)");
-            }
-            if (targets != null) {
-                throw new IllegalArgumentException("targets: softmax focal loss takes class indices, "
-                        + "not dense targets");
-            }
-            return LossKind.SOFTMAX_FOCAL;
-        }
-        LossKind kind = loss instanceof BinaryCrossEntropy ? LossKind.BINARY_CROSS_ENTROPY
-                : loss instanceof MeanSquaredError ? LossKind.MEAN_SQUARED_ERROR : LossKind.SIGMOID_FOCAL;
-        if (labels != null) {
-            throw new IllegalArgumentException("labels: " + kind + " takes dense targets (DeviceBatch.targets), "
-                    + "not class indices");
-        }
-        if (targets == null) {
-            throw new IllegalArgumentException("targets: " + kind + " needs dense targets (DeviceBatch.targets)");
-        }
-        return kind;
+        return cuda.runOnDevice(request, stream);
     }
 }

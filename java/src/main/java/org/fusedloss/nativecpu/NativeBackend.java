@@ -18,7 +18,7 @@ import org.fusedloss.internal.nativecpu.NativeEngine;
  * kernels and thread pool.
  */
 public final class NativeBackend implements Backend {
-    /** The most worker threads {@link #setThreads} takes (native/thread_pool.h, kMaxThreads). */
+    /** The most worker threads {@link #setThreads} takes (native/src/thread_pool.h, kMaxThreads). */
     public static final int MAX_THREADS = 1024;
 
 
@@ -58,6 +58,27 @@ public final class NativeBackend implements Backend {
      */
     public String isa() {
         return engine().isa();
+    }
+
+    /**
+     * Every instruction set the library has kernels for, best first, as the library lists them.
+     *
+     * @return {@code ["avx512", "avx2", "scalar"]}
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
+    public java.util.List<String> isas() {
+        engine().isa();  // throws with the reason when not available
+        return NativeEngine.isas();
+    }
+
+    /**
+     * The instruction sets this CPU and OS run, best first ({@link #setIsa(String)} accepts each).
+     *
+     * @return a tail of {@link #isas()}, {@code "scalar"} always included
+     * @throws IllegalStateException with the reason, when the backend is not available
+     */
+    public java.util.List<String> supportedIsas() {
+        return engine().supportedIsas();
     }
 
     /**

@@ -75,7 +75,7 @@ public abstract sealed class FusedLoss extends Loss
         super(name);
         this.loss = Objects.requireNonNull(loss, "loss");
         if (!loss.computesGradient()) {
-            throw new IllegalArgumentException(name + ": the fusedloss loss was built with gradient(false); "
+            throw new IllegalArgumentException(name + ": the fusedloss loss was built with computeGradient(false); "
                     + "a DJL loss is trained through, so it needs the gradient");
         }
         this.perRow = perRow;

@@ -124,10 +124,10 @@ class BadInputTest extends WithManager {
     @Test
     void aLossBuiltWithoutItsGradient() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new FusedCrossEntropyLoss(CrossEntropy.builder().gradient(false).build()));
-        assertTrue(e.getMessage().contains("gradient(false)"), e.getMessage());
+                () -> new FusedCrossEntropyLoss(CrossEntropy.builder().computeGradient(false).build()));
+        assertTrue(e.getMessage().contains("computeGradient(false)"), e.getMessage());
         assertThrows(IllegalArgumentException.class,
-                () -> new FusedMeanSquaredErrorLoss(MeanSquaredError.builder().gradient(false).build()));
+                () -> new FusedMeanSquaredErrorLoss(MeanSquaredError.builder().computeGradient(false).build()));
     }
 
     @Test

@@ -56,7 +56,7 @@ public final class FusedBinaryCrossEntropy extends FusedLossFunction {
 
     @Override
     Loss build(Reduction reduction, boolean gradient) {
-        return settings(posWeight, binaryClassWeights).reduction(reduction).gradient(gradient).build();
+        return settings(posWeight, binaryClassWeights).reduction(reduction).computeGradient(gradient).build();
     }
 
     /** The per-output pos_weight (a copy), or null. */

@@ -69,7 +69,7 @@ public final class FusedCrossEntropy extends FusedLossFunction {
     @Override
     Loss build(Reduction reduction, boolean gradient) {
         return settings(classWeights, ignoreIndex, labelSmoothing, zLoss, softCap).reduction(reduction)
-                .gradient(gradient).build();
+                .computeGradient(gradient).build();
     }
 
     @Override

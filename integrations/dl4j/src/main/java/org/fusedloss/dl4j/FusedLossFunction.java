@@ -137,7 +137,7 @@ public abstract sealed class FusedLossFunction implements ILossFunction
                     + leave);
         }
         if (!loss.computesGradient()) {
-            throw new IllegalArgumentException(wrapper + ": the loss was built with gradient(false); DL4J needs "
+            throw new IllegalArgumentException(wrapper + ": the loss was built with computeGradient(false); DL4J needs "
                     + "the gradient: build the loss with the default");
         }
         return loss;

@@ -25,7 +25,7 @@ public final class FusedMeanSquaredError extends FusedLossFunction {
 
     @Override
     Loss build(Reduction reduction, boolean gradient) {
-        return MeanSquaredError.builder().reduction(reduction).gradient(gradient).build();
+        return MeanSquaredError.builder().reduction(reduction).computeGradient(gradient).build();
     }
 
     @Override

@@ -42,7 +42,7 @@ public final class FusedSigmoidFocal extends FusedLossFunction {
 
     @Override
     Loss build(Reduction reduction, boolean gradient) {
-        return settings(alpha, gamma).reduction(reduction).gradient(gradient).build();
+        return settings(alpha, gamma).reduction(reduction).computeGradient(gradient).build();
     }
 
     /** Alpha (negative: no alpha factor). */

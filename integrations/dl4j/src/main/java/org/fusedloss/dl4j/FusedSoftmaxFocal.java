@@ -48,7 +48,7 @@ public final class FusedSoftmaxFocal extends FusedLossFunction {
 
     @Override
     Loss build(Reduction reduction, boolean gradient) {
-        return settings(alpha, gamma, ignoreIndex).reduction(reduction).gradient(gradient).build();
+        return settings(alpha, gamma, ignoreIndex).reduction(reduction).computeGradient(gradient).build();
     }
 
     @Override

@@ -54,7 +54,7 @@ class FusedBinaryCrossEntropyTest {
         assertMatchesReference(new FusedBinaryCrossEntropy(BinaryCrossEntropy.builder().posWeight(pw)
                         .binaryClassWeights(0.5f, 2f).build()), t, null,
                 r -> BinaryCrossEntropy.builder().posWeight(pw).binaryClassWeights(0.5f, 2f).reduction(r)
-                        .gradient(r != Reduction.NONE).backend("java").build(),
+                        .computeGradient(r != Reduction.NONE).backend("java").build(),
                 x, SIGMOID, zeroOne(23, rows, outputs));
     }
 }

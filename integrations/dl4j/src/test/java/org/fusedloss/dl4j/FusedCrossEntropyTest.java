@@ -81,7 +81,7 @@ class FusedCrossEntropyTest {
                 .ignoreIndex(-1).labelSmoothing(0.1).zLoss(1e-3).softCap(5);
         INDArray labels = indices ? column(y) : oneHot(y, classes);
         assertMatchesReference(new FusedCrossEntropy(settings.get().build()), labels, indices ? y : null,
-                r -> settings.get().reduction(r).gradient(r != Reduction.NONE).backend("java").build(),
+                r -> settings.get().reduction(r).computeGradient(r != Reduction.NONE).backend("java").build(),
                 x, SOFTMAX, exampleWeights(13, rows));
     }
 }

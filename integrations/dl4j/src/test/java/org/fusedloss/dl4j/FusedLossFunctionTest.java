@@ -168,6 +168,6 @@ class FusedLossFunctionTest {
         assertThrows(IllegalArgumentException.class,
                 () -> new FusedBinaryCrossEntropy(BinaryCrossEntropy.builder().gradientScale(0.5).build()));
         assertThrows(IllegalArgumentException.class,
-                () -> new FusedMeanSquaredError(MeanSquaredError.builder().gradient(false).build()));
+                () -> new FusedMeanSquaredError(MeanSquaredError.builder().computeGradient(false).build()));
     }
 }

@@ -26,7 +26,7 @@ class FusedSigmoidFocalTest {
             default -> null;
         };
         assertMatchesReference(new FusedSigmoidFocal(SigmoidFocal.builder().alpha(alpha).gamma(gamma).build()), t, null,
-                r -> SigmoidFocal.builder().alpha(alpha).gamma(gamma).reduction(r).gradient(r != Reduction.NONE)
+                r -> SigmoidFocal.builder().alpha(alpha).gamma(gamma).reduction(r).computeGradient(r != Reduction.NONE)
                         .backend("java").build(),
                 x, new ActivationSigmoid(), m);
     }

@@ -33,7 +33,7 @@ class FusedSoftmaxFocalTest {
         }
         Supplier<SoftmaxFocal.Builder> settings = () -> SoftmaxFocal.builder().alpha(alpha).gamma(1.5);
         assertMatchesReference(new FusedSoftmaxFocal(settings.get().build()), indices ? column(y) : oneHot(y, classes),
-                y, r -> settings.get().reduction(r).gradient(r != Reduction.NONE).backend("java").build(),
+                y, r -> settings.get().reduction(r).computeGradient(r != Reduction.NONE).backend("java").build(),
                 x, SOFTMAX, masked ? exampleWeights(rows, rows) : null);
     }
 
@@ -46,7 +46,7 @@ class FusedSoftmaxFocalTest {
         labels.getRow(2).assign(0);
         labels.getRow(5).assign(0);
         assertMatchesReference(new FusedSoftmaxFocal(), labels, y,
-                r -> SoftmaxFocal.builder().reduction(r).gradient(r != Reduction.NONE).backend("java").build(),
+                r -> SoftmaxFocal.builder().reduction(r).computeGradient(r != Reduction.NONE).backend("java").build(),
                 x, SOFTMAX, null);
         assertEquals(0.0, new FusedSoftmaxFocal().computeScoreArray(labels, x, SOFTMAX, null).getDouble(2, 0));
     }

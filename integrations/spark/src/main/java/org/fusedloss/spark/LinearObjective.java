@@ -330,7 +330,7 @@ public final class LinearObjective implements AutoCloseable {
                         + "with NONE (use MEAN, BATCH_MEAN or SUM)");
             }
             if (!probe.computesGradient()) {
-                throw new IllegalArgumentException("the loss is built with gradient(false); the objective needs "
+                throw new IllegalArgumentException("the loss is built with computeGradient(false); the objective needs "
                         + "its gradient");
             }
             return new LinearObjective(this, probe, dataset);

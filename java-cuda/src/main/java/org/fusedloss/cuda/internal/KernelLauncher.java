@@ -13,14 +13,18 @@ import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
+import org.fusedloss.internal.AbiRequest;
+import org.fusedloss.internal.Errors;
 import org.fusedloss.internal.LossKind;
+import org.fusedloss.internal.LossRequest;
 
 /**
- * The kernel table of cuda/fusedloss_cuda.h, mirrored exactly: kernel names, flat parameter lists
- * (in order and type), launch configurations, workspace and result layout, error codes. One call
- * is two launches on one stream: prep (validates labels and weights, computes the denominator and
- * the gradient factor), then the loss kernel. Nothing here allocates or synchronizes; the backend
- * owns memory, streams and the context.
+ * The kernel table of cuda/include/fusedloss_cuda.h, mirrored exactly: kernel names (from
+ * {@link LossKind#kernel()}), parameters (the call's {@code fl_request} by value, written by
+ * {@link AbiRequest} as for the CPU, then the workspace and the result), launch configurations,
+ * workspace and result layout, error codes. One call is two launches on one stream: prep
+ * (validates labels and weights, computes the denominator and the gradient factor), then the loss
+ * kernel. Nothing here allocates or synchronizes: the backend owns memory, streams and the context.
  */
 final class KernelLauncher {
 
@@ -94,29 +98,26 @@ final class KernelLauncher {
      */
     static volatile Variant forcedVariant;
 
-    /** Every kernel of the fatbin, prep first. */
+    /** Every kernel of the fatbin, prep first: {@code flc_<kernel>} of each loss, a softmax one per launch shape. */
     static List<String> kernelNames() {
         List<String> names = new ArrayList<>(List.of(ROWS_PREP, ELEMS_PREP));
-        for (String base : List.of("flc_cross_entropy", "flc_softmax_focal")) {
-            for (Variant v : Variant.values()) {
+        for (LossKind kind : LossKind.values()) {
+            String base = "flc_" + kind.kernel();
+            for (Variant v : kind.perRow() ? Variant.values() : new Variant[0]) {
                 names.add(base + "_" + v.suffix());
             }
+            if (!kind.perRow()) {
+                names.add(base);
+            }
         }
-        names.addAll(List.of("flc_binary_cross_entropy", "flc_mean_squared_error", "flc_sigmoid_focal"));
-        return names;
+        return List.copyOf(new java.util.LinkedHashSet<>(names));
     }
 
     /**
-     * One call, every pointer a device pointer (null: absent). Class weights / alpha / pos weight /
-     * binary class weights are the device copies of the loss's vectors.
+     * Where the kernels find a request's data: the device addresses of its spans and of the loss's
+     * vectors, as the request's pointer fields hold them.
      */
-    record Call(LossKind kind, long n, long c,
-                CUdeviceptr predictions, CUdeviceptr labels, CUdeviceptr targets,
-                CUdeviceptr sampleWeights, long sampleWeightStride, CUdeviceptr elementWeights,
-                CUdeviceptr upstream, CUdeviceptr gradient, CUdeviceptr perTerm,
-                CUdeviceptr classWeights, CUdeviceptr alpha, CUdeviceptr posWeight, CUdeviceptr binaryClassWeights,
-                int ignoreIndex, float labelSmoothing, float zLoss, float softCap, float focalAlpha, float gamma,
-                int reduction, double gradScale, double denominator) {
+    interface Memory extends AbiRequest.Pointers {
     }
 
     /** One kernel launch: name, 1-D grid and block, and the flat argument list. */
@@ -138,7 +139,7 @@ final class KernelLauncher {
         Map<String, CUfunction> functions = new LinkedHashMap<>();
         for (String name : kernelNames()) {
             CUfunction f = new CUfunction();
-            CudaBackend.check(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
+            CudaDriver.check(cuModuleGetFunction(f, module, name), "cuModuleGetFunction(" + name + ")");
             functions.put(name, f);
         }
         this.driver = (l, stream) -> cuLaunchKernel(functions.get(l.kernel()),
@@ -163,24 +164,24 @@ final class KernelLauncher {
      * is replaced by the block kernel, which reads the same prep results; if that runs, clusters
      * are not tried again.
      */
-    void launch(Call call, CUdeviceptr workspace, CUdeviceptr result, CUstream stream) {
+    void launch(LossRequest call, Memory memory, CUdeviceptr workspace, CUdeviceptr result, CUstream stream) {
         boolean clusters = clusterCapable;
-        List<Launch> plan = plan(call, workspace, result, clusters);
+        List<Launch> plan = plan(call, memory, workspace, result, clusters);
         launchOrThrow(plan.get(0), stream);
         Launch main = plan.get(1);
         int rc = driver.launch(main, stream);
         if (rc != CUresult.CUDA_SUCCESS && main.kernel().endsWith("_" + Variant.CLUSTER.suffix())) {
-            Launch block = main(call, workspace, result, false);
+            Launch block = main(call, memory, workspace, result, false);
             if (driver.launch(block, stream) == CUresult.CUDA_SUCCESS) {
                 clusterCapable = false;
                 return;
             }
         }
-        CudaBackend.check(rc, describe(main));
+        CudaDriver.check(rc, describe(main));
     }
 
     private void launchOrThrow(Launch l, CUstream stream) {
-        CudaBackend.check(driver.launch(l, stream), describe(l));
+        CudaDriver.check(driver.launch(l, stream), describe(l));
     }
 
     private static String describe(Launch l) {
@@ -190,8 +191,9 @@ final class KernelLauncher {
     // ---------------------------------------------------------------------------------------------
     // The launches of one call: pure functions of the call, tested without a GPU.
 
-    static List<Launch> plan(Call call, CUdeviceptr workspace, CUdeviceptr result, boolean clusterCapable) {
-        return List.of(prep(call, workspace), main(call, workspace, result, clusterCapable));
+    static List<Launch> plan(LossRequest call, Memory memory, CUdeviceptr workspace, CUdeviceptr result,
+                             boolean clusterCapable) {
+        return List.of(prep(call, memory, workspace), main(call, memory, workspace, result, clusterCapable));
     }
 
     static long cdiv(long a, long b) {
@@ -202,29 +204,23 @@ final class KernelLauncher {
         return (int) Math.max(1, Math.min(blocks, max));
     }
 
-    static Launch prep(Call q, CUdeviceptr ws) {
-        Args a = new Args();
+    /** The call's {@code fl_request}, by value: the same bytes the CPU library reads, with device addresses. */
+    static byte[] request(LossRequest q, Memory m) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(AbiRequest.BYTES).order(java.nio.ByteOrder.nativeOrder());
+        AbiRequest.write(b, 0, q, m);
+        return b.array();
+    }
+
+    static Launch prep(LossRequest q, Memory m, CUdeviceptr ws) {
+        Args a = new Args().struct(request(q, m)).ptr(ws);
+        long n = q.rows();
+        long c = q.cols();
         if (q.kind().perRow()) {
-            // flc_rows_prep(n, c, labels, ignore_index, class_weights, class_weight_in_denominator,
-            //               sample_weights, sample_weight_stride, reduction, grad_scale, denominator, ws)
-            boolean indices = q.kind() != LossKind.CROSS_ENTROPY_DENSE;
-            CUdeviceptr rowVector = q.kind() == LossKind.SOFTMAX_FOCAL ? q.alpha() : q.classWeights();
-            int inDenominator = q.kind() == LossKind.CROSS_ENTROPY ? 1 : 0;
-            a.longLong(q.n()).longLong(q.c()).ptr(indices ? q.labels() : null).int32(q.ignoreIndex())
-                    .ptr(rowVector).int32(inDenominator)
-                    .ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                    .int32(q.reduction()).float64(q.gradScale()).float64(q.denominator()).ptr(ws);
-            int grid = clamp(cdiv(Math.max(q.n(), q.c()), PREP_THREADS), PREP_MAX_BLOCKS);
+            int grid = clamp(cdiv(Math.max(n, c), PREP_THREADS), PREP_MAX_BLOCKS);
             return new Launch(ROWS_PREP, grid, PREP_THREADS, a);
         }
-        // flc_elems_prep(n, k, sample_weights, sample_weight_stride, element_weights, column_weights,
-        //                binary_class_weights, reduction, grad_scale, denominator, ws)
-        boolean bce = q.kind() == LossKind.BINARY_CROSS_ENTROPY;
-        a.longLong(q.n()).longLong(q.c()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                .ptr(q.elementWeights()).ptr(bce ? q.posWeight() : null).ptr(bce ? q.binaryClassWeights() : null)
-                .int32(q.reduction()).float64(q.gradScale()).float64(q.denominator()).ptr(ws);
-        long items = q.elementWeights() != null ? q.n() * q.c() : q.n();
-        int grid = clamp(cdiv(Math.max(Math.max(items, q.c()), 2), PREP_THREADS), PREP_MAX_BLOCKS);
+        long items = q.inputs().elementWeights() != null ? n * c : n;
+        int grid = clamp(cdiv(Math.max(Math.max(items, c), 2), PREP_THREADS), PREP_MAX_BLOCKS);
         return new Launch(ELEMS_PREP, grid, PREP_THREADS, a);
     }
 
@@ -246,74 +242,28 @@ final class KernelLauncher {
         return clusterCapable && c > BLOCK_MAX_C ? Variant.CLUSTER : Variant.BLOCK;
     }
 
-    static Launch main(Call q, CUdeviceptr ws, CUdeviceptr result, boolean clusterCapable) {
-        Args a = new Args();
-        switch (q.kind()) {
-            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> {
-                // (n, c, logits, labels, targets, ignore_index, class_weights, sample_weights,
-                //  sample_weight_stride, label_smoothing, z_loss, soft_cap, upstream, grad, per_term, ws, result)
-                boolean indices = q.kind() == LossKind.CROSS_ENTROPY;
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions())
-                        .ptr(indices ? q.labels() : null).ptr(indices ? null : q.targets())
-                        .int32(q.ignoreIndex()).ptr(q.classWeights()).ptr(q.sampleWeights())
-                        .longLong(q.sampleWeightStride()).float32(q.labelSmoothing()).float32(q.zLoss())
-                        .float32(q.softCap()).ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm())
-                        .ptr(ws).ptr(result);
-                return softmaxLaunch("flc_cross_entropy", q, a, clusterCapable);
-            }
-            case SOFTMAX_FOCAL -> {
-                // (n, c, logits, labels, ignore_index, alpha, gamma, sample_weights, sample_weight_stride,
-                //  upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.labels()).int32(q.ignoreIndex())
-                        .ptr(q.alpha()).float32(q.gamma()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                        .ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm()).ptr(ws).ptr(result);
-                return softmaxLaunch("flc_softmax_focal", q, a, clusterCapable);
-            }
-            case BINARY_CROSS_ENTROPY -> {
-                // (n, k, logits, targets, pos_weight, binary_class_weights, sample_weights,
-                //  sample_weight_stride, element_weights, upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.targets()).ptr(q.posWeight())
-                        .ptr(q.binaryClassWeights()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                        .ptr(q.elementWeights()).ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm())
-                        .ptr(ws).ptr(result);
-                return elementLaunch("flc_binary_cross_entropy", q, a);
-            }
-            case MEAN_SQUARED_ERROR -> {
-                // (n, k, predictions, targets, sample_weights, sample_weight_stride, element_weights,
-                //  upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.targets()).ptr(q.sampleWeights())
-                        .longLong(q.sampleWeightStride()).ptr(q.elementWeights()).ptr(q.upstream())
-                        .ptr(q.gradient()).ptr(q.perTerm()).ptr(ws).ptr(result);
-                return elementLaunch("flc_mean_squared_error", q, a);
-            }
-            case SIGMOID_FOCAL -> {
-                // (n, k, logits, targets, alpha, gamma, sample_weights, sample_weight_stride,
-                //  element_weights, upstream, grad, per_term, ws, result)
-                a.longLong(q.n()).longLong(q.c()).ptr(q.predictions()).ptr(q.targets()).float32(q.focalAlpha())
-                        .float32(q.gamma()).ptr(q.sampleWeights()).longLong(q.sampleWeightStride())
-                        .ptr(q.elementWeights()).ptr(q.upstream()).ptr(q.gradient()).ptr(q.perTerm())
-                        .ptr(ws).ptr(result);
-                return elementLaunch("flc_sigmoid_focal", q, a);
-            }
-            default -> throw new IllegalStateException("no CUDA kernel for " + q.kind());
-        }
+    static Launch main(LossRequest q, Memory m, CUdeviceptr ws, CUdeviceptr result, boolean clusterCapable) {
+        Args a = new Args().struct(request(q, m)).ptr(ws).ptr(result);
+        String kernel = "flc_" + q.kind().kernel();
+        return q.kind().perRow() ? softmaxLaunch(kernel, q, a, clusterCapable) : elementLaunch(kernel, q, a);
     }
 
-    private static Launch softmaxLaunch(String base, Call q, Args a, boolean clusterCapable) {
-        Variant v = variant(q.c(), clusterCapable);
+    private static Launch softmaxLaunch(String base, LossRequest q, Args a, boolean clusterCapable) {
+        long n = q.rows();
+        Variant v = variant(q.cols(), clusterCapable);
         return switch (v) {
             case SMALL -> new Launch(base + "_small",
-                    clamp(cdiv(q.n(), SMALL_ROWS_PER_BLOCK), MAX_PARTIALS), SMALL_THREADS, a);
+                    clamp(cdiv(n, SMALL_ROWS_PER_BLOCK), MAX_PARTIALS), SMALL_THREADS, a);
             case WARP -> new Launch(base + "_warp",
-                    clamp(cdiv(q.n(), WARP_ROWS_PER_BLOCK), MAX_PARTIALS), WARP_THREADS, a);
+                    clamp(cdiv(n, WARP_ROWS_PER_BLOCK), MAX_PARTIALS), WARP_THREADS, a);
             case CLUSTER -> new Launch(base + "_cluster",
-                    CLUSTER_SIZE * clamp(q.n(), MAX_PARTIALS), BLOCK_THREADS, a);
-            case BLOCK -> new Launch(base + "_block", clamp(q.n(), MAX_PARTIALS), BLOCK_THREADS, a);
+                    CLUSTER_SIZE * clamp(n, MAX_PARTIALS), BLOCK_THREADS, a);
+            case BLOCK -> new Launch(base + "_block", clamp(n, MAX_PARTIALS), BLOCK_THREADS, a);
         };
     }
 
-    private static Launch elementLaunch(String name, Call q, Args a) {
-        return new Launch(name, clamp(cdiv(q.n() * q.c(), ELEM_PER_BLOCK), MAX_PARTIALS), ELEM_THREADS, a);
+    private static Launch elementLaunch(String name, LossRequest q, Args a) {
+        return new Launch(name, clamp(cdiv(q.elements(), ELEM_PER_BLOCK), MAX_PARTIALS), ELEM_THREADS, a);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -321,83 +271,53 @@ final class KernelLauncher {
 
     /**
      * The exception for a nonzero {@code result[FLC_R_ERROR_CODE]}, worded as on the CPU side
-     * ({@code gradientScale}: the loss's own, named by the message of a gradient factor that
-     * overflows a double).
+     * ({@link Errors}; {@code gradientScale}: the loss's own, named by the message of a gradient
+     * factor that overflows a double).
      */
     static RuntimeException error(double[] r, LossKind kind, long cols, int ignoreIndex, double gradientScale) {
         int code = (int) r[R_ERROR_CODE];
         long index = (long) r[R_ERROR_INDEX];
         double value = r[R_ERROR_VALUE];
         return switch (code) {
-            case ERR_LABEL -> new IllegalArgumentException("labels[" + index + "] = " + (long) value
-                    + " is outside [0, " + cols + ") and is not the ignore index " + ignoreIndex);
+            case ERR_LABEL -> Errors.badLabel(index, (long) value, cols, ignoreIndex);
             case ERR_CLASS_WEIGHT -> vectorError(kind == LossKind.SOFTMAX_FOCAL ? "alpha" : "classWeights",
                     index, value);
             case ERR_POS_WEIGHT -> vectorError("posWeight", index, value);
             case ERR_BINARY_CLASS_WEIGHT -> vectorError("binaryClassWeights", index, value);
-            case ERR_SAMPLE_WEIGHT -> weightError("sampleWeights", index, value);
-            case ERR_ELEMENT_WEIGHT -> weightError("elementWeights", index, value);
-            case ERR_TARGET -> new IllegalArgumentException("targets[" + index + "] = " + (float) value
-                    + ": binary class weights need hard 0/1 targets");
+            case ERR_SAMPLE_WEIGHT -> Errors.badWeight("sampleWeights", index, (float) value);
+            case ERR_ELEMENT_WEIGHT -> Errors.badWeight("elementWeights", index, (float) value);
+            case ERR_TARGET -> Errors.notHardTarget(index, (float) value);
             case ERR_LAUNCH -> new IllegalStateException("cuda: a grid larger than the workspace allows ("
                     + index + " blocks): the launch configuration does not match the kernels");
             case ERR_UNSUPPORTED -> new IllegalStateException("cuda: the cluster kernel ran on a device below "
                     + "compute capability 9.0");
-            // the host path's message (Loss.compute), with the denominator the device summed
-            case ERR_GRAD_SCALE -> new IllegalArgumentException("gradientScale / denominator = " + gradientScale
-                    + " / " + value + " overflows a double");
+            // the host path's message, with the denominator the device summed
+            case ERR_GRAD_SCALE -> Errors.gradFactorOverflow(gradientScale, value);
             default -> new IllegalStateException("cuda: unknown error code " + code + " (index " + index
                     + ", value " + value + ")");
         };
     }
 
-    private static IllegalArgumentException weightError(String name, long index, double value) {
-        float w = (float) value;
-        return new IllegalArgumentException(name + "[" + index + "] = " + w
-                + (Float.isInfinite(w) ? " is infinite" : " is negative"));
-    }
-
     private static IllegalArgumentException vectorError(String name, long index, double value) {
         float w = (float) value;
-        if (Float.isNaN(w)) {
-            return new IllegalArgumentException(name + "[" + index + "] = NaN; NaN marks a missing weight only "
-                    + "for sample and element weights");
-        }
-        return weightError(name, index, value);
+        return Float.isNaN(w) ? Errors.nanInVector(name, index) : Errors.badWeight(name, index, w);
     }
 
     // ---------------------------------------------------------------------------------------------
 
     /**
-     * A flat kernel argument list: one host pointer per parameter, as cuLaunchKernel wants, and its
-     * signature (J long long, I int, F float, D double, P pointer) so tests can check it against
-     * the header.
+     * A kernel argument list: one host pointer per parameter, as cuLaunchKernel wants, and its
+     * signature (S a struct by value, J long long, I int, F float, D double, P pointer) so tests can
+     * check it against the header.
      */
     static final class Args {
         private final List<Pointer> values = new ArrayList<>();
         private final StringBuilder signature = new StringBuilder();
 
-        Args longLong(long v) {
-            values.add(Pointer.to(new long[] {v}));
-            signature.append('J');
-            return this;
-        }
-
-        Args int32(int v) {
-            values.add(Pointer.to(new int[] {v}));
-            signature.append('I');
-            return this;
-        }
-
-        Args float32(float v) {
-            values.add(Pointer.to(new float[] {v}));
-            signature.append('F');
-            return this;
-        }
-
-        Args float64(double v) {
-            values.add(Pointer.to(new double[] {v}));
-            signature.append('D');
+        /** A struct passed by value: its bytes. */
+        Args struct(byte[] bytes) {
+            values.add(Pointer.to(bytes));
+            signature.append('S');
             return this;
         }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # gpu-tests.sh: runs the JUnit tests with the CUDA backend on a GPU machine that has an NVIDIA
 # driver but maybe no JDK and no Maven (the lent device machines: nvcc, no Java, no network).
-# cuda/run_on_gpu.sh calls it; it also works alone.
+# cuda/test/run_on_gpu.sh calls it; it also works alone.
 #
 #   here (JDK 17 + Maven + ~/.m2, after a build):  java-cuda/src/test/java/org/fusedloss/cuda/internal/gpu-tests.sh pack [DIR]
 #       packs into DIR (default build-java-gpu/, ignored by .gitignore's build-*/): the main and
@@ -17,7 +17,7 @@
 #       The native CPU backend is left out (-Dfusedloss.skipNative=true): the pack has no
 #       JNI library; the reference the CUDA backend is checked against is the Java one.
 #       Environment: GPU_TESTS_PACK (the pack, default build-java-gpu), GPU_TESTS_FATBIN (the
-#       fatbin to test, e.g. the one cuda/run_on_gpu.sh built; else the packed one; else built
+#       fatbin to test, e.g. the one cuda/test/run_on_gpu.sh built; else the packed one; else built
 #       here with nvcc), GPU_TESTS_JAVA (a java binary; else `java` on the PATH when it is 17 or
 #       newer; else the packed runtime). Exit status: 0 all passed, 1 a failure, 2 the CUDA
 #       backend was not available (the reason is printed; a GPU run must not skip:
@@ -72,8 +72,14 @@ EOF
 
 build_fatbin() {  # $1: output file; the GPU there is an sm_90 (H100 / H200)
   mkdir -p "$(dirname "$1")"
+  # the one unit, as cuda/CMakeLists.txt makes it: prep.cu and each kernel of FL_LOSSES
+  local unity="$(dirname "$1")/fusedloss_all.cu"
+  { echo '#include "prep.cu"'
+    grep -o 'X([A-Z_0-9]*, [a-z_0-9]*, [a-z]*)' native/include/fusedloss.h \
+      | sed 's/X([A-Z_0-9]*, \([a-z_0-9]*\), .*/#include "\1.cu"/' | awk '!seen[$0]++'
+  } > "$unity"
   nvcc -fatbin -O3 -std=c++17 --threads 0 -gencode arch=compute_90,code=sm_90 \
-       -gencode arch=compute_90,code=compute_90 -o "$1" cuda/fusedloss_all.cu
+       -gencode arch=compute_90,code=compute_90 -Inative/include -Icuda/include -Icuda/kernels -o "$1" "$unity"
 }
 
 # A java binary of version 17 or newer: $GPU_TESTS_JAVA, the PATH's, or the packed runtime
@@ -144,7 +150,7 @@ run)
   shift
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
   if [ ! -d "$pack/classes" ]; then
-    echo "no Java pack at $pack: make one where Maven works (gpu-tests.sh pack, or cuda/run_on_gpu.sh pack) and carry it"
+    echo "no Java pack at $pack: make one where Maven works (gpu-tests.sh pack, or cuda/test/run_on_gpu.sh pack) and carry it"
     exit 3
   fi
   if ! java=$(find_java); then
@@ -164,7 +170,7 @@ run)
     echo "fatbin built from cuda/ in $(( $(date +%s) - start )) s"
   fi
   cp="$res:$pack/native:$pack/classes:$pack/test-classes:$pack/runner:$pack/jars/*"
-  # Tests read ../cuda/fusedloss_cuda.h relative to the module, as under Maven.
+  # Tests read ../cuda/include/fusedloss_cuda.h relative to the module, as under Maven.
   cd java-cuda
   exec "$java" -Xmx16g -Dfusedloss.skipNative=true -cp "$cp" GpuTestMain "$@"
   ;;

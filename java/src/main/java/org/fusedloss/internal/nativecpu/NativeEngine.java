@@ -9,10 +9,14 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.WeakHashMap;
 import org.bytedeco.javacpp.Loader;
+import org.fusedloss.internal.AbiRequest;
 import org.fusedloss.internal.KernelBackend;
 import org.fusedloss.internal.KernelSums;
 import org.fusedloss.internal.LossRequest;
 import org.fusedloss.internal.Settings;
+import org.fusedloss.internal.Span;
+import org.fusedloss.internal.WeightPass;
+import org.fusedloss.internal.WeightStats;
 import org.fusedloss.nativecpu.NativeBackend;
 
 /**
@@ -53,7 +57,6 @@ public final class NativeEngine implements KernelBackend {
                 return disable.get() + " turns the native backend off";
             }
             Optional<Settings.Value> isaSetting = Settings.read(Settings.NATIVE_ISA);
-            String isa = isaSetting.isPresent() ? isaSetting.get().oneOf("avx512", "avx2", "scalar") : null;
             Optional<Settings.Value> threadsSetting = Settings.read(Settings.NATIVE_THREADS);
             int threads = threadsSetting.isPresent() ? threadsSetting.get().integer(1, NativeBackend.MAX_THREADS)
                     : Runtime.getRuntime().availableProcessors();
@@ -72,8 +75,11 @@ public final class NativeEngine implements KernelBackend {
             } catch (Throwable t) {
                 return "the native library did not load: " + t;
             }
-            if (isa != null && NativeKernels.setIsa(isa) != 0) {
-                return isaSetting.get() + ": " + NativeKernels.lastError();
+            if (isaSetting.isPresent()) {
+                String isa = isaSetting.get().oneOf(isas().toArray(new String[0]));  // the library's names
+                if (NativeKernels.setIsa(isa) != 0) {
+                    return isaSetting.get() + ": " + NativeKernels.lastError();
+                }
             }
             try {
                 setThreadsChecked(threads);
@@ -108,6 +114,31 @@ public final class NativeEngine implements KernelBackend {
     public String describe() {
         return isAvailable() ? "native (" + isa() + ", " + threads() + " threads, " + NativeKernels.version() + ")"
                 : "native (unavailable: " + unavailable + ")";
+    }
+
+    /** Every instruction set the library has kernels for, best first (avx512, avx2, scalar). */
+    public static java.util.List<String> isas() {
+        java.util.List<String> names = new java.util.ArrayList<>();
+        for (int i = 0, n = NativeKernels.isaCount(); i < n; i++) {
+            names.add(NativeKernels.isaName(i));
+        }
+        return java.util.List.copyOf(names);
+    }
+
+    /** The instruction sets this CPU runs, best first. */
+    public java.util.List<String> supportedIsas() {
+        ensureAvailable();
+        return isas().stream().filter(this::isaSupported).toList();
+    }
+
+    /** The layout the library expects: where each {@code fl_request} field lies, and each loss's kernel. */
+    public static long requestOffset(String field) {
+        return NativeKernels.requestOffset(field);
+    }
+
+    /** The kernel name of an {@code fl_loss} value, null outside the list. */
+    public static String lossName(int loss) {
+        return NativeKernels.lossName(loss);
     }
 
     /** The instruction set in use: avx512, avx2 or scalar. */
@@ -160,74 +191,82 @@ public final class NativeEngine implements KernelBackend {
     @Override
     public KernelSums run(LossRequest r) {
         ensureAvailable();
-        Scratch result = Scratch.get();
-        FloatBuffer x = r.predictions(), t = r.targets(), sw = r.sampleWeights(), ew = r.elementWeights();
-        FloatBuffer up = r.upstream(), g = r.gradient(), pt = r.perTerm();
-        IntBuffer y = r.labels();
-        long sws = r.sampleWeightStride();
-        int code = switch (r.kind()) {
-            case CROSS_ENTROPY, CROSS_ENTROPY_DENSE -> NativeKernels.crossEntropy(r.rows(), r.cols(),
-                    array(x), at(x), array(y), at(y), array(t), at(t), r.ignoreIndex(), vector(r.classWeights()),
-                    array(sw), at(sw), sws, r.labelSmoothing(), r.zLoss(), r.softCap(),
-                    array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-            case SOFTMAX_FOCAL -> NativeKernels.softmaxFocal(r.rows(), r.cols(), array(x), at(x), array(y), at(y),
-                    r.ignoreIndex(), vector(r.alpha()), r.gamma(), array(sw), at(sw), sws,
-                    array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-            case BINARY_CROSS_ENTROPY -> NativeKernels.binaryCrossEntropy(r.rows(), r.cols(), array(x), at(x),
-                    array(t), at(t), vector(r.posWeight()), vector(r.binaryClassWeights()), array(sw), at(sw), sws,
-                    array(ew), at(ew), array(up), at(up), r.gradScale(), array(g), at(g), array(pt), at(pt),
-                    result.address);
-            case MEAN_SQUARED_ERROR -> NativeKernels.meanSquaredError(r.rows(), r.cols(), array(x), at(x),
-                    array(t), at(t), array(sw), at(sw), sws, array(ew), at(ew), array(up), at(up),
-                    r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-            case SIGMOID_FOCAL -> NativeKernels.sigmoidFocal(r.rows(), r.cols(), array(x), at(x), array(t), at(t),
-                    r.focalAlpha(), r.gamma(), array(sw), at(sw), sws, array(ew), at(ew), array(up), at(up),
-                    r.gradScale(), array(g), at(g), array(pt), at(pt), result.address);
-        };
+        Scratch scratch = Scratch.get();
+        AbiRequest.write(scratch.request, 0, r, scratch);
+        LossRequest.Inputs in = r.inputs();
+        LossRequest.Outputs out = r.outputs();
+        int code = NativeKernels.compute(scratch.requestAddress, floats(in.predictions()), ints(in.labels()),
+                floats(in.targets()), floats(in.sampleWeights()), floats(in.elementWeights()), floats(in.upstream()),
+                floats(out.gradient()), floats(out.perTerm()), scratch.resultAddress);
         if (code != 0) {
             String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
             throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
         }
-        return new KernelSums(result.get(0), (long) result.get(1));
+        return new KernelSums(scratch.result(AbiRequest.R_LOSS_SUM), (long) scratch.result(AbiRequest.R_NONFINITE));
     }
 
     /**
-     * The pass the loss classes make over labels and weights before each call (fusedloss.h,
-     * {@code fl_weight_sums}), natively: {weight sum, counted, masked}, or null where it found a bad
-     * label or weight, which the caller's Java pass then reports by argument, index and value.
-     * Internal to the loss classes; the arguments have been range-checked against the batch.
+     * From this many terms on, the pass over labels and weights runs in native code (a tenth of the
+     * Java loop's time, which at small C was a tenth of the whole call).
      */
-    public double[] weightSums(long rows, long cols, IntBuffer labels, int ignoreIndex, float[] classWeights,
-                               FloatBuffer sampleWeights, long sampleWeightStride, FloatBuffer elementWeights) {
+    public static final long NATIVE_MIN_TERMS = 4096;
+
+    /**
+     * The pass over labels and weights (fusedloss.h, {@code fl_weight_sums}) in vector code from
+     * {@link #NATIVE_MIN_TERMS} terms on; where it finds a bad label or weight, or the batch is
+     * small, the Java pass runs, and names the bad value.
+     */
+    @Override
+    public WeightStats weightStats(LossRequest r) {
+        LossRequest.Inputs in = r.inputs();
+        boolean weighted = in.sampleWeights() != null || in.elementWeights() != null;
+        long terms = in.elementWeights() != null ? r.elements() : r.rows();
+        if (isAvailable() && (r.kind().perRow() || weighted) && terms >= NATIVE_MIN_TERMS) {
+            WeightStats s = nativeWeightStats(r);
+            if (s != null) {
+                return s;
+            }
+        }
+        return WeightPass.run(r);
+    }
+
+    /** The native pass alone: its result, or null where it found a bad label or weight. */
+    public WeightStats nativeWeightStats(LossRequest r) {
         ensureAvailable();
-        Scratch result = Scratch.get();
-        int code = NativeKernels.weightSums(rows, cols, array(labels), at(labels), ignoreIndex, vector(classWeights),
-                array(sampleWeights), at(sampleWeights), sampleWeightStride, array(elementWeights),
-                at(elementWeights), result.address);
-        return code == 0 ? new double[] {result.get(0), result.get(1), result.get(2)} : null;
+        Scratch scratch = Scratch.get();
+        AbiRequest.write(scratch.request, 0, r, scratch);
+        LossRequest.Inputs in = r.inputs();
+        int code = NativeKernels.weightSums(scratch.requestAddress, ints(in.labels()), floats(in.sampleWeights()),
+                floats(in.elementWeights()), scratch.resultAddress);
+        if (code != 0) {
+            return null;
+        }
+        return new WeightStats(scratch.result(AbiRequest.R_WEIGHT_SUM), (long) scratch.result(AbiRequest.R_COUNTED),
+                (long) scratch.result(AbiRequest.R_MASKED));
     }
 
-    // A buffer as the binding takes it (NativeKernels): its heap array and the offset of its
-    // position there, or no array and the address of its position in a direct buffer. The loss
-    // classes accept only these two kinds (direct, or backed by an accessible array).
+    // A span as the binding takes it (NativeKernels): its heap array and the offset of its first
+    // element there, or no array and the address of its first element in a direct buffer. The
+    // loss classes accept only these two kinds (direct, or backed by an accessible array).
 
-    private static float[] array(FloatBuffer b) {
-        return b != null && b.hasArray() ? b.array() : null;
+    private static float[] floats(Span s) {
+        return s == null ? null : (float[]) s.heapArray();
     }
 
-    private static int[] array(IntBuffer b) {
-        return b != null && b.hasArray() ? b.array() : null;
+    private static int[] ints(Span s) {
+        return s == null ? null : (int[]) s.heapArray();
     }
 
-    private static long at(Buffer b) {
-        if (b == null) {
+    private static long at(Span s) {
+        if (s == null) {
             return 0;
         }
-        if (b.hasArray()) {
-            return b.arrayOffset() + b.position();
+        if (s.heapArray() != null) {
+            return s.offset();
         }
-        return direct(b instanceof IntBuffer ints ? NativeKernels.address(ints)
-                : NativeKernels.address((FloatBuffer) b));
+        Buffer b = s.directBuffer();
+        long address = b instanceof IntBuffer ints ? NativeKernels.address(ints) : NativeKernels.address((FloatBuffer) b);
+        return direct(address) + 4L * (s.offset() - b.position());  // the position it had when set
     }
 
     // No heap array of the library's own crosses JNI: a heap array makes the glue enter a JNI
@@ -252,19 +291,35 @@ public final class NativeEngine implements KernelBackend {
         return direct(NativeKernels.address(copy));
     }
 
-    /** Where a native call writes its few result doubles: one direct buffer per thread. */
-    private static final class Scratch {
+    /**
+     * One thread's request (an {@code fl_request}) and result, in direct memory, and how spans and
+     * vectors become its fields: a heap array's offset (the array goes beside), or an address.
+     */
+    private static final class Scratch implements AbiRequest.Pointers {
         private static final ThreadLocal<Scratch> PER_THREAD = ThreadLocal.withInitial(Scratch::new);
 
-        final ByteBuffer bytes = ByteBuffer.allocateDirect(4 * Double.BYTES).order(ByteOrder.nativeOrder());
-        final long address = direct(NativeKernels.address(bytes.asFloatBuffer()));
+        final ByteBuffer request = ByteBuffer.allocateDirect(AbiRequest.BYTES).order(ByteOrder.nativeOrder());
+        final ByteBuffer results = ByteBuffer.allocateDirect(AbiRequest.RESULT_DOUBLES * Double.BYTES)
+                .order(ByteOrder.nativeOrder());
+        final long requestAddress = direct(NativeKernels.address(request.asFloatBuffer()));
+        final long resultAddress = direct(NativeKernels.address(results.asFloatBuffer()));
 
         static Scratch get() {
             return PER_THREAD.get();
         }
 
-        double get(int i) {
-            return bytes.getDouble(i * Double.BYTES);
+        double result(int i) {
+            return results.getDouble(i * Double.BYTES);
+        }
+
+        @Override
+        public long of(Span span) {
+            return at(span);
+        }
+
+        @Override
+        public long of(float[] vector) {
+            return vector(vector);
         }
     }
 

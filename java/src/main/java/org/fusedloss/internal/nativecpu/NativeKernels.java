@@ -8,10 +8,11 @@ import org.bytedeco.javacpp.annotation.Name;
 import org.bytedeco.javacpp.annotation.Platform;
 
 /**
- * The JavaCPP binding of native/fusedloss.h: one Java method per C function, nothing else.
+ * The JavaCPP binding of native/include/fusedloss.h: one Java method per C function, nothing else.
  *
- * <p>Every array crosses as a heap array plus an offset, or as a direct buffer's address
- * (native/fusedloss_jni.h says why). {@link CriticalRegion} makes JavaCPP pin heap arrays with
+ * <p>A call's request crosses as the address of an {@code fl_request} in direct memory; every
+ * array in it is a heap array (passed beside it) plus an offset, or a direct buffer's address
+ * (native/include/fusedloss_jni.h says why). {@link CriticalRegion} makes JavaCPP pin heap arrays with
  * {@code GetPrimitiveArrayCritical} instead of copying them ({@code GetFloatArrayElements} copies);
  * the kernels call no JNI while they hold them.
  * The loss's own vectors (class weights, alpha, pos_weight) and the result cross as addresses of
@@ -25,47 +26,19 @@ public final class NativeKernels {
     private NativeKernels() {
     }
 
-    // Each array argument is a pair (native/fusedloss_jni.h): a heap array and the element offset
-    // of its first value, or null and a direct buffer's address (from address()). Heap arrays are
-    // pinned with GetPrimitiveArrayCritical (@CriticalRegion), not copied, and the glue makes no
-    // other JNI call while they are pinned.
+    // The request (fl_request, written by AbiRequest) is in direct memory; its data fields hold a
+    // direct buffer's address, or the element offset into the heap array passed as the matching
+    // argument (native/include/fusedloss_jni.h). Heap arrays are pinned with GetPrimitiveArrayCritical
+    // (@CriticalRegion), not copied, and the glue makes no other JNI call while they are pinned.
 
-    @Name("fl_jni_cross_entropy")
-    static native int crossEntropy(long n, long c, float[] logits, long logitsAt, int[] labels, long labelsAt,
-            float[] targets, long targetsAt, int ignoreIndex, long classWeights,
-            float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
-            float labelSmoothing, float zLoss, float softCap, float[] upstream, long upstreamAt,
-            double gradScale, float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
-
-    @Name("fl_jni_softmax_focal")
-    static native int softmaxFocal(long n, long c, float[] logits, long logitsAt, int[] labels, long labelsAt,
-            int ignoreIndex, long alpha, float gamma, float[] sampleWeights, long sampleWeightsAt,
-            long sampleWeightStride, float[] upstream, long upstreamAt, double gradScale,
-            float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
-
-    @Name("fl_jni_binary_cross_entropy")
-    static native int binaryCrossEntropy(long n, long k, float[] logits, long logitsAt, float[] targets,
-            long targetsAt, long posWeight, long binaryClassWeights, float[] sampleWeights,
-            long sampleWeightsAt, long sampleWeightStride, float[] elementWeights, long elementWeightsAt,
-            float[] upstream, long upstreamAt, double gradScale, float[] grad, long gradAt,
-            float[] perTerm, long perTermAt, long result);
-
-    @Name("fl_jni_mean_squared_error")
-    static native int meanSquaredError(long n, long k, float[] predictions, long predictionsAt, float[] targets,
-            long targetsAt, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
-            float[] elementWeights, long elementWeightsAt, float[] upstream, long upstreamAt, double gradScale,
-            float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
-
-    @Name("fl_jni_sigmoid_focal")
-    static native int sigmoidFocal(long n, long k, float[] logits, long logitsAt, float[] targets, long targetsAt,
-            float alpha, float gamma, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
-            float[] elementWeights, long elementWeightsAt, float[] upstream, long upstreamAt, double gradScale,
-            float[] grad, long gradAt, float[] perTerm, long perTermAt, long result);
+    @Name("fl_jni_compute")
+    static native int compute(long request, float[] predictions, int[] labels, float[] targets,
+            float[] sampleWeights, float[] elementWeights, float[] upstream, float[] gradient, float[] perTerm,
+            long result);
 
     @Name("fl_jni_weight_sums")
-    static native int weightSums(long n, long c, int[] labels, long labelsAt, int ignoreIndex,
-            long classWeights, float[] sampleWeights, long sampleWeightsAt, long sampleWeightStride,
-            float[] elementWeights, long elementWeightsAt, long result);
+    static native int weightSums(long request, int[] labels, float[] sampleWeights, float[] elementWeights,
+            long result);
 
     /** The address of a direct buffer's current position (a call of its own, nothing pinned). */
     @Name("fl_jni_address_f")
@@ -74,6 +47,18 @@ public final class NativeKernels {
     /** The address of a direct buffer's current position (a call of its own, nothing pinned). */
     @Name("fl_jni_address_i")
     static native long address(IntBuffer direct);
+
+    @Name("fl_isa_count")
+    static native int isaCount();
+
+    @Name("fl_isa_name")
+    static native @Cast("const char*") String isaName(int index);
+
+    @Name("fl_loss_name")
+    static native @Cast("const char*") String lossName(int loss);
+
+    @Name("fl_request_offset")
+    static native long requestOffset(String field);
 
     @Name("fl_isa")
     static native @Cast("const char*") String isa();

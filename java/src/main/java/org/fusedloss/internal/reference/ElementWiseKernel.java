@@ -1,8 +1,10 @@
 package org.fusedloss.internal.reference;
 
-import java.nio.FloatBuffer;
 import org.fusedloss.internal.KernelSums;
+import org.fusedloss.internal.LossOptions.BinaryCrossEntropyOptions;
+import org.fusedloss.internal.LossOptions.SigmoidFocalOptions;
 import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
 
 /**
  * The element-wise losses in double precision: binary cross-entropy with logits, squared error and
@@ -22,9 +24,10 @@ final class ElementWiseKernel {
     static KernelSums run(LossRequest r, Term term) {
         final int n = r.rows();
         final int k = r.cols();
-        final FloatBuffer x = r.predictions();
-        final FloatBuffer t = r.targets();
-        final FloatBuffer g = r.gradient();
+        final Span x = r.inputs().predictions();
+        final Span t = r.inputs().targets();
+        final Span g = r.outputs().gradient();
+        final Span perTerm = r.outputs().perTerm();
         final double[] out = new double[2];
         double sum = 0;
         long nonFinite = 0;
@@ -37,7 +40,7 @@ final class ElementWiseKernel {
                     ReferenceMath.skip(r, at, 1, at);
                     continue;
                 }
-                term.eval(x.get(at), t.get(at), j, out);
+                term.eval(x.getFloat(at), t.getFloat(at), j, out);
                 // the native kernels form the unweighted term and derivative in float
                 out[0] = ReferenceMath.asFloatTerm(out[0]);
                 out[1] = ReferenceMath.asFloatTerm(out[1]);
@@ -46,11 +49,11 @@ final class ElementWiseKernel {
                 if (!Double.isFinite(weighted)) {
                     nonFinite++;
                 }
-                if (r.perTerm() != null) {
-                    r.perTerm().put(at, (float) weighted);
+                if (perTerm != null) {
+                    perTerm.putFloat(at, (float) weighted);
                 }
                 if (g != null) {
-                    g.put(at, (float) (r.gradScale() * ReferenceMath.upstream(r, at) * w * out[1]));
+                    g.putFloat(at, (float) (r.gradFactor() * ReferenceMath.upstream(r, at) * w * out[1]));
                 }
             }
         }
@@ -59,8 +62,9 @@ final class ElementWiseKernel {
 
     /** -(pw t log s + (1 - t) log(1 - s)), times the binary class weight of the hard target. */
     static KernelSums binaryCrossEntropy(LossRequest r) {
-        final float[] pw = r.posWeight();
-        final float[] bcw = r.binaryClassWeights();
+        final BinaryCrossEntropyOptions o = (BinaryCrossEntropyOptions) r.options();
+        final float[] pw = o.posWeight();
+        final float[] bcw = o.binaryClassWeights();
         final Logistic f = new Logistic();
         return run(r, (x, t, j, out) -> {
             f.of(x);
@@ -86,8 +90,9 @@ final class ElementWiseKernel {
 
     /** torchvision's sigmoid focal loss: alpha_t (1 - p_t)^gamma BCE(x, t). */
     static KernelSums sigmoidFocal(LossRequest r) {
-        final double alpha = r.focalAlpha();
-        final double gamma = r.gamma();
+        final SigmoidFocalOptions o = (SigmoidFocalOptions) r.options();
+        final double alpha = o.alpha();
+        final double gamma = o.gamma();
         final Logistic f = new Logistic();
         return run(r, (x, t, j, out) -> {
             f.of(x);

@@ -1,6 +1,7 @@
 package org.fusedloss.internal.reference;
 
 import org.fusedloss.internal.LossRequest;
+import org.fusedloss.internal.Span;
 
 /** Small double-precision helpers of the reference kernels. */
 final class ReferenceMath {
@@ -44,26 +45,30 @@ final class ReferenceMath {
     }
 
     static double sampleWeight(LossRequest r, int row) {
-        return r.sampleWeights() == null ? 1.0 : r.sampleWeights().get(row * r.sampleWeightStride());
+        Span sw = r.inputs().sampleWeights();
+        return sw == null ? 1.0 : sw.getFloat(row * r.inputs().sampleWeightStride());
     }
 
     static double elementWeight(LossRequest r, int index) {
-        return r.elementWeights() == null ? 1.0 : r.elementWeights().get(index);
+        Span ew = r.inputs().elementWeights();
+        return ew == null ? 1.0 : ew.getFloat(index);
     }
 
     static double upstream(LossRequest r, int term) {
-        return r.upstream() == null ? 1.0 : r.upstream().get(term);
+        Span up = r.inputs().upstream();
+        return up == null ? 1.0 : up.getFloat(term);
     }
 
     /** Zeroes the gradient of a masked row or element range and its per-term loss. */
     static void skip(LossRequest r, int from, int count, int term) {
-        if (r.gradient() != null) {
+        Span g = r.outputs().gradient();
+        if (g != null) {
             for (int k = 0; k < count; k++) {
-                r.gradient().put(from + k, 0f);
+                g.putFloat(from + k, 0f);
             }
         }
-        if (r.perTerm() != null) {
-            r.perTerm().put(term, 0f);
+        if (r.outputs().perTerm() != null) {
+            r.outputs().perTerm().putFloat(term, 0f);
         }
     }
 }
