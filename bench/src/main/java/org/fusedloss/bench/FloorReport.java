@@ -39,7 +39,7 @@ import org.fusedloss.Backends;
  * is why JMH's direct-buffer copy fork on JDK 25, whose direct copies stream, ran at 66 GB/s while
  * an {@code arraycopy} and a C STREAM copy ran at 43 and 41).
  * <li>The compute floor: the loss's own math over L1-resident data (native_check --floor,
- * native/compute_floor.cpp), per instruction set and thread count.
+ * native/test/compute_floor.cpp), per instruction set and thread count.
  * <li>The peers: the fastest of {@code <peers>/results_*.json} (shared/peers/run_all.sh, run in the
  * same sitting; 2 threads), else the PEERS.md table.
  * </ul>
