@@ -225,21 +225,18 @@ int main(int argc, char** argv) {
                 const double start = now_ms();
                 for (int k = 0; ratio.size() < 7 || (ratio.size() < 2001 && now_ms() - start < seconds * 1e3); ++k) {
                     // alternate which goes first, so neither always finds the other's cache state
+                    auto timed = [&](const Library& l) {
+                        const double t0 = now_ms();
+                        cs.run(l);
+                        return now_ms() - t0;
+                    };
                     double da, db;
                     if (k % 2 == 0) {
-                        double t0 = now_ms();
-                        cs.run(a);
-                        double t1 = now_ms();
-                        cs.run(b);
-                        da = t1 - t0;
-                        db = now_ms() - t1;
+                        da = timed(a);
+                        db = timed(b);
                     } else {
-                        double t0 = now_ms();
-                        cs.run(b);
-                        double t1 = now_ms();
-                        cs.run(a);
-                        db = t1 - t0;
-                        da = now_ms() - t1;
+                        db = timed(b);
+                        da = timed(a);
                     }
                     ta.push_back(da);
                     tb.push_back(db);
