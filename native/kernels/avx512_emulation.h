@@ -40,6 +40,7 @@ struct __m256d { double v[4]; };
 struct __m128 { float v[4]; };
 struct __m128d { double v[2]; };
 typedef uint16_t __mmask16;
+typedef uint8_t __mmask8;
 
 // The comparison predicates simd.h uses (Intel's encodings).
 enum { _CMP_EQ_OQ = 0x00, _CMP_NEQ_UQ = 0x04, _CMP_LT_OQ = 0x11, _CMP_LE_OQ = 0x12,
@@ -120,6 +121,11 @@ inline __m512 _mm512_add_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x,
 inline __m512 _mm512_sub_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x, float y) { return x - y; }); }
 inline __m512 _mm512_mul_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x, float y) { return x * y; }); }
 inline __m512 _mm512_div_ps(__m512 a, __m512 b) { return lanes(a, b, [](float x, float y) { return x / y; }); }
+// The hardware's estimate is within 2^-14 of 1 / a; the correctly rounded quotient is within that.
+inline __m512 _mm512_rcp14_ps(__m512 a) {
+    for (float& x : a.v) x = 1.0f / x;
+    return a;
+}
 inline __m512 _mm512_max_ps(__m512 a, __m512 b) { return lanes(a, b, x86_max); }
 inline __m512 _mm512_min_ps(__m512 a, __m512 b) { return lanes(a, b, x86_min); }
 inline __m512 _mm512_fmadd_ps(__m512 a, __m512 b, __m512 c) {
@@ -174,6 +180,35 @@ inline __m512 _mm512_mask_i32gather_ps(__m512 src, __mmask16 k, __m512i idx, con
     for (int i = 0; i < 16; ++i)
         if (k >> i & 1) memcpy(&src.v[i], (const char*)base + (int64_t)idx.v[i] * scale, sizeof(float));
     return src;
+}
+// Within each 128-bit block: two lanes of a, then two of b, picked by imm's 2-bit fields.
+inline __m512 _mm512_shuffle_ps(__m512 a, __m512 b, int imm) {
+    __m512 r;
+    for (int blk = 0; blk < 16; blk += 4) {
+        r.v[blk + 0] = a.v[blk + (imm & 3)];
+        r.v[blk + 1] = a.v[blk + (imm >> 2 & 3)];
+        r.v[blk + 2] = b.v[blk + (imm >> 4 & 3)];
+        r.v[blk + 3] = b.v[blk + (imm >> 6 & 3)];
+    }
+    return r;
+}
+// 128-bit blocks: two of a, then two of b, picked by imm's 2-bit fields.
+inline __m512 _mm512_shuffle_f32x4(__m512 a, __m512 b, int imm) {
+    __m512 r;
+    for (int k = 0; k < 4; ++k) {
+        const __m512& src = k < 2 ? a : b;
+        memcpy(&r.v[4 * k], &src.v[4 * (imm >> (2 * k) & 3)], 4 * sizeof(float));
+    }
+    return r;
+}
+inline __m512 _mm512_castps256_ps512(__m256 a) {  // the upper half is undefined: zero here
+    __m512 r = _mm512_setzero_ps();
+    memcpy(r.v, a.v, sizeof(a.v));
+    return r;
+}
+inline __m512 _mm512_insertf32x8(__m512 a, __m256 b, int hi) {
+    memcpy(&a.v[hi ? 8 : 0], b.v, sizeof(b.v));
+    return a;
 }
 inline float _mm512_cvtss_f32(__m512 a) { return a.v[0]; }
 inline float _mm512_reduce_add_ps(__m512 a) {  // GCC's tree: halves, quarters, pairs
@@ -233,6 +268,11 @@ inline __mmask16 _mm512_cmpeq_epi32_mask(__m512i a, __m512i b) {
 inline __mmask16 _mm512_cmpgt_epi32_mask(__m512i a, __m512i b) {  // signed
     return mask_where([&](int i) { return a.v[i] > b.v[i]; });
 }
+inline __m512i _mm512_permutexvar_epi32(__m512i idx, __m512i a) {
+    __m512i r;
+    for (int i = 0; i < 16; ++i) r.v[i] = a.v[idx.v[i] & 15];
+    return r;
+}
 inline __mmask16 _mm512_movepi32_mask(__m512i a) {  // the sign bits
     return mask_where([&](int i) { return a.v[i] < 0; });
 }
@@ -243,7 +283,45 @@ inline __m512d _mm512_setzero_pd() {
     for (double& x : r.v) x = 0.0;
     return r;
 }
+inline __m512d _mm512_set1_pd(double a) {
+    __m512d r;
+    for (double& x : r.v) x = a;
+    return r;
+}
 inline __m512d _mm512_add_pd(__m512d a, __m512d b) { return lanes(a, b, [](double x, double y) { return x + y; }); }
+inline __m512d _mm512_mul_pd(__m512d a, __m512d b) { return lanes(a, b, [](double x, double y) { return x * y; }); }
+inline __m512d _mm512_mask_mul_pd(__m512d src, __mmask8 k, __m512d a, __m512d b) {
+    for (int i = 0; i < 8; ++i)
+        if (k >> i & 1) src.v[i] = a.v[i] * b.v[i];
+    return src;
+}
+inline __m512d _mm512_abs_pd(__m512d a) {
+    for (double& x : a.v) x = fabs(x);
+    return a;
+}
+inline __mmask8 _mm512_cmp_pd_mask(__m512d a, __m512d b, int predicate) {
+    __mmask8 k = 0;
+    for (int i = 0; i < 8; ++i) {
+        const double x = a.v[i], y = b.v[i];
+        bool set;
+        switch (predicate) {
+            case _CMP_EQ_OQ: set = x == y; break;
+            case _CMP_LE_OQ: set = x <= y; break;
+            case _CMP_GE_OQ: set = x >= y; break;
+            case _CMP_GT_OQ: set = x > y; break;
+            default:
+                fprintf(stderr, "avx512 emulation: comparison predicate %#x not emulated (pd)\n", predicate);
+                abort();
+        }
+        if (set) k = (__mmask8)(k | 1u << i);
+    }
+    return k;
+}
+inline __m256 _mm512_cvtpd_ps(__m512d a) {  // rounds to nearest, as the default MXCSR
+    __m256 r;
+    for (int i = 0; i < 8; ++i) r.v[i] = (float)a.v[i];
+    return r;
+}
 inline __m512d _mm512_fmadd_pd(__m512d a, __m512d b, __m512d c) {
     for (int i = 0; i < 8; ++i) c.v[i] = fma(a.v[i], b.v[i], c.v[i]);
     return c;

@@ -9,15 +9,22 @@ struct BinaryCrossEntropy {
     const float* pos_weight;  // per column, NULL: 1
     const float* class_weights;  // {w0, w1} picked by the hard target, NULL: 1
 
+    template <bool Careful>
     void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const {
         const Sigmoid sg = sigmoid(x);
         const vf one_t = sub(set1(1.0f), t);
         const vf pw = pos_weight ? load_n(pos_weight + col, n, set1(1.0f)) : set1(1.0f);
         const vf pw_t = mul(pw, t);
-        // pw t softplus(-x) + (1 - t) softplus(x)
-        term = add(times_unless_zero(pw_t, softplus_neg(x, sg)), times_unless_zero(one_t, softplus_pos(x, sg)));
-        // (1 - t) s - pw t (1 - s), each part dropped where its factor is 0 (as in the term)
-        deriv = sub(times_unless_zero(one_t, sg.s), times_unless_zero(pw_t, sg.s_neg));
+        const vf sp_neg = softplus_neg(x, sg), sp_pos = softplus_pos(x, sg);
+        if (!Careful) {  // finite softplus and sigmoid: a zero factor gives 0 by itself
+            term = fmadd(pw_t, sp_neg, mul(one_t, sp_pos));
+            deriv = fnmadd(pw_t, sg.s_neg, mul(one_t, sg.s));
+        } else {
+            // pw t softplus(-x) + (1 - t) softplus(x)
+            term = add(times_unless_zero(pw_t, sp_neg), times_unless_zero(one_t, sp_pos));
+            // (1 - t) s - pw t (1 - s), each part dropped where its factor is 0 (as in the term)
+            deriv = sub(times_unless_zero(one_t, sg.s), times_unless_zero(pw_t, sg.s_neg));
+        }
         if (class_weights)
             weigh_unless_zero(select(ge(t, set1(0.5f)), set1(class_weights[1]), set1(class_weights[0])), term, deriv);
     }

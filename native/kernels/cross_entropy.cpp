@@ -166,130 +166,156 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     out->nonfinite = nonfinite;
 }
 
-// Short rows (c <= kSmallRowMax) with class indices and no smoothing, cap or z-loss, kLanes rows
-// per batch: the per-row overhead, not the elements, is what costs here. Each row's
-// e = exp(z - z_y) (the label's logit as reference, as the general single sweep) goes to the
-// scratch batch laid out like the gradient, rows back to back. Then the row math runs once per
-// batch with row r in lane r (one log1p for kLanes rows), and the gradient is written as whole
-// vectors over the batch: g = e * k_row, the label's e replaced by -(sum of the others), so
-// g_y = -k * others = -coef * sw * cw[y] * (1 - p_y) without cancellation. A batch with a row
-// the single sweep cannot take (a logit more than 64 above the label's, or inf / NaN) goes
-// through the general path, row by row.
+// Short rows with class indices (softmax_row.h, SmallRows); a batch it cannot take goes row by row
+// through the general path.
 void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row_end,
                          float* scratch, fl::BlockSum* out) {
-    constexpr float kMaxAbove = 64.0f;  // as the general single sweep
-    const int64_t c = a.c;
-    const int nv = (int)((c + kLanes - 1) / kLanes);  // vectors per row
-    int32_t row_of[fl::kSmallRowMax * kLanes];  // flat lane of the batch -> its row
-    for (int64_t l = 0; l < c * kLanes; ++l) row_of[l] = (int32_t)(l / c);
-    float column[fl::kSmallRowMax + kLanes];    // lane -> column, per vector of a row
-    for (int l = 0; l < fl::kSmallRowMax + kLanes; ++l) column[l] = (float)l;
-    const vf neg_inf = set1(-INFINITY);
-    double total = 0.0;
+    auto general = [&](int64_t r0, int64_t r1, float* s, fl::BlockSum* o) {
+        cross_entropy_impl<Extra::none, false>(a, r0, r1, s, o);
+    };
+    SmallRows<decltype(general)>(a, 0.0f, false, general).run(row_begin, row_end, scratch, out);
+}
+
+// Short rows (2 <= c <= kSmallRowMax) with dense targets and no smoothing, cap or z-loss (one-hot
+// targets from frameworks that have no class indices): each row is loaded into one vector (two
+// when c > kLanes), and the row reductions (the max, the sum of e, the target mass Q, the gap
+// sum q (M - z)) are transposed horizontal reductions with row r in lane r, kLanes rows at a time;
+// the row math is then one vector operation for kLanes rows. A batch with a NaN or +inf logit,
+// a row all -inf, a non-finite target or term, or a factor that is no normal float goes through
+// the general path, row by row.
+struct SmallDenseRows {
+    static constexpr int kMaxParts = (int)((fl::kSmallRowMax + kLanes - 1) / kLanes);  // vectors per row
+    const fl::SoftmaxArgs& a;
+    int c, parts;
+    vf cw[kMaxParts];
+    vmask last_part;  // the lanes of a row's last vector
+    dacc terms;
+    double fallback_sum = 0.0;
     int64_t nonfinite = 0;
-    bool streamed = false;
-    for (int64_t i0 = row_begin; i0 < row_end; i0 += kLanes) {
-        const int rows = (int)min64(kLanes, row_end - i0);
-        float w[kLanes], sw[kLanes], cwy[kLanes];  // w = coef * sw * cw[y], 0 for a masked row
-        int32_t label[kLanes];
+
+    explicit SmallDenseRows(const fl::SoftmaxArgs& args) : a(args), c((int)args.c) {
+        parts = (c + kLanes - 1) / kLanes;
+        last_part = first_n(c - (parts - 1) * kLanes);
+        for (int p = 0; p < parts; ++p)
+            cw[p] = a.class_weights ? load_n(a.class_weights + p * kLanes, (int)min64(kLanes, c - p * kLanes), zero())
+                                    : set1(1.0f);
+    }
+
+    // One batch of rows [i0, i0 + rows); false, with nothing written, where it needs the general path.
+    FL_INLINE bool batch(int64_t i0, int rows) {
+        const int64_t stride = a.sample_weight_stride;
+        const int cc = c, np = parts;
+        const vf neg_inf = set1(-INFINITY);
+        alignas(64) float sw_lanes[kLanes], up_lanes[kLanes];
         bool live[kLanes];
-        vf others[kLanes];
-        vmask ok = all_lanes();
         for (int r = 0; r < kLanes; ++r) {
-            float* e = scratch + r * c;
-            others[r] = zero();
-            w[r] = 0.0f;
-            live[r] = false;
-            if (r >= rows) continue;
-            const int64_t i = i0 + r;
-            const int32_t y = a.labels[i];
-            sw[r] = a.sample_weights ? a.sample_weights[i * a.sample_weight_stride] : 1.0f;
-            label[r] = y;
-            live[r] = !(y == a.ignore_index || sw[r] != sw[r]);
-            if (!live[r]) {
-                for (int v = 0; v < nv; ++v) store(e + v * kLanes, zero());
-                continue;
-            }
-            cwy[r] = a.class_weights ? a.class_weights[y] : 1.0f;
-            const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
-            const double wd = coef * sw[r] * cwy[r];
-            w[r] = (float)wd;
-            if (!fits_float(wd)) ok = mask_andnot(all_lanes(), all_lanes());  // the general path keeps it in double
-            const float* x = a.logits + i * c;
-            const vf zy = set1(x[y]), vy = set1((float)y);
-            // a whole-vector load past the row end stays inside this block's rows (their lanes
-            // are dropped); at the block's end, a masked load
-            const bool over_read = i * c + nv * kLanes <= row_end * c;
-            vf sum = zero();
-            for (int v = 0; v < nv; ++v) {
-                const int n = (int)min64(kLanes, c - v * kLanes);
-                vf z;
-                if (n == kLanes)
-                    z = load(x + v * kLanes);
-                else if (over_read)
-                    z = select(first_n(n), load(x + v * kLanes), neg_inf);
-                else
-                    z = load_partial(x + v * kLanes, n, neg_inf);
-                const vf d = sub(z, zy);
-                ok = mask_and(ok, le(d, set1(kMaxAbove)));  // false for NaN
-                // the label's own e (exactly 1) is kept apart from the sum of the others
-                const vf ev = select(eq(load(column + v * kLanes), vy), zero(), exp_softmax(d));
-                store(e + v * kLanes, ev);  // the next row's store overwrites the tail lanes
-                sum = add(sum, ev);
-            }
-            others[r] = sum;
+            sw_lanes[r] = r < rows && a.sample_weights ? a.sample_weights[(i0 + r) * stride] : 1.0f;
+            up_lanes[r] = r < rows && a.upstream ? a.upstream[i0 + r] : 1.0f;
+            live[r] = r < rows && sw_lanes[r] == sw_lanes[r];
+            if (!live[r]) sw_lanes[r] = 0.0f;
         }
-        // k = w / S below must be a float that keeps its bits (w tiny against an S up to e^64
-        // would make it subnormal): otherwise the general path, whose factors stay in double
-        const vf o = sum_lanes_of(others), u = add(set1(1.0f), o), inv_u = div(set1(1.0f), u);
-        const vf wv = load(w), kv = mul(wv, inv_u);
-        ok = mask_and(ok, mask_or(eq(wv, zero()), ge(abs(wv), mul(set1(FLT_MIN), u))));  // k >= FLT_MIN
-        if (any(mask_andnot(ok, all_lanes()))) {
+        // the rows, one (or two) vectors each; the lanes past a row's end hold -inf and 0
+        vf z[kLanes][kMaxParts], t[kLanes][kMaxParts], row_max[kLanes];
+        vmask bad = mask_andnot(all_lanes(), all_lanes());
+        bool any_masked_class = false;
+        for (int r = 0; r < kLanes; ++r) {
+            const float* xr = a.logits + (i0 + r) * cc;
+            const float* tr = a.targets + (i0 + r) * cc;
+            vf m = neg_inf;
+            for (int p = 0; p < np; ++p) {
+                const int n = (int)min64(kLanes, cc - p * kLanes);
+                if (live[r]) {
+                    z[r][p] = load_n(xr + p * kLanes, n, neg_inf);
+                    t[r][p] = load_n(tr + p * kLanes, n, zero());
+                    // NaN or +inf logits, non-finite targets: the general path's rules
+                    bad = mask_or(bad, mask_or(neq(z[r][p], z[r][p]), eq(z[r][p], set1(INFINITY))));
+                    bad = mask_or(bad, mask_andnot(finite_mask(t[r][p]), all_lanes()));
+                    any_masked_class |= any(mask_and(first_n(n), eq(z[r][p], neg_inf)));
+                } else {
+                    z[r][p] = zero();
+                    t[r][p] = zero();
+                }
+                m = max(m, z[r][p]);
+            }
+            row_max[r] = m;
+        }
+        if (any(bad)) return false;
+        const vf big_m = max_lanes_of(row_max);  // M, row r in lane r
+        if (any(mask_andnot(finite_mask(big_m), all_lanes()))) return false;  // a row all -inf
+        // The max's own e is exactly 1: the others are summed apart from it (a float 1 + small
+        // would lose a confident row's loss), and log S = log1p(others); ties at the max add 1 each.
+        vf e_rows[kLanes], q_rows[kLanes], gap_rows[kLanes];
+        vf e[kLanes][kMaxParts], q[kLanes][kMaxParts];
+        alignas(64) float ties[kLanes];
+        for (int r = 0; r < kLanes; ++r) {
+            const vf mr = permute(big_m, set1_i(r));
+            e_rows[r] = q_rows[r] = gap_rows[r] = zero();
+            int at_max = 0;
+            for (int p = 0; p < np; ++p) {
+                const vmask lanes = p == np - 1 ? last_part : all_lanes();
+                e[r][p] = exp_softmax(sub(z[r][p], mr));  // 0 for a -inf (masked) class
+                q[r][p] = select(lanes, mul(cw[p], t[r][p]), zero());
+                // no target mass, no part of the loss: 0, not 0 * inf at a masked class
+                const vf gap = select(eq(q[r][p], zero()), zero(), mul(q[r][p], sub(mr, z[r][p])));
+                const vmask is_max = mask_and(lanes, eq(z[r][p], mr));
+                at_max += count(is_max);
+                e_rows[r] = add(e_rows[r], select(mask_andnot(is_max, lanes), e[r][p], zero()));
+                q_rows[r] = add(q_rows[r], q[r][p]);
+                gap_rows[r] = add(gap_rows[r], gap);
+            }
+            ties[r] = live[r] ? (float)(at_max - 1) : 0.0f;
+        }
+        const vf others = add(sum_lanes_of(e_rows), load(ties));
+        const vf big_q = sum_lanes_of(q_rows), big_gap = sum_lanes_of(gap_rows);
+        const vf u = add(set1(1.0f), others), inv_s = div(set1(1.0f), u);  // S = 1 + others
+        const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_s, log_normal(u));
+        const vf swv = load(sw_lanes);
+        // loss = Q log S + sum q (M - z); an empty target mass gives 0
+        const vf loss = select(eq(big_q, zero()), zero(), fmadd(big_q, log_s, big_gap));
+        const vf term = mul(swv, loss);
+        if (!all_finite(term)) return false;  // inf / NaN terms: the general path counts them
+        // coef_q = grad_scale * upstream * sw rounded once; coef_p = coef_q * Q / S
+        bool fits = true;
+        const vf coef_q = product_in_double(a.grad_scale, load(up_lanes), swv, set1(1.0f), fits);
+        const vf coef_p = mul(coef_q, mul(big_q, inv_s));
+        if (!fits || any(mask_andnot(mask_or(eq(coef_p, zero()), ge(abs(coef_p), set1(FLT_MIN))), all_lanes())))
+            return false;
+        terms.add(term);
+        if (a.per_term) store_n(a.per_term + i0, rows, term);
+        if (!a.grad) return true;
+        for (int r = 0; r < rows; ++r) {
+            float* gr = a.grad + (i0 + r) * cc;
+            const vf kp = permute(coef_p, set1_i(r)), kq = permute(coef_q, set1_i(r));
+            for (int p = 0; p < np; ++p) {
+                vf g = live[r] ? fnmadd(kq, q[r][p], mul(kp, e[r][p])) : zero();
+                if (any_masked_class) g = select(eq(z[r][p], neg_inf), zero(), g);  // masked class: 0
+                const int n = (int)min64(kLanes, cc - p * kLanes);
+                // a whole vector may run into the next rows of this batch (written next, loaded
+                // already), not past the batch's end
+                if (n < kLanes && (int64_t)r * cc + p * kLanes + kLanes <= (int64_t)rows * cc)
+                    store(gr + p * kLanes, g);
+                else
+                    store_n(gr + p * kLanes, n, g);
+            }
+        }
+        return true;
+    }
+
+    void run(int64_t row_begin, int64_t row_end, float* scratch, fl::BlockSum* out) {
+        for (int64_t i0 = row_begin; i0 < row_end; i0 += kLanes) {
+            const int rows = (int)min64(kLanes, row_end - i0);
+            if (batch(i0, rows)) continue;
             for (int r = 0; r < rows; ++r) {
                 fl::BlockSum row;
-                cross_entropy_impl<Extra::none, false>(a, i0 + r, i0 + r + 1, scratch, &row);
-                total += row.sum;
+                cross_entropy_impl<Extra::dense, false>(a, i0 + r, i0 + r + 1, scratch, &row);
+                fallback_sum += row.sum;
                 nonfinite += row.nonfinite;
             }
-            continue;
         }
-        // Row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S.
-        float log_s[kLanes], k[kLanes], oth[kLanes];
-        store(log_s, fmadd(sub(o, sub(u, set1(1.0f))), inv_u, log(u)));
-        store(k, kv);
-        store(oth, o);
-        for (int r = 0; r < rows; ++r) {
-            const int64_t i = i0 + r;
-            float* per_term = a.per_term ? a.per_term + i : nullptr;
-            if (!live[r]) {
-                if (per_term) *per_term = 0.0f;
-                continue;
-            }
-            const double term = (double)sw[r] * ((double)cwy[r] * (double)log_s[r]);
-            if (per_term) *per_term = (float)term;
-            total += term;
-            if (!isfinite(term)) ++nonfinite;
-            scratch[r * c + label[r]] = -oth[r];
-        }
-        if (!a.grad) continue;
-        float* g = a.grad + i0 * c;
-        const int64_t len = rows * c;
-        // a whole batch is kLanes * c floats, so an aligned block start keeps every batch aligned
-        const bool nt = a.stream_grad && (uintptr_t)g % (uintptr_t)kStreamAlign == 0;
-        streamed |= nt;
-        for (int64_t j = 0; j < len; j += kLanes) {
-            const vf gv = mul(load(scratch + j), permute(kv, load_i(row_of + j)));
-            const int n = (int)min64(kLanes, len - j);
-            if (n == kLanes && nt)
-                stream(g + j, gv);
-            else
-                store_n(g + j, n, gv);
-        }
+        out->sum = terms.total() + fallback_sum;
+        out->nonfinite = nonfinite;
     }
-    if (streamed) stream_fence();
-    out->sum = total;
-    out->nonfinite = nonfinite;
-}
+};
 
 template <Extra X>
 void cross_entropy_cap(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float* scratch,
@@ -307,7 +333,11 @@ void cross_entropy_rows(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float*
     if (kLanes > 1 && a.labels && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
         !(a.soft_cap > 0.0f) && a.z_loss == 0.0f)
         cross_entropy_small(a, r0, r1, scratch, out);
-    else if (!a.labels)
+    else if (kLanes > 1 && !a.labels && a.c >= 2 && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
+             !(a.soft_cap > 0.0f) && a.z_loss == 0.0f) {
+        SmallDenseRows rows(a);
+        rows.run(r0, r1, scratch, out);
+    } else if (!a.labels)
         cross_entropy_cap<Extra::dense>(a, r0, r1, scratch, out);
     else if (a.smoothing != 0.0f)
         cross_entropy_cap<Extra::smoothing>(a, r0, r1, scratch, out);

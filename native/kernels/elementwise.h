@@ -2,11 +2,14 @@
 // sigmoid focal), generic over simd.h.
 //
 // A loss is a small struct with
-//   void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const
+//   template <bool Careful> void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const
 // giving the unweighted term and d term / dx of the n (<= kLanes) elements at columns
 // [col, col + n) (class weights that live inside the term, such as pos_weight, are its own
-// business). This loop applies the sample / element weights and the masks, writes per_term and
-// the gradient, and sums the terms of each row in double.
+// business). eval<false> may assume every x is finite; where its weighted term is not finite,
+// this loop evaluates the vector again with eval<true>, which keeps every rule for inf and NaN
+// (a zero factor drops its part, 0 * inf included), and counts the non-finite terms there: a
+// finite term means finite x, where both agree. This loop applies the sample / element weights
+// and the masks, writes per_term and the gradient, and sums the terms of each row in double.
 #pragma once
 
 #include <string.h>
@@ -51,11 +54,10 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing
         // that matters (about 1e-7 relative) before they go to double. Only terms below 2^124 go
         // there (8 of them per lane stay below the float maximum, 2^128); a larger, infinite or
-        // NaN term (rare) goes to the double sum at once, and a non-finite one is counted per lane
-        // in float (exact far beyond any row length).
+        // NaN term (rare) goes to the double sum at once and a non-finite one is counted.
         const vf kFloatSumBound = set1(0x1p124f);
         dacc row_sum;
-        vf part = zero(), bad = zero();
+        vf part = zero();
         // wide: a compile-time copy of the loop for the rare rows whose factor is no float
         auto body = [&](int64_t j, int n, auto wide) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
@@ -66,14 +68,18 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
                 w = mul(w, e);
             }
             vf term, deriv;
-            loss.eval(load_n(x + j, n, zero()), load_n(t + j, n, zero()), j, n, term, deriv);
+            const vf xv = load_n(x + j, n, zero()), tv = load_n(t + j, n, zero());
+            loss.template eval<false>(xv, tv, j, n, term, deriv);
             term = select(active, mul(w, term), zero());
-            const vmask small = lt(term, kFloatSumBound);
-            part = add(part, select(small, term, zero()));
-            if (any(mask_andnot(small, all_lanes()))) {  // rare: a huge or non-finite term
+            vmask small = lt(term, kFloatSumBound);  // false for NaN
+            if (any(mask_andnot(small, all_lanes()))) {  // rare: inf / NaN predictions, or a huge term
+                loss.template eval<true>(xv, tv, j, n, term, deriv);
+                term = select(active, mul(w, term), zero());
+                small = lt(term, kFloatSumBound);
                 row_sum.add(select(small, zero(), term));
-                bad = add(bad, select(finite_mask(term), zero(), set1(1.0f)));
+                nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
             }
+            part = add(part, select(small, term, zero()));
             if (per_term) store_n(per_term + j, n, term);
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
@@ -103,9 +109,6 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             sweep(std::false_type{});
         row_sum.add(part);
         total += row_sum.total();
-        dacc bad_sum;
-        bad_sum.add(bad);
-        nonfinite += (int64_t)bad_sum.total();
     }
     out->sum = total;
     out->nonfinite = nonfinite;

@@ -23,7 +23,7 @@ static inline size_t softmax_scratch_floats(int64_t c) {
 
 // Rows of at least this many classes are long: cross-entropy writes such a row's gradient during
 // the next row's pass 1 (GradWriter in softmax_row.h), so they go several to a row block.
-constexpr int64_t kLongRow = 4096;
+constexpr int64_t kLongRow = 1536;
 
 // Short rows are processed a few at a time (their latency chains overlap); each needs its own
 // scratch row, so a worker's scratch is softmax_group(c) * softmax_scratch_floats(c) floats.
@@ -32,15 +32,18 @@ static inline int softmax_group(int64_t c) { return c <= 512 ? kSoftmaxGroupMax 
 
 // Cross-entropy rows of at most this many classes (class indices, no smoothing, cap or z-loss)
 // take a batched path: one row per lane for the per-row math (one log per kLanes rows), the
-// gradient written as whole vectors over the batch. Its scratch: kLanes rows plus a vector
-// (16 lanes at most).
+// gradient written as whole vectors over the batch, kSmallBatches batches at a time (their
+// latency chains overlap). Its scratch: per batch kLanes rows plus a vector (16 lanes at most),
+// then the general path's rows (for the batches it takes over).
 constexpr int64_t kSmallRowMax = 16;
+constexpr int kSmallBatches = 4;
+static inline size_t small_batch_floats(int64_t c) { return (size_t)(16 * c + 16); }
 
 // A worker's scratch for the softmax losses.
 static inline size_t softmax_worker_floats(int64_t c) {
     const size_t rows = softmax_scratch_floats(c) * (size_t)softmax_group(c);
-    const size_t batch = c <= kSmallRowMax ? (size_t)(16 * c + 16) : 0;
-    return rows > batch ? rows : batch;
+    const size_t batches = c <= kSmallRowMax ? kSmallBatches * small_batch_floats(c) : 0;
+    return rows + batches;
 }
 
 // The loss sum and non-finite count of one block of rows (the weight pass, fl_weight_sums,

@@ -5,6 +5,7 @@ namespace FL_NS {
 
 namespace {
 struct SquaredError {
+    template <bool>
     void eval(vf x, vf t, int64_t, int, vf& term, vf& deriv) const {
         const vf d = sub(x, t);
         term = mul(d, d);

@@ -14,13 +14,17 @@ template <Gamma G>
 struct SigmoidFocal {
     float alpha, gamma;
 
+    template <bool Careful>
     void eval(vf x, vf t, int64_t, int, vf& term, vf& deriv) const {
         // A target outside [0, 1] (or NaN) has no focal weight ((1 - p_t)^gamma of a negative
         // base): as NaN it makes the term and derivative NaN, counted as non-finite (the reference too).
         t = select(mask_and(ge(t, zero()), le(t, set1(1.0f))), t, set1(NAN));
         const Sigmoid sg = sigmoid(x);
         const vf one_t = sub(set1(1.0f), t);
-        const vf ce = add(times_unless_zero(t, softplus_neg(x, sg)), times_unless_zero(one_t, softplus_pos(x, sg)));
+        const vf sp_neg = softplus_neg(x, sg), sp_pos = softplus_pos(x, sg);
+        // finite softplus values: a zero factor gives 0 by itself
+        const vf ce = !Careful ? fmadd(t, sp_neg, mul(one_t, sp_pos))
+                               : add(times_unless_zero(t, sp_neg), times_unless_zero(one_t, sp_pos));
         const vf s_minus_t = fnmadd(t, sg.s_neg, mul(one_t, sg.s));
         if (G == Gamma::zero) {
             term = ce;

@@ -79,6 +79,7 @@ inline vf add(vf a, vf b) { return _mm256_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm256_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 inline vf div(vf a, vf b) { return _mm256_div_ps(a, b); }
+inline vf rcp_estimate(vf a) { return _mm256_rcp_ps(a); }  // 1 / a to 1.5 * 2^-12 relative
 inline vf fmadd(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }   // a * b + c
 inline vf fnmadd(vf a, vf b, vf c) { return _mm256_fnmadd_ps(a, b, c); } // c - a * b
 // max / min return b when either is NaN (the x86 rule): max(lo, x) keeps a NaN x.
@@ -123,6 +124,21 @@ struct dacc {
         hi = _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(a, 1)),
                              _mm256_cvtps_pd(_mm256_extractf128_ps(b, 1)), hi);
     }
+    // Adds the terms a * b * c, each formed in double and counted as the float it is reported as
+    // (beyond float range: infinite); returns those floats.
+    vf add_product3(vf a, vf b, vf c) {
+        auto half = [](__m128 a4, __m128 b4, __m128 c4, __m256d& acc) {
+            __m256d t = _mm256_mul_pd(_mm256_cvtps_pd(a4), _mm256_mul_pd(_mm256_cvtps_pd(b4), _mm256_cvtps_pd(c4)));
+            const __m256d beyond = _mm256_cmp_pd(_mm256_andnot_pd(_mm256_set1_pd(-0.0), t),
+                                                 _mm256_set1_pd(FLT_MAX), _CMP_GT_OQ);
+            t = _mm256_blendv_pd(t, _mm256_mul_pd(t, _mm256_set1_pd(INFINITY)), beyond);
+            acc = _mm256_add_pd(acc, t);
+            return _mm256_cvtpd_ps(t);
+        };
+        const __m128 l = half(_mm256_castps256_ps128(a), _mm256_castps256_ps128(b), _mm256_castps256_ps128(c), lo);
+        const __m128 h = half(_mm256_extractf128_ps(a, 1), _mm256_extractf128_ps(b, 1), _mm256_extractf128_ps(c, 1), hi);
+        return _mm256_set_m128(h, l);
+    }
     double total() const {
         __m256d s = _mm256_add_pd(lo, hi);
         __m128d t = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
@@ -148,12 +164,41 @@ inline vmask gt_i(vi a, vi b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a,
 inline vf gather(const float* base, vi idx, vmask m) {
     return _mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, idx, m, 4);
 }
-// Lane r of the result = the sum of the lanes of s[r] (a transposed horizontal sum).
-inline vf sum_lanes_of(const vf* s) {
-    const vf a = _mm256_hadd_ps(_mm256_hadd_ps(s[0], s[1]), _mm256_hadd_ps(s[2], s[3]));
-    const vf b = _mm256_hadd_ps(_mm256_hadd_ps(s[4], s[5]), _mm256_hadd_ps(s[6], s[7]));
-    // a = (0 1 2 3 | 0 1 2 3) halves of rows 0-3, b the same for rows 4-7
-    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+inline vi permute_i(vi table, vi idx) { return _mm256_permutevar8x32_epi32(table, idx); }  // table[idx]
+// table[idx] for idx in [0, 16): a 16-float table (padded) in two permutes.
+inline vf lookup16(const float* table, vi idx) {
+    const vf lo = permute(load(table), idx), hi = permute(load(table + 8), idx);
+    return select(gt_i(idx, set1_i(7)), hi, lo);
+}
+// (float)(s * a * b * c) lane by lane, the products in double (rounded once, to float); all_fit is
+// cleared unless every lane's product is 0 or a normal float (fits_float).
+inline vf product_in_double(double s, vf a, vf b, vf c, bool& all_fit) {
+    auto half = [&](__m128 a4, __m128 b4, __m128 c4) {
+        const __m256d p = _mm256_mul_pd(_mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(s), _mm256_cvtps_pd(a4)),
+                                                      _mm256_cvtps_pd(b4)), _mm256_cvtps_pd(c4));
+        const __m256d m = _mm256_andnot_pd(_mm256_set1_pd(-0.0), p);
+        const __m256d ok = _mm256_or_pd(_mm256_cmp_pd(p, _mm256_setzero_pd(), _CMP_EQ_OQ),
+                                        _mm256_and_pd(_mm256_cmp_pd(m, _mm256_set1_pd(FLT_MIN), _CMP_GE_OQ),
+                                                      _mm256_cmp_pd(m, _mm256_set1_pd(FLT_MAX), _CMP_LE_OQ)));
+        all_fit = all_fit && _mm256_movemask_pd(ok) == 0xF;
+        return _mm256_cvtpd_ps(p);
+    };
+    const __m128 lo = half(_mm256_castps256_ps128(a), _mm256_castps256_ps128(b), _mm256_castps256_ps128(c));
+    const __m128 hi = half(_mm256_extractf128_ps(a, 1), _mm256_extractf128_ps(b, 1), _mm256_extractf128_ps(c, 1));
+    return _mm256_set_m128(hi, lo);
+}
+// Lane r of the result = op over the lanes of s[r] (a transposed horizontal reduction) in three
+// halving steps (128-bit halves, pairs, lanes), 22 operations for 8 rows.
+template <class Op>
+inline vf reduce_lanes_of(const vf* s, Op op) {
+    vf u[4], v[2];
+    for (int r = 0; r < 4; ++r)  // lanes 0-3: row r, 4-7: row r + 4
+        u[r] = op(_mm256_permute2f128_ps(s[r], s[r + 4], 0x20), _mm256_permute2f128_ps(s[r], s[r + 4], 0x31));
+    for (int r = 0; r < 2; ++r)  // per half: two partials of a u[r] row, two of the u[r + 2] row
+        v[r] = op(_mm256_shuffle_ps(u[r], u[r + 2], 0x44), _mm256_shuffle_ps(u[r], u[r + 2], 0xEE));
+    // per half: rows (0 2 1 3), (4 6 5 7)
+    const vf t = op(_mm256_shuffle_ps(v[0], v[1], 0x88), _mm256_shuffle_ps(v[0], v[1], 0xDD));
+    return permute(t, _mm256_setr_epi32(0, 2, 1, 3, 4, 6, 5, 7));
 }
 
 #elif FL_ISA == FL_ISA_AVX512
@@ -182,6 +227,7 @@ inline vf add(vf a, vf b) { return _mm512_add_ps(a, b); }
 inline vf sub(vf a, vf b) { return _mm512_sub_ps(a, b); }
 inline vf mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
 inline vf div(vf a, vf b) { return _mm512_div_ps(a, b); }
+inline vf rcp_estimate(vf a) { return _mm512_rcp14_ps(a); }  // 1 / a to 2^-14 relative
 inline vf fmadd(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
 inline vf fnmadd(vf a, vf b, vf c) { return _mm512_fnmadd_ps(a, b, c); }
 inline vf max(vf a, vf b) { return _mm512_max_ps(a, b); }  // b when either is NaN, as AVX2
@@ -227,6 +273,18 @@ struct dacc {
         hi = _mm512_fmadd_pd(_mm512_cvtps_pd(_mm512_extractf32x8_ps(a, 1)),
                              _mm512_cvtps_pd(_mm512_extractf32x8_ps(b, 1)), hi);
     }
+    vf add_product3(vf a, vf b, vf c) {
+        auto half = [](__m256 a8, __m256 b8, __m256 c8, __m512d& acc) {
+            __m512d t = _mm512_mul_pd(_mm512_cvtps_pd(a8), _mm512_mul_pd(_mm512_cvtps_pd(b8), _mm512_cvtps_pd(c8)));
+            const __mmask8 beyond = _mm512_cmp_pd_mask(_mm512_abs_pd(t), _mm512_set1_pd(FLT_MAX), _CMP_GT_OQ);
+            t = _mm512_mask_mul_pd(t, beyond, t, _mm512_set1_pd(INFINITY));
+            acc = _mm512_add_pd(acc, t);
+            return _mm512_cvtpd_ps(t);
+        };
+        const __m256 l = half(_mm512_castps512_ps256(a), _mm512_castps512_ps256(b), _mm512_castps512_ps256(c), lo);
+        const __m256 h = half(_mm512_extractf32x8_ps(a, 1), _mm512_extractf32x8_ps(b, 1), _mm512_extractf32x8_ps(c, 1), hi);
+        return _mm512_insertf32x8(_mm512_castps256_ps512(l), h, 1);
+    }
     double total() const {
         __m512d s = _mm512_add_pd(lo, hi);
         __m256d q = _mm256_add_pd(_mm512_castpd512_pd256(s), _mm512_extractf64x4_pd(s, 1));
@@ -252,10 +310,38 @@ inline vmask gt_i(vi a, vi b) { return _mm512_cmpgt_epi32_mask(a, b); }  // sign
 inline vf gather(const float* base, vi idx, vmask m) {
     return _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, base, 4);
 }
-inline vf sum_lanes_of(const vf* s) {  // lane r = the sum of the lanes of s[r]
-    alignas(64) float t[16];
-    for (int r = 0; r < 16; ++r) t[r] = _mm512_reduce_add_ps(s[r]);
-    return _mm512_load_ps(t);
+inline vi permute_i(vi table, vi idx) { return _mm512_permutexvar_epi32(idx, table); }
+inline vf lookup16(const float* table, vi idx) { return permute(load(table), idx); }  // table[idx & 15]
+inline vf product_in_double(double s, vf a, vf b, vf c, bool& all_fit) {
+    auto half = [&](__m256 a8, __m256 b8, __m256 c8) {
+        const __m512d p = _mm512_mul_pd(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(s), _mm512_cvtps_pd(a8)),
+                                                      _mm512_cvtps_pd(b8)), _mm512_cvtps_pd(c8));
+        const __m512d m = _mm512_abs_pd(p);
+        const __mmask8 ok = (__mmask8)(_mm512_cmp_pd_mask(p, _mm512_setzero_pd(), _CMP_EQ_OQ) |
+                                       (_mm512_cmp_pd_mask(m, _mm512_set1_pd(FLT_MIN), _CMP_GE_OQ) &
+                                        _mm512_cmp_pd_mask(m, _mm512_set1_pd(FLT_MAX), _CMP_LE_OQ)));
+        all_fit = all_fit && ok == 0xFF;
+        return _mm512_cvtpd_ps(p);
+    };
+    const __m256 lo = half(_mm512_castps512_ps256(a), _mm512_castps512_ps256(b), _mm512_castps512_ps256(c));
+    const __m256 hi = half(_mm512_extractf32x8_ps(a, 1), _mm512_extractf32x8_ps(b, 1), _mm512_extractf32x8_ps(c, 1));
+    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+}
+// Lane r = op over the lanes of s[r]: a transposed horizontal reduction in four halving steps
+// (256-bit halves, 128-bit blocks, pairs, lanes), 46 operations for 16 rows.
+template <class Op>
+inline vf reduce_lanes_of(const vf* s, Op op) {
+    vf u[8], v[4], w[2];
+    for (int r = 0; r < 8; ++r)  // lanes 0-7: row r, 8-15: row r + 8
+        u[r] = op(_mm512_shuffle_f32x4(s[r], s[r + 8], 0x44), _mm512_shuffle_f32x4(s[r], s[r + 8], 0xEE));
+    for (int r = 0; r < 4; ++r)  // blocks: rows r, r + 8, r + 4, r + 12
+        v[r] = op(_mm512_shuffle_f32x4(u[r], u[r + 4], 0x88), _mm512_shuffle_f32x4(u[r], u[r + 4], 0xDD));
+    for (int r = 0; r < 2; ++r)  // per block: two partials of a v[r] row, two of the v[r + 2] row
+        w[r] = op(_mm512_shuffle_ps(v[r], v[r + 2], 0x44), _mm512_shuffle_ps(v[r], v[r + 2], 0xEE));
+    // per block: rows (0 2 1 3), (8 10 9 11), (4 6 5 7), (12 14 13 15)
+    const vf t = op(_mm512_shuffle_ps(w[0], w[1], 0x88), _mm512_shuffle_ps(w[0], w[1], 0xDD));
+    alignas(64) static const int32_t order[16] = {0, 2, 1, 3, 8, 10, 9, 11, 4, 6, 5, 7, 12, 14, 13, 15};
+    return permute(t, load_i(order));
 }
 
 #else
@@ -281,6 +367,7 @@ inline vf add(vf a, vf b) { return a + b; }
 inline vf sub(vf a, vf b) { return a - b; }
 inline vf mul(vf a, vf b) { return a * b; }
 inline vf div(vf a, vf b) { return a / b; }
+inline vf rcp_estimate(vf a) { return 1.0f / a; }
 inline vf fmadd(vf a, vf b, vf c) { return a * b + c; }
 inline vf fnmadd(vf a, vf b, vf c) { return c - a * b; }
 inline vf max(vf a, vf b) { return a > b ? a : b; }  // b when either is NaN, as x86 maxps
@@ -307,6 +394,12 @@ struct dacc {
     double s = 0.0;
     void add(vf a) { s += (double)a; }
     void add_product(vf a, vf b) { s += (double)a * (double)b; }
+    vf add_product3(vf a, vf b, vf c) {
+        double t = (double)a * ((double)b * (double)c);
+        if (fabs(t) > FLT_MAX) t = copysign(INFINITY, t);
+        s += t;
+        return (float)t;
+    }
     double total() const { return s; }
 };
 // Integer lanes use unsigned arithmetic so wrap-around is defined (UBSan-clean).
@@ -334,10 +427,22 @@ inline vmask eq_i(vi a, vi b) { return a == b; }
 inline vmask gt_i(vi a, vi b) { return a > b; }
 inline vf gather(const float* base, vi idx, vmask m) { return m ? base[idx] : 0.0f; }
 inline vf permute(vf table, vi) { return table; }  // one lane: table[0]
-inline vf sum_lanes_of(const vf* s) { return s[0]; }
+inline vi permute_i(vi table, vi) { return table; }
+inline vf lookup16(const float* table, vi idx) { return table[idx & 15]; }
+inline vf product_in_double(double s, vf a, vf b, vf c, bool& all_fit) {
+    const double p = s * (double)a * (double)b * (double)c;
+    all_fit = all_fit && (p == 0.0 || (fabs(p) >= FLT_MIN && fabs(p) <= FLT_MAX));
+    return (float)p;
+}
+template <class Op>
+inline vf reduce_lanes_of(const vf* s, Op) { return s[0]; }
 #endif
 
 // ------------------------------------------------------------------------ shared conveniences
+// Lane r = the sum (the max) of the lanes of s[r], r < kLanes.
+inline vf sum_lanes_of(const vf* s) { return reduce_lanes_of(s, [](vf a, vf b) { return add(a, b); }); }
+inline vf max_lanes_of(const vf* s) { return reduce_lanes_of(s, [](vf a, vf b) { return max(a, b); }); }
+
 // Loads n (1..kLanes) lanes; a full vector uses the plain load.
 inline vf load_n(const float* p, int n, vf fill) {
     return n == kLanes ? load(p) : load_partial(p, n, fill);
@@ -349,6 +454,7 @@ inline void store_n(float* p, int n, vf a) {
         store_partial(p, n, a);
 }
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
+inline bool all_finite(vf a) { return !any(mask_andnot(finite_mask(a), all_lanes())); }
 
 // Whether a double factor converts to float without leaving its range: 0 or a normal float.
 // A factor that does not (1 / a tiny denominator, a huge gradient scale) must meet the other

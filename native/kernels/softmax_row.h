@@ -405,4 +405,245 @@ inline void masked_row(float* g, int64_t c, float* per_term) {
     if (per_term) *per_term = 0.0f;
 }
 
+// Short rows (c <= kSmallRowMax) with class indices: cross-entropy without smoothing, cap or
+// z-loss, and softmax focal with an integral gamma up to 4. The per-row overhead, not the
+// elements, is what costs here, so the rows go across the lanes, kLanes at a time. A batch of kLanes rows is c whole vectors of logits (the rows back to back): the
+// exponentials are taken on those, every lane busy, each lane against its row's label logit (one
+// gather per batch, spread to the lanes by a permute), the label's own e (exactly 1) kept apart.
+// The row sums: the kept e reloaded one row per vector and summed across (sum_lanes_of, lane r =
+// row r). Then log S = log1p(others), k = w / S, the weights and the terms are vector operations
+// with row r in lane r, and the gradient is e times each lane's row factor, the label's element
+// -others * k, written as the batch's c whole vectors. Each phase runs over kSmallBatches batches
+// before the next, so the long latency chains of one batch's row math overlap the others'.
+// Softmax focal (gamma g, alpha in the class weights): the term is alpha sw m^g log S with
+// m = others / S = 1 - p_y, and the row's gradient factor w (m^g + g m^(g-1) p_y log S).
+// A batch with a row the single sweep cannot take (a logit more than 64 above the label's, inf /
+// NaN, a factor that is no normal float) goes through the general path (`general`), row by row.
+template <class General>
+struct SmallRows {
+    const fl::SoftmaxArgs& a;
+    int c;
+    int gamma;    // focal: 0 to 4
+    bool focal;
+    General& general;  // general(row_begin, row_end, scratch, out)
+    // lane l of the batch's vector v holds row (v * kLanes + l) / c, column (v * kLanes + l) % c
+    alignas(64) int32_t row_of[fl::kSmallRowMax * kLanes];
+    alignas(64) int32_t col_of[fl::kSmallRowMax * kLanes];
+    alignas(64) int32_t row_start[kLanes];     // r * c: row r's first element in the batch
+    alignas(64) float cw_table[16] = {};       // the class weights, padded for lookup16
+    vmask first_part, second_part;             // a row's lanes in its first (and second) vector
+    dacc terms;
+    double fallback_sum = 0.0;
+    int64_t nonfinite = 0;
+
+    // One batch: its inputs (copied to whole vectors when it is short or its sample weights are
+    // strided), its kept e, and what the row math leaves for the gradient.
+    struct Batch {
+        int64_t i0;
+        int rows;
+        const float* x;
+        const int32_t* y;
+        const float* sw;  // NULL: 1
+        const float* up;  // NULL: 1
+        float* e_rows;    // kLanes * c floats of scratch, padded by a vector
+        vi yv;
+        vmask live;
+        vmask label[fl::kSmallRowMax];  // per vector: the lanes that hold their row's label
+        vf k, gy;
+        bool ok;
+        alignas(64) float x_pad[fl::kSmallRowMax * kLanes];
+        alignas(64) float sw_pad[kLanes];
+        alignas(64) float up_pad[kLanes];
+        alignas(64) int32_t y_pad[kLanes];
+    };
+
+    SmallRows(const fl::SoftmaxArgs& args, float focal_gamma, bool is_focal, General& general_path)
+        : a(args), c((int)args.c), gamma((int)focal_gamma), focal(is_focal), general(general_path) {
+        for (int l = 0; l < c * kLanes; ++l) {
+            row_of[l] = l / c;
+            col_of[l] = l % c;
+        }
+        for (int r = 0; r < kLanes; ++r) row_start[r] = r * c;
+        if (a.class_weights) memcpy(cw_table, a.class_weights, (size_t)c * sizeof(float));
+        first_part = first_n(c < kLanes ? c : kLanes);
+        second_part = first_n(c > kLanes ? c - kLanes : 0);
+    }
+
+    void prepare(Batch& b, int64_t i0, int64_t row_end, float* e_rows) {
+        const int64_t stride = a.sample_weight_stride;
+        b.i0 = i0;
+        b.rows = (int)min64(kLanes, row_end - i0);
+        b.x = a.logits + i0 * c;
+        b.y = a.labels + i0;
+        b.sw = a.sample_weights ? a.sample_weights + i0 * stride : nullptr;
+        b.up = a.upstream ? a.upstream + i0 : nullptr;
+        b.e_rows = e_rows;
+        if (b.rows < kLanes) {  // the rows past the end are no rows (rows_in below)
+            memset(b.x_pad, 0, sizeof b.x_pad);
+            memcpy(b.x_pad, b.x, (size_t)b.rows * c * sizeof(float));
+            b.x = b.x_pad;
+            memset(b.y_pad, 0, sizeof b.y_pad);
+            memcpy(b.y_pad, b.y, (size_t)b.rows * sizeof(int32_t));
+            b.y = b.y_pad;
+            if (b.up) {
+                memset(b.up_pad, 0, sizeof b.up_pad);
+                memcpy(b.up_pad, b.up, (size_t)b.rows * sizeof(float));
+                b.up = b.up_pad;
+            }
+        }
+        if (b.sw && (b.rows < kLanes || stride != 1)) {
+            for (int r = 0; r < kLanes; ++r) b.sw_pad[r] = r < b.rows ? b.sw[r * stride] : 0.0f;
+            b.sw = b.sw_pad;
+        }
+    }
+
+    // Pass 1: the exponentials against the label logits, the label's own left out (its lanes
+    // kept in b.label for pass 2); false where the batch needs the general path (nothing written).
+    FL_INLINE bool exponentials(Batch& b) {
+        constexpr float kMaxAbove = 64.0f;
+        // locals, not loads through b or this after every float store (-fno-strict-aliasing)
+        const float* const x = b.x;
+        float* const e_rows = b.e_rows;
+        const int32_t* const rows_of = row_of;
+        const int32_t* const cols_of = col_of;
+        const int cc = c;
+        const vi yv = load_i(b.y);
+        const vf swv = b.sw ? load(b.sw) : set1(1.0f);
+        const vmask live = mask_and(mask_andnot(eq_i(yv, set1_i(a.ignore_index)), first_n(b.rows)), eq(swv, swv));
+        b.yv = yv;
+        b.live = live;
+        const bool all_live = count(live) == kLanes;
+        const vf zy = gather(x, add_i(load_i(row_start), yv), live);
+        const vf livef = select(live, set1(1.0f), zero());
+        vmask ok = all_lanes();
+        vmask* const label = b.label;
+        for (int v = 0; v < cc; ++v) {
+            const vi rv = load_i(rows_of + v * kLanes);
+            const vf d = sub(load(x + v * kLanes), permute(zy, rv));
+            const vmask is_label = eq_i(load_i(cols_of + v * kLanes), permute_i(yv, rv));
+            label[v] = is_label;
+            vf e = select(is_label, zero(), exp_softmax(d));
+            if (all_live) {
+                ok = mask_and(ok, le(d, set1(kMaxAbove)));  // false for NaN
+            } else {  // a masked row's logits may be anything: its lanes are dropped
+                const vmask row_live = neq(permute(livef, rv), zero());
+                ok = mask_and(ok, mask_or(le(d, set1(kMaxAbove)), mask_andnot(row_live, all_lanes())));
+                e = select(row_live, e, zero());
+            }
+            store(e_rows + v * kLanes, e);
+        }
+        return !any(mask_andnot(ok, all_lanes()));
+    }
+
+    // The row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S, the terms.
+    // False where a factor is no normal float (nothing written).
+    FL_INLINE bool row_math(Batch& b, float* per_term) {
+        vf row_e[kLanes];
+        for (int r = 0; r < kLanes; ++r) {
+            const float* er = b.e_rows + r * c;
+            row_e[r] = select(first_part, load(er), zero());
+            if (c > kLanes) row_e[r] = add(row_e[r], select(second_part, load(er + kLanes), zero()));
+        }
+        const vf others = sum_lanes_of(row_e), u = add(set1(1.0f), others), inv_u = div(set1(1.0f), u);
+        const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_u, log_normal(u));  // log1p(others)
+        const vf swv = b.sw ? load(b.sw) : set1(1.0f);
+        const vf sw_live = select(b.live, swv, zero());
+        const vf cwy = a.class_weights ? select(b.live, lookup16(cw_table, b.yv), zero())
+                                       : select(b.live, set1(1.0f), zero());
+        // w = coef * sw * cw[y] rounded once, and k = w / S must be normal floats (a tiny w against
+        // an S up to e^64 would be subnormal): otherwise the general path, whose factors stay in double
+        bool fits = true;
+        vf w = product_in_double(a.grad_scale, b.up ? load(b.up) : set1(1.0f), sw_live, cwy, fits);
+        vf log_s_live = select(b.live, log_s, zero());
+        vf gm = others;  // the label's element is -w m (cross-entropy: m S = others)
+        if (focal) {  // m^g weighs the term; w (m^g + g m^(g-1) p_y log S) the gradient
+            const vf m = mul(others, inv_u);
+            vf m_g1 = set1(1.0f);  // m^(g-1), for g >= 1
+            for (int k = 1; k < gamma; ++k) m_g1 = mul(m_g1, m);
+            const vf m_g = gamma == 0 ? set1(1.0f) : mul(m_g1, m);
+            const vf f = gamma == 0 ? m_g : fmadd(mul(set1((float)gamma), m_g1), mul(inv_u, log_s), m_g);
+            w = mul(w, f);
+            log_s_live = mul(log_s_live, m_g);
+            gm = m;
+        }
+        b.k = mul(w, inv_u);
+        if (!fits || any(mask_andnot(mask_or(eq(w, zero()), ge(abs(w), mul(set1(FLT_MIN), u))), all_lanes())))
+            return false;
+        // the term sw * cw[y] * log S in float (two roundings), in double where sw * cw[y] overflows
+        const vf sw_cw = mul(sw_live, cwy);
+        vf term;
+        if (any(mask_andnot(finite_mask(sw_cw), all_lanes()))) {
+            term = terms.add_product3(sw_live, cwy, log_s_live);
+        } else {
+            term = mul(sw_cw, log_s_live);
+            terms.add(term);
+        }
+        nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
+        if (per_term) store_n(per_term, b.rows, term);
+        // cross-entropy: -k others = -coef sw cw[y] (1 - p_y); focal: -w m
+        b.gy = select(b.live, focal ? mul(sub(zero(), gm), w) : mul(sub(zero(), others), b.k), zero());
+        return true;
+    }
+
+    // Pass 2: g = e * k of each lane's row, the label's element gy.
+    FL_INLINE void gradient(const Batch& b, float* g, bool nt) {
+        const float* const e_rows = b.e_rows;
+        const int32_t* const rows_of = row_of;
+        const vmask* const label = b.label;
+        const vf k = b.k, gy = b.gy;
+        const int64_t len = (int64_t)b.rows * c;
+        const int cc = c;
+        for (int v = 0; v < cc; ++v) {
+            const int n = (int)min64(kLanes, len - v * kLanes);
+            if (n <= 0) break;
+            const vi rv = load_i(rows_of + v * kLanes);
+            const vf gv = select(label[v], permute(gy, rv), mul(load(e_rows + v * kLanes), permute(k, rv)));
+            if (nt && n == kLanes)
+                stream(g + v * kLanes, gv);
+            else
+                store_n(g + v * kLanes, n, gv);
+        }
+    }
+
+    void run(int64_t row_begin, int64_t row_end, float* scratch, fl::BlockSum* out) {
+        constexpr int G = fl::kSmallBatches;
+        float* const general_scratch = scratch + G * fl::small_batch_floats(c);
+        Batch batches[G];
+        bool streamed = false;
+        for (int64_t i0 = row_begin; i0 < row_end; i0 += G * kLanes) {
+            const int nb = (int)min64(G, (row_end - i0 + kLanes - 1) / kLanes);
+            for (int k = 0; k < nb; ++k) {
+                Batch& b = batches[k];
+                prepare(b, i0 + k * kLanes, row_end, scratch + k * fl::small_batch_floats(c));
+                b.ok = exponentials(b);
+            }
+            for (int k = 0; k < nb; ++k) {
+                Batch& b = batches[k];
+                if (b.ok) b.ok = row_math(b, a.per_term ? a.per_term + b.i0 : nullptr);
+            }
+            for (int k = 0; k < nb; ++k) {
+                const Batch& b = batches[k];
+                if (!b.ok) {
+                    for (int r = 0; r < b.rows; ++r) {
+                        fl::BlockSum row;
+                        general(b.i0 + r, b.i0 + r + 1, general_scratch, &row);
+                        fallback_sum += row.sum;
+                        nonfinite += row.nonfinite;
+                    }
+                    continue;
+                }
+                if (!a.grad) continue;
+                float* g = a.grad + b.i0 * c;
+                // a batch is kLanes * c floats, so an aligned block start keeps every batch aligned
+                const bool nt = a.stream_grad && (uintptr_t)g % (uintptr_t)kStreamAlign == 0;
+                streamed |= nt;
+                gradient(b, g, nt);
+            }
+        }
+        if (streamed) stream_fence();
+        out->sum = terms.total() + fallback_sum;
+        out->nonfinite = nonfinite;
+    }
+};
+
 }  // namespace FL_NS

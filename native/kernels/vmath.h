@@ -1,8 +1,13 @@
-// vmath.h: float vector exp / log / log1p / tanh, generic over simd.h (compiled once per ISA).
+// vmath.h: float vector exp / log / log1p / tanh / reciprocal, generic over simd.h (compiled once
+// per ISA).
 //
-// Cody-Waite range reduction plus short minimax polynomials (the classic Cephes single-precision
-// coefficients), about 1-2 ulp. Special values: exp(-inf) = 0, exp(+inf) = inf, NaN propagates,
-// log(0) = -inf, log(x < 0) = NaN, denormal arguments and results are handled.
+// exp() and log(): Cody-Waite range reduction plus short minimax polynomials (the classic Cephes
+// single-precision coefficients), about 1-2 ulp. Special values: exp(-inf) = 0, exp(+inf) = inf,
+// NaN propagates, log(0) = -inf, log(x < 0) = NaN, denormal arguments and results are handled.
+// The hot loops use shorter forms where their arguments allow: exp_short (a single FMA reduction;
+// the softmax's and, split in two, the sigmoid's), log_normal (no special values), log1p_unit (an
+// atanh series for log(1 + e), e in [0, 1]) and reciprocal_1_4 (the hardware estimate and a Newton
+// step), each with its accuracy stated where it is defined.
 #pragma once
 
 #include "simd.h"
@@ -42,13 +47,15 @@ inline vf pow2i(vi n) { return as_float(shl_i<23>(add_i(n, set1_i(127)))); }  //
 // rounding (an FMA, no Cody-Waite split: the float log2(e) adds ~1.5e-8 * |x| relative error,
 // at most ~1.3e-6 at x = 64 and less where the terms matter), and 2^f on [-1/2, 1/2] by a
 // degree-5 minimax polynomial (7e-8 relative): 12 operations against 17 for exp().
-inline vf exp_softmax(vf x) {
+template <bool Split>
+inline vf exp_short(vf x) {
     // 1.5 * 2^23 + 127: adding it rounds to an integer, and leaves n + 127 (the biased exponent
     // of 2^n) in the low bits of t, so 2^n is just those bits shifted into the exponent field
     const vf magic = set1(12583039.0f);
     const vf xc = max(set1(-88.0f), x);  // keeps n >= -127, which builds the float 0
     const vf t = fmadd(xc, set1(1.44269504088896341f), magic);
-    const vf f = fmadd(xc, set1(1.44269504088896341f), sub(magic, t));  // x log2(e) - n
+    vf f = fmadd(xc, set1(1.44269504088896341f), sub(magic, t));  // x log2(e) - n
+    if (Split) f = fmadd(xc, set1(1.9259629911e-8f), f);  // log2(e) - (float)log2(e)
     const vf f2 = mul(f, f);
     const vf p01 = fmadd(set1(0.6931465864181519f), f, set1(1.0f));
     const vf p23 = fmadd(set1(0.055510472506284714f), f, set1(0.24022166430950165f));
@@ -56,6 +63,7 @@ inline vf exp_softmax(vf x) {
     const vf p = fmadd(fmadd(p45, f2, p23), f2, p01);
     return mul(p, as_float(shl_i<23>(as_int(t))));
 }
+inline vf exp_softmax(vf x) { return exp_short<false>(x); }
 
 // exp(x) over the whole float range, denormal results included.
 inline vf exp(vf x) {
@@ -93,6 +101,17 @@ inline vf log_1_2(vf u) {
     return log_reduced(sub(m, set1(1.0f)), select(big, set1(1.0f), zero()));
 }
 
+// Natural log of a positive normal finite float (no special value to handle).
+inline vf log_normal(vf x) {
+    const vi bits = as_int(x);
+    vf e = to_float(sub_i(shr_i<23>(bits), set1_i(127)));
+    vf m = as_float(or_i(and_i(bits, set1_i(0x007fffff)), set1_i(0x3f800000)));  // [1, 2)
+    const vmask big = gt(m, set1(1.41421356f));  // keep m in [sqrt(1/2), sqrt(2)]
+    m = select(big, mul(m, set1(0.5f)), m);
+    e = select(big, add(e, set1(1.0f)), e);
+    return log_reduced(sub(m, set1(1.0f)), e);
+}
+
 // Natural log over the whole float range.
 inline vf log(vf x) {
     vmask tiny = lt(x, set1(FLT_MIN));  // denormals: scale into the normal range first
@@ -110,11 +129,31 @@ inline vf log(vf x) {
     return select(ge(x, zero()), r, set1(NAN));  // negative or NaN
 }
 
-// log(1 + e) for e in [0, 1], accurate for tiny e: log(u) corrected by the rounding of u = 1 + e.
-// inv_u = 1 / u is passed in because the callers have it already (it is the sigmoid).
-inline vf log1p_unit(vf e, vf u, vf inv_u) {
-    vf rounding = sub(e, sub(u, set1(1.0f)));
-    return fmadd(rounding, inv_u, log_1_2(u));
+// 1 / u for u in [1, 4] (no special values): the hardware's estimate and one Newton step, within
+// about 1 ulp: a division's accuracy is not needed where the result is a factor of the loss.
+inline vf reciprocal_1_4(vf u) {
+    const vf r = rcp_estimate(u);
+    return mul(r, fnmadd(u, r, set1(2.0f)));
+}
+
+// log(1 + e) for e in [0, 1], accurate for tiny e (about 2e-7 relative): 2 atanh(s) with
+// s = e / (2 + e) in [0, 1/3], as 2 s (1 + s^2 h(s^2)), h a cubic fitted to the relative error.
+inline vf log1p_unit(vf e) {
+    const vf s = mul(e, reciprocal_1_4(add(set1(2.0f), e)));
+    const vf z = mul(s, s), z2 = mul(z, z);
+    const vf h = fmadd(fmadd(set1(0.1400599628686905f), z, set1(0.14000901579856873f)), z2,
+                       fmadd(set1(0.2001076340675354f), z, set1(0.3333320915699005f)));
+    return mul(add(s, s), fmadd(z, h, set1(1.0f)));
+}
+
+// exp(x) for x <= 0 or NaN, denormal results included: the short exp where every lane is above
+// -87 (the result is a normal float), the full one otherwise (rare: far from the decision
+// boundary). The short exp's reduction is split in two here: the element-wise losses take x down
+// to -87, where one rounding of log2(e) would cost 1.3e-6 relative, and the focal power multiplies it.
+// (The scalar unit has no FMA: its reduction would round x log2(e) first, 3e-6 at x = -68.)
+inline vf exp_nonpositive(vf x) {
+    if (kLanes == 1) return exp(x);
+    return any(lt(x, set1(-87.0f))) ? exp(x) : exp_short<true>(x);
 }
 
 // tanh: odd polynomial near 0, 1 - 2 / (exp(2|x|) + 1) elsewhere.
@@ -138,15 +177,14 @@ struct Sigmoid {
     vf log1p_e; // log(1 + exp(-|x|)), so softplus(x) = max(x, 0) + log1p_e
 };
 inline Sigmoid sigmoid(vf x) {
-    vf e = exp(sub(zero(), abs(x)));  // in [0, 1]
-    vf u = add(set1(1.0f), e);
-    vf inv = div(set1(1.0f), u);      // sigmoid(|x|)
-    vf small = mul(e, inv);           // sigmoid(-|x|)
-    vmask pos = ge(x, zero());
+    const vf e = exp_nonpositive(sub(zero(), abs(x)));  // in [0, 1]; NaN for a NaN x
+    const vf inv = reciprocal_1_4(add(set1(1.0f), e));  // sigmoid(|x|)
+    const vf small = mul(e, inv);                          // sigmoid(-|x|)
+    const vmask pos = ge(x, zero());
     Sigmoid r;
     r.s = select(pos, inv, small);
     r.s_neg = select(pos, small, inv);
-    r.log1p_e = log1p_unit(e, u, inv);
+    r.log1p_e = log1p_unit(e);
     return r;
 }
 

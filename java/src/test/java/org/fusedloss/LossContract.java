@@ -150,6 +150,29 @@ abstract class LossContract {
         }
     }
 
+    /**
+     * The short rows: for C up to 16 the softmax losses hold one row per lane (8 with AVX2, 16 with
+     * AVX-512) and walk the classes column by column, four batches of rows at a time, with a tail
+     * for the last rows. Row counts below, at and above one, two and four vectors of rows, C on both
+     * sides of 16, every option setting and weight combination: the same as the Java reference.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(PATHS)
+    void shortRowsMatchTheReference(TestPath b) {
+        TestBackends.require(b);
+        skipTheReference(b);
+        SplittableRandom rng = rng("shortRows", b.name());
+        for (LossSpec spec : optionSpecs()) {
+            for (Set<W> weights : weightCombos()) {
+                for (int c : new int[] {1, 2, 3, 15, 16, 17}) {
+                    for (int n : new int[] {1, 7, 16, 17, 33, 65, 130}) {
+                        Checks.againstReference(random(spec, weights, n, c, rng), b);
+                    }
+                }
+            }
+        }
+    }
+
     /** A few coordinates: per row the label and the largest logit, and random ones. */
     static int[] sampleCoordinates(Case k, SplittableRandom rng) {
         Problem p = k.problem();

@@ -18,7 +18,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Softmax focal loss: the contract of {@link LossContract} for several gamma (0, 1/2, 1, 2, 7/2) and
+ * Softmax focal loss: the contract of {@link LossContract} for several gamma (0, 1/2, 1, 2, 3, 7/2, 4:
+ * the integral ones up to 4 take the short-row path at C <= 16) and
  * every weight combination, gamma 0 against cross-entropy with class weights alpha, and closed forms.
  */
 class SoftmaxFocalTest extends LossContract {
@@ -33,7 +34,7 @@ class SoftmaxFocalTest extends LossContract {
     @Override
     List<LossSpec> optionSpecs() {
         return List.of(FOCAL, FOCAL.withGamma(0), FOCAL.withGamma(0.5), FOCAL.withGamma(1),
-                FOCAL.withGamma(3.5).withIgnoreIndex(-1));
+                FOCAL.withGamma(3), FOCAL.withGamma(4), FOCAL.withGamma(3.5).withIgnoreIndex(-1));
     }
 
     @Override

@@ -144,11 +144,20 @@ public final class Summary {
             System.out.printf(Locale.ROOT, "%d pairs, %.0f s%n", paired.size(), (System.nanoTime() - start) / 1e9);
         }
         System.out.println("load average at the end: " + loadAverage());
+        // The bandwidth floor: the heap copy sped up by what non-temporal stores gain (SummaryTables.copyFloorGbs).
+        FloorReport.Driver floors = new FloorReport.Driver(Map.of(), Map.of());
+        if (nativeUp) {
+            try {
+                floors = FloorReport.Driver.run(FloorReport.defaultDriver());
+            } catch (Exception e) {
+                failures.add("native_check --floor: " + e);
+            }
+        }
         System.out.println();
-        SummaryTables.printLossTable(rows);
+        SummaryTables.printLossTable(rows, floors);
         SummaryTables.printCopyTable(rows);
         SummaryTables.printPaired(paired);
-        SummaryTables.printTargets(rows, paired, nativeUp);
+        SummaryTables.printTargets(rows, paired, nativeUp, floors);
         if (!failures.isEmpty()) {
             System.out.println();
             System.out.println("FAILED runs:");
@@ -336,7 +345,7 @@ public final class Summary {
         return out;
     }
 
-    private static String loadAverage() {
+    static String loadAverage() {
         try {
             String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
             return f[0] + " " + f[1] + " " + f[2] + " (1, 5, 15 min)";

@@ -1,0 +1,397 @@
+package org.fusedloss.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.fusedloss.Backends;
+
+/**
+ * Every loss at every PEERS.md shape, on each instruction set and on 1 and 2 threads, against its
+ * two floors and its peers, in one command:
+ *
+ * <pre>
+ * java -Xmx3g --enable-native-access=ALL-UNNAMED -cp bench/target/benchmarks.jar org.fusedloss.bench.FloorReport
+ * </pre>
+ *
+ * <ul>
+ * <li>The time of a call (the weighted one, through the Java API, gradient into a heap array) and
+ * the weighted / unweighted ratio come from {@link PairedTiming}: the two calls alternated in this
+ * JVM, median of the per-pair ratios.
+ * <li>The bandwidth floor: a copy of the same bytes (the call's own logits into its own gradient,
+ * {@code System.arraycopy}, the same threads), paired with the call; then scaled by what
+ * non-temporal stores gain on this machine at that size (the native driver's paired ratio of a
+ * streaming copy to memcpy, when below 1). {@code System.arraycopy} and memcpy store ordinarily,
+ * so every destination line is read before it is written: three bytes move for every two a kernel
+ * must move. The softmax losses write large gradients with non-temporal stores, so their honest
+ * yardstick is the streaming copy (at 1024 x 128256 about 1.5x faster than an ordinary one: this
+ * is why JMH's direct-buffer copy fork on JDK 25, whose direct copies stream, ran at 66 GB/s while
+ * an {@code arraycopy} and a C STREAM copy ran at 43 and 41).
+ * <li>The compute floor: the loss's own math over L1-resident data (native_check --floor,
+ * native/test/compute_floor.cpp), per instruction set and thread count.
+ * <li>The peers: the fastest of {@code <peers>/results_*.json} (shared/peers/run_all.sh, run in the
+ * same sitting; 2 threads), else the PEERS.md table.
+ * </ul>
+ * Options: {@code --driver PATH} (native_check; default java/target/cmake/bin/native_check, then
+ * build/bin/native_check), {@code --peers DIR} (default /tmp/fusedloss-peers), {@code --seconds S}
+ * per pair (default 1.5; the 1024 x 128256 shape takes twice that), {@code --only REGEX} (losses
+ * whose name matches), {@code --isa LIST} and {@code --threads LIST} (comma-separated).
+ */
+public final class FloorReport {
+    /** The targets of issue 18. */
+    static final double FLOOR_TARGET = 1.5;
+    static final double PEER_TARGET = 5;
+    static final double WEIGHTED_TARGET = 0.05;
+
+    private interface Factory {
+        LossUnderTest create(String shape, boolean weighted, String backend, int threads);
+    }
+
+    private record Case(String loss, String shape, Factory factory) {
+    }
+
+    private static final List<Case> CASES = List.of(
+            new Case("CrossEntropy", "65536x10", CrossEntropyBench::create),
+            new Case("CrossEntropy", "4096x1000", CrossEntropyBench::create),
+            new Case("CrossEntropy", "256x32000", CrossEntropyBench::create),
+            new Case("CrossEntropy", "1024x128256", CrossEntropyBench::create),
+            new Case("SoftmaxFocal", "65536x10", SoftmaxFocalBench::create),
+            new Case("SoftmaxFocal", "4096x1000", SoftmaxFocalBench::create),
+            new Case("SoftmaxFocal", "256x32000", SoftmaxFocalBench::create),
+            new Case("SoftmaxFocal", "1024x128256", SoftmaxFocalBench::create),
+            new Case("BinaryCrossEntropy", "65536x100", BinaryCrossEntropyBench::create),
+            new Case("MeanSquaredError", "65536x100", MeanSquaredErrorBench::create),
+            new Case("SigmoidFocal", "65536x100", SigmoidFocalBench::create));
+
+    /** The losses with a term per element (a targets array as large as the predictions). */
+    static final Set<String> ELEMENTWISE = Set.of("BinaryCrossEntropy", "MeanSquaredError", "SigmoidFocal");
+
+    /** One measured case. */
+    record Row(String loss, String shape, String isa, int threads, double ms, double unweightedMs,
+               double weightedRatio, double copyMs, double streamGain, double computeFloorMs) {
+        /**
+         * The softmax losses read the logits and write the gradient, with non-temporal stores when it
+         * is large: the copy sped up by the streaming gain. The element-wise losses also read their
+         * targets and store ordinarily: 4 line transfers (x, t, the gradient's read for ownership and
+         * its write) for the copy's 3, so the copy times 4 / 3.
+         */
+        double bandwidthFloorMs() {
+            if (ELEMENTWISE.contains(loss)) {
+                return copyMs * 4 / 3;
+            }
+            return copyMs * Math.min(1, Double.isNaN(streamGain) ? 1 : streamGain);
+        }
+
+        /** The larger of the two floors (the bandwidth floor alone where the compute floor is unknown). */
+        double floorMs() {
+            return Double.isNaN(computeFloorMs) ? bandwidthFloorMs() : Math.max(bandwidthFloorMs(), computeFloorMs);
+        }
+    }
+
+    private FloorReport() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path driver = null;
+        Path peersDir = Path.of("/tmp/fusedloss-peers");
+        double seconds = 1.5;
+        Pattern only = null;
+        List<String> isas = null;
+        List<Integer> threadCounts = List.of(1, 2);
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--driver" -> driver = Path.of(args[++i]);
+                case "--peers" -> peersDir = Path.of(args[++i]);
+                case "--seconds" -> seconds = Double.parseDouble(args[++i]);
+                case "--only" -> only = Pattern.compile(args[++i]);
+                case "--isa" -> isas = List.of(args[++i].split(","));
+                case "--threads" -> threadCounts = Stream.of(args[++i].split(",")).map(Integer::parseInt).toList();
+                default -> {
+                    System.err.println("usage: FloorReport [--driver PATH] [--peers DIR] [--seconds S] [--only REGEX]"
+                            + " [--isa avx512,avx2] [--threads 1,2]");
+                    System.exit(2);
+                }
+            }
+        }
+        var nativeCpu = Backends.nativeCpu();
+        System.out.println("fusedloss floor report, " + Instant.now());
+        System.out.println("machine: " + Summary.cpuModel() + ", " + Runtime.getRuntime().availableProcessors()
+                + " cpus; JDK " + System.getProperty("java.version"));
+        if (!nativeCpu.isAvailable()) {
+            System.out.println("native backend not available: " + nativeCpu.unavailabilityReason().orElse(""));
+            System.exit(1);
+        }
+        System.out.println("native : " + nativeCpu.describe());
+        System.out.println("load average at the start: " + Summary.loadAverage()
+                + " (2 cores: above ~1 other work shares the CPUs)");
+        if (isas == null) {
+            isas = Stream.of("avx512", "avx2").filter(nativeCpu::isaSupported).toList();
+        }
+
+        driver = driver != null ? driver : defaultDriver();
+        Driver floors = Driver.run(driver);
+        Peers peers = Peers.read(peersDir);
+        System.out.println("peers  : " + peers.source);
+        System.out.println();
+
+        List<Row> rows = new ArrayList<>();
+        for (Case c : CASES) {
+            if (only != null && !only.matcher(c.loss).find()) {
+                continue;
+            }
+            double s = c.shape.equals("1024x128256") ? 2 * seconds : seconds;
+            for (String isa : isas) {
+                nativeCpu.setIsa(isa);
+                for (int threads : threadCounts) {
+                    System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %d thread(s) ... ", c.loss, c.shape, isa, threads);
+                    System.out.flush();
+                    LossUnderTest weighted = c.factory.create(c.shape, true, "native", threads);
+                    LossUnderTest unweighted = c.factory.create(c.shape, false, "native", threads);
+                    CopyBench copy = new CopyBench();
+                    copy.shape = c.shape;
+                    copy.memory = "heap";
+                    copy.threads = threads;
+                    copy.setup();
+                    PairedTiming.Result wu;
+                    PairedTiming.Result lc;
+                    try {
+                        wu = PairedTiming.measure(weighted::call, unweighted::call, s);
+                        lc = PairedTiming.measure(weighted::call, copy::copy, s);
+                    } finally {
+                        copy.tearDown();
+                    }
+                    // the copy's time at the loss's time of this run: loss ms / (loss / copy)
+                    double ms = wu.msA();
+                    Row r = new Row(c.loss, c.shape, isa, threads, ms, ms / wu.ratio(), wu.ratio(),
+                            ms / lc.ratio(), floors.streamGain(threads, c.shape),
+                            floors.computeMs(isa, threads, c.loss, c.shape));
+                    rows.add(r);
+                    System.out.printf(Locale.ROOT, "%s ms, %.2fx its floor%n", SummaryTables.ms(r.ms), r.ms / r.floorMs());
+                }
+            }
+        }
+        System.out.println("load average at the end: " + Summary.loadAverage());
+        System.out.println();
+        printTable(rows, peers);
+        printTargets(rows, peers);
+        System.out.println();
+        printMarkdown(rows, peers);
+    }
+
+    // ---------------------------------------------------------------- the native driver's figures
+
+    /** native_check as the build leaves it (java/target/cmake), or a by-hand CMake build (build/); null if neither. */
+    static Path defaultDriver() {
+        return Stream.of("java/target/cmake/bin/native_check", "build/bin/native_check")
+                .map(Path::of).filter(Files::isExecutable).findFirst().orElse(null);
+    }
+
+    /** What native_check --floor printed: compute floors and the streaming copy's gain. */
+    record Driver(Map<String, Double> computeMs, Map<String, Double> streamRatio) {
+        double computeMs(String isa, int threads, String loss, String shape) {
+            return computeMs.getOrDefault(isa + " " + threads + " " + loss + " " + shape, Double.NaN);
+        }
+
+        double streamGain(int threads, String shape) {
+            return streamRatio.getOrDefault(threads + " " + shape, Double.NaN);
+        }
+
+        static Driver run(Path driver) throws IOException, InterruptedException {
+            Map<String, Double> compute = new HashMap<>();
+            Map<String, Double> stream = new HashMap<>();
+            if (driver == null) {
+                System.out.println("floors : native_check not found (build it, or pass --driver): compute floors and"
+                        + " the streaming copy are not measured; the bandwidth floor is the arraycopy alone");
+                return new Driver(compute, stream);
+            }
+            System.out.println("floors : " + driver + " --floor (compute floors, copies) ...");
+            Process p = new ProcessBuilder(driver.toString(), "--floor").redirectErrorStream(true).start();
+            try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = in.readLine()) != null; ) {
+                    String[] f = line.trim().split("\\s+");
+                    if (f[0].equals("floor") && f.length >= 6) {  // floor <isa> <threads> <loss> <shape> <ms> ...
+                        compute.put(f[1] + " " + f[2] + " " + f[3] + " " + f[4], Double.parseDouble(f[5]));
+                    } else if (f[0].equals("copy") && f.length >= 6) {  // copy <threads> <shape> <memcpy> <stream> <ratio>
+                        stream.put(f[1] + " " + f[2], Double.parseDouble(f[5]));
+                    }
+                }
+            }
+            if (p.waitFor() != 0 || compute.isEmpty()) {
+                throw new IOException(driver + " --floor failed (exit " + p.exitValue() + ")");
+            }
+            return new Driver(compute, stream);
+        }
+    }
+
+    // ---------------------------------------------------------------- peers
+
+    /** The fastest peer per PEERS.md case and shape, and where the figures come from. */
+    private record Peers(Map<String, Double> ms, Map<String, String> name, String source) {
+        double ms(String peerCase, String shape) {
+            return peerCase == null ? Double.NaN : ms.getOrDefault(peerCase + " " + shape, Double.NaN);
+        }
+
+        String name(String peerCase, String shape) {
+            return peerCase == null ? null : name.get(peerCase + " " + shape);
+        }
+
+        /**
+         * The peers' own results files (shared/peers/run_all.sh), each {"results": [{"peer": ..,
+         * "case": .., "N": .., "C": .., "ms_median": ..}, ...]}; else PEERS.md's table (PeerData).
+         */
+        static Peers read(Path dir) throws IOException {
+            Map<String, Double> ms = new HashMap<>();
+            Map<String, String> name = new HashMap<>();
+            List<Path> files = new ArrayList<>();
+            if (Files.isDirectory(dir)) {
+                try (Stream<Path> s = Files.list(dir)) {
+                    s.filter(f -> f.getFileName().toString().matches("results_.*\\.json"))
+                            .filter(f -> !f.getFileName().toString().contains("stream")).sorted().forEach(files::add);
+                }
+            }
+            Pattern object = Pattern.compile("\\{[^{}]*\"ms_median\"[^{}]*\\}");
+            for (Path f : files) {
+                Matcher m = object.matcher(Files.readString(f));
+                while (m.find()) {
+                    String o = m.group();
+                    String peer = field(o, "peer");
+                    String peerCase = field(o, "case");
+                    String n = field(o, "N");
+                    String c = field(o, "C");
+                    String t = field(o, "ms_median");
+                    if (peer == null || peerCase == null || n == null || c == null || t == null) {
+                        continue;
+                    }
+                    String key = peerCase + " " + n + "x" + c;
+                    double v = Double.parseDouble(t);
+                    if (!(ms.getOrDefault(key, Double.POSITIVE_INFINITY) <= v)) {
+                        ms.put(key, v);
+                        name.put(key, peer);
+                    }
+                }
+            }
+            if (!ms.isEmpty()) {
+                return new Peers(ms, name, files.size() + " results files in " + dir
+                        + " (shared/peers/run_all.sh; check they are from this sitting)");
+            }
+            for (Case c : CASES) {
+                for (boolean w : new boolean[] {true, false}) {
+                    String peerCase = PeerData.peerCase(c.loss, w);
+                    double v = PeerData.fastestPeerMs(peerCase, c.shape);
+                    if (!Double.isNaN(v)) {
+                        ms.put(peerCase + " " + c.shape, v);
+                        name.put(peerCase + " " + c.shape, PeerData.fastestPeerName(peerCase, c.shape));
+                    }
+                }
+            }
+            return new Peers(ms, name, "none in " + dir + ": PEERS.md's table (ANOTHER run; run"
+                    + " shared/peers/run_all.sh in the same sitting for a fair x peer)");
+        }
+
+        private static String field(String object, String key) {
+            Matcher m = Pattern.compile("\"" + key + "\"\\s*:\\s*\"?([^\",}]+)\"?").matcher(object);
+            return m.find() ? m.group(1).trim() : null;
+        }
+    }
+
+    /** The peer case of a row: the weighted call, or for sigmoid focal (whose peer case is unweighted) that. */
+    private static String peerCase(Row r) {
+        String weighted = PeerData.peerCase(r.loss, true);
+        return weighted != null ? weighted : PeerData.peerCase(r.loss, false);
+    }
+
+    private static double peerCallMs(Row r) {
+        return PeerData.peerCase(r.loss, true) != null ? r.ms : r.unweightedMs;
+    }
+
+    // ---------------------------------------------------------------- output
+
+    private static void printTable(List<Row> rows, Peers peers) {
+        System.out.println("ms = the weighted call (class + sample weights for CE, pos_weight for BCE, sample weights for"
+                + " MSE and sigmoid focal, alpha + sample weights for softmax focal), paired medians.");
+        System.out.println("bw floor = arraycopy of the logits into the gradient x the streaming-copy gain (when below 1;"
+                + " element-wise losses, which also read targets and store ordinarily: x 4/3); compute floor ="
+                + " native_check --floor; x floor = ms / the larger floor (target <= " + FLOOR_TARGET + ").");
+        String head = String.format(Locale.ROOT, "%-18s %-11s %-6s %3s %9s %6s %9s %6s %9s %9s %6s %6s %8s %9s %7s",
+                "loss", "shape", "isa", "thr", "ms", "w/unw", "copy ms", "stream", "bw floor", "cmp floor", "%bw",
+                "%cmp", "x floor", "peer ms", "x peer");
+        System.out.println(head);
+        System.out.println("-".repeat(head.length()));
+        for (Row r : rows) {
+            String pc = peerCase(r);
+            double peer = r.threads == 2 ? peers.ms(pc, r.shape) : Double.NaN;
+            System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %3d %9s %6.3f %9s %6s %9s %9s %6s %6s %8.2f %9s %7s%n",
+                    r.loss, r.shape, r.isa, r.threads, SummaryTables.ms(r.ms), r.weightedRatio, SummaryTables.ms(r.copyMs),
+                    Double.isNaN(r.streamGain) ? "-" : String.format(Locale.ROOT, "%.2f", r.streamGain),
+                    SummaryTables.ms(r.bandwidthFloorMs()), SummaryTables.ms(r.computeFloorMs), percent(r.bandwidthFloorMs() / r.ms),
+                    percent(r.computeFloorMs / r.ms), r.ms / r.floorMs(), Double.isNaN(peer) ? "" : SummaryTables.ms(peer),
+                    Double.isNaN(peer) ? "" : String.format(Locale.ROOT, "%.1f", peer / peerCallMs(r)));
+        }
+        System.out.println();
+    }
+
+    private static void printTargets(List<Row> rows, Peers peers) {
+        System.out.println("Targets (issue 18; ratios within this run):");
+        for (Row r : rows) {
+            double x = r.ms / r.floorMs();
+            System.out.printf(Locale.ROOT, "  %-4s %-18s %-11s %-6s %d thr: %s ms = %.2fx the larger floor (%s ms, %s),"
+                            + " target <= %.1fx%n", x <= FLOOR_TARGET ? "MET" : "MISS", r.loss, r.shape, r.isa,
+                    r.threads, SummaryTables.ms(r.ms), x, SummaryTables.ms(r.floorMs()),
+                    r.floorMs() == r.computeFloorMs ? "compute" : "bandwidth", FLOOR_TARGET);
+        }
+        for (Row r : rows) {
+            boolean ok = Math.abs(r.weightedRatio - 1) <= WEIGHTED_TARGET;
+            System.out.printf(Locale.ROOT, "  %-4s %-18s %-11s %-6s %d thr: weighted / unweighted %.3f, target within 5 %%%n",
+                    ok ? "MET" : "MISS", r.loss, r.shape, r.isa, r.threads, r.weightedRatio);
+        }
+        for (Row r : rows) {
+            String pc = peerCase(r);
+            double peer = peers.ms(pc, r.shape);
+            if (r.threads != 2 || Double.isNaN(peer)) {
+                continue;
+            }
+            double x = peer / peerCallMs(r);
+            // Where the floor itself is within 5x of the peer, no kernel can be 5x faster: the target is the floor.
+            boolean floorBound = peer / r.floorMs() < PEER_TARGET;
+            String verdict = x >= PEER_TARGET ? "MET" : floorBound ? "n/a" : "MISS";
+            System.out.printf(Locale.ROOT, "  %-4s %-12s %-11s %-6s 2 thr: %sx the fastest peer (%s %s ms), target >= %.0fx%s%n",
+                    verdict, pc, r.shape, r.isa, String.format(Locale.ROOT, "%.1f", x), peers.name(pc, r.shape),
+                    SummaryTables.ms(peer), PEER_TARGET, floorBound
+                            ? String.format(Locale.ROOT, " (the floor itself is only %.1fx the peer)", peer / r.floorMs())
+                            : "");
+        }
+    }
+
+    /** The same figures as a Markdown table, for README.md and bench/MEASURED.md. */
+    private static void printMarkdown(List<Row> rows, Peers peers) {
+        System.out.println("| loss | shape | ISA | threads | ms | w/unw | bandwidth floor ms | % of it | compute floor ms"
+                + " | % of it | x larger floor | fastest peer ms | x peer |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        for (Row r : rows) {
+            String pc = peerCase(r);
+            double peer = r.threads == 2 ? peers.ms(pc, r.shape) : Double.NaN;
+            System.out.printf(Locale.ROOT, "| %s | %s | %s | %d | %s | %.3f | %s | %s | %s | %s | %.2f | %s | %s |%n",
+                    r.loss, r.shape, r.isa, r.threads, SummaryTables.ms(r.ms), r.weightedRatio, SummaryTables.ms(r.bandwidthFloorMs()),
+                    percent(r.bandwidthFloorMs() / r.ms), SummaryTables.ms(r.computeFloorMs), percent(r.computeFloorMs / r.ms),
+                    r.ms / r.floorMs(), Double.isNaN(peer) ? "" : SummaryTables.ms(peer) + " (" + peers.name(pc, r.shape) + ")",
+                    Double.isNaN(peer) ? "" : String.format(Locale.ROOT, "%.1f", peer / peerCallMs(r)));
+        }
+    }
+
+    private static String percent(double fraction) {
+        return Double.isNaN(fraction) ? "-" : String.format(Locale.ROOT, "%.0f%%", fraction * 100);
+    }
+
+}
