@@ -3,18 +3,10 @@ package org.fusedloss;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.tools.JavaCompiler;
-import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 
 /** Compiles and runs the usage example of README.md as it stands, so the README cannot rot. */
@@ -22,35 +14,9 @@ class ReadmeExampleTest {
 
     @Test
     void readmeExampleCompilesRunsAndPrintsTheLoss() throws Exception {
-        Path readme = Path.of(System.getProperty("fusedloss.readme", "../README.md"));
-        String text = Files.readString(readme);
-        Matcher block = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(text);
-        assertTrue(block.find(), "README.md has no ```java block");
-        String source = block.group(1);
-        Matcher cls = Pattern.compile("public class (\\w+)").matcher(source);
-        assertTrue(cls.find(), "the README example declares no public class");
-        String name = cls.group(1);
-
-        Path dir = Files.createTempDirectory("readme-example");
-        Path file = dir.resolve(name + ".java");
-        Files.writeString(file, source);
-        String classPath = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
-        ByteArrayOutputStream errors = new ByteArrayOutputStream();
-        int rc = javac.run(null, null, errors, "-cp", classPath, "-d", dir.toString(), file.toString());
-        assertEquals(0, rc, "the README example does not compile:\n" + errors);
-
-        PrintStream stdout = System.out;
-        ByteArrayOutputStream printed = new ByteArrayOutputStream();
-        try (URLClassLoader loader = new URLClassLoader(new URL[] {dir.toUri().toURL()},
-                getClass().getClassLoader())) {
-            System.setOut(new PrintStream(printed, true, StandardCharsets.UTF_8));
-            loader.loadClass(name).getMethod("main", String[].class).invoke(null, (Object) new String[0]);
-        } finally {
-            System.setOut(stdout);
-        }
-        String out = printed.toString(StandardCharsets.UTF_8);
-        System.out.print("README example printed: " + out);
+        String source = ReadmeExample.javaBlock(ReadmeExample.readme("fusedloss.readme", "../README.md"), null);
+        String out = ReadmeExample.compileAndRun(source, Files.createTempDirectory("readme-example"),
+                getClass().getClassLoader());
         Matcher line = Pattern.compile("loss (\\d+\\.\\d+) over (\\d+) rows on (\\w+)").matcher(out);
         assertTrue(line.find(), "unexpected output of the README example: " + out);
         double loss = Double.parseDouble(line.group(1));
