@@ -113,7 +113,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
             dropped[r] = q_sum == 0.0 && z_grad == 0.0;
             if (!a.grad) continue;
 
-            const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0);
+            const double coef = a.grad_factor * (a.upstream ? (double)a.upstream[i] : 1.0);
             const double big_g = sw * (q_sum + z_grad);  // multiplies p_c
             if (X == Extra::dense && c == 1 && s.sum == 1.0) {
                 // One class: p = 1 and q = Q, so G p - q is the z-loss part alone. Taken apart, it
@@ -274,9 +274,9 @@ struct SmallDenseRows {
         const vf loss = select(eq(big_q, zero()), zero(), fmadd(big_q, log_s, big_gap));
         const vf term = mul(swv, loss);
         if (!all_finite(term)) return false;  // inf / NaN terms: the general path counts them
-        // coef_q = grad_scale * upstream * sw rounded once; coef_p = coef_q * Q / S
+        // coef_q = grad_factor * upstream * sw rounded once; coef_p = coef_q * Q / S
         bool fits = true;
-        const vf coef_q = product_in_double(a.grad_scale, load(up_lanes), swv, set1(1.0f), fits);
+        const vf coef_q = product_in_double(a.grad_factor, load(up_lanes), swv, set1(1.0f), fits);
         const vf coef_p = mul(coef_q, mul(big_q, inv_s));
         if (!fits || any(mask_andnot(mask_or(eq(coef_p, zero()), ge(abs(coef_p), set1(FLT_MIN))), all_lanes())))
             return false;

@@ -43,12 +43,12 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const float* t = a.t + at;
         const float* ew = a.element_weights ? a.element_weights + at : nullptr;
         const float* up = a.upstream ? a.upstream + at : nullptr;
-        // The row's gradient factor, kept in double until it meets the element's: grad_scale
+        // The row's gradient factor, kept in double until it meets the element's: grad_factor
         // (1 / denominator) alone can be beyond float range where the product is not (weights of
         // 1e-40 with MEAN). Beyond [2^-64, 2^64] every factor meets in double; within, the float
         // products factor * upstream * element weight stay normal while those two lie within
         // [2^-60, 2^60] (SEMANTICS.md), so the gradient is rounded once, at the end.
-        const double row_scale = a.grad_scale * (double)sw, abs_scale = fabs(row_scale);
+        const double row_scale = a.grad_factor * (double)sw, abs_scale = fabs(row_scale);
         const bool wide = !(row_scale == 0.0 || (abs_scale >= 0x1p-64 && abs_scale <= 0x1p64));
         const vf vscale = set1((float)row_scale);
         // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing

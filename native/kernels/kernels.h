@@ -83,7 +83,7 @@ struct SoftmaxArgs {
     int64_t sample_weight_stride;
     float smoothing, z_loss, soft_cap, gamma;
     const float* upstream;
-    double grad_scale;
+    double grad_factor;           // the request's gradient_scale / its denominator (fusedloss.h)
     float* grad;
     float* per_term;
     bool stream_grad;             // write the gradient with non-temporal stores
@@ -103,7 +103,7 @@ struct ElementwiseArgs {
     const float* element_weights;
     float alpha, gamma;                 // sigmoid focal
     const float* upstream;
-    double grad_scale;
+    double grad_factor;                 // the request's gradient_scale / its denominator (fusedloss.h)
     float* grad;
     float* per_term;
     const fl_options* options;          // the request's options (fusedloss.h)

@@ -72,7 +72,7 @@ void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t 
         if (gamma != 0.0 && m != 0.0 && p != 0.0)
             second = gamma * (gamma == 2.0 ? m : ::pow(m, gamma - 1.0)) * p * lp;
         const double f = alpha * (m_g - second);
-        const double coef = a.grad_scale * (a.upstream ? (double)a.upstream[i] : 1.0) * sw * f;
+        const double coef = a.grad_factor * (a.upstream ? (double)a.upstream[i] : 1.0) * sw * f;
         const float g_label = st.z_label == -INFINITY ? 0.0f : (float)(-coef * m);  // coef * (p_y - 1)
         if (interleave) {  // written during the next row's pass 1, or below
             pending = GradWriter<Extra::none, false>(in, st, coef / st.sum, 0.0, g, a.stream_grad);

@@ -553,7 +553,7 @@ struct SmallRows {
         // w = coef * sw * cw[y] rounded once, and k = w / S must be normal floats (a tiny w against
         // an S up to e^64 would be subnormal): otherwise the general path, whose factors stay in double
         bool fits = true;
-        vf w = product_in_double(a.grad_scale, b.up ? load(b.up) : set1(1.0f), sw_live, cwy, fits);
+        vf w = product_in_double(a.grad_factor, b.up ? load(b.up) : set1(1.0f), sw_live, cwy, fits);
         vf log_s_live = select(b.live, log_s, zero());
         vf gm = others;  // the label's element is -w m (cross-entropy: m S = others)
         if (focal) {  // m^g weighs the term; w (m^g + g m^(g-1) p_y log S) the gradient

@@ -344,7 +344,7 @@ SoftmaxArgs softmax_args(const fl_request& r, double grad_factor) {
     a.sample_weights = r.sample_weights;
     a.sample_weight_stride = r.sample_weights ? r.sample_weight_stride : 1;
     a.upstream = r.upstream;
-    a.grad_scale = grad_factor;
+    a.grad_factor = grad_factor;
     a.grad = r.gradient;
     a.per_term = r.per_term;
     a.stream_grad = stream_gradient(r.gradient, r.rows, r.cols);
@@ -380,7 +380,7 @@ ElementwiseArgs elementwise_args(const fl_request& r, double grad_factor) {
     a.sample_weight_stride = r.sample_weights ? r.sample_weight_stride : 1;
     a.element_weights = r.element_weights;
     a.upstream = r.upstream;
-    a.grad_scale = grad_factor;
+    a.grad_factor = grad_factor;
     a.grad = r.gradient;
     a.per_term = r.per_term;
     a.options = &r.options;
