@@ -88,7 +88,13 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
                     gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
                 } else {
                     const vf coef = up ? mul(vscale, u) : vscale;
-                    gv = mul(ew ? mul(coef, e) : coef, deriv);
+                    const vf factor = ew ? mul(coef, e) : coef;
+                    gv = mul(factor, deriv);
+                    // upstream * element weight far outside [2^-60, 2^60] (beyond SEMANTICS.md's
+                    // domain): a factor that left the normal floats is formed in double instead
+                    const vf af = abs(factor);
+                    if (any(mask_and(neq(factor, zero()), mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))))))
+                        gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
                 }
                 store_n(g + j, n, select(active, gv, zero()));
             }
