@@ -23,6 +23,9 @@ namespace FL_NS {
 
 using namespace simd;
 
+// The gradient's paths through elementwise_rows (see there).
+enum : int { kFloat, kChecked, kWide };
+
 template <class Loss>
 inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                              int64_t row_end, fl::BlockSum* out) {
@@ -58,8 +61,9 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
         const vf kFloatSumBound = set1(0x1p124f);
         dacc row_sum;
         vf part = zero();
-        // wide: a compile-time copy of the loop for the rare rows whose factor is no float
-        auto body = [&](int64_t j, int n, auto wide) FL_INLINE_LAMBDA {
+        // path, a compile-time copy of the loop: kFloat; kChecked (upstream or element weights:
+        // each vector's factor checked); kWide (the rare rows whose factor is no float)
+        auto body = [&](int64_t j, int n, auto path) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
             vf w = set1(sw), e = set1(1.0f);
             if (ew) {
@@ -84,7 +88,7 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
                 vf gv;
-                if (decltype(wide)::value) {
+                if (decltype(path)::value == kWide) {
                     gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
                 } else {
                     const vf coef = up ? mul(vscale, u) : vscale;
@@ -92,27 +96,31 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
                     gv = mul(factor, deriv);
                     // upstream * element weight far outside [2^-60, 2^60] (beyond SEMANTICS.md's
                     // domain): a factor that left the normal floats is formed in double instead
+                    // (without either, the factor is the row's, a normal float where not wide)
                     const vf af = abs(factor);
-                    if (any(mask_and(neq(factor, zero()), mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))))))
+                    if (decltype(path)::value == kChecked &&
+                        any(mask_and(neq(factor, zero()), mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))))))
                         gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
                 }
                 store_n(g + j, n, select(active, gv, zero()));
             }
         };
         constexpr int kBlock = 8;
-        auto sweep = [&](auto wide) FL_INLINE_LAMBDA {
+        auto sweep = [&](auto path) FL_INLINE_LAMBDA {
             int64_t j = 0;
             for (; j + kBlock * kLanes <= k; j += kBlock * kLanes) {
-                for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes, wide);
+                for (int u = 0; u < kBlock; ++u) body(j + u * kLanes, kLanes, path);
                 row_sum.add(part);
                 part = zero();
             }
-            for_each_vector(j, k, [&](int64_t jv, int n) FL_INLINE_LAMBDA { body(jv, n, wide); });
+            for_each_vector(j, k, [&](int64_t jv, int n) FL_INLINE_LAMBDA { body(jv, n, path); });
         };
         if (wide)
-            sweep(std::true_type{});
+            sweep(std::integral_constant<int, kWide>{});
+        else if (up || ew)
+            sweep(std::integral_constant<int, kChecked>{});
         else
-            sweep(std::false_type{});
+            sweep(std::integral_constant<int, kFloat>{});
         row_sum.add(part);
         total += row_sum.total();
     }
