@@ -95,11 +95,13 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
                     const vf factor = ew ? mul(coef, e) : coef;
                     gv = mul(factor, deriv);
                     // upstream * element weight far outside [2^-60, 2^60] (beyond SEMANTICS.md's
-                    // domain): a factor that left the normal floats is formed in double instead
+                    // domain): a factor that left the normal floats (or underflowed to 0 from
+                    // nonzero parts) is formed in double instead
                     // (without either, the factor is the row's, a normal float where not wide)
                     const vf af = abs(factor);
                     if (decltype(path)::value == kChecked &&
-                        any(mask_and(neq(factor, zero()), mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))))))
+                        any(mask_and(mask_and(neq(u, zero()), neq(e, zero())),
+                                     mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))))))
                         gv = in_double(u, e, deriv, [&](double ul, double el, double dl) { return row_scale * ul * el * dl; });
                 }
                 store_n(g + j, n, select(active, gv, zero()));

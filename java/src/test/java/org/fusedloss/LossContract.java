@@ -174,7 +174,7 @@ abstract class LossContract {
     }
 
     /**
-     * Outside the contract's domain (SEMANTICS.md): a dense-target row whose gradient element
+     * Outside the contract's domain (SEMANTICS.md): a dense-target or label-smoothed row whose gradient element
      * {@code p_c Q - q_c} cancels to below 1/16 of its parts, where float32 arithmetic alone (an exp
      * of 1 ulp) moves it by more than 1e-5. Such a row's logit of that class is moved down by 1 until
      * none cancels so far (row counts from 1, C = 2 drew such rows often enough to fail a run).
@@ -182,7 +182,9 @@ abstract class LossContract {
     static Case withoutCancellingRows(Case k) {
         LossSpec spec = k.spec();
         Problem p = k.problem();
-        if (spec.kind() != LossKind.CROSS_ENTROPY_DENSE) {
+        boolean spread = spec.kind() == LossKind.CROSS_ENTROPY_DENSE
+                || (spec.kind() == LossKind.CROSS_ENTROPY && spec.eps() > 0);
+        if (!spread) {
             return k;
         }
         for (int i = 0; i < p.n; i++) {
@@ -193,7 +195,7 @@ abstract class LossContract {
         return k;
     }
 
-    /** The first class of dense row i whose gradient cancels below 1/16 of its parts, or -1. */
+    /** The first class of row i (dense or smoothed) whose gradient cancels below 1/16 of its parts, or -1. */
     private static int cancellingClass(LossSpec spec, Problem p, int i) {
         int c = p.c;
         double[] z = new double[c];
@@ -211,7 +213,8 @@ abstract class LossContract {
         double[] q = new double[c];
         for (int j = 0; j < c; j++) {
             sum += Math.exp(z[j] - max);
-            double t = p.targets[i * c + j] * (1 - spec.eps()) + spec.eps() / c;
+            double target = p.labels != null ? (p.labels[i] == j ? 1 : 0) : p.targets[i * c + j];
+            double t = target * (1 - spec.eps()) + spec.eps() / c;
             q[j] = (spec.classWeights() == null ? 1.0 : spec.classWeights()[j]) * t;
             bigQ += q[j];
         }
