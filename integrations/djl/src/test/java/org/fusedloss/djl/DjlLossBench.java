@@ -307,8 +307,7 @@ public final class DjlLossBench {
             call.run();
             t[i] = (System.nanoTime() - s) / 1e6;
         }
-        java.util.Arrays.sort(t);
-        return reps % 2 == 1 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+        return median(t);
     }
 
     /** The median of timedStep's own measure (the leaf copy left out), in ms. */
@@ -318,8 +317,13 @@ public final class DjlLossBench {
         for (int i = 0; i < reps; i++) {
             t[i] = timedStep(x, labels, inputs, f) / 1e6;
         }
+        return median(t);
+    }
+
+    private static double median(double[] t) {
         java.util.Arrays.sort(t);
-        return reps % 2 == 1 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2;
+        int n = t.length;
+        return n % 2 == 1 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
     }
 
     private static long[] longs(int[] y) {
