@@ -2,12 +2,19 @@
 // than its participants, up to the configured count), and stopped only by fl_set_threads. One
 // job at a time; a caller that finds the pool busy runs its job alone, which gives the same
 // result because results never depend on who runs a block.
+//
+// Waking a sleeping thread costs tens of microseconds on a virtual machine (the idle vCPU has to be
+// woken by the host), as much as a whole mid-sized call. So a worker that finished a job spins a
+// short while (kSpin) for the next one before it sleeps, and the caller spins for the workers'
+// last blocks before it sleeps on them, as OpenMP runtimes do. Calls in a loop find the workers
+// awake; a pool left idle burns at most kSpin of CPU per worker, once.
 #include "thread_pool.h"
 
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -34,6 +41,23 @@ class Scratch {
     std::unique_ptr<float[]> storage_;
     size_t size_ = 0;
 };
+
+constexpr std::chrono::microseconds kSpin{200};
+
+// Spins until done() or kSpin has passed; returns done().
+template <class Done>
+bool spin_until(Done done) {
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        for (int k = 0; k < 64; ++k) {
+            if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+            __builtin_ia32_pause();
+#endif
+        }
+        if (std::chrono::steady_clock::now() - start > kSpin) return done();
+    }
+}
 
 // The count until the caller sets one (the Java side always does, from the JVM's own CPU count,
 // which honours affinity and container quotas; this one does not).
@@ -75,15 +99,21 @@ class Pool {
             std::lock_guard<std::mutex> lock(mutex_);
             job_ = &job;
             participants_ = participants;
-            pending_ = participants - 1;
+            pending_.store(participants - 1, std::memory_order_relaxed);
             scratch_floats_ = scratch_floats;
             next_block_.store(0, std::memory_order_relaxed);
-            ++generation_;
+            generation_.fetch_add(1, std::memory_order_release);
         }
         wake_.notify_all();
         work(0);
-        std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [&] { return pending_ == 0; });
+        auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+        std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
+        if (!spin_until(finished)) {
+            lock.lock();
+            done_.wait(lock, finished);
+        } else {
+            lock.lock();
+        }
         job_ = nullptr;
     }
 
@@ -99,16 +129,21 @@ class Pool {
 
     // seen: the generation when the worker was created; it joins only later jobs.
     void worker_loop(int worker, uint64_t seen) {
-        std::unique_lock<std::mutex> lock(mutex_);
+        auto woken = [&] { return stop_.load(std::memory_order_relaxed) || generation_.load(std::memory_order_acquire) != seen; };
         for (;;) {
-            wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+            spin_until(woken);
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, woken);
             if (stop_) return;
-            seen = generation_;
+            seen = generation_.load(std::memory_order_relaxed);
             if (worker >= participants_ || !job_) continue;
             lock.unlock();
             work(worker);
-            lock.lock();
-            if (--pending_ == 0) done_.notify_one();
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+                // under the mutex: the caller checks pending_ under it before it sleeps
+                std::lock_guard<std::mutex> done_lock(mutex_);
+                done_.notify_one();
+            }
         }
     }
 
@@ -117,7 +152,7 @@ class Pool {
         uint64_t generation;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            generation = generation_;
+            generation = generation_.load(std::memory_order_relaxed);
         }
         for (int w = (int)workers_.size() + 1; w <= count; ++w)
             workers_.emplace_back([this, w, generation] { worker_loop(w, generation); });
@@ -144,11 +179,11 @@ class Pool {
 
     std::mutex mutex_;  // guards the fields below
     std::condition_variable wake_, done_;
-    uint64_t generation_ = 0;
+    std::atomic<uint64_t> generation_{0};  // written under mutex_, spun on without it
     const Job* job_ = nullptr;
     int participants_ = 0;
-    int pending_ = 0;
-    bool stop_ = false;
+    std::atomic<int> pending_{0};  // workers still on the job
+    std::atomic<bool> stop_{false};
     size_t scratch_floats_ = 0;
     std::atomic<int64_t> next_block_{0};
 };
