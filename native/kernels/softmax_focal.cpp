@@ -36,6 +36,9 @@ void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t 
         *pending_label = pending_label_value;
         pending = GradWriter<Extra::none, false>();
     };
+    // Rows of one chunk keep their e in the gradient row, as cross-entropy's (in_grad there).
+    const bool in_grad = a.grad && !interleave && !a.stream_grad && c <= fl::kSoftmaxChunk &&
+                         disjoint(a.grad, a.logits, a.n * c);
     for (int64_t i = row_begin; i < row_end; ++i) {
         float* g = a.grad ? a.grad + i * c : nullptr;
         float* per_term = a.per_term ? a.per_term + i : nullptr;
@@ -48,6 +51,7 @@ void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t 
         }
         in.x = a.logits + i * c;
         in.label = y;
+        if (in_grad) in.buf = g;
         const RowStats st = interleave ? softmax_pass1<Extra::none, false>(in, lead) : softmax_pass1<Extra::none, false>(in);
         finish_pending();
 

@@ -3,7 +3,9 @@
 //
 // Pass 1 reads the logits once, an 8 KiB chunk at a time, and computes e = exp(z - reference)
 // (the only exp per element), their sum in double, the extra sums of smoothing / dense targets,
-// and keeps e in the per-thread scratch row (L1 / L2, never the output). The reference is:
+// and keeps e in the per-thread scratch row (L1 / L2), or, for rows of one chunk whose gradient
+// does not overlap the logits, in the gradient row itself (the gradient's cache misses are then
+// taken while pass 1 computes, and pass 2 scales the row in L1). The reference is:
 // - class indices without smoothing or cap: the label's own logit, so one sweep per chunk (the
 //   chunk is redone from L1 only if a logit exceeds the reference by more than 64);
 // - otherwise the running max: sweep A finds the chunk max (and computes capped logits into the
@@ -11,7 +13,7 @@
 // When the reference moves, the sums are rescaled once per chunk (a scalar exp) and each chunk
 // remembers its reference. Pass 2 turns the kept e into the gradient (one multiply by the
 // chunk's factor exp(chunk ref - final ref) * coefficient) and writes it, with non-temporal
-// stores for large outputs; it never reads the logits again, so grad may alias them. For long
+// stores for large outputs of long rows; it never reads the logits again, so grad may alias them. For long
 // rows of cross-entropy, pass 2 of a row runs inside the next row's pass 1 (GradWriter).
 //
 // Accuracy: the label's (or the max's) e is exactly 1 and the others are summed apart from it,
@@ -61,6 +63,12 @@ struct RowStats {
 };
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+// Whether count floats at a and at b share no byte (the gradient may alias the logits).
+inline bool disjoint(const float* a, const float* b, int64_t count) {
+    const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, bytes = (uintptr_t)count * sizeof(float);
+    return pa + bytes <= pb || pb + bytes <= pa;
+}
 
 // What pass 1 calls before each block of a single sweep: lead(col) with the column up to which
 // the block reaches (GradWriter::run_to of the previous row, when interleaved).
@@ -163,7 +171,12 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
                     }
                     if (!Capped) e = select(eq(v, neg_inf), set1(-0.0f), e);  // -0: masked class
                 }
-                if (!Capped && keep) store(buf + c0 + j, e);  // padded to whole vectors
+                if (!Capped && keep) {
+                    if (n == kLanes)
+                        store(buf + c0 + j, e);
+                    else
+                        store_n(buf + c0 + j, n, e);  // buf may be the gradient row itself
+                }
             };
             constexpr int kBlock = 16;  // vectors per float partial sum (and per prefetch burst)
             int64_t j = 0;

@@ -69,15 +69,17 @@ void check_independence(Rng& rng, bool quick) {
             check_determinism(random_options(loss, 70, 1000, rng, false), rng);
         }
     }
-    // Gradients at any byte address at the sizes written with non-temporal stores (n * c >= 4 Mi):
-    // plain, interleaved long rows, smoothing, dense, focal.
+    // Gradients at any byte address at the sizes written with non-temporal stores (n * c >= 4 Mi,
+    // rows of at least kLongRow classes): plain, interleaved long rows, smoothing, dense, focal; and
+    // at that size with shorter rows, whose exponentials are kept in the gradient row itself.
     if (!kSanitized) {
         auto with_grad = [](Options o) {
             o.in_place = false;
             o.grad = true;
             return o;
         };
-        Options nt = with_grad(single_sweep(4096, 1024, false, rng));
+        check_determinism(with_grad(single_sweep(4096, 1024, false, rng)), rng);
+        Options nt = with_grad(single_sweep(2049, 2048, false, rng));
         check_determinism(nt, rng);
         check_determinism(with_grad(single_sweep(160, 32001, true, rng)), rng);
         nt.eps = 0.1f;

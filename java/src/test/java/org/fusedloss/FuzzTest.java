@@ -231,7 +231,7 @@ class FuzzTest {
             LossKind kind = LossKind.values()[rng.nextInt(LossKind.values().length)];
             int n;
             int c;
-            if (big) {  // n * c >= 4 Mi: the gradient is written with non-temporal stores
+            if (big) {  // n * c >= 4 Mi: rows of at least 1536 classes write it with non-temporal stores
                 int[][] shapes = {{4096, 1024}, {160, 32_001}, {2049, 2048}, {65_536, 64}, {33, 128_256}};
                 int[] s = shapes[rng.nextInt(shapes.length)];
                 n = s[0];

@@ -75,10 +75,12 @@ class NativeBackendTest {
     /**
      * A direct gradient buffer may start at any byte address (a ByteBuffer sliced at an odd
      * position, then viewed as floats): at the sizes where the gradient is written with
-     * non-temporal stores (n * c >= 4 Mi floats), on every instruction set, every softmax path
-     * (class indices with short and long rows, smoothing, dense targets, focal) and an element-wise
-     * loss give bit for bit the gradient they write into an aligned heap array. Before the fix the
-     * avx2 and avx512 kernels crashed the JVM here (streaming stores to a misaligned address).
+     * non-temporal stores (n * c >= 4 Mi floats, rows of at least 1536 classes) and at that size
+     * with shorter rows (whose exponentials are kept in the gradient row itself), on every
+     * instruction set, every softmax path (class indices with short and long rows, smoothing, dense
+     * targets, focal) and an element-wise loss give bit for bit the gradient they write into an
+     * aligned heap array. Before the fix the avx2 and avx512 kernels crashed the JVM here
+     * (streaming stores to a misaligned address).
      */
     @Test
     void aDirectGradientAtAnyByteAddressGivesTheSameResultAtNonTemporalSizes() {
@@ -88,7 +90,9 @@ class NativeBackendTest {
             }
             for (Shape s : new Shape[] {new Shape(CE, 4096, 1024), new Shape(CE, 160, 32_001),
                     new Shape(CE.withSmoothing(0.125), 4096, 1024), new Shape(DENSE, 4096, 1024),
-                    new Shape(SMF, 4096, 1024), new Shape(MSE, 4096, 1024)}) {
+                    new Shape(SMF, 4096, 1024), new Shape(MSE, 4096, 1024),
+                    new Shape(CE.withSmoothing(0.125), 2049, 2048), new Shape(DENSE, 2049, 2048),
+                    new Shape(SMF, 2049, 2048)}) {
                 Case k = TestData.random(s.spec(), combo(SAMPLE), s.n(), s.c(), rng);
                 Loss loss = k.spec().build(Reduction.MEAN);
                 float[] expected = new float[s.n() * s.c()];
