@@ -197,6 +197,13 @@ int main(int argc, char** argv) {
     cases.emplace_back("bce_posw", 65536, 100, 1.651441);
     cases.emplace_back("sigmoid_focal", 65536, 100, 0.447684);
     cases.emplace_back("mse_weighted", 65536, 100, 10.666798);
+    // beyond PEERS.md: shapes that once hit slow paths (non-temporal stores of mid-sized rows,
+    // the per-row loop of the element-wise losses at one or a few columns)
+    cases.emplace_back("ce_weighted", 262144, 100, nan);
+    cases.emplace_back("bce_posw", 6553600, 1, nan);
+    cases.emplace_back("bce_posw", 409600, 16, nan);
+    cases.emplace_back("sigmoid_focal", 6553600, 1, nan);
+    cases.emplace_back("mse_weighted", 6553600, 1, nan);
 
     printf("A = %s\nB = %s\n", a.path, b.path);
     printf("weighted calls (CE: class + sample weights; softmax focal: alpha + sample weights, gamma 2; BCE: pos_weight;\n"

@@ -9,11 +9,12 @@ struct BinaryCrossEntropy {
     const float* pos_weight;  // per column, NULL: 1
     const float* class_weights;  // {w0, w1} picked by the hard target, NULL: 1
 
+    const float* column_weights() const { return pos_weight; }
+
     template <bool Careful>
-    void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const {
+    void eval(vf x, vf t, vf pw, vf& term, vf& deriv) const {  // pw: the lanes' pos_weight
         const Sigmoid sg = sigmoid(x);
         const vf one_t = sub(set1(1.0f), t);
-        const vf pw = pos_weight ? load_n(pos_weight + col, n, set1(1.0f)) : set1(1.0f);
         const vf pw_t = mul(pw, t);
         const vf sp_neg = softplus_neg(x, sg), sp_pos = softplus_pos(x, sg);
         if (!Careful) {  // finite softplus and sigmoid: a zero factor gives 0 by itself

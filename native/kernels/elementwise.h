@@ -1,15 +1,22 @@
-// elementwise.h: the row loop shared by the element-wise losses (binary cross-entropy, MSE,
+// elementwise.h: the element loop shared by the element-wise losses (binary cross-entropy, MSE,
 // sigmoid focal), generic over simd.h.
 //
 // A loss is a small struct with
-//   template <bool Careful> void eval(vf x, vf t, int64_t col, int n, vf& term, vf& deriv) const
-// giving the unweighted term and d term / dx of the n (<= kLanes) elements at columns
-// [col, col + n) (class weights that live inside the term, such as pos_weight, are its own
-// business). eval<false> may assume every x is finite; where its weighted term is not finite,
-// this loop evaluates the vector again with eval<true>, which keeps every rule for inf and NaN
-// (a zero factor drops its part, 0 * inf included), and counts the non-finite terms there: a
-// finite term means finite x, where both agree. This loop applies the sample / element weights
-// and the masks, writes per_term and the gradient, and sums the terms of each row in double.
+//   const float* column_weights() const   (a weight per column inside the term, e.g. pos_weight; NULL: none)
+//   template <bool Careful> void eval(vf x, vf t, vf cw, vf& term, vf& deriv) const
+// giving the unweighted term and d term / dx of one vector of elements, cw holding each lane's
+// column weight (1 without them). eval<false> may assume every x is finite; where its weighted
+// term is not finite, this loop evaluates the vector again with eval<true>, which keeps every
+// rule for inf and NaN (a zero factor drops its part, 0 * inf included), and counts the
+// non-finite terms there: a finite term means finite x, where both agree. This loop applies the
+// sample / element weights and the masks, writes per_term and the gradient, and sums the terms
+// in double.
+//
+// Rows shorter than a vector (n x 1 for binary labels and regression, a few columns for
+// multi-label) are one flat run of elements, whole vectors across row ends, so they cost no
+// per-row overhead and no partial vector: each vector knows the row and column of its first lane,
+// and its lanes' sample and column weights are permuted from the rows' and the columns'. Longer
+// rows go one at a time from the row's start.
 #pragma once
 
 #include <string.h>
@@ -23,13 +30,15 @@ namespace FL_NS {
 
 using namespace simd;
 
-// The gradient's paths through elementwise_rows (see there).
+// The gradient's paths through elementwise_long_rows and elementwise_short_rows (see there).
 enum : int { kFloat, kChecked, kWide };
 
+// Rows of at least a vector, one at a time from the row's start: each row's terms summed apart.
 template <class Loss>
-inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
-                             int64_t row_end, fl::BlockSum* out) {
+inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+                                  int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k;
+    const float* const colw = loss.column_weights();
     double total = 0.0;
     int64_t nonfinite = 0;
     for (int64_t i = row_begin; i < row_end; ++i) {
@@ -73,11 +82,12 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
             }
             vf term, deriv;
             const vf xv = load_n(x + j, n, zero()), tv = load_n(t + j, n, zero());
-            loss.template eval<false>(xv, tv, j, n, term, deriv);
+            const vf cwv = colw ? load_n(colw + j, n, set1(1.0f)) : set1(1.0f);
+            loss.template eval<false>(xv, tv, cwv, term, deriv);
             term = select(active, mul(w, term), zero());
             vmask small = lt(term, kFloatSumBound);  // false for NaN
             if (any(mask_andnot(small, all_lanes()))) {  // rare: inf / NaN predictions, or a huge term
-                loss.template eval<true>(xv, tv, j, n, term, deriv);
+                loss.template eval<true>(xv, tv, cwv, term, deriv);
                 term = select(active, mul(w, term), zero());
                 small = lt(term, kFloatSumBound);
                 row_sum.add(select(small, zero(), term));
@@ -128,6 +138,138 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
     }
     out->sum = total;
     out->nonfinite = nonfinite;
+}
+
+// Rows shorter than a vector (k < kLanes): one flat run of elements, whole vectors across row
+// ends. Each vector's lanes take their row (relative to the row of its first lane) and column
+// from tables indexed by the first lane's column c0, and their sample and column weights by a
+// permute. The gradient factor is grad_factor (a normal float within [2^-64, 2^64], else every
+// factor meets in double) times the sample weight, upstream and element weight in float, checked
+// per vector as in the long rows' kChecked path. Each vector's terms go to the double sum: a
+// float partial sum across rows would make a row's rounding depend on its neighbours, and NaN
+// weights must read as absent rows.
+template <class Loss>
+inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+                                   int64_t row_end, fl::BlockSum* out) {
+    const int64_t k = a.k, base = row_begin * k, elements = (row_end - row_begin) * k;
+    // locals, not loads through `a` after every float store (-fno-strict-aliasing)
+    const float* const x = a.x + base;
+    const float* const t = a.t + base;
+    const float* const ew = a.element_weights ? a.element_weights + base : nullptr;
+    const float* const up = a.upstream ? a.upstream + base : nullptr;
+    float* const g = a.grad ? a.grad + base : nullptr;
+    float* const per_term = a.per_term ? a.per_term + base : nullptr;
+    const float* const sw = a.sample_weights;
+    const int64_t stride = a.sample_weight_stride;
+    const float* const colw = loss.column_weights();
+    const double gf = a.grad_factor, abs_gf = fabs(gf);
+    const bool wide = !(gf == 0.0 || (abs_gf >= 0x1p-64 && abs_gf <= 0x1p64));
+    const vf vgf = set1((float)gf);
+    alignas(64) int32_t rel_row[kLanes * kLanes], col_of[kLanes * kLanes];
+    for (int c0 = 0; c0 < (int)k; ++c0)
+        for (int l = 0, r = 0, c = c0; l < kLanes; ++l, ++c) {
+            if (c == (int)k) {
+                c = 0;
+                ++r;
+            }
+            rel_row[c0 * kLanes + l] = r;
+            col_of[c0 * kLanes + l] = c;
+        }
+    const vf colw_row = colw ? load_n(colw, (int)k, set1(1.0f)) : set1(1.0f);  // lane j: column j
+    dacc sum;
+    int64_t nonfinite = 0;
+    // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv.
+    auto body = [&](int64_t p, int n, vf swv, vf cwv, auto path) FL_INLINE_LAMBDA {
+        vmask active = mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
+        vf w = swv, e = set1(1.0f);
+        if (ew) {
+            e = load_n(ew + p, n, zero());
+            active = mask_and(active, eq(e, e));  // NaN element weight: masked
+            w = mul(w, e);
+        }
+        vf term, deriv;
+        const vf xv = load_n(x + p, n, zero()), tv = load_n(t + p, n, zero());
+        loss.template eval<false>(xv, tv, cwv, term, deriv);
+        term = select(active, mul(w, term), zero());
+        if (!all_finite(term)) {  // rare: inf / NaN predictions, or a term beyond float range
+            loss.template eval<true>(xv, tv, cwv, term, deriv);
+            term = select(active, mul(w, term), zero());
+            nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
+        }
+        sum.add(term);
+        if (per_term) store_n(per_term + p, n, term);
+        if (!g) return;
+        const vf u = up ? load_n(up + p, n, zero()) : set1(1.0f);
+        auto in_double_lanes = [&] {  // (float)(grad_factor * sw * upstream * element weight * deriv)
+            alignas(64) float sl[kLanes], ul[kLanes], el[kLanes], dl[kLanes], gl[kLanes];
+            store(sl, swv);
+            store(ul, u);
+            store(el, e);
+            store(dl, deriv);
+            for (int l = 0; l < kLanes; ++l) gl[l] = (float)(gf * sl[l] * ul[l] * el[l] * dl[l]);
+            return load(gl);
+        };
+        vf gv;
+        if (decltype(path)::value == kWide) {
+            gv = in_double_lanes();
+        } else {
+            vf factor = sw ? mul(vgf, swv) : vgf;
+            if (up) factor = mul(factor, u);
+            if (ew) factor = mul(factor, e);
+            gv = mul(factor, deriv);
+            if (decltype(path)::value == kChecked) {
+                const vf af = abs(factor);
+                const vmask parts = mask_and(mask_and(neq(swv, zero()), neq(u, zero())), neq(e, zero()));
+                if (any(mask_and(mask_and(active, parts), mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))))))
+                    gv = in_double_lanes();
+            }
+        }
+        store_n(g + p, n, select(active, gv, zero()));
+    };
+    auto sweep = [&](auto path) FL_INLINE_LAMBDA {
+        int64_t row = row_begin, c0 = 0;  // the row and column of the vector's first lane
+        const int64_t q = kLanes / k, rem = kLanes % k;  // its step: q rows and rem columns
+        for (int64_t p = 0; p < elements; p += kLanes) {
+            const int n = elements - p < kLanes ? (int)(elements - p) : kLanes;
+            const vi rel = load_i(rel_row + c0 * kLanes);
+            vf swv = set1(1.0f);
+            const int64_t rows_left = row_end - row;
+            const int rows = rows_left < kLanes ? (int)rows_left : kLanes;
+            if (sw && stride == 1) {
+                swv = permute(load_n(sw + row, rows, set1(1.0f)), rel);
+            } else if (sw) {
+                alignas(64) float rows_sw[kLanes];
+                for (int r = 0; r < kLanes; ++r) rows_sw[r] = r < rows ? sw[(row + r) * stride] : 1.0f;
+                swv = permute(load(rows_sw), rel);
+            }
+            const vf cwv = colw ? permute(colw_row, load_i(col_of + c0 * kLanes)) : set1(1.0f);
+            body(p, n, swv, cwv, path);
+            c0 += rem;
+            row += q;
+            if (c0 >= k) {
+                c0 -= k;
+                ++row;
+            }
+        }
+    };
+    if (wide)
+        sweep(std::integral_constant<int, kWide>{});
+    else if (sw || up || ew)  // sample weights vary across a vector's lanes: checked too
+        sweep(std::integral_constant<int, kChecked>{});
+    else
+        sweep(std::integral_constant<int, kFloat>{});
+    out->sum = sum.total();
+    out->nonfinite = nonfinite;
+}
+
+// The rows [row_begin, row_end) of a block: short rows as one flat run, longer ones row by row.
+template <class Loss>
+inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+                             int64_t row_end, fl::BlockSum* out) {
+    if (a.k < kLanes)
+        elementwise_short_rows(a, loss, row_begin, row_end, out);
+    else
+        elementwise_long_rows(a, loss, row_begin, row_end, out);
 }
 
 // softplus(x) and softplus(-x) from the shared sigmoid pieces: max(+-x, 0) + log1p(exp(-|x|)).
