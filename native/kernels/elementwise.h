@@ -39,13 +39,15 @@ enum : int { kFloat, kChecked, kWide };
 // loop wins again (BCE 136533 x 48: 6.7 ms a row at a time, 7.6 as one run).
 constexpr int64_t kShortRow = kLanes + 1;
 
-// Rows of at least a vector, one at a time from the row's start: each row's terms summed apart.
+// Rows of at least a vector, one at a time from the row's start, so each row's float partial
+// sums have the same lanes whatever rows come before it (a masked row reads as an absent one);
+// they go to one double accumulator per block, with no horizontal sum per row.
 template <class Loss>
 inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                                   int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k;
     const float* const colw = loss.column_weights();
-    double total = 0.0;
+    dacc row_sum;  // every row's sums
     int64_t nonfinite = 0;
     for (int64_t i = row_begin; i < row_end; ++i) {
         const int64_t at = i * k;
@@ -74,7 +76,6 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
         // there (8 of them per lane stay below the float maximum, 2^128); a larger, infinite or
         // NaN term (rare) goes to the double sum at once and a non-finite one is counted.
         const vf kFloatSumBound = set1(0x1p124f);
-        dacc row_sum;
         vf part = zero();
         // path, a compile-time copy of the loop: kFloat; kChecked (upstream or element weights:
         // each vector's factor checked); kWide (the rare rows whose factor is no float)
@@ -140,9 +141,8 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
         else
             sweep(std::integral_constant<int, kFloat>{});
         row_sum.add(part);
-        total += row_sum.total();
     }
-    out->sum = total;
+    out->sum = row_sum.total();
     out->nonfinite = nonfinite;
 }
 
