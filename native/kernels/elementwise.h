@@ -33,6 +33,18 @@ using namespace simd;
 // The gradient's paths through elementwise_long_rows and elementwise_short_rows (see there).
 enum : int { kFloat, kChecked, kWide };
 
+// A vector's weights: w = sample weight sw * element weight, e the element weights (1 without
+// them), and the lanes of `active` less those whose element weight is NaN (masked).
+FL_INLINE void lane_weights(const float* ew, int64_t at, int n, vf sw, vmask& active, vf& w, vf& e) {
+    w = sw;
+    e = set1(1.0f);
+    if (ew) {
+        e = load_n(ew + at, n, zero());
+        active = mask_and(active, eq(e, e));
+        w = mul(sw, e);
+    }
+}
+
 // Rows of up to a vector are short (elementwise_short_rows): a row's own loop costs more than the
 // lanes' tables and the double sums (Zen 4, 1 thread: BCE 409600 x 16 9.4 -> 6.2 ms with AVX-512,
 // 819200 x 8 16.2 -> 10.6 ms with AVX2). Beyond, the column weights need a gather and the rows'
@@ -81,12 +93,8 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
         // each vector's factor checked); kWide (the rare rows whose factor is no float)
         auto body = [&](int64_t j, int n, auto path) FL_INLINE_LAMBDA {
             vmask active = n == kLanes ? all_lanes() : first_n(n);
-            vf w = set1(sw), e = set1(1.0f);
-            if (ew) {
-                e = load_n(ew + j, n, zero());
-                active = mask_and(active, eq(e, e));  // NaN element weight: masked
-                w = mul(w, e);
-            }
+            vf w, e;
+            lane_weights(ew, j, n, set1(sw), active, w, e);
             vf term, deriv;
             const vf xv = load_n(x + j, n, zero()), tv = load_n(t + j, n, zero());
             const vf cwv = colw ? load_n(colw + j, n, set1(1.0f)) : set1(1.0f);
@@ -186,12 +194,8 @@ inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& los
     // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv.
     auto body = [&](int64_t p, int n, vf swv, vf cwv, auto path) FL_INLINE_LAMBDA {
         vmask active = mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
-        vf w = swv, e = set1(1.0f);
-        if (ew) {
-            e = load_n(ew + p, n, zero());
-            active = mask_and(active, eq(e, e));  // NaN element weight: masked
-            w = mul(w, e);
-        }
+        vf w, e;
+        lane_weights(ew, p, n, swv, active, w, e);
         vf term, deriv;
         const vf xv = load_n(x + p, n, zero()), tv = load_n(t + p, n, zero());
         loss.template eval<false>(xv, tv, cwv, term, deriv);
