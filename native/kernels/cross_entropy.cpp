@@ -181,7 +181,7 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
     SmallRows<decltype(general)>(a, 0.0f, false, general).run(row_begin, row_end, scratch, out);
 }
 
-// Short rows (2 <= c <= kSmallRowMax) with dense targets and no smoothing, cap or z-loss (one-hot
+// Short rows (2 <= c <= kSmallDenseRowMax) with dense targets and no smoothing, cap or z-loss (one-hot
 // targets from frameworks that have no class indices): each row is loaded into one vector (two
 // when c > kLanes), and the row reductions (the max, the sum of e, the target mass Q, the gap
 // sum q (M - z)) are transposed horizontal reductions with row r in lane r, kLanes rows at a time;
@@ -189,7 +189,7 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
 // a row all -inf, a non-finite target or term, or a factor that is no normal float goes through
 // the general path, row by row.
 struct SmallDenseRows {
-    static constexpr int kMaxParts = (int)((fl::kSmallRowMax + kLanes - 1) / kLanes);  // vectors per row
+    static constexpr int kMaxParts = (int)((fl::kSmallDenseRowMax + kLanes - 1) / kLanes);  // vectors per row
     const fl::SoftmaxArgs& a;
     int c, parts;
     vf cw[kMaxParts];
@@ -338,7 +338,7 @@ void cross_entropy_rows(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float*
     if (kLanes > 1 && a.labels && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
         !(a.soft_cap > 0.0f) && a.z_loss == 0.0f)
         cross_entropy_small(a, r0, r1, scratch, out);
-    else if (kLanes > 1 && !a.labels && a.c >= 2 && a.c <= fl::kSmallRowMax && a.smoothing == 0.0f &&
+    else if (kLanes > 1 && !a.labels && a.c >= 2 && a.c <= fl::kSmallDenseRowMax && a.smoothing == 0.0f &&
              !(a.soft_cap > 0.0f) && a.z_loss == 0.0f) {
         SmallDenseRows rows(a);
         rows.run(r0, r1, scratch, out);

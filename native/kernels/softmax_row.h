@@ -443,8 +443,9 @@ struct SmallRows {
     alignas(64) int32_t row_of[fl::kSmallRowMax * kLanes];
     alignas(64) int32_t col_of[fl::kSmallRowMax * kLanes];
     alignas(64) int32_t row_start[kLanes];     // r * c: row r's first element in the batch
-    alignas(64) float cw_table[16] = {};       // the class weights, padded for lookup16
-    vmask first_part, second_part;             // a row's lanes in its first (and second) vector
+    static constexpr int kMaxParts = (int)((fl::kSmallRowMax + kLanes - 1) / kLanes);  // vectors per row
+    alignas(64) float cw_table[32] = {};       // the class weights, padded for lookup16
+    vmask part_mask[kMaxParts];                // a row's lanes in each of its vectors
     dacc terms;
     double fallback_sum = 0.0;
     int64_t nonfinite = 0;
@@ -478,8 +479,10 @@ struct SmallRows {
         }
         for (int r = 0; r < kLanes; ++r) row_start[r] = r * c;
         if (a.class_weights) memcpy(cw_table, a.class_weights, (size_t)c * sizeof(float));
-        first_part = first_n(c < kLanes ? c : kLanes);
-        second_part = first_n(c > kLanes ? c - kLanes : 0);
+        for (int p = 0; p < kMaxParts; ++p) {
+            const int lanes = c - p * kLanes;
+            part_mask[p] = first_n(lanes < 0 ? 0 : lanes < kLanes ? lanes : kLanes);
+        }
     }
 
     void prepare(Batch& b, int64_t i0, int64_t row_end, float* e_rows) {
@@ -554,15 +557,20 @@ struct SmallRows {
         vf row_e[kLanes];
         for (int r = 0; r < kLanes; ++r) {
             const float* er = b.e_rows + r * c;
-            row_e[r] = select(first_part, load(er), zero());
-            if (c > kLanes) row_e[r] = add(row_e[r], select(second_part, load(er + kLanes), zero()));
+            row_e[r] = select(part_mask[0], load(er), zero());
+            for (int p = 1; p * kLanes < c; ++p) row_e[r] = add(row_e[r], select(part_mask[p], load(er + p * kLanes), zero()));
         }
         const vf others = sum_lanes_of(row_e), u = add(set1(1.0f), others), inv_u = div(set1(1.0f), u);
         const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_u, log_normal(u));  // log1p(others)
         const vf swv = b.sw ? load(b.sw) : set1(1.0f);
         const vf sw_live = select(b.live, swv, zero());
-        const vf cwy = a.class_weights ? select(b.live, lookup16(cw_table, b.yv), zero())
-                                       : select(b.live, set1(1.0f), zero());
+        // cw[y] by permutes from the table (two lookups past 16 classes)
+        vf cw_y = set1(1.0f);
+        if (a.class_weights) {
+            cw_y = lookup16(cw_table, b.yv);
+            if (c > 16) cw_y = select(gt_i(b.yv, set1_i(15)), lookup16(cw_table + 16, sub_i(b.yv, set1_i(16))), cw_y);
+        }
+        const vf cwy = select(b.live, cw_y, zero());
         // w = coef * sw * cw[y] rounded once, and k = w / S must be normal floats (a tiny w against
         // an S up to e^64 would be subnormal): otherwise the general path, whose factors stay in double
         bool fits = true;
