@@ -45,10 +45,9 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         if (a.labels) pending.g[pending.in.label] = (float)pending_g_label;
         pending = GradWriter<X, Capped>();
     };
-    // Rows of one chunk keep their e in the gradient row itself, when it does not overlap the
-    // logits (softmax_row.h): CE 4096 x 1000 ran 3-15 % faster that way (Zen 4).
-    const bool in_grad = kSingle && a.grad && !a.stream_grad && c <= fl::kSoftmaxChunk && !interleave &&
-                         disjoint(a.grad, a.logits, a.n * c);
+    // Rows of one chunk keep their e in the gradient row (e_in_gradient, softmax_row.h): CE 4096 x
+    // 1000 ran 3-15 % faster that way (Zen 4).
+    const bool in_grad = kSingle && e_in_gradient(a, interleave);
     for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
         const int rows = (int)min64(group, row_end - i0);
         bool live[fl::kSoftmaxGroupMax], dropped[fl::kSoftmaxGroupMax] = {};

@@ -36,9 +36,8 @@ void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t 
         *pending_label = pending_label_value;
         pending = GradWriter<Extra::none, false>();
     };
-    // Rows of one chunk keep their e in the gradient row, as cross-entropy's (in_grad there).
-    const bool in_grad = a.grad && !interleave && !a.stream_grad && c <= fl::kSoftmaxChunk &&
-                         disjoint(a.grad, a.logits, a.n * c);
+    // Rows of one chunk keep their e in the gradient row (e_in_gradient, softmax_row.h).
+    const bool in_grad = e_in_gradient(a, interleave);
     for (int64_t i = row_begin; i < row_end; ++i) {
         float* g = a.grad ? a.grad + i * c : nullptr;
         float* per_term = a.per_term ? a.per_term + i : nullptr;

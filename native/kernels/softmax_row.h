@@ -70,6 +70,13 @@ inline bool disjoint(const float* a, const float* b, int64_t count) {
     return pa + bytes <= pb || pb + bytes <= pa;
 }
 
+// Whether pass 1 keeps a row's e in its gradient row instead of the scratch row (see the top):
+// rows of one chunk, neither interleaved nor streamed, the gradient apart from the logits.
+inline bool e_in_gradient(const fl::SoftmaxArgs& a, bool interleave) {
+    return a.grad && !interleave && !a.stream_grad && a.c <= fl::kSoftmaxChunk &&
+           disjoint(a.grad, a.logits, a.n * a.c);
+}
+
 // What pass 1 calls before each block of a single sweep: lead(col) with the column up to which
 // the block reaches (GradWriter::run_to of the previous row, when interleaved).
 struct NoLead {
