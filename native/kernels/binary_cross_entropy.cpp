@@ -12,7 +12,7 @@ struct BinaryCrossEntropy {
     const float* column_weights() const { return pos_weight; }
 
     template <bool Careful>
-    void eval(vf x, vf t, vf pw, vf& term, vf& deriv) const {  // pw: the lanes' pos_weight
+    FL_INLINE void eval(vf x, vf t, vf pw, vf& term, vf& deriv) const {  // pw: the lanes' pos_weight
         const Sigmoid sg = sigmoid(x);
         const vf one_t = sub(set1(1.0f), t);
         const vf pw_t = mul(pw, t);

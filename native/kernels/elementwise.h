@@ -12,11 +12,9 @@
 // sample / element weights and the masks, writes per_term and the gradient, and sums the terms
 // in double.
 //
-// Short rows (n x 1 for binary labels and regression, up to a vector of columns) are
-// one flat run of elements, whole vectors across row ends, so they cost no per-row overhead and
-// no partial vector: each vector knows the row and column of its first lane, and its lanes' sample
-// and column weights are permuted from the rows' and the columns'. Longer rows go one at a time
-// from the row's start.
+// Rows of up to 16 vectors (kFlatRowMax: n x 1 for binary labels and regression, 65536 x 100) are
+// one flat run of elements, whole vectors across row ends, so they cost no per-row loop and no
+// partial vector (elementwise_flat_rows). Longer rows go one at a time from the row's start.
 #pragma once
 
 #include <string.h>
@@ -30,7 +28,7 @@ namespace FL_NS {
 
 using namespace simd;
 
-// The gradient's paths through elementwise_long_rows and elementwise_short_rows (see there).
+// The gradient's paths through elementwise_long_rows and elementwise_flat_rows (see there).
 enum : int { kFloat, kChecked, kWide };
 
 // A vector's weights: w = sample weight sw * element weight, e the element weights (1 without
@@ -52,13 +50,7 @@ FL_INLINE vmask factor_left_floats(vf factor, vmask parts) {
     return mask_and(parts, mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))));
 }
 
-// Rows of up to a vector are short (elementwise_short_rows): a row's own loop costs more than the
-// lanes' tables and the double sums (Zen 4, 1 thread: BCE 409600 x 16 9.4 -> 6.2 ms with AVX-512,
-// 819200 x 8 16.2 -> 10.6 ms with AVX2). Beyond, the column weights need a gather and the rows'
-// loop wins again (BCE 136533 x 48: 6.7 ms a row at a time, 7.6 as one run).
-constexpr int64_t kShortRow = kLanes + 1;
-
-// Rows of at least a vector, one at a time from the row's start, so each row's float partial
+// Rows of more than kFlatRowMax columns, one at a time from the row's start, so each row's float partial
 // sums have the same lanes whatever rows come before it (a masked row reads as an absent one);
 // they go to one double accumulator per block, with no horizontal sum per row.
 template <class Loss>
@@ -159,16 +151,29 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
     out->nonfinite = nonfinite;
 }
 
-// Short rows (k <= kLanes): one flat run of elements, whole vectors across row ends. Each vector's
-// lanes take their row (relative to the row of its first lane) and column from tables indexed by
-// the first lane's column c0, and their sample and column weights by a permute. The gradient factor is grad_factor (a normal float within [2^-64, 2^64], else every
-// factor meets in double) times the sample weight, upstream and element weight in float, checked
-// per vector as in the long rows' kChecked path. Each vector's terms go to the double sum: a
-// float partial sum across rows would make a row's rounding depend on its neighbours, and NaN
-// weights must read as absent rows.
-template <class Loss>
-inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
-                                   int64_t row_end, fl::BlockSum* out) {
+// Rows of up to kFlatRowMax columns are one flat run of elements, whole vectors across row ends,
+// so no row pays for a partial last vector or a loop of its own (Zen 4, 1 thread, AVX-512 / AVX2:
+// BCE 409600 x 16 9.4 -> 6.2 ms as short rows, 65536 x 100 0.83 / 0.89 as mid rows, 204800 x 20
+// 0.54 / 0.67).
+// - Short rows (k <= kLanes, e.g. n x 1 for binary labels and regression): each vector's lanes
+//   take their row (relative to the row of its first lane) and column from tables indexed by the
+//   first lane's column c0, and their sample and column weights by a permute. Each vector's terms
+//   go to the double sum: a float partial sum across rows would make a row's rounding depend on
+//   its neighbours, and NaN weights must read as absent rows.
+// - Mid rows (kLanes < k <= kFlatRowMax): a vector holds at most two rows, the lanes [0, k - c0)
+//   the current row's; column weights come from a copy of the row's twice over (an unaligned load
+//   at c0, no gather), sample weights by a select where the row ends. A row's terms sum in float,
+//   lane by lane, and go to double where the row ends: lane l of a row always holds the columns
+//   j = l - offset (mod kLanes), added in the same order wherever the row starts, so its float sums
+//   do not depend on the rows before it (a masked row still reads as an absent one).
+// The gradient factor is grad_factor (a normal float within [2^-64, 2^64], else every factor meets
+// in double) times the sample weight, upstream and element weight in float, checked per vector as
+// in the long rows' kChecked path.
+constexpr int64_t kFlatRowMax = kLanes > 1 ? 16 * kLanes : 0;  // 16 vectors: float sums of 16 terms a lane
+
+template <class Loss, bool Short>
+inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+                                  int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k, base = row_begin * k, elements = (row_end - row_begin) * k;
     // locals, not loads through `a` after every float store (-fno-strict-aliasing)
     const float* const x = a.x + base;
@@ -183,20 +188,11 @@ inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& los
     const double gf = a.grad_factor, abs_gf = fabs(gf);
     const bool wide = !(gf == 0.0 || (abs_gf >= 0x1p-64 && abs_gf <= 0x1p64));
     const vf vgf = set1((float)gf);
-    alignas(64) int32_t rel_row[kLanes * kLanes], col_of[kLanes * kLanes];
-    for (int c0 = 0; c0 < (int)k; ++c0)
-        for (int l = 0, r = 0, c = c0; l < kLanes; ++l, ++c) {
-            if (c == (int)k) {
-                c = 0;
-                ++r;
-            }
-            rel_row[c0 * kLanes + l] = r;
-            col_of[c0 * kLanes + l] = c;
-        }
-    const vf colw_row = colw ? load_n(colw, (int)k, set1(1.0f)) : set1(1.0f);  // lane j: column j
+    const vf kFloatSumBound = set1(0x1p124f);
     dacc sum;
     int64_t nonfinite = 0;
-    // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv.
+    // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv:
+    // writes per_term and the gradient, returns the terms.
     auto body = [&](int64_t p, int n, vf swv, vf cwv, auto path) FL_INLINE_LAMBDA {
         vmask active = mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
         vf w, e;
@@ -205,14 +201,25 @@ inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& los
         const vf xv = load_n(x + p, n, zero()), tv = load_n(t + p, n, zero());
         loss.template eval<false>(xv, tv, cwv, term, deriv);
         term = select(active, mul(w, term), zero());
-        if (!all_finite(term)) {  // rare: inf / NaN predictions, or a term beyond float range
+        // Short rows send every term to the double sum. Mid rows sum the terms below 2^124 in float
+        // (16 of them a lane stay below the float maximum, 2^128); a larger, infinite or NaN one
+        // (rare: inf / NaN predictions, or a huge term) goes to the double sum at once. A term
+        // that is not finite means the careful eval.
+        vmask to_float = Short ? finite_mask(term) : lt(term, kFloatSumBound);  // false for NaN
+        vf summed = term;  // what the caller sums
+        if (any(mask_andnot(to_float, all_lanes()))) {
             loss.template eval<true>(xv, tv, cwv, term, deriv);
             term = select(active, mul(w, term), zero());
             nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
+            summed = term;
+            if (!Short) {
+                to_float = lt(term, kFloatSumBound);
+                sum.add(select(to_float, zero(), term));
+                summed = select(to_float, term, zero());
+            }
         }
-        sum.add(term);
         if (per_term) store_n(per_term + p, n, term);
-        if (!g) return;
+        if (!g) return summed;
         const vf u = up ? load_n(up + p, n, zero()) : set1(1.0f);
         auto in_double_lanes = [&] {  // (float)(grad_factor * sw * upstream * element weight * deriv)
             alignas(64) float sl[kLanes], ul[kLanes], el[kLanes], dl[kLanes], gl[kLanes];
@@ -237,36 +244,86 @@ inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& los
             }
         }
         store_n(g + p, n, select(active, gv, zero()));
+        return summed;
     };
+    auto sample_weight = [&](int64_t row) { return sw && row < row_end ? sw[row * stride] : 1.0f; };
     auto sweep = [&](auto path) FL_INLINE_LAMBDA {
-        int64_t row = row_begin, c0 = 0;  // the row and column of the vector's first lane
-        const int64_t q = kLanes / k, rem = kLanes % k;  // its step: q rows and rem columns
-        for (int64_t p = 0; p < elements; p += kLanes) {
-            const int n = elements - p < kLanes ? (int)(elements - p) : kLanes;
-            const vi rel = load_i(rel_row + c0 * kLanes);
-            vf swv = set1(1.0f);
-            const int64_t rows_left = row_end - row;
-            const int rows = rows_left < kLanes ? (int)rows_left : kLanes;
-            if (sw && stride == 1) {
-                swv = permute(load_n(sw + row, rows, set1(1.0f)), rel);
-            } else if (sw) {
-                alignas(64) float rows_sw[kLanes];
-                for (int r = 0; r < kLanes; ++r) rows_sw[r] = r < rows ? sw[(row + r) * stride] : 1.0f;
-                swv = permute(load(rows_sw), rel);
+        if constexpr (Short) {
+            alignas(64) int32_t rel_row[kLanes * kLanes], col_of[kLanes * kLanes];
+            for (int c0 = 0; c0 < (int)k; ++c0)
+                for (int l = 0, r = 0, c = c0; l < kLanes; ++l, ++c) {
+                    if (c == (int)k) {
+                        c = 0;
+                        ++r;
+                    }
+                    rel_row[c0 * kLanes + l] = r;
+                    col_of[c0 * kLanes + l] = c;
+                }
+            const vf colw_row = colw ? load_n(colw, (int)k, set1(1.0f)) : set1(1.0f);  // lane j: column j
+            int64_t row = row_begin, c0 = 0;  // the row and column of the vector's first lane
+            const int64_t q = kLanes / k, rem = kLanes % k;  // its step: q rows and rem columns
+            for (int64_t p = 0; p < elements; p += kLanes) {
+                const int n = elements - p < kLanes ? (int)(elements - p) : kLanes;
+                const vi rel = load_i(rel_row + c0 * kLanes);
+                vf swv = set1(1.0f);
+                const int64_t rows_left = row_end - row;
+                const int rows = rows_left < kLanes ? (int)rows_left : kLanes;
+                if (sw && stride == 1) {
+                    swv = permute(load_n(sw + row, rows, set1(1.0f)), rel);
+                } else if (sw) {
+                    alignas(64) float rows_sw[kLanes];
+                    for (int r = 0; r < kLanes; ++r) rows_sw[r] = r < rows ? sw[(row + r) * stride] : 1.0f;
+                    swv = permute(load(rows_sw), rel);
+                }
+                const vf cwv = colw ? permute(colw_row, load_i(col_of + c0 * kLanes)) : set1(1.0f);
+                sum.add(body(p, n, swv, cwv, path));
+                c0 += rem;
+                row += q;
+                if (c0 >= k) {
+                    c0 -= k;
+                    ++row;
+                }
             }
-            const vf cwv = colw ? permute(colw_row, load_i(col_of + c0 * kLanes)) : set1(1.0f);
-            body(p, n, swv, cwv, path);
-            c0 += rem;
-            row += q;
-            if (c0 >= k) {
-                c0 -= k;
+        } else {
+            alignas(64) float colw_twice[2 * (kFlatRowMax > 0 ? kFlatRowMax : 1)];
+            if (colw)
+                for (int64_t c = 0; c < 2 * k; ++c) colw_twice[c] = colw[c < k ? c : c - k];
+            int64_t row = row_begin, c0 = 0, p = 0;  // a vector's row, its first lane's column, its offset
+            float sw_row = sample_weight(row), sw_next = sample_weight(row + 1);
+            vf row_part = zero();  // the current row's float sums, lane by lane
+            while (p < elements) {
+                const vf sw_vec = set1(sw_row);
+                for (; k - c0 > kLanes; c0 += kLanes, p += kLanes)  // whole vectors inside the row
+                    row_part = add(row_part, body(p, kLanes, sw_vec, colw ? load(colw_twice + c0) : set1(1.0f), path));
+                // the vector where the row ends: lanes [0, left) the row's, the rest the next row's
+                const int left = (int)(k - c0), n = elements - p < kLanes ? (int)(elements - p) : kLanes;
+                const vmask current = first_n(left);
+                const vf swv = left < kLanes ? select(current, sw_vec, set1(sw_next)) : sw_vec;
+                const vf term = body(p, n, swv, colw ? load(colw_twice + c0) : set1(1.0f), path);
+                sum.add(add(row_part, select(current, term, zero())));
+                row_part = select(current, zero(), term);
+                p += kLanes;
+                c0 += kLanes - k;
                 ++row;
+                sw_row = sw_next;
+                sw_next = sample_weight(row + 1);
             }
         }
     };
+    // Whether every row's factor grad_factor * sw is a normal float (or 0, or a masked row's): then
+    // the vectors need no check for sample weights alone. Mid rows only: for short rows this
+    // would be a scalar pass over as many weights as elements.
+    auto row_factors_fit = [&] {
+        if (Short) return !sw;
+        for (int64_t r = row_begin; sw && r < row_end; ++r) {
+            const float s = sw[r * stride], f = fabsf((float)gf * s);
+            if (s != 0.0f && s == s && !(f >= FLT_MIN && f <= FLT_MAX)) return false;
+        }
+        return true;
+    };
     if (wide)
         sweep(std::integral_constant<int, kWide>{});
-    else if (sw || up || ew)  // sample weights vary across a vector's lanes: checked too
+    else if (up || ew || !row_factors_fit())
         sweep(std::integral_constant<int, kChecked>{});
     else
         sweep(std::integral_constant<int, kFloat>{});
@@ -274,12 +331,15 @@ inline void elementwise_short_rows(const fl::ElementwiseArgs& a, const Loss& los
     out->nonfinite = nonfinite;
 }
 
-// The rows [row_begin, row_end) of a block: short rows as one flat run, longer ones row by row.
+// The rows [row_begin, row_end) of a block: up to kFlatRowMax columns as one flat run, longer rows
+// one by one.
 template <class Loss>
 inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                              int64_t row_end, fl::BlockSum* out) {
-    if (a.k < kShortRow)
-        elementwise_short_rows(a, loss, row_begin, row_end, out);
+    if (a.k <= kLanes)
+        elementwise_flat_rows<Loss, true>(a, loss, row_begin, row_end, out);
+    else if (a.k <= kFlatRowMax)
+        elementwise_flat_rows<Loss, false>(a, loss, row_begin, row_end, out);
     else
         elementwise_long_rows(a, loss, row_begin, row_end, out);
 }
@@ -287,14 +347,14 @@ inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int
 // softplus(x) and softplus(-x) from the shared sigmoid pieces: max(+-x, 0) + log1p(exp(-|x|)).
 // a * b, but 0 where a == 0 even for an infinite b: a target of exactly 0 (or 1) takes no part
 // of the other side's softplus, so x = -inf with t = 0 gives 0, not 0 * inf = NaN.
-inline vf times_unless_zero(vf a, vf b) { return select(eq(a, zero()), zero(), mul(a, b)); }
+FL_INLINE vf times_unless_zero(vf a, vf b) { return select(eq(a, zero()), zero(), mul(a, b)); }
 // A term and its derivative times a class weight or alpha factor: a factor of 0 drops the term,
 // NaN or infinite predictions included (SEMANTICS.md), in the loss and in the gradient.
-inline void weigh_unless_zero(vf factor, vf& term, vf& deriv) {
+FL_INLINE void weigh_unless_zero(vf factor, vf& term, vf& deriv) {
     term = times_unless_zero(factor, term);
     deriv = times_unless_zero(factor, deriv);
 }
-inline vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
-inline vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
+FL_INLINE vf softplus_pos(vf x, const Sigmoid& sg) { return add(max(x, zero()), sg.log1p_e); }
+FL_INLINE vf softplus_neg(vf x, const Sigmoid& sg) { return add(max(sub(zero(), x), zero()), sg.log1p_e); }
 
 }  // namespace FL_NS

@@ -8,7 +8,7 @@ struct SquaredError {
     const float* column_weights() const { return nullptr; }
 
     template <bool>
-    void eval(vf x, vf t, vf, vf& term, vf& deriv) const {
+    FL_INLINE void eval(vf x, vf t, vf, vf& term, vf& deriv) const {
         const vf d = sub(x, t);
         term = mul(d, d);
         deriv = add(d, d);

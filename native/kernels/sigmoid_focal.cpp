@@ -17,7 +17,7 @@ struct SigmoidFocal {
     const float* column_weights() const { return nullptr; }
 
     template <bool Careful>
-    void eval(vf x, vf t, vf, vf& term, vf& deriv) const {
+    FL_INLINE void eval(vf x, vf t, vf, vf& term, vf& deriv) const {
         // A target outside [0, 1] (or NaN) has no focal weight ((1 - p_t)^gamma of a negative
         // base): as NaN it makes the term and derivative NaN, counted as non-finite (the reference too).
         t = select(mask_and(ge(t, zero()), le(t, set1(1.0f))), t, set1(NAN));

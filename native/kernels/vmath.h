@@ -48,7 +48,7 @@ inline vf pow2i(vi n) { return as_float(shl_i<23>(add_i(n, set1_i(127)))); }  //
 // at most ~1.3e-6 at x = 64 and less where the terms matter), and 2^f on [-1/2, 1/2] by a
 // degree-5 minimax polynomial (7e-8 relative): 12 operations against 17 for exp().
 template <bool Split>
-inline vf exp_short(vf x) {
+FL_INLINE vf exp_short(vf x) {
     // 1.5 * 2^23 + 127: adding it rounds to an integer, and leaves n + 127 (the biased exponent
     // of 2^n) in the low bits of t, so 2^n is just those bits shifted into the exponent field
     const vf magic = set1(12583039.0f);
@@ -63,7 +63,7 @@ inline vf exp_short(vf x) {
     const vf p = fmadd(fmadd(p45, f2, p23), f2, p01);
     return mul(p, as_float(shl_i<23>(as_int(t))));
 }
-inline vf exp_softmax(vf x) { return exp_short<false>(x); }
+FL_INLINE vf exp_softmax(vf x) { return exp_short<false>(x); }
 
 // exp(x) over the whole float range, denormal results included.
 inline vf exp(vf x) {
@@ -131,14 +131,14 @@ inline vf log(vf x) {
 
 // 1 / u for u in [1, 4] (no special values): the hardware's estimate and one Newton step, within
 // about 1 ulp: a division's accuracy is not needed where the result is a factor of the loss.
-inline vf reciprocal_1_4(vf u) {
+FL_INLINE vf reciprocal_1_4(vf u) {
     const vf r = rcp_estimate(u);
     return mul(r, fnmadd(u, r, set1(2.0f)));
 }
 
 // log(1 + e) for e in [0, 1], accurate for tiny e (about 2e-7 relative): 2 atanh(s) with
 // s = e / (2 + e) in [0, 1/3], as 2 s (1 + s^2 h(s^2)), h a cubic fitted to the relative error.
-inline vf log1p_unit(vf e) {
+FL_INLINE vf log1p_unit(vf e) {
     const vf s = mul(e, reciprocal_1_4(add(set1(2.0f), e)));
     const vf z = mul(s, s), z2 = mul(z, z);
     const vf h = fmadd(fmadd(set1(0.1400599628686905f), z, set1(0.14000901579856873f)), z2,
@@ -151,7 +151,7 @@ inline vf log1p_unit(vf e) {
 // boundary). The short exp's reduction is split in two here: the element-wise losses take x down
 // to -87, where one rounding of log2(e) would cost 1.3e-6 relative, and the focal power multiplies it.
 // (The scalar unit has no FMA: its reduction would round x log2(e) first, 3e-6 at x = -68.)
-inline vf exp_nonpositive(vf x) {
+FL_INLINE vf exp_nonpositive(vf x) {
     if (kLanes == 1) return exp(x);
     return any(lt(x, set1(-87.0f))) ? exp(x) : exp_short<true>(x);
 }
@@ -176,7 +176,7 @@ struct Sigmoid {
     vf s_neg;   // sigmoid(-x) = 1 - s, computed directly
     vf log1p_e; // log(1 + exp(-|x|)), so softplus(x) = max(x, 0) + log1p_e
 };
-inline Sigmoid sigmoid(vf x) {
+FL_INLINE Sigmoid sigmoid(vf x) {
     const vf e = exp_nonpositive(sub(zero(), abs(x)));  // in [0, 1]; NaN for a NaN x
     const vf inv = reciprocal_1_4(add(set1(1.0f), e));  // sigmoid(|x|)
     const vf small = mul(e, inv);                          // sigmoid(-|x|)

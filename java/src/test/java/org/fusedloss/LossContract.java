@@ -838,35 +838,39 @@ abstract class LossContract {
         TestBackends.require(b);
         SplittableRandom rng = rng("nan");
         double same = TestBackends.tol(b).same();
-        for (LossSpec spec : optionSpecs()) {
-            Case k = random(spec, weightedCombo(), 7, 5, rng);
-            Problem p = k.problem();
-            float[] sw = p.sw == null ? TestData.uniform(rng, p.n, 0.5, 2) : p.sw.clone();
-            sw[1] = Float.NaN;
-            sw[4] = Float.NaN;
-            Problem masked = p.withSampleWeights(sw);
-            Problem absent = masked.rows(k.spec(), 0, 2, 3, 5, 6);
-            int c = p.c;
-            int per = kind().perRow() ? 1 : c;
-            for (Reduction r : Reduction.values()) {
-                String what = k + " " + r + " on " + b.name() + ": rows 1 and 4 with NaN weights vs removed";
-                Checks.Run m = Checks.run(k.spec(), masked, r, b);
-                Checks.Run a = Checks.run(k.spec(), absent, r, b);
-                assertEquals(2L * per, m.result().masked(), () -> ctx(what + ": masked"));
-                assertEquals(a.result().counted(), m.result().counted(), () -> ctx(what + ": counted"));
-                Checks.close(a.result().loss(), m.result().loss(), 1e-12, 1e-300, what + ": loss");
-                Checks.close(a.result().denominator(), m.result().denominator(), 1e-12, 0, what + ": denominator");
-                Checks.zeroRange(m.gradient(), c, 2 * c, what + ": gradient of row 1");
-                Checks.zeroRange(m.gradient(), 4 * c, 5 * c, what + ": gradient of row 4");
-                float[] kept = new float[5 * c];
-                int[] rows = {0, 2, 3, 5, 6};
-                for (int i = 0; i < rows.length; i++) {
-                    System.arraycopy(m.gradient(), rows[i] * c, kept, i * c, c);
-                }
-                Checks.same(a.gradient(), kept, same, what + ": gradient of the other rows");
-                if (r == Reduction.NONE) {
-                    Checks.zeroRange(m.perTerm(), per, 2 * per, what + ": perTerm of row 1");
-                    Checks.zeroRange(m.perTerm(), 4 * per, 5 * per, what + ": perTerm of row 4");
+        // 5 columns: short rows (several to a vector); 37: rows that straddle vectors (the native
+        // element-wise losses' flat run of mid-sized rows)
+        for (int cols : new int[] {5, 37}) {
+            for (LossSpec spec : optionSpecs()) {
+                Case k = random(spec, weightedCombo(), 7, cols, rng);
+                Problem p = k.problem();
+                float[] sw = p.sw == null ? TestData.uniform(rng, p.n, 0.5, 2) : p.sw.clone();
+                sw[1] = Float.NaN;
+                sw[4] = Float.NaN;
+                Problem masked = p.withSampleWeights(sw);
+                Problem absent = masked.rows(k.spec(), 0, 2, 3, 5, 6);
+                int c = p.c;
+                int per = kind().perRow() ? 1 : c;
+                for (Reduction r : Reduction.values()) {
+                    String what = k + " " + r + " on " + b.name() + ": rows 1 and 4 with NaN weights vs removed";
+                    Checks.Run m = Checks.run(k.spec(), masked, r, b);
+                    Checks.Run a = Checks.run(k.spec(), absent, r, b);
+                    assertEquals(2L * per, m.result().masked(), () -> ctx(what + ": masked"));
+                    assertEquals(a.result().counted(), m.result().counted(), () -> ctx(what + ": counted"));
+                    Checks.close(a.result().loss(), m.result().loss(), 1e-12, 1e-300, what + ": loss");
+                    Checks.close(a.result().denominator(), m.result().denominator(), 1e-12, 0, what + ": denominator");
+                    Checks.zeroRange(m.gradient(), c, 2 * c, what + ": gradient of row 1");
+                    Checks.zeroRange(m.gradient(), 4 * c, 5 * c, what + ": gradient of row 4");
+                    float[] kept = new float[5 * c];
+                    int[] rows = {0, 2, 3, 5, 6};
+                    for (int i = 0; i < rows.length; i++) {
+                        System.arraycopy(m.gradient(), rows[i] * c, kept, i * c, c);
+                    }
+                    Checks.same(a.gradient(), kept, same, what + ": gradient of the other rows");
+                    if (r == Reduction.NONE) {
+                        Checks.zeroRange(m.perTerm(), per, 2 * per, what + ": perTerm of row 1");
+                        Checks.zeroRange(m.perTerm(), 4 * per, 5 * per, what + ": perTerm of row 4");
+                    }
                 }
             }
         }
