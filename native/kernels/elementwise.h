@@ -193,8 +193,10 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
     int64_t nonfinite = 0;
     // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv:
     // writes per_term and the gradient, returns the terms.
-    auto body = [&](int64_t p, int n, vf swv, vf cwv, auto path) FL_INLINE_LAMBDA {
-        vmask active = mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
+    // live_row (a type): the lanes are one row's whole vector and its sample weight is no NaN.
+    auto body = [&](int64_t p, int n, vf swv, vf cwv, auto path, auto live_row) FL_INLINE_LAMBDA {
+        vmask active = decltype(live_row)::value ? all_lanes()
+                                                 : mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
         vf w, e;
         lane_weights(ew, p, n, swv, active, w, e);
         vf term, deriv;
@@ -276,7 +278,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                     swv = permute(load(rows_sw), rel);
                 }
                 const vf cwv = colw ? permute(colw_row, load_i(col_of + c0 * kLanes)) : set1(1.0f);
-                sum.add(body(p, n, swv, cwv, path));
+                sum.add(body(p, n, swv, cwv, path, std::false_type{}));
                 c0 += rem;
                 row += q;
                 if (c0 >= k) {
@@ -293,13 +295,21 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
             vf row_part = zero();  // the current row's float sums, lane by lane
             while (p < elements) {
                 const vf sw_vec = set1(sw_row);
-                for (; k - c0 > kLanes; c0 += kLanes, p += kLanes)  // whole vectors inside the row
-                    row_part = add(row_part, body(p, kLanes, sw_vec, colw ? load(colw_twice + c0) : set1(1.0f), path));
+                if (sw_row == sw_row) {
+                    for (; k - c0 > kLanes; c0 += kLanes, p += kLanes)  // whole vectors inside the row
+                        row_part = add(row_part, body(p, kLanes, sw_vec, colw ? load(colw_twice + c0) : set1(1.0f),
+                                                      path, std::true_type{}));
+                } else {  // a missing sample weight masks the row: zeros
+                    for (; k - c0 > kLanes; c0 += kLanes, p += kLanes) {
+                        if (g) store(g + p, zero());
+                        if (per_term) store(per_term + p, zero());
+                    }
+                }
                 // the vector where the row ends: lanes [0, left) the row's, the rest the next row's
                 const int left = (int)(k - c0), n = elements - p < kLanes ? (int)(elements - p) : kLanes;
                 const vmask current = first_n(left);
                 const vf swv = left < kLanes ? select(current, sw_vec, set1(sw_next)) : sw_vec;
-                const vf term = body(p, n, swv, colw ? load(colw_twice + c0) : set1(1.0f), path);
+                const vf term = body(p, n, swv, colw ? load(colw_twice + c0) : set1(1.0f), path, std::false_type{});
                 sum.add(add(row_part, select(current, term, zero())));
                 row_part = select(current, zero(), term);
                 p += kLanes;
