@@ -177,7 +177,7 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
     auto general = [&](int64_t r0, int64_t r1, float* s, fl::BlockSum* o) {
         cross_entropy_impl<Extra::none, false>(a, r0, r1, s, o);
     };
-    SmallRows<decltype(general)>(a, 0.0f, false, general).run(row_begin, row_end, scratch, out);
+    small_rows(a, 0.0f, false, general, row_begin, row_end, scratch, out);
 }
 
 // Short rows (2 <= c <= kSmallDenseRowMax) with dense targets and no smoothing, cap or z-loss (one-hot

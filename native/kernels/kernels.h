@@ -35,9 +35,12 @@ static inline int softmax_group(int64_t c) { return c <= 512 ? kSoftmaxGroupMax 
 // gradient written as whole vectors over the batch, kSmallBatches batches at a time (their
 // latency chains overlap). Its scratch: per batch kLanes rows plus a vector (16 lanes at most),
 // then the general path's rows (for the batches it takes over).
-// 32: rows of 17 to 32 classes ran 2-3.7x slower per element on the general path (Zen 4, AVX-512:
-// CE 240941 x 17 3.0 ns per element against 0.82 at 16 classes). Dense targets: kSmallDenseRowMax.
-constexpr int64_t kSmallRowMax = 32;
+// 64: on the general path a row costs ~45 ns beyond its elements, so rows of 17 to 64 classes ran
+// up to 3.7x slower per element than rows of 16 (Zen 4, AVX-512: CE 240941 x 17 3.0 ns per element
+// against 0.82 at 16, 1.69 at 33, 0.94 at 64). Across the lanes, paired, 1 thread, AVX-512 / AVX2:
+// CE at 33 classes 0.55 / 0.50, 48 0.68 / 0.81, 64 0.79 / 1.03; softmax focal 0.44 / 0.42, 0.77 /
+// 0.77, 0.74 / 0.95. Dense targets: kSmallDenseRowMax.
+constexpr int64_t kSmallRowMax = 64;
 // Rows of at most this many classes with dense targets take cross-entropy's SmallDenseRows.
 constexpr int64_t kSmallDenseRowMax = 16;
 constexpr int kSmallBatches = 4;

@@ -105,7 +105,7 @@ void softmax_focal_rows(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         auto general = [&](int64_t r0, int64_t r1, float* s, fl::BlockSum* o) {
             softmax_focal_general(a, r0, r1, s, o);
         };
-        SmallRows<decltype(general)>(a, a.gamma, true, general).run(row_begin, row_end, scratch, out);
+        small_rows(a, a.gamma, true, general, row_begin, row_end, scratch, out);
     } else {
         softmax_focal_general(a, row_begin, row_end, scratch, out);
     }

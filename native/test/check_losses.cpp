@@ -235,12 +235,15 @@ void check_small_shapes(Rng& rng, bool quick) {
     }
 }
 
-// The short-row paths (C <= 32 with class indices, C <= 16 with dense targets; cross-entropy with
+// The short-row paths (C <= 64 with class indices, C <= 16 with dense targets; cross-entropy with
 // no smoothing, cap or z-loss; softmax focal with gamma 0..4: the row math across the lanes):
-// every C up to 33, row counts around the lane counts and odd, every special value, in place,
-// weights with NaN, strided sample weights.
+// every C up to 33 and C around 48 and 64 (SmallRows' two sizes), row counts around the lane
+// counts and odd, every special value, in place, weights with NaN, strided sample weights.
 void check_short_rows(Rng& rng, bool quick) {
-    for (int64_t c = 1; c <= 33; ++c)
+    std::vector<int64_t> cs;
+    for (int64_t c = 1; c <= 33; ++c) cs.push_back(c);
+    for (int64_t c : {40, 47, 48, 49, 63, 64, 65}) cs.push_back(c);
+    for (int64_t c : cs)
         for (int64_t n : {1, 7, 15, 16, 17, 33, 63, 65, 1001}) {
             if (quick && n > 17 && n != 1001 && c % 3) continue;
             for (int k = 0; k < (quick ? 2 : 4); ++k) {

@@ -151,10 +151,11 @@ abstract class LossContract {
     }
 
     /**
-     * The short rows: for C up to 16 the softmax losses hold one row per lane (8 with AVX2, 16 with
-     * AVX-512) and walk the classes column by column, four batches of rows at a time, with a tail
-     * for the last rows. Row counts below, at and above one, two and four vectors of rows, C on both
-     * sides of 16, every option setting and weight combination: the same as the Java reference.
+     * The short rows: for C up to 64 (16 with dense targets) the native softmax losses hold one row
+     * per lane (8 with AVX2, 16 with AVX-512) for the row math, four batches of rows at a time, with
+     * a tail for the last rows. Row counts below, at and above one, two and four vectors of rows, C
+     * on both sides of 16, 32 and 64, every option setting and weight combination: the same as the
+     * Java reference.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource(PATHS)
@@ -164,7 +165,7 @@ abstract class LossContract {
         SplittableRandom rng = rng("shortRows", b.name());
         for (LossSpec spec : optionSpecs()) {
             for (Set<W> weights : weightCombos()) {
-                for (int c : new int[] {1, 2, 3, 15, 16, 17}) {
+                for (int c : new int[] {1, 2, 3, 15, 16, 17, 32, 33, 64, 65}) {
                     for (int n : new int[] {1, 7, 16, 17, 33, 65, 130}) {
                         Checks.againstReference(withoutCancellingRows(random(spec, weights, n, c, rng)), b);
                     }
