@@ -198,9 +198,13 @@ int main(int argc, char** argv) {
     cases.emplace_back("sigmoid_focal", 65536, 100, 0.447684);
     cases.emplace_back("mse_weighted", 65536, 100, 10.666798);
     // beyond PEERS.md: shapes that once hit slow paths (non-temporal stores of mid-sized rows,
-    // the per-row loop of the element-wise losses at one or a few columns)
+    // softmax rows past the rows-across-lanes limit, the per-row loop of the element-wise losses
+    // at one or a few columns, their rows' partial last vectors)
     cases.emplace_back("ce_weighted", 262144, 100, nan);
     cases.emplace_back("ce_weighted", 204800, 20, nan);
+    cases.emplace_back("ce_weighted", 65536, 40, nan);
+    cases.emplace_back("softmax_focal", 65536, 40, nan);
+    cases.emplace_back("bce_posw", 204800, 20, nan);
     cases.emplace_back("bce_posw", 6553600, 1, nan);
     cases.emplace_back("bce_posw", 409600, 16, nan);
     cases.emplace_back("sigmoid_focal", 6553600, 1, nan);
