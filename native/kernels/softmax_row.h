@@ -441,6 +441,11 @@ inline void masked_row(float* g, int64_t c, float* per_term) {
 // NaN, a factor that is no normal float) goes through the general path (`general`), row by row.
 template <class General, int kMaxC>
 struct SmallRows {
+    // A row whose exponentials (against its label's logit) sum beyond e^64 goes through the general
+    // path: so does every row with a logit more than 64 above its label's, whose e the exponentials
+    // flag as e^88 (kExpFlag).
+    static constexpr float kMaxOthers = 6.23514908e27f;  // e^64
+    static constexpr float kExpFlag = 88.0f;
     const fl::SoftmaxArgs& a;
     int c;
     int gamma;    // focal: 0 to 4
@@ -527,7 +532,6 @@ struct SmallRows {
     // Pass 1: the exponentials against the label logits, the label's own left out (its lanes
     // kept in b.label for pass 2); false where the batch needs the general path (nothing written).
     FL_INLINE bool exponentials(Batch& b) {
-        constexpr float kMaxAbove = 64.0f;
         // locals, not loads through b or this after every float store (-fno-strict-aliasing)
         const float* const x = b.x;
         float* const e_rows = b.e_rows;
@@ -542,24 +546,23 @@ struct SmallRows {
         const bool all_live = count(live) == kLanes;
         const vf zy = gather(x, add_i(load_i(row_start), yv), live);
         const vf livef = select(live, set1(1.0f), zero());
-        vmask ok = all_lanes();
         vmask* const label = b.label;
         for (int v = 0; v < cc; ++v) {
             const vi rv = load_i(rows_of + v * kLanes);
             const vf d = sub(load(x + v * kLanes), permute(zy, rv));
             const vmask is_label = eq_i(load_i(cols_of + v * kLanes), permute_i(yv, rv));
             label[v] = is_label;
-            vf e = select(is_label, zero(), exp_softmax(d));
-            if (all_live) {
-                ok = mask_and(ok, le(d, set1(kMaxAbove)));  // false for NaN
-            } else {  // a masked row's logits may be anything: its lanes are dropped
+            // d above 88 (and NaN: min returns its second operand) as 88: e^88 makes the row's sum
+            // fail row_math's check, which stands for "every d <= 64" here (no test per vector)
+            vf e = select(is_label, zero(), exp_softmax(min(d, set1(kExpFlag))));
+            if (!all_live) {  // a masked row's logits may be anything: its lanes are dropped
                 const vmask row_live = neq(permute(livef, rv), zero());
-                ok = mask_and(ok, mask_or(le(d, set1(kMaxAbove)), mask_andnot(row_live, all_lanes())));
                 e = select(row_live, e, zero());
             }
             store(e_rows + v * kLanes, e);
         }
-        return !any(mask_andnot(ok, all_lanes()));
+        // a label logit that is inf or NaN (its own lane is left out of the sums)
+        return !any(mask_andnot(mask_or(finite_mask(zy), mask_andnot(live, all_lanes())), all_lanes()));
     }
 
     // The row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S, the terms.
@@ -571,7 +574,11 @@ struct SmallRows {
             row_e[r] = select(part_mask[0], load(er), zero());
             for (int p = 1; p * kLanes < c; ++p) row_e[r] = add(row_e[r], select(part_mask[p], load(er + p * kLanes), zero()));
         }
-        const vf others = sum_lanes_of(row_e), u = add(set1(1.0f), others), inv_u = div(set1(1.0f), u);
+        const vf others = sum_lanes_of(row_e);
+        // a logit more than 64 above its label's, inf or NaN (exponentials: e^88), or sums that
+        // grew too large: the general path
+        if (any(mask_andnot(le(others, set1(kMaxOthers)), all_lanes()))) return false;
+        const vf u = add(set1(1.0f), others), inv_u = div(set1(1.0f), u);
         const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_u, log_normal(u));  // log1p(others)
         const vf swv = b.sw ? load(b.sw) : set1(1.0f);
         const vf sw_live = select(b.live, swv, zero());
