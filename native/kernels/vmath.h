@@ -48,7 +48,7 @@ inline vf pow2i(vi n) { return as_float(shl_i<23>(add_i(n, set1_i(127)))); }  //
 // at most ~1.3e-6 at x = 64 and less where the terms matter), and 2^f on [-1/2, 1/2] by a
 // degree-5 minimax polynomial (7e-8 relative): 12 operations against 17 for exp().
 template <bool Split>
-FL_INLINE vf exp_short(vf x) {
+inline vf exp_short(vf x) {
     // 1.5 * 2^23 + 127: adding it rounds to an integer, and leaves n + 127 (the biased exponent
     // of 2^n) in the low bits of t, so 2^n is just those bits shifted into the exponent field
     const vf magic = set1(12583039.0f);
@@ -63,7 +63,7 @@ FL_INLINE vf exp_short(vf x) {
     const vf p = fmadd(fmadd(p45, f2, p23), f2, p01);
     return mul(p, as_float(shl_i<23>(as_int(t))));
 }
-FL_INLINE vf exp_softmax(vf x) { return exp_short<false>(x); }
+inline vf exp_softmax(vf x) { return exp_short<false>(x); }
 
 // exp(x) over the whole float range, denormal results included.
 inline vf exp(vf x) {
