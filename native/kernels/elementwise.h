@@ -290,6 +290,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
             alignas(64) float colw_twice[2 * (kFlatRowMax > 0 ? kFlatRowMax : 1)];
             if (colw)
                 for (int64_t c = 0; c < 2 * k; ++c) colw_twice[c] = colw[c < k ? c : c - k];
+            auto column_weights = [&](int64_t c0) FL_INLINE_LAMBDA { return colw ? load(colw_twice + c0) : set1(1.0f); };
             int64_t row = row_begin, c0 = 0, p = 0;  // a vector's row, its first lane's column, its offset
             float sw_row = sample_weight(row), sw_next = sample_weight(row + 1);
             vf row_part = zero();  // the current row's float sums, lane by lane
@@ -297,8 +298,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                 const vf sw_vec = set1(sw_row);
                 if (sw_row == sw_row) {
                     for (; k - c0 > kLanes; c0 += kLanes, p += kLanes)  // whole vectors inside the row
-                        row_part = add(row_part, body(p, kLanes, sw_vec, colw ? load(colw_twice + c0) : set1(1.0f),
-                                                      path, std::true_type{}));
+                        row_part = add(row_part, body(p, kLanes, sw_vec, column_weights(c0), path, std::true_type{}));
                 } else {  // a missing sample weight masks the row: zeros
                     for (; k - c0 > kLanes; c0 += kLanes, p += kLanes) {
                         if (g) store(g + p, zero());
@@ -309,7 +309,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                 const int left = (int)(k - c0), n = elements - p < kLanes ? (int)(elements - p) : kLanes;
                 const vmask current = first_n(left);
                 const vf swv = left < kLanes ? select(current, sw_vec, set1(sw_next)) : sw_vec;
-                const vf term = body(p, n, swv, colw ? load(colw_twice + c0) : set1(1.0f), path, std::false_type{});
+                const vf term = body(p, n, swv, column_weights(c0), path, std::false_type{});
                 sum.add(add(row_part, select(current, term, zero())));
                 row_part = select(current, zero(), term);
                 p += kLanes;

@@ -414,12 +414,12 @@ void compute(const fl_request& r, double* result) {
     const bool softmax = kLosses[r.loss].softmax;
     // The weight pass, where it runs, checks every label (before any kernel reads one); else a
     // pass of its own does.
-    const bool weight_pass_runs = (r.reduction == FL_MEAN || r.reduction == FL_BATCH_MEAN) && !(r.denominator >= 0.0);
+    const bool mean = r.reduction == FL_MEAN || r.reduction == FL_BATCH_MEAN;
+    const bool weight_pass_runs = mean && !(r.denominator >= 0.0);
     if (takes_labels(r.loss) && r.rows > 0 && !weight_pass_runs) check_labels(r);
     for (int i = 0; i < FL_RESULT_DOUBLES; ++i) result[i] = 0.0;
     result[FL_R_COUNTED] = result[FL_R_MASKED] = result[FL_R_WEIGHT_SUM] = -1.0;  // unless the pass runs
-    double den = 1.0;
-    if (r.reduction == FL_MEAN || r.reduction == FL_BATCH_MEAN) den = weight_pass_runs ? weight_pass(r, k, result) : r.denominator;
+    const double den = !mean ? 1.0 : weight_pass_runs ? weight_pass(r, k, result) : r.denominator;
     result[FL_R_DENOMINATOR] = den;
     if (den == 0.0) {  // every term ignored or masked: loss and gradient 0, not NaN (SEMANTICS.md)
         zero(r.gradient, r.rows * r.cols);
