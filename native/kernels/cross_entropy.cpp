@@ -180,15 +180,16 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
     small_rows(a, 0.0f, false, general, row_begin, row_end, scratch, out);
 }
 
-// Short rows (2 <= c <= kSmallDenseRowMax) with dense targets and no smoothing, cap or z-loss (one-hot
-// targets from frameworks that have no class indices): each row is loaded into one vector (two
-// when c > kLanes), and the row reductions (the max, the sum of e, the target mass Q, the gap
+// Short rows (2 <= c <= kMaxC <= kSmallDenseRowMax) with dense targets and no smoothing, cap or
+// z-loss (one-hot targets from frameworks that have no class indices): each row is loaded into
+// one vector (up to four when c > kLanes), and the row reductions (the max, the sum of e, the target mass Q, the gap
 // sum q (M - z)) are transposed horizontal reductions with row r in lane r, kLanes rows at a time;
 // the row math is then one vector operation for kLanes rows. A batch with a NaN or +inf logit,
 // a row all -inf, a non-finite target or term, or a factor that is no normal float goes through
 // the general path, row by row.
+template <int kMaxC>
 struct SmallDenseRows {
-    static constexpr int kMaxParts = (int)((fl::kSmallDenseRowMax + kLanes - 1) / kLanes);  // vectors per row
+    static constexpr int kMaxParts = (kMaxC + kLanes - 1) / kLanes;  // vectors per row
     const fl::SoftmaxArgs& a;
     int c, parts;
     vf cw[kMaxParts];
@@ -339,8 +340,12 @@ void cross_entropy_rows(const fl::SoftmaxArgs& a, int64_t r0, int64_t r1, float*
         cross_entropy_small(a, r0, r1, scratch, out);
     else if (kLanes > 1 && !a.labels && a.c >= 2 && a.c <= fl::kSmallDenseRowMax && a.smoothing == 0.0f &&
              !(a.soft_cap > 0.0f) && a.z_loss == 0.0f) {
-        SmallDenseRows rows(a);
-        rows.run(r0, r1, scratch, out);
+        // arrays sized for 16 classes where they do: sized for 32 they cost rows of up to 16 classes
+        // 4-20 % (Zen 4)
+        if (a.c <= 16)
+            SmallDenseRows<16>(a).run(r0, r1, scratch, out);
+        else
+            SmallDenseRows<(int)fl::kSmallDenseRowMax>(a).run(r0, r1, scratch, out);
     } else if (!a.labels)
         cross_entropy_cap<Extra::dense>(a, r0, r1, scratch, out);
     else if (a.smoothing != 0.0f)

@@ -235,7 +235,7 @@ void check_small_shapes(Rng& rng, bool quick) {
     }
 }
 
-// The short-row paths (C <= 64 with class indices, C <= 16 with dense targets; cross-entropy with
+// The short-row paths (C <= 64 with class indices, C <= 32 with dense targets; cross-entropy with
 // no smoothing, cap or z-loss; softmax focal with gamma 0..4: the row math across the lanes):
 // every C up to 33 and C around 48 and 64 (SmallRows' two sizes), row counts around the lane
 // counts and odd, every special value, in place, weights with NaN, strided sample weights.

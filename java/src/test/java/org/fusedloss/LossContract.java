@@ -151,7 +151,7 @@ abstract class LossContract {
     }
 
     /**
-     * The short rows: for C up to 64 (16 with dense targets) the native softmax losses hold one row
+     * The short rows: for C up to 64 (32 with dense targets) the native softmax losses hold one row
      * per lane (8 with AVX2, 16 with AVX-512) for the row math, four batches of rows at a time, with
      * a tail for the last rows. Row counts below, at and above one, two and four vectors of rows, C
      * on both sides of 16, 32 and 64, every option setting and weight combination: the same as the
