@@ -50,6 +50,34 @@ FL_INLINE vmask factor_left_floats(vf factor, vmask parts) {
     return mask_and(parts, mask_or(lt(af, set1(FLT_MIN)), gt(af, set1(FLT_MAX))));
 }
 
+// Terms of a magnitude below this may go to float partial sums (16 of them a lane stay below the
+// float maximum, 2^128): terms are >= 0 for valid weights except BCE's with targets outside
+// [0, 1], so partial sums of a few vectors lose nothing that matters (about 1e-7 relative).
+constexpr float kFloatSumBound = 0x1p124f;
+
+// One vector's weighted terms w * term (0 outside `active`) and derivatives. Where a term's
+// magnitude is not below `bound` (NaN included: rare, inf / NaN predictions or a huge term), the
+// vector is evaluated again with eval<true>, its non-finite terms are counted, and those terms
+// go to `sum` at once. Returns the terms; `summed` gets those below the bound, for the caller.
+template <class Loss>
+FL_INLINE vf weighted_terms(const Loss& loss, vf xv, vf tv, vf cwv, vf w, vmask active, vf bound, dacc& sum,
+                            int64_t& nonfinite, vf& deriv, vf& summed) {
+    vf term;
+    loss.template eval<false>(xv, tv, cwv, term, deriv);
+    term = select(active, mul(w, term), zero());
+    summed = term;
+    vmask below = lt(abs(term), bound);  // false for NaN
+    if (any(mask_andnot(below, all_lanes()))) {
+        loss.template eval<true>(xv, tv, cwv, term, deriv);
+        term = select(active, mul(w, term), zero());
+        nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
+        below = lt(abs(term), bound);
+        sum.add(select(below, zero(), term));
+        summed = select(below, term, zero());
+    }
+    return term;
+}
+
 // Rows of more than kFlatRowMax columns, one at a time from the row's start, so each row's float partial
 // sums have the same lanes whatever rows come before it (a masked row reads as an absent one);
 // they go to one double accumulator per block, with no horizontal sum per row.
@@ -82,11 +110,8 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
         const double row_scale = a.grad_factor * (double)sw, abs_scale = fabs(row_scale);
         const bool wide = !(row_scale == 0.0 || (abs_scale >= 0x1p-64 && abs_scale <= 0x1p64));
         const vf vscale = set1((float)row_scale);
-        // Terms are >= 0 for valid weights, so float partial sums over 8 vectors lose nothing
-        // that matters (about 1e-7 relative) before they go to double. Only terms below 2^124 go
-        // there (8 of them per lane stay below the float maximum, 2^128); a larger, infinite or
-        // NaN term (rare) goes to the double sum at once and a non-finite one is counted.
-        const vf kFloatSumBound = set1(0x1p124f);
+        // float partial sums over 8 vectors (weighted_terms), then double
+        const vf bound = set1(kFloatSumBound);
         vf part = zero();
         // path, a compile-time copy of the loop: kFloat; kChecked (upstream or element weights:
         // each vector's factor checked); kWide (the rare rows whose factor is no float)
@@ -94,20 +119,11 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
             vmask active = n == kLanes ? all_lanes() : first_n(n);
             vf w, e;
             lane_weights(ew, j, n, set1(sw), active, w, e);
-            vf term, deriv;
+            vf deriv, summed;
             const vf xv = load_n(x + j, n, zero()), tv = load_n(t + j, n, zero());
             const vf cwv = colw ? load_n(colw + j, n, set1(1.0f)) : set1(1.0f);
-            loss.template eval<false>(xv, tv, cwv, term, deriv);
-            term = select(active, mul(w, term), zero());
-            vmask small = lt(term, kFloatSumBound);  // false for NaN
-            if (any(mask_andnot(small, all_lanes()))) {  // rare: inf / NaN predictions, or a huge term
-                loss.template eval<true>(xv, tv, cwv, term, deriv);
-                term = select(active, mul(w, term), zero());
-                small = lt(term, kFloatSumBound);
-                row_sum.add(select(small, zero(), term));
-                nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
-            }
-            part = add(part, select(small, term, zero()));
+            const vf term = weighted_terms(loss, xv, tv, cwv, w, active, bound, row_sum, nonfinite, deriv, summed);
+            part = add(part, summed);
             if (per_term) store_n(per_term + j, n, term);
             if (g) {
                 const vf u = up ? load_n(up + j, n, zero()) : set1(1.0f);
@@ -188,7 +204,8 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
     const double gf = a.grad_factor, abs_gf = fabs(gf);
     const bool wide = !(gf == 0.0 || (abs_gf >= 0x1p-64 && abs_gf <= 0x1p64));
     const vf vgf = set1((float)gf);
-    const vf kFloatSumBound = set1(0x1p124f);
+    // short rows: every term to the double sum (the finite ones by the caller); mid rows: float sums
+    const vf bound = set1(Short ? INFINITY : kFloatSumBound);
     dacc sum;
     int64_t nonfinite = 0;
     // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv:
@@ -199,27 +216,9 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                                                  : mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
         vf w, e;
         lane_weights(ew, p, n, swv, active, w, e);
-        vf term, deriv;
+        vf deriv, summed;  // summed: what the caller sums
         const vf xv = load_n(x + p, n, zero()), tv = load_n(t + p, n, zero());
-        loss.template eval<false>(xv, tv, cwv, term, deriv);
-        term = select(active, mul(w, term), zero());
-        // Short rows send every term to the double sum. Mid rows sum the terms below 2^124 in float
-        // (16 of them a lane stay below the float maximum, 2^128); a larger, infinite or NaN one
-        // (rare: inf / NaN predictions, or a huge term) goes to the double sum at once. A term
-        // that is not finite means the careful eval.
-        vmask to_float = Short ? finite_mask(term) : lt(term, kFloatSumBound);  // false for NaN
-        vf summed = term;  // what the caller sums
-        if (any(mask_andnot(to_float, all_lanes()))) {
-            loss.template eval<true>(xv, tv, cwv, term, deriv);
-            term = select(active, mul(w, term), zero());
-            nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
-            summed = term;
-            if (!Short) {
-                to_float = lt(term, kFloatSumBound);
-                sum.add(select(to_float, zero(), term));
-                summed = select(to_float, term, zero());
-            }
-        }
+        const vf term = weighted_terms(loss, xv, tv, cwv, w, active, bound, sum, nonfinite, deriv, summed);
         if (per_term) store_n(per_term + p, n, term);
         if (!g) return summed;
         const vf u = up ? load_n(up + p, n, zero()) : set1(1.0f);

@@ -6,7 +6,9 @@ import static org.fusedloss.TestData.W.MASK;
 import static org.fusedloss.TestData.W.POS;
 import static org.fusedloss.TestData.W.SAMPLE;
 import static org.fusedloss.TestData.combo;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
@@ -150,6 +152,32 @@ class BinaryCrossEntropyTest extends LossContract {
         String what = k + " on " + b.name() + ": all targets 0, pos_weight vs none";
         Checks.same(without.result().loss(), with.result().loss(), TestBackends.tol(b).same(), what + ": loss");
         Checks.same(without.gradient(), with.gradient(), TestBackends.tol(b).same(), what + ": gradient");
+    }
+
+    /**
+     * BCE takes any float target, so a term can be negative, down to -inf from finite inputs
+     * ((1 - t) softplus(x) with t = x = 1e30): counted as non-finite whatever the row width (one
+     * row to a lane, rows across vectors, rows one by one), as any other non-finite term.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource(PATHS)
+    void aTermOfMinusInfinityIsCounted(TestPath b) {
+        TestBackends.require(b);
+        for (int c : new int[] {1, 20, 300}) {
+            int n = 4;
+            float[] x = new float[n * c];
+            float[] t = new float[n * c];
+            Arrays.fill(x, 0.5f);
+            Arrays.fill(t, 1f);
+            int at = c + c / 2;  // row 1
+            x[at] = 1e30f;
+            t[at] = 1e30f;
+            Problem p = new Problem(n, c, x, null, t, null, null, null);
+            Checks.Run run = Checks.run(BCE, p, Reduction.SUM, b);
+            String what = "BCE " + n + " x " + c + ", t = x = 1e30 at one element, on " + b.name();
+            assertEquals(1, run.result().nonFinite(), () -> what + ": nonFinite");
+            assertEquals(Double.NEGATIVE_INFINITY, run.result().loss(), () -> what + ": loss");
+        }
     }
 
     /** Certain and right (LossContract#infiniteLogitsOfCertainTargets), pos_weight (2, 0.5, 1, 3). */
