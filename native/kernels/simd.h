@@ -484,6 +484,8 @@ inline vf in_double(vf a, vf b, vf c, Op op) {
 #define FL_PREFETCH_LOCALITY 2
 #endif
 FL_INLINE void prefetch(const void* p) { __builtin_prefetch(p, 0, FL_PREFETCH_LOCALITY); }
+// The same, non-temporal: the line comes to L1 without displacing what L2 holds.
+FL_INLINE void prefetch_nta(const void* p) { __builtin_prefetch(p, 0, 0); }
 
 // Calls body(j, n) for the vectors covering [begin, end): full ones (n == kLanes, a constant
 // the compiler folds into plain loads and stores), then one partial tail.
