@@ -185,31 +185,37 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
                         store_n(buf + c0 + j, n, e);  // buf may be the gradient row itself
                 }
             };
-            constexpr int kBlock = 16;  // vectors per float partial sum (and per prefetch burst)
-            // Rows of several chunks read their logits ahead: AVX-512 the next chunk's lines (to
-            // L2), AVX2 the lines 1 KiB ahead, non-temporal, so they do not push a long row's kept
-            // e out of L2 (CE 1024 x 128256, 1 thread, Zen 4: 0.78-0.90 with AVX2; with AVX-512,
-            // 1 KiB being one block, it was even to 13 % slower).
-            constexpr bool kNearAhead = kLanes == 8;
-            constexpr int64_t kAhead = 256;
+            constexpr int kBlock = 16;  // vectors per float partial sum
+            // Rows of several chunks read their logits ahead. The single sweep reads them from
+            // memory and asks for the lines kAhead floats on, non-temporal, so they come to L1
+            // without pushing a long row's kept e out of L2: AVX-512 2 KiB ahead, a pair of
+            // vectors' lines at a time, AVX2 1 KiB ahead, a block's at its start (each the faster
+            // on its ISA: bench/MEASURED.md; CE 1024 x 128256, 1 thread, Zen 4, against the next
+            // chunk's lines to L2: AVX-512 0.89-0.97, AVX2 0.76-0.90). Two sweeps read them in
+            // sweep A, so sweep B asks for the next chunk's.
+            constexpr bool kSpread = kLanes == 16;
+            constexpr int64_t kAhead = kSpread ? 512 : 256;
+            constexpr int kLineFloats = 64 / (int)sizeof(float);
             int64_t j = 0;
+            bool read_ahead = false;
             // label_check (a type, so the test is gone where false): whether the label may sit in
             // these vectors, so the body looks for its lane. Only one block per row holds it.
             auto block = [&](auto label_check) FL_INLINE_LAMBDA {
                 for (int u = 0; u < kBlock; u += 2) {
+                    if (kSpread && read_ahead)
+                        for (int l = 0; l < 2 * kLanes; l += kLineFloats)
+                            prefetch_nta(in.x + c0 + j + u * kLanes + kAhead + l);
                     body(j + u * kLanes, kLanes, part, label_check);
                     body(j + (u + 1) * kLanes, kLanes, part2, label_check);
                 }
             };
             for (; j + kBlock * kLanes <= len; j += kBlock * kLanes) {
-                if (kNearAhead) {
-                    if (c > fl::kSoftmaxChunk && c0 + j + kAhead < c)
-                        for (int64_t l = 0; l < kBlock * kLanes; l += 64 / (int64_t)sizeof(float))
-                            prefetch_nta(in.x + c0 + j + kAhead + l);
-                } else if (j < next_len) {  // the next chunk's matching lines, while we compute
-                    for (int64_t l = 0; l < kBlock * kLanes; l += 64 / (int64_t)sizeof(float))
+                read_ahead = kSingle && kLanes >= 8 && c > fl::kSoftmaxChunk && c0 + j + kBlock * kLanes + kAhead <= c;
+                if (!kSpread && read_ahead)
+                    for (int l = 0; l < kBlock * kLanes; l += kLineFloats) prefetch_nta(in.x + c0 + j + kAhead + l);
+                if (!kSingle && j < next_len)  // the next chunk's matching lines, while we compute
+                    for (int64_t l = 0; l < kBlock * kLanes; l += kLineFloats)
                         prefetch(next + j + l);
-                }
                 if (kSingle) lead(c0 + j + kBlock * kLanes);
                 if (kSingle && (uint64_t)(label_at - j) < (uint64_t)(kBlock * kLanes))
                     block(std::true_type{});
