@@ -207,9 +207,12 @@ int main(int argc, char** argv) {
     add("softmax_focal", 256, 32000, nan);
     add("softmax_focal", 1024, 128256, nan);
     // beyond PEERS.md: shapes that once hit slow paths (non-temporal stores of mid-sized rows,
-    // softmax rows past the rows-across-lanes limit, the per-row loop of the element-wise losses
-    // at one or a few columns, their rows' partial last vectors)
+    // softmax rows past the rows-across-lanes limit, mid-sized rows read from memory without
+    // reading ahead, the per-row loop of the element-wise losses at one or a few columns, their
+    // rows' partial last vectors)
     add("ce_weighted", 262144, 100, nan);
+    add("ce_weighted", 8192, 768, nan);
+    add("ce_weighted", 16384, 512, nan);
     add("ce_weighted", 204800, 20, nan);
     add("ce_weighted", 65536, 40, nan);
     add("softmax_focal", 65536, 40, nan);
