@@ -193,12 +193,12 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
             // on its ISA: bench/MEASURED.md; CE 1024 x 128256, 1 thread, Zen 4, against the next
             // chunk's lines to L2: AVX-512 0.89-0.97, AVX2 0.76-0.90). Two sweeps read them in
             // sweep A, so sweep B asks for the next chunk's. With AVX-512, rows of one chunk from
-            // kMidAhead classes read ahead too, into the rows that follow (CE 8192 x 768 0.72,
-            // 16384 x 512 0.81-0.83, 4096 x 1000 0.94, in cache even; with AVX2 rows in cache
-            // lost 5 %, and rows of 100-200 classes gained nothing). A prefetch never faults,
-            // so the last row's may look past the logits' end.
+            // kMinAheadRow classes read ahead too, into the rows that follow (CE 8192 x 768
+            // 0.72-0.75, 16384 x 512 0.77-0.83, 4096 x 1000 0.92-0.94, in cache even; with AVX2
+            // rows in cache lost 5 %, and rows of 100-200 classes gained nothing). A prefetch
+            // never faults, so the last row's may look past the logits' end.
             constexpr bool kSpread = kLanes == 16;
-            constexpr int64_t kMidAhead = 512;
+            constexpr int64_t kMinAheadRow = 512;
             constexpr int64_t kAhead = kSpread ? 512 : 256;
             constexpr int kLineFloats = 64 / (int)sizeof(float);
             int64_t j = 0;
@@ -216,7 +216,7 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
             };
             for (; j + kBlock * kLanes <= len; j += kBlock * kLanes) {
                 read_ahead = kSingle && kLanes >= 8 &&
-                             (c > fl::kSoftmaxChunk ? c0 + j + kBlock * kLanes + kAhead <= c : kSpread && c >= kMidAhead);
+                             (c > fl::kSoftmaxChunk ? c0 + j + kBlock * kLanes + kAhead <= c : kSpread && c >= kMinAheadRow);
                 if (!kSpread && read_ahead)
                     for (int l = 0; l < kBlock * kLanes; l += kLineFloats) prefetch_nta(in.x + c0 + j + kAhead + l);
                 if (!kSingle && j < next_len)  // the next chunk's matching lines, while we compute
