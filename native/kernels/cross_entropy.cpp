@@ -182,9 +182,9 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
 
 // Short rows (2 <= c <= kMaxC <= kSmallDenseRowMax) with dense targets and no smoothing, cap or
 // z-loss (one-hot targets from frameworks that have no class indices): each row is loaded into
-// one vector (up to four when c > kLanes), and the row reductions (the max, the sum of e, the target mass Q, the gap
-// sum q (M - z)) are transposed horizontal reductions with row r in lane r, kLanes rows at a time;
-// the row math is then one vector operation for kLanes rows. A batch with a NaN or +inf logit,
+// one vector (up to four when c > kLanes), and the row reductions (the max, the sum of e, the
+// target mass Q, the gap sum q (M - z)) are transposed horizontal reductions with row r in lane
+// r, kLanes rows at a time; the row math is then one vector operation for kLanes rows. A batch with a NaN or +inf logit,
 // a row all -inf, a non-finite target or term, or a factor that is no normal float goes through
 // the general path, row by row.
 template <int kMaxC>
