@@ -8,11 +8,13 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -27,6 +29,12 @@ import org.fusedloss.Backends;
  * </pre>
  *
  * <ul>
+ * <li>Rounds: every selected cell (loss, shape, instruction set, thread count) is measured once per
+ * round, the rounds one after the other. This VM's memory speed drifts by 10-50 % within minutes, so
+ * one pass moved cells near the target across it from run to run; with the rounds apart, a slow
+ * phase hits a cell in some of its rounds only. Each figure of a cell is the median over its rounds,
+ * and x floor the median of the rounds' own ratios (each round's call over the copy paired with it
+ * in that round, so no ratio mixes a fast phase with a slow one); the table shows their range.
  * <li>The time of a call (the weighted one, through the Java API, gradient into a heap array) and
  * the weighted / unweighted ratio come from {@link PairedTiming}: the two calls alternated in this
  * JVM, median of the per-pair ratios.
@@ -45,9 +53,10 @@ import org.fusedloss.Backends;
  * same sitting; 2 threads), else the PEERS.md table.
  * </ul>
  * Options: {@code --driver PATH} (native_check; default java/target/cmake/bin/native_check, then
- * build/bin/native_check), {@code --peers DIR} (default /tmp/fusedloss-peers), {@code --seconds S}
- * per pair (default 1.5; the 1024 x 128256 shape takes twice that), {@code --only REGEX} (losses
- * whose name matches), {@code --isa LIST} and {@code --threads LIST} (comma-separated).
+ * build/bin/native_check), {@code --peers DIR} (default /tmp/fusedloss-peers), {@code --rounds N}
+ * (default 3), {@code --seconds S} per pair per round (default 0.5; the 1024 x 128256 shape takes
+ * twice that), {@code --only REGEX} (losses whose name matches), {@code --isa LIST} and
+ * {@code --threads LIST} (comma-separated).
  */
 public final class FloorReport {
     /** The targets of issue 18. */
@@ -60,6 +69,10 @@ public final class FloorReport {
     }
 
     private record Case(String loss, String shape, Factory factory) {
+    }
+
+    /** A case on one instruction set and thread count: what one line of the report measures. */
+    private record Cell(Case c, String isa, int threads) {
     }
 
     private static final List<Case> CASES = List.of(
@@ -98,6 +111,31 @@ public final class FloorReport {
         double floorMs() {
             return Double.isNaN(computeFloorMs) ? bandwidthFloorMs() : Math.max(bandwidthFloorMs(), computeFloorMs);
         }
+
+        /** The call's time over the larger floor (issue 18's target: at most 1.5). */
+        double xFloor() {
+            return ms / floorMs();
+        }
+    }
+
+    /**
+     * A cell over its rounds: each figure the median of the rounds' figures, and x floor the median
+     * of the rounds' own x floor, with its range. Not the medians' ratio: the median ms and the
+     * median copy ms may come from rounds in different memory phases.
+     */
+    record CellResult(Row median, double xFloor, double minXFloor, double maxXFloor, int rounds) {
+        static CellResult of(List<Row> rounds) {
+            Row first = rounds.get(0);
+            Row median = new Row(first.loss, first.shape, first.isa, first.threads, median(rounds, Row::ms),
+                    median(rounds, Row::unweightedMs), median(rounds, Row::weightedRatio), median(rounds, Row::copyMs),
+                    first.streamGain, first.computeFloorMs);   // the same in every round: native_check ran once
+            List<Double> x = rounds.stream().map(Row::xFloor).toList();
+            return new CellResult(median, PairedTiming.median(x), Collections.min(x), Collections.max(x), rounds.size());
+        }
+
+        private static double median(List<Row> rounds, Function<Row, Double> figure) {
+            return PairedTiming.median(rounds.stream().map(figure).toList());
+        }
     }
 
     private FloorReport() {
@@ -106,7 +144,8 @@ public final class FloorReport {
     public static void main(String[] args) throws Exception {
         Path driver = null;
         Path peersDir = Path.of("/tmp/fusedloss-peers");
-        double seconds = 1.5;
+        int rounds = 3;
+        double seconds = 0.5;
         Pattern only = null;
         List<String> isas = null;
         List<Integer> threadCounts = List.of(1, 2);
@@ -114,16 +153,21 @@ public final class FloorReport {
             switch (args[i]) {
                 case "--driver" -> driver = Path.of(args[++i]);
                 case "--peers" -> peersDir = Path.of(args[++i]);
+                case "--rounds" -> rounds = Integer.parseInt(args[++i]);
                 case "--seconds" -> seconds = Double.parseDouble(args[++i]);
                 case "--only" -> only = Pattern.compile(args[++i]);
                 case "--isa" -> isas = List.of(args[++i].split(","));
                 case "--threads" -> threadCounts = Stream.of(args[++i].split(",")).map(Integer::parseInt).toList();
                 default -> {
-                    System.err.println("usage: FloorReport [--driver PATH] [--peers DIR] [--seconds S] [--only REGEX]"
-                            + " [--isa avx512,avx2] [--threads 1,2]");
+                    System.err.println("usage: FloorReport [--driver PATH] [--peers DIR] [--rounds N] [--seconds S]"
+                            + " [--only REGEX] [--isa avx512,avx2] [--threads 1,2]");
                     System.exit(2);
                 }
             }
+        }
+        if (rounds < 1) {
+            System.err.println("--rounds " + rounds + ": at least 1");
+            System.exit(2);
         }
         var nativeCpu = Backends.nativeCpu();
         System.out.println("fusedloss floor report, " + Instant.now());
@@ -146,48 +190,68 @@ public final class FloorReport {
         System.out.println("peers  : " + peers.source);
         System.out.println();
 
-        List<Row> rows = new ArrayList<>();
+        List<Cell> cells = new ArrayList<>();
         for (Case c : CASES) {
-            if (only != null && !only.matcher(c.loss).find()) {
-                continue;
-            }
-            double s = c.shape.equals("1024x128256") ? 2 * seconds : seconds;
-            for (String isa : isas) {
-                nativeCpu.setIsa(isa);
-                for (int threads : threadCounts) {
-                    System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %d thread(s) ... ", c.loss, c.shape, isa, threads);
-                    System.out.flush();
-                    LossUnderTest weighted = c.factory.create(c.shape, true, "native", threads);
-                    LossUnderTest unweighted = c.factory.create(c.shape, false, "native", threads);
-                    CopyBench copy = new CopyBench();
-                    copy.shape = c.shape;
-                    copy.memory = "heap";
-                    copy.threads = threads;
-                    copy.setup();
-                    PairedTiming.Result wu;
-                    PairedTiming.Result lc;
-                    try {
-                        wu = PairedTiming.measure(weighted::call, unweighted::call, s);
-                        lc = PairedTiming.measure(weighted::call, copy::copy, s);
-                    } finally {
-                        copy.tearDown();
+            if (only == null || only.matcher(c.loss).find()) {
+                for (String isa : isas) {
+                    for (int threads : threadCounts) {
+                        cells.add(new Cell(c, isa, threads));
                     }
-                    // the copy's time at the loss's time of this run: loss ms / (loss / copy)
-                    double ms = wu.msA();
-                    Row r = new Row(c.loss, c.shape, isa, threads, ms, ms / wu.ratio(), wu.ratio(),
-                            ms / lc.ratio(), floors.streamGain(threads, c.shape),
-                            floors.computeMs(isa, threads, c.loss, c.shape));
-                    rows.add(r);
-                    System.out.printf(Locale.ROOT, "%s ms, %.2fx its floor%n", SummaryTables.ms(r.ms), r.ms / r.floorMs());
                 }
             }
         }
+        System.out.printf(Locale.ROOT, "rounds : %d, every cell once per round; %s s per pair per round%n",
+                rounds, seconds);
+        List<List<Row>> measured = new ArrayList<>();
+        cells.forEach(c -> measured.add(new ArrayList<>()));
+        for (int round = 1; round <= rounds; round++) {
+            for (int i = 0; i < cells.size(); i++) {
+                Cell cell = cells.get(i);
+                System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %d thread(s) round %d/%d ... ", cell.c.loss,
+                        cell.c.shape, cell.isa, cell.threads, round, rounds);
+                System.out.flush();
+                Row r = measure(cell, seconds, floors);
+                measured.get(i).add(r);
+                System.out.printf(Locale.ROOT, "%s ms, %.2fx its floor%n", SummaryTables.ms(r.ms), r.xFloor());
+            }
+        }
+        List<CellResult> results = measured.stream().map(CellResult::of).toList();
         System.out.println("load average at the end: " + Summary.loadAverage());
         System.out.println();
-        printTable(rows, peers);
-        printTargets(rows, peers);
+        printTable(results, peers);
+        printTargets(results, rounds, peers);
         System.out.println();
-        printMarkdown(rows, peers);
+        printMarkdown(results, peers);
+    }
+
+    /**
+     * One round of a cell: the weighted call paired with the unweighted one, then with a copy of its
+     * own bytes. The calls and the copy are made afresh and the copy torn down, so no more memory is
+     * held than one cell's.
+     */
+    private static Row measure(Cell cell, double seconds, Driver floors) throws Exception {
+        Case c = cell.c;
+        double s = c.shape.equals("1024x128256") ? 2 * seconds : seconds;
+        Backends.nativeCpu().setIsa(cell.isa);
+        LossUnderTest weighted = c.factory.create(c.shape, true, "native", cell.threads);
+        LossUnderTest unweighted = c.factory.create(c.shape, false, "native", cell.threads);
+        CopyBench copy = new CopyBench();
+        copy.shape = c.shape;
+        copy.memory = "heap";
+        copy.threads = cell.threads;
+        copy.setup();
+        PairedTiming.Result wu;
+        PairedTiming.Result lc;
+        try {
+            wu = PairedTiming.measure(weighted::call, unweighted::call, s);
+            lc = PairedTiming.measure(weighted::call, copy::copy, s);
+        } finally {
+            copy.tearDown();
+        }
+        // the copy's time at the loss's time of this round: loss ms / (loss / copy)
+        double ms = wu.msA();
+        return new Row(c.loss, c.shape, cell.isa, cell.threads, ms, ms / wu.ratio(), wu.ratio(), ms / lc.ratio(),
+                floors.streamGain(cell.threads, c.shape), floors.computeMs(cell.isa, cell.threads, c.loss, c.shape));
     }
 
     // ---------------------------------------------------------------- the native driver's figures
@@ -318,45 +382,54 @@ public final class FloorReport {
 
     // ---------------------------------------------------------------- output
 
-    private static void printTable(List<Row> rows, Peers peers) {
+    private static void printTable(List<CellResult> results, Peers peers) {
         System.out.println("ms = the weighted call (class + sample weights for CE, pos_weight for BCE, sample weights for"
                 + " MSE and sigmoid focal, alpha + sample weights for softmax focal), paired medians.");
         System.out.println("bw floor = arraycopy of the logits into the gradient x the streaming-copy gain (when below 1;"
                 + " element-wise losses, which also read targets and store ordinarily: x 4/3); compute floor ="
                 + " native_check --floor; x floor = ms / the larger floor (target <= " + FLOOR_TARGET + ").");
-        String head = String.format(Locale.ROOT, "%-18s %-11s %-6s %3s %9s %6s %9s %6s %9s %9s %6s %6s %8s %9s %7s",
-                "loss", "shape", "isa", "thr", "ms", "w/unw", "copy ms", "stream", "bw floor", "cmp floor", "%bw",
-                "%cmp", "x floor", "peer ms", "x peer");
+        System.out.println("Each figure is the median over the rounds; x floor is the median of the rounds' own ratios"
+                + " (so not always ms / floor of this table); range = the lowest and the highest of them.");
+        String head = String.format(Locale.ROOT,
+                "%-18s %-11s %-6s %3s %9s %6s %9s %6s %9s %9s %6s %6s %8s %-11s %9s %7s", "loss", "shape", "isa", "thr",
+                "ms", "w/unw", "copy ms", "stream", "bw floor", "cmp floor", "%bw", "%cmp", "x floor", "range",
+                "peer ms", "x peer");
         System.out.println(head);
         System.out.println("-".repeat(head.length()));
-        for (Row r : rows) {
+        for (CellResult cell : results) {
+            Row r = cell.median();
             String pc = peerCase(r);
             double peer = r.threads == 2 ? peers.ms(pc, r.shape) : Double.NaN;
-            System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %3d %9s %6.3f %9s %6s %9s %9s %6s %6s %8.2f %9s %7s%n",
+            System.out.printf(Locale.ROOT,
+                    "%-18s %-11s %-6s %3d %9s %6.3f %9s %6s %9s %9s %6s %6s %8.2f %-11s %9s %7s%n",
                     r.loss, r.shape, r.isa, r.threads, SummaryTables.ms(r.ms), r.weightedRatio, SummaryTables.ms(r.copyMs),
                     Double.isNaN(r.streamGain) ? "-" : String.format(Locale.ROOT, "%.2f", r.streamGain),
                     SummaryTables.ms(r.bandwidthFloorMs()), SummaryTables.ms(r.computeFloorMs), percent(r.bandwidthFloorMs() / r.ms),
-                    percent(r.computeFloorMs / r.ms), r.ms / r.floorMs(), Double.isNaN(peer) ? "" : SummaryTables.ms(peer),
+                    percent(r.computeFloorMs / r.ms), cell.xFloor(), range(cell),
+                    Double.isNaN(peer) ? "" : SummaryTables.ms(peer),
                     Double.isNaN(peer) ? "" : String.format(Locale.ROOT, "%.1f", peer / peerCallMs(r)));
         }
         System.out.println();
     }
 
-    private static void printTargets(List<Row> rows, Peers peers) {
-        System.out.println("Targets (issue 18; ratios within this run):");
-        for (Row r : rows) {
-            double x = r.ms / r.floorMs();
-            System.out.printf(Locale.ROOT, "  %-4s %-18s %-11s %-6s %d thr: %s ms = %.2fx the larger floor (%s ms, %s),"
-                            + " target <= %.1fx%n", x <= FLOOR_TARGET ? "MET" : "MISS", r.loss, r.shape, r.isa,
-                    r.threads, SummaryTables.ms(r.ms), x, SummaryTables.ms(r.floorMs()),
-                    r.floorMs() == r.computeFloorMs ? "compute" : "bandwidth", FLOOR_TARGET);
+    private static void printTargets(List<CellResult> results, int rounds, Peers peers) {
+        System.out.println("Targets (issue 18; ratios within this run, medians over " + rounds + " rounds):");
+        for (CellResult cell : results) {
+            Row r = cell.median();
+            double x = cell.xFloor();
+            System.out.printf(Locale.ROOT, "  %-4s %-18s %-11s %-6s %d thr: %s ms = %.2fx the larger floor (%s ms, %s;"
+                            + " range %s), target <= %.1fx%n", x <= FLOOR_TARGET ? "MET" : "MISS", r.loss, r.shape,
+                    r.isa, r.threads, SummaryTables.ms(r.ms), x, SummaryTables.ms(r.floorMs()),
+                    r.floorMs() == r.computeFloorMs ? "compute" : "bandwidth", range(cell), FLOOR_TARGET);
         }
-        for (Row r : rows) {
+        for (CellResult cell : results) {
+            Row r = cell.median();
             boolean ok = Math.abs(r.weightedRatio - 1) <= WEIGHTED_TARGET;
             System.out.printf(Locale.ROOT, "  %-4s %-18s %-11s %-6s %d thr: weighted / unweighted %.3f, target within 5 %%%n",
                     ok ? "MET" : "MISS", r.loss, r.shape, r.isa, r.threads, r.weightedRatio);
         }
-        for (Row r : rows) {
+        for (CellResult cell : results) {
+            Row r = cell.median();
             String pc = peerCase(r);
             double peer = peers.ms(pc, r.shape);
             if (r.threads != 2 || Double.isNaN(peer)) {
@@ -375,19 +448,27 @@ public final class FloorReport {
     }
 
     /** The same figures as a Markdown table, for README.md and bench/MEASURED.md. */
-    private static void printMarkdown(List<Row> rows, Peers peers) {
+    private static void printMarkdown(List<CellResult> results, Peers peers) {
         System.out.println("| loss | shape | ISA | threads | ms | w/unw | bandwidth floor ms | % of it | compute floor ms"
-                + " | % of it | x larger floor | fastest peer ms | x peer |");
+                + " | % of it | x larger floor (range) | fastest peer ms | x peer |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-        for (Row r : rows) {
+        for (CellResult cell : results) {
+            Row r = cell.median();
             String pc = peerCase(r);
             double peer = r.threads == 2 ? peers.ms(pc, r.shape) : Double.NaN;
-            System.out.printf(Locale.ROOT, "| %s | %s | %s | %d | %s | %.3f | %s | %s | %s | %s | %.2f | %s | %s |%n",
+            String xFloor = String.format(Locale.ROOT, "%.2f", cell.xFloor())
+                    + (cell.rounds() > 1 ? " (" + range(cell) + ")" : "");
+            System.out.printf(Locale.ROOT, "| %s | %s | %s | %d | %s | %.3f | %s | %s | %s | %s | %s | %s | %s |%n",
                     r.loss, r.shape, r.isa, r.threads, SummaryTables.ms(r.ms), r.weightedRatio, SummaryTables.ms(r.bandwidthFloorMs()),
                     percent(r.bandwidthFloorMs() / r.ms), SummaryTables.ms(r.computeFloorMs), percent(r.computeFloorMs / r.ms),
-                    r.ms / r.floorMs(), Double.isNaN(peer) ? "" : SummaryTables.ms(peer) + " (" + peers.name(pc, r.shape) + ")",
+                    xFloor, Double.isNaN(peer) ? "" : SummaryTables.ms(peer) + " (" + peers.name(pc, r.shape) + ")",
                     Double.isNaN(peer) ? "" : String.format(Locale.ROOT, "%.1f", peer / peerCallMs(r)));
         }
+    }
+
+    /** The lowest and highest x floor of a cell's rounds, e.g. {@code 1.38-1.47}. */
+    private static String range(CellResult cell) {
+        return String.format(Locale.ROOT, "%.2f-%.2f", cell.minXFloor(), cell.maxXFloor());
     }
 
     private static String percent(double fraction) {

@@ -70,7 +70,8 @@ public final class PairedTiming {
         return System.nanoTime() - t;
     }
 
-    private static double median(List<Double> values) {
+    /** The middle value, or the mean of the two middle values of an even count. */
+    static double median(List<Double> values) {
         double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         int m = v.length / 2;
         return v.length % 2 == 1 ? v[m] : (v[m - 1] + v[m]) / 2;

@@ -1,0 +1,69 @@
+package org.fusedloss.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.List;
+import org.fusedloss.bench.FloorReport.CellResult;
+import org.fusedloss.bench.FloorReport.Row;
+import org.junit.jupiter.api.Test;
+
+/** How FloorReport folds a cell's rounds into the figures it reports and judges. */
+class FloorReportTest {
+
+    /** A CE round whose larger floor is its copy time (no streaming gain, no compute floor measured). */
+    private static Row round(double ms, double copyMs, double weightedRatio) {
+        return new Row("CrossEntropy", "4096x1000", "avx2", 1, ms, ms / weightedRatio, weightedRatio, copyMs,
+                Double.NaN, Double.NaN);
+    }
+
+    @Test
+    void xFloorIsTheMedianOfTheRoundsOwnRatiosNotTheRatioOfTheMedians() {
+        // x floor per round: 1.0, 2.0, 1.25; the medians' ratio would be 12 / 10 = 1.2
+        CellResult cell = CellResult.of(List.of(round(10, 10, 1.01), round(12, 6, 1.04), round(20, 16, 0.98)));
+        assertEquals(1.25, cell.xFloor(), 1e-12);
+        assertEquals(1.0, cell.minXFloor(), 1e-12);
+        assertEquals(2.0, cell.maxXFloor(), 1e-12);
+        assertEquals(3, cell.rounds());
+        // every other figure is its own median
+        assertEquals(12, cell.median().ms(), 1e-12);
+        assertEquals(10, cell.median().copyMs(), 1e-12);
+        assertEquals(1.01, cell.median().weightedRatio(), 1e-12);
+        assertEquals(12 / 1.04, cell.median().unweightedMs(), 1e-12);
+    }
+
+    @Test
+    void anEvenCountTakesTheMeanOfTheMiddleTwo() {
+        // x floor per round: 1.0, 2.0, 1.25, 1.8, median 1.525 (a MISS); the medians' 11 / 8 = 1.375 would MET
+        CellResult cell = CellResult.of(List.of(round(10, 10, 1), round(12, 6, 1), round(20, 16, 1), round(9, 5, 1)));
+        assertEquals(1.525, cell.xFloor(), 1e-12);
+        assertEquals(1.0, cell.minXFloor(), 1e-12);
+        assertEquals(2.0, cell.maxXFloor(), 1e-12);
+        assertEquals(11, cell.median().ms(), 1e-12);
+        assertEquals(8, cell.median().copyMs(), 1e-12);
+    }
+
+    @Test
+    void eachRoundIsJudgedAgainstItsOwnLargerFloor() {
+        // compute floor 8 ms: round 1 is compute-bound (10 / 8), round 2 bandwidth-bound (12 / 9),
+        // round 3 compute-bound (9 / 8); the element-wise copy counts 4 / 3
+        Row a = new Row("MeanSquaredError", "65536x100", "avx512", 2, 10, 10, 1, 3, Double.NaN, 8);
+        Row b = new Row("MeanSquaredError", "65536x100", "avx512", 2, 12, 12, 1, 6.75, Double.NaN, 8);
+        Row c = new Row("MeanSquaredError", "65536x100", "avx512", 2, 9, 9, 1, 3, Double.NaN, 8);
+        CellResult cell = CellResult.of(List.of(a, b, c));
+        assertEquals(10.0 / 8, cell.xFloor(), 1e-12);
+        assertEquals(9.0 / 8, cell.minXFloor(), 1e-12);
+        assertEquals(12.0 / 9, cell.maxXFloor(), 1e-12);
+        assertEquals(8, cell.median().computeFloorMs(), 0);
+    }
+
+    @Test
+    void oneRoundIsThatRound() {
+        Row r = new Row("SoftmaxFocal", "1024x128256", "avx512", 2, 41.5, 40.9, 1.015, 52.9, 0.72, 20.1);
+        CellResult cell = CellResult.of(List.of(r));
+        assertEquals(r, cell.median());
+        assertEquals(r.xFloor(), cell.xFloor(), 0);
+        assertEquals(r.xFloor(), cell.minXFloor(), 0);
+        assertEquals(r.xFloor(), cell.maxXFloor(), 0);
+        assertEquals(1, cell.rounds());
+    }
+}
