@@ -4,7 +4,11 @@
 // is far steadier than either time). Built and run by tools/ab_native.sh.
 //
 //   ab_native LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S] [--only TEXT]
-// (--only: the cases whose "name NxC" contains TEXT, e.g. "ce_weighted 256x32000")
+//             [--grad-offset BYTES]
+// (--only: the cases whose "name NxC" contains TEXT, e.g. "ce_weighted 256x32000"; --grad-offset:
+// the gradient starts BYTES past the logits modulo 4 KiB, a multiple of 4, possibly negative; without
+// it, where the allocator puts it. Rows of one chunk run up to 1.4x slower at some offsets:
+// bench/MEASURED.md, "The gradient's offset from the logits".)
 //
 // Each library is a shared object made from libfusedloss.a (the C ABI of native/include/fusedloss.h),
 // loaded with RTLD_LOCAL, so the two keep their own kernels, thread pools and settings.
@@ -73,8 +77,10 @@ struct Case {
     std::vector<float> x, t, cw, sw, pw, grad;
     std::vector<int32_t> labels;
     double denom = 0;
+    float* g = nullptr;  // the gradient: grad.data(), or placed at --grad-offset
 
-    Case(std::string nm, int64_t n_, int64_t c_, double e) : name(std::move(nm)), n(n_), c(c_), expected(e) {
+    Case(std::string nm, int64_t n_, int64_t c_, double e, const long* grad_offset)
+        : name(std::move(nm)), n(n_), c(c_), expected(e) {
         x.resize(n * c);
         for (int64_t i = 0; i < n * c; ++i) x[i] = (float)(h1(i) / 4294967296.0 * 8 - 4);
         labels.resize(n);
@@ -91,7 +97,12 @@ struct Case {
             for (int64_t i = 0; i < n * c; ++i)
                 t[i] = binary ? (float)(h2(i) >> 31) : (float)(h2(i) / 4294967296.0 * 8 - 4);
         }
-        grad.resize(n * c);
+        grad.resize(n * c + (grad_offset ? 1024 : 0));
+        g = grad.data();
+        if (grad_offset) {  // the first float whose distance from the logits is the offset, mod 4 KiB
+            const uintptr_t want = ((uintptr_t)*grad_offset % 4096 + 4096) % 4096;
+            while (((uintptr_t)g - (uintptr_t)x.data()) % 4096 != want) ++g;
+        }
         if (name == "ce_weighted")  // MEAN over cw[y] * sw
             for (int64_t i = 0; i < n; ++i) denom += (double)cw[labels[i]] * sw[i];
         else if (name == "softmax_focal")  // MEAN over sw (alpha does not weigh the rows' count)
@@ -111,7 +122,7 @@ struct Case {
         r.predictions = x.data();
         r.ignore_index = -100;
         r.sample_weight_stride = 1;
-        r.gradient = grad.data();
+        r.gradient = g;
         r.reduction = FL_MEAN;
         r.gradient_scale = 1.0;
         r.denominator = denom;
@@ -173,7 +184,8 @@ std::vector<std::string> split(const char* s) {
 
 int main(int argc, char** argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S] [--only TEXT]\n", argv[0]);
+        fprintf(stderr, "usage: %s LIB_A.so LIB_B.so [--isa avx512,avx2] [--threads 1,2] [--seconds S] [--only TEXT]"
+                " [--grad-offset BYTES]\n", argv[0]);
         return 2;
     }
     Library a(argv[1]), b(argv[2]);
@@ -181,18 +193,29 @@ int main(int argc, char** argv) {
     std::vector<std::string> threads = {"1", "2"};
     double seconds = 1.0;
     std::string only;  // a substring of "name NxC"
+    long grad_offset = 0;
+    bool has_grad_offset = false;
     for (int i = 3; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--isa")) isas = split(argv[i + 1]);
         else if (!strcmp(argv[i], "--threads")) threads = split(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds")) seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--only")) only = argv[i + 1];
+        else if (!strcmp(argv[i], "--grad-offset")) {
+            grad_offset = atol(argv[i + 1]);
+            has_grad_offset = true;
+            if (grad_offset % 4 != 0) {
+                fprintf(stderr, "--grad-offset %ld: a multiple of 4 bytes (a float)\n", grad_offset);
+                return 2;
+            }
+        }
     }
     const double nan = __builtin_nan("");
     // only the cases that --only selects are built (1024 x 128256 takes 1 GiB)
     std::vector<Case> cases;
     auto add = [&](const char* name, int64_t n, int64_t c, double expected) {
         const std::string id = std::string(name) + " " + std::to_string(n) + "x" + std::to_string(c);
-        if (id.find(only) != std::string::npos) cases.emplace_back(name, n, c, expected);
+        if (id.find(only) != std::string::npos)
+            cases.emplace_back(name, n, c, expected, has_grad_offset ? &grad_offset : nullptr);
     };
     add("ce_weighted", 65536, 10, 4.179278);
     add("ce_weighted", 4096, 1000, 8.826467);
@@ -223,6 +246,7 @@ int main(int argc, char** argv) {
     add("mse_weighted", 6553600, 1, nan);
 
     printf("A = %s\nB = %s\n", a.path, b.path);
+    if (has_grad_offset) printf("the gradient starts %ld bytes past the logits, modulo 4 KiB\n", grad_offset);
     printf("weighted calls (CE: class + sample weights; softmax focal: alpha + sample weights, gamma 2; BCE: pos_weight;\n"
            "sigmoid focal: alpha 0.25, gamma 2; MSE: sample weights), MEAN, gradient written; A and B alternate,\n"
            "%.1f s per case; B/A = median of the per-pair ratios (below 1: B is faster)\n\n", seconds);
