@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.fusedloss.Backends;
 
@@ -177,12 +178,14 @@ public final class FloorReport {
             System.out.println("native backend not available: " + nativeCpu.unavailabilityReason().orElse(""));
             System.exit(1);
         }
-        System.out.println("native : " + nativeCpu.describe());
-        System.out.println("load average at the start: " + Summary.loadAverage()
-                + " (2 cores: above ~1 other work shares the CPUs)");
         if (isas == null) {
             isas = Stream.of("avx512", "avx2").filter(nativeCpu::isaSupported).toList();
         }
+        // the backend as loaded (its default ISA and thread count), then what this report sets per cell
+        System.out.println("native : " + nativeCpu.describe() + "; measured here: " + String.join(", ", isas)
+                + " on " + threadCounts.stream().map(String::valueOf).collect(Collectors.joining(", ")) + " thread(s)");
+        System.out.println("load average at the start: " + Summary.loadAverage()
+                + " (2 cores: above ~1 other work shares the CPUs)");
 
         driver = driver != null ? driver : defaultDriver();
         Driver floors = Driver.run(driver);
