@@ -35,7 +35,8 @@ import org.fusedloss.Backends;
  * one pass moved cells near the target across it from run to run; with the rounds apart, a slow
  * phase hits a cell in some of its rounds only. Each figure of a cell is the median over its rounds,
  * and x floor the median of the rounds' own ratios (each round's call over the copy paired with it
- * in that round, so no ratio mixes a fast phase with a slow one); the table shows their range.
+ * in that round, and over the compute floor and streaming gain native_check measured at that
+ * round's start, so no ratio mixes a fast phase with a slow one); the table shows their range.
  * <li>The time of a call (the weighted one, through the Java API, gradient into a heap array) and
  * the weighted / unweighted ratio come from {@link PairedTiming}: the two calls alternated in this
  * JVM, median of the per-pair ratios.
@@ -129,7 +130,7 @@ public final class FloorReport {
             Row first = rounds.get(0);
             Row median = new Row(first.loss, first.shape, first.isa, first.threads, median(rounds, Row::ms),
                     median(rounds, Row::unweightedMs), median(rounds, Row::weightedRatio), median(rounds, Row::copyMs),
-                    first.streamGain, first.computeFloorMs);   // the same in every round: native_check ran once
+                    median(rounds, Row::streamGain), median(rounds, Row::computeFloorMs));
             List<Double> x = rounds.stream().map(Row::xFloor).toList();
             return new CellResult(median, PairedTiming.median(x), Collections.min(x), Collections.max(x), rounds.size());
         }
@@ -188,7 +189,6 @@ public final class FloorReport {
                 + " (2 cores: above ~1 other work shares the CPUs)");
 
         driver = driver != null ? driver : defaultDriver();
-        Driver floors = Driver.run(driver);
         Peers peers = Peers.read(peersDir);
         System.out.println("peers  : " + peers.source);
         System.out.println();
@@ -208,6 +208,8 @@ public final class FloorReport {
         List<List<Row>> measured = new ArrayList<>();
         cells.forEach(c -> measured.add(new ArrayList<>()));
         for (int round = 1; round <= rounds; round++) {
+            // each round its own floors, so that a round's ratios are all of one time
+            Driver floors = Driver.run(driver, round, rounds);
             for (int i = 0; i < cells.size(); i++) {
                 Cell cell = cells.get(i);
                 System.out.printf(Locale.ROOT, "%-18s %-11s %-6s %d thread(s) round %d/%d ... ", cell.c.loss,
@@ -276,14 +278,23 @@ public final class FloorReport {
         }
 
         static Driver run(Path driver) throws IOException, InterruptedException {
+            return run(driver, 1, 1);
+        }
+
+        /** native_check --floor for round {@code round} of {@code rounds} (named so in the output when several). */
+        static Driver run(Path driver, int round, int rounds) throws IOException, InterruptedException {
             Map<String, Double> compute = new HashMap<>();
             Map<String, Double> stream = new HashMap<>();
             if (driver == null) {
+                if (round > 1) {
+                    return new Driver(compute, stream);
+                }
                 System.out.println("floors : native_check not found (build it, or pass --driver): compute floors and"
                         + " the streaming copy are not measured; the bandwidth floor is the arraycopy alone");
                 return new Driver(compute, stream);
             }
-            System.out.println("floors : " + driver + " --floor (compute floors, copies) ...");
+            System.out.println("floors : " + driver + " --floor (compute floors, copies)"
+                    + (rounds > 1 ? ", round " + round + "/" + rounds : "") + " ...");
             Process p = new ProcessBuilder(driver.toString(), "--floor").redirectErrorStream(true).start();
             try (BufferedReader in = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
                 for (String line; (line = in.readLine()) != null; ) {
