@@ -14,24 +14,13 @@
 #include <string>
 #include <vector>
 
+#include "check_rng.h"
 #include "fusedloss.h"
 
 namespace fl_check {
 
 // ----------------------------------------------------------------------------- random data
-struct Rng {
-    uint64_t s;
-    uint64_t next() {  // splitmix64
-        uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        return z ^ (z >> 31);
-    }
-    double uniform() { return (next() >> 11) * (1.0 / 9007199254740992.0); }
-    float range(double lo, double hi) { return (float)(lo + (hi - lo) * uniform()); }
-    int64_t below(int64_t n) { return (int64_t)(next() % (uint64_t)n); }
-    bool chance(double p) { return uniform() < p; }
-};
+using ::Rng;  // check_rng.h, shared with the CUDA drivers
 
 enum Loss { CE, SOFTMAX_FOCAL, BCE, MSE, SIGMOID_FOCAL };
 inline bool is_softmax(Loss l) { return l == CE || l == SOFTMAX_FOCAL; }
