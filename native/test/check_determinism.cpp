@@ -40,6 +40,13 @@ void check_determinism(const Options& o, Rng& rng) {
                     failure(o, isa, "results differ with the gradient buffer " + std::to_string(bytes) +
                                         " bytes off its alignment");
             }
+            // the gradient at distances from the logits (mod 4 KiB) where rows of one chunk, which keep
+            // their e in the gradient row, run at different speeds (bench/MEASURED.md)
+            for (int past : {0, 20, 64, 320, 324, 1024}) {
+                if (!same_bits(base, call(o, d, 0, past)))
+                    failure(o, isa, "results differ with the gradient " + std::to_string(past) +
+                                        " bytes past the logits (mod 4 KiB)");
+            }
         }
     }
 }
@@ -62,6 +69,14 @@ void check_independence(Rng& rng, bool quick) {
                     check_determinism(o, rng);
                 }
             check_determinism(random_options(loss, 21, 4097, rng, false), rng);
+            // rows of one chunk, their e kept in the gradient row
+            for (int64_t c : {1000, 100}) {
+                Options o = loss == CE ? single_sweep(7000 / c * 10, c, false, rng)
+                                       : random_options(loss, 7000 / c * 10, c, rng, false);
+                o.grad = true;
+                o.in_place = false;
+                check_determinism(o, rng);
+            }
             if (loss == CE) check_determinism(single_sweep(70, 4097, true, rng), rng);  // interleaved
             if (!quick) check_determinism(random_options(loss, 33, 128256, rng, true), rng);
         } else {

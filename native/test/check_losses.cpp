@@ -53,7 +53,7 @@ fl_request request(const Options& o, const Data& d, const float* x, float* g, fl
 
 }  // namespace
 
-Result call(const Options& o, const Data& d, int offset_bytes) {
+Result call(const Options& o, const Data& d, int offset_bytes, int past_logits) {
     Result r;
     const int64_t nc = o.n * o.c;
     std::vector<float> grad_buf;
@@ -64,6 +64,10 @@ Result call(const Options& o, const Data& d, int offset_bytes) {
         logits_copy = d.x;
         x = logits_copy.data();
         g = logits_copy.data();
+    } else if (o.grad && past_logits >= 0) {
+        grad_buf.assign(nc + 1024, 12345.0f);
+        g = grad_buf.data();
+        while (((uintptr_t)g - (uintptr_t)x) % 4096 != (uintptr_t)past_logits % 4096) ++g;
     } else if (o.grad) {
         grad_buf.assign(nc + offset_bytes / 4 + 1, 12345.0f);
         g = (float*)((char*)grad_buf.data() + offset_bytes);
