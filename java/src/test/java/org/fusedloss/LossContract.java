@@ -367,7 +367,7 @@ abstract class LossContract {
             int n = c < 200 ? 7 : 3;
             for (LossSpec spec : optionSpecs()) {
                 for (Set<W> weights : List.of(TestData.combo(), richestCombo())) {
-                    Checks.againstReference(random(spec, weights, n, c, rng), b);
+                    Checks.againstReference(withoutCancellingRows(random(spec, weights, n, c, rng)), b);
                 }
             }
         }
