@@ -184,9 +184,9 @@ void cross_entropy_small(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t ro
 // z-loss (one-hot targets from frameworks that have no class indices): each row is loaded into
 // one vector (up to four when c > kLanes), and the row reductions (the max, the sum of e, the
 // target mass Q, the gap sum q (M - z)) are transposed horizontal reductions with row r in lane
-// r, kLanes rows at a time; the row math is then one vector operation for kLanes rows. A batch with a NaN or +inf logit,
-// a row all -inf, a non-finite target or term, or a factor that is no normal float goes through
-// the general path, row by row.
+// r, kLanes rows at a time; the row math is then one vector operation for kLanes rows. A batch
+// with a NaN or +inf logit, a row all -inf, a non-finite target or term, or a factor that is no
+// normal float goes through the general path, row by row.
 template <int kMaxC>
 struct SmallDenseRows {
     static constexpr int kMaxParts = (kMaxC + kLanes - 1) / kLanes;  // vectors per row

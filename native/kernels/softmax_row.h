@@ -216,9 +216,11 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
             };
             for (; j + kBlock * kLanes <= len; j += kBlock * kLanes) {
                 read_ahead = kSingle && kLanes >= 8 &&
-                             (c > fl::kSoftmaxChunk ? c0 + j + kBlock * kLanes + kAhead <= c : kSpread && c >= kMinAheadRow);
+                             (c > fl::kSoftmaxChunk ? c0 + j + kBlock * kLanes + kAhead <= c
+                                                    : kSpread && c >= kMinAheadRow);
                 if (!kSpread && read_ahead)
-                    for (int l = 0; l < kBlock * kLanes; l += kLineFloats) prefetch_nta(in.x + c0 + j + kAhead + l);
+                    for (int l = 0; l < kBlock * kLanes; l += kLineFloats)
+                        prefetch_nta(in.x + c0 + j + kAhead + l);
                 if (!kSingle && j < next_len)  // the next chunk's matching lines, while we compute
                     for (int64_t l = 0; l < kBlock * kLanes; l += kLineFloats)
                         prefetch(next + j + l);

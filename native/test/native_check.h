@@ -101,9 +101,8 @@ struct Result {
 
 // check_losses.cpp: one call of fl_compute on the current ISA; offset_bytes: the gradient buffer
 // starts this many bytes into its allocation (alignment tests; Java's direct buffers can start at
-// any byte, so a float pointer need not be 4-byte aligned).
-// offset_bytes: the gradient that far off its buffer's alignment; past_logits >= 0: the gradient
-// placed that many bytes past the logits modulo 4 KiB instead.
+// any byte, so a float pointer need not be 4-byte aligned); past_logits >= 0: the gradient starts
+// that many bytes past the logits modulo 4 KiB instead.
 Result call(const Options& o, const Data& d, int offset_bytes = 0, int past_logits = -1);
 // cross-entropy with class indices, no smoothing and no cap: the long rows' interleaved path
 Options single_sweep(int64_t n, int64_t c, bool all_on, Rng& rng);
