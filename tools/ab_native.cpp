@@ -7,7 +7,7 @@
 //             [--grad-offset BYTES]
 // (--only: the cases whose "name NxC" contains TEXT, e.g. "ce_weighted 256x32000"; --grad-offset:
 // the gradient starts BYTES past the logits modulo 4 KiB, a multiple of 4, possibly negative; without
-// it, where the allocator puts it. Rows of one chunk run up to 1.4x slower at some offsets:
+// it, where the allocator puts it. Rows of one chunk run up to 1.3x slower at some offsets:
 // bench/MEASURED.md, "The gradient's offset from the logits".)
 //
 // Each library is a shared object made from libfusedloss.a (the C ABI of native/include/fusedloss.h),
