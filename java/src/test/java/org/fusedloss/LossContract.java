@@ -167,7 +167,7 @@ abstract class LossContract {
             for (Set<W> weights : weightCombos()) {
                 for (int c : new int[] {1, 2, 3, 15, 16, 17, 32, 33, 64, 65}) {
                     for (int n : new int[] {1, 7, 16, 17, 33, 65, 130}) {
-                        Checks.againstReference(withoutCancellingRows(random(spec, weights, n, c, rng)), b);
+                        Checks.againstReference(withoutCancellingGradients(random(spec, weights, n, c, rng)), b);
                     }
                 }
             }
@@ -186,7 +186,7 @@ abstract class LossContract {
      * parts cancel so far (seed 55464315372560: a sigmoid focal element cancelling 359-fold, 1.1e-4
      * off on AVX2, 2.5 float ulps of its parts); its logit is moved the same way.
      */
-    static Case withoutCancellingRows(Case k) {
+    static Case withoutCancellingGradients(Case k) {
         LossSpec spec = k.spec();
         Problem p = k.problem();
         if (spec.kind() == LossKind.BINARY_CROSS_ENTROPY || spec.kind() == LossKind.SIGMOID_FOCAL) {
@@ -367,7 +367,7 @@ abstract class LossContract {
             int n = c < 200 ? 7 : 3;
             for (LossSpec spec : optionSpecs()) {
                 for (Set<W> weights : List.of(TestData.combo(), richestCombo())) {
-                    Checks.againstReference(withoutCancellingRows(random(spec, weights, n, c, rng)), b);
+                    Checks.againstReference(withoutCancellingGradients(random(spec, weights, n, c, rng)), b);
                 }
             }
         }
