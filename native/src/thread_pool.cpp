@@ -8,6 +8,13 @@
 // short while (kSpin) for the next one before it sleeps, and the caller spins for the workers'
 // last blocks before it sleeps on them, as OpenMP runtimes do. Calls in a loop find the workers
 // awake; a pool left idle burns at most kSpin of CPU per worker, once.
+//
+// The blocks are split into one contiguous share per participant; each runs its own share first
+// and then helps with the others' (as an OpenMP static schedule with stealing would). A call
+// repeated on the same buffers, as a training loop does, so runs most blocks on the core that ran
+// them the time before, their lines still in its L2, instead of moving them between cores (2
+// threads against one shared counter: CE 4096 x 1000 0.80-0.96 of the time, MSE 65536 x 100
+// 0.77-0.94; Zen 4).
 #include "thread_pool.h"
 
 #include <stdlib.h>
@@ -101,7 +108,14 @@ class Pool {
             participants_ = participants;
             pending_.store(participants - 1, std::memory_order_relaxed);
             scratch_floats_ = scratch_floats;
-            next_block_.store(0, std::memory_order_relaxed);
+            if (share_count_ < participants) {
+                shares_.reset(new Share[participants]);
+                share_count_ = participants;
+            }
+            for (int p = 0; p < participants; ++p) {
+                shares_[p].next.store(job.blocks * p / participants, std::memory_order_relaxed);
+                shares_[p].end = job.blocks * (p + 1) / participants;
+            }
             generation_.fetch_add(1, std::memory_order_release);
         }
         wake_.notify_all();
@@ -120,10 +134,13 @@ class Pool {
   private:
     void work(int worker) {
         float* scratch = scratch_[worker].get(scratch_floats_);
-        for (;;) {
-            const int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
-            if (b >= job_->blocks) break;
-            job_->run(job_->ctx, b, scratch);
+        for (int k = 0; k < participants_; ++k) {  // its own share, then the others'
+            Share& share = shares_[(worker + k) % participants_];
+            for (;;) {
+                const int64_t b = share.next.fetch_add(1, std::memory_order_relaxed);
+                if (b >= share.end) break;
+                job_->run(job_->ctx, b, scratch);
+            }
         }
     }
 
@@ -185,7 +202,12 @@ class Pool {
     std::atomic<int> pending_{0};  // workers still on the job
     std::atomic<bool> stop_{false};
     size_t scratch_floats_ = 0;
-    std::atomic<int64_t> next_block_{0};
+    struct alignas(64) Share {  // blocks [next, end) of a participant's share not yet taken
+        std::atomic<int64_t> next{0};
+        int64_t end = 0;
+    };
+    std::unique_ptr<Share[]> shares_;
+    int share_count_ = 0;
 };
 
 Pool& pool() {
