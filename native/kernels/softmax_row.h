@@ -558,7 +558,7 @@ struct SmallRows {
 
     // The batch's live rows and label logits (one gather), taken for every batch of a group before
     // their exponentials, so that no exponentials wait on a gather (65536 x 10: AVX2 5-7 % of the
-    // call, AVX-512 3-5 %; Zen 4).
+    // call, AVX-512 1-13 %; Zen 4).
     FL_INLINE void label_logits(Batch& b) {
         const vi yv = load_i(b.y);
         const vf swv = b.sw ? load(b.sw) : set1(1.0f);
@@ -585,7 +585,8 @@ struct SmallRows {
         vmask* const label = b.label;
         // Rows from memory: a line of the logits two groups on and one of this batch's gradient
         // asked for with each vector (a prefetch never faults, so both may look past the end).
-        // 65536 x 40, 1 thread: 0.59-0.70 of the time without; 8192 x 64 in cache even (Zen 4).
+        // With the gathers first and the whole-batch gradient, 65536 x 40 on 1 thread ran 0.56-0.72
+        // of the time before, without these prefetches 1.02-1.12 (Zen 4).
         const float* const x_ahead = x + 2 * fl::kSmallBatches * kLanes * cc;
         const float* const g = a.grad ? a.grad + b.i0 * cc : x;
         for (int v = 0; v < cc; ++v) {
@@ -680,7 +681,7 @@ struct SmallRows {
             return select(label[v], permute(gy, rv), mul(load(e_rows + v * kLanes), permute(k, rv)));
         };
         // A whole batch is c whole vectors: no length or store-kind test per vector (they cost
-        // 65536 x 10 with AVX2 5-7 % of the call, AVX-512 3-4 %; Zen 4).
+        // 65536 x 10 with AVX2 4-7 % of the call, AVX-512 up to 4 %; Zen 4).
         if (b.rows == kLanes) {
             if (nt)
                 for (int v = 0; v < cc; ++v) stream(g + v * kLanes, gradient_vector(v));

@@ -13,7 +13,7 @@
 // and then helps with the others' (as an OpenMP static schedule with stealing would). A call
 // repeated on the same buffers, as a training loop does, so runs most blocks on the core that ran
 // them the time before, their lines still in its L2, instead of moving them between cores (2
-// threads against one shared counter: CE 4096 x 1000 0.80-0.96 of the time, MSE 65536 x 100
+// threads against one shared counter: CE 4096 x 1000 0.80-0.97 of the time, MSE 65536 x 100
 // 0.77-0.94; Zen 4).
 #include "thread_pool.h"
 
