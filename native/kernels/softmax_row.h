@@ -745,10 +745,9 @@ struct SmallRows {
 };
 
 // Runs rows of c <= fl::kSmallRowMax classes through SmallRows, its arrays sized for 32 classes or
-// for kSmallRowMax (the larger arrays cost rows of up to 32 classes 7-12 %, Zen 4, AVX-512), and
-// with AVX2 for 16 up to 16 classes (a row in at most two vectors: 2 to 16 classes 0.92-0.99 of
-// the time with the 32-class arrays; with AVX-512 the 16-class arrays, a row in one vector, cost
-// 3-13 %).
+// for kSmallRowMax (the larger arrays cost rows of up to 32 classes 7-12 %, Zen 4, AVX-512); with
+// AVX2, rows of up to 16 classes get arrays sized for 16 (a row in at most two vectors: 0.92-0.99
+// of the time with the 32-class arrays; with AVX-512 the 16-class arrays cost 3-13 %).
 template <class General>
 inline void small_rows(const fl::SoftmaxArgs& a, float gamma, bool focal, General& general, int64_t row_begin,
                        int64_t row_end, float* scratch, fl::BlockSum* out) {
