@@ -238,15 +238,19 @@ void require(const void* p, const char* name) {
 
 void check_labels(int64_t n, int64_t c, const int32_t* labels, int32_t ignore_index) {
     // First a branch-free pass the compiler vectorizes (at C = 10 a per-label branch cost 6 % of
-    // the call); the loop below then names the first bad label, if any.
+    // the call), in row blocks on the pool as the weight pass does; the loop below then names the
+    // first bad label, if any.
     if (c <= INT32_MAX) {
         const uint32_t classes = (uint32_t)c;
-        uint32_t bad = 0;
-        for (int64_t i = 0; i < n; ++i) {
-            const int32_t y = labels[i];
-            bad |= (uint32_t)(y != ignore_index) & (uint32_t)((uint32_t)y >= classes);  // y < 0 too
-        }
-        if (!bad) return;
+        auto check = [&](int64_t r0, int64_t r1, float*, BlockSum* out) {
+            uint32_t bad = 0;
+            for (int64_t i = r0; i < r1; ++i) {
+                const int32_t y = labels[i];
+                bad |= (uint32_t)(y != ignore_index) & (uint32_t)((uint32_t)y >= classes);  // y < 0 too
+            }
+            if (bad) out->first_bad = r0;
+        };
+        if (run_rows(n, 1, 0, check, nullptr, kInlineWeightTerms).first_bad < 0) return;
     }
     for (int64_t i = 0; i < n; ++i) {
         const int32_t y = labels[i];

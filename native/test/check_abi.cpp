@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include <chrono>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <dirent.h>
 
@@ -72,6 +74,33 @@ void check_api() {
     int rc = fl_compute(&q, res);
     snprintf(msg, sizeof msg, "label out of range gives FL_ERR_LABEL (rc=%d, %s)", rc, fl_last_error());
     expect(rc == FL_ERR_LABEL && g[0] == 42 && pt[0] == 42 && res[0] == -1, msg);
+    // The same check made on the pool, in row blocks (a call given its denominator makes no
+    // weight pass): a bad label in any block is found, and named by its row, before anything is
+    // written.
+    {
+        const int threads = fl_threads();
+        fl_set_threads(2);
+        const int64_t n = 70001, c = 3;
+        std::vector<float> xs((size_t)(n * c), 0.5f), gs((size_t)(n * c), 42.0f);
+        std::vector<int32_t> ys((size_t)n, 1);
+        for (int64_t at : {(int64_t)0, (int64_t)16383, (int64_t)16384, (int64_t)50000, n - 1}) {
+            ys[(size_t)at] = at % 2 ? (int32_t)c : -1;
+            fl_request big = q;
+            big.rows = n;
+            big.predictions = xs.data();
+            big.labels = ys.data();
+            big.gradient = gs.data();
+            big.per_term = nullptr;
+            const int brc = fl_compute(&big, res);
+            const std::string row = " at row " + std::to_string(at) + " ";
+            snprintf(msg, sizeof msg, "a bad label at row %lld of %lld gives FL_ERR_LABEL naming it (rc=%d, %s)",
+                     (long long)at, (long long)n, brc, fl_last_error());
+            expect(brc == FL_ERR_LABEL && strstr(fl_last_error(), row.c_str()) && gs[0] == 42 && gs[gs.size() - 1] == 42,
+                   msg);
+            ys[(size_t)at] = 1;
+        }
+        fl_set_threads(threads);
+    }
     bad[1] = -1;
     fl_request focal = q;
     focal.loss = FL_SOFTMAX_FOCAL;
