@@ -185,7 +185,8 @@ enum {
 
 /* Computes one request: the loss and (gradient != NULL) its gradient in one pass. A negative
  * denominator of MEAN / BATCH_MEAN makes it run fl_weight_sums first. When the denominator is 0
- * the loss and the gradient are 0 (and per_term 0). result: FL_RESULT_DOUBLES doubles. */
+ * the loss and the gradient are 0 (and per_term 0); where gradient_scale / denominator overflows
+ * a double it returns FL_ERR_ARGUMENT, nothing written. result: FL_RESULT_DOUBLES doubles. */
 int fl_compute(const fl_request* request, double* result);
 
 /* The pass Java makes over labels and weights before every loss call, for the denominator:

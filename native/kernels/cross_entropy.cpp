@@ -20,7 +20,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     double total = 0.0;
     int64_t nonfinite = 0;
     RowInput in[kGroup];
-    RowStats st[kGroup];
+    RowStats st[kGroup] = {};
     for (int r = 0; r < group; ++r) {
         in[r].c = c;
         in[r].cw = a.class_weights;
@@ -52,7 +52,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
     for (int64_t i0 = row_begin; i0 < row_end; i0 += group) {
         const int rows = (int)min64(group, row_end - i0);
         bool live[kGroup], dropped[kGroup] = {};
-        double coef_p[kGroup], coef_q[kGroup], g_label[kGroup];
+        double coef_p[kGroup], coef_q[kGroup], g_label[kGroup] = {};
         // Phase 1: masks and pass 1.
         for (int r = 0; r < rows; ++r) {
             const int64_t i = i0 + r;

@@ -431,6 +431,12 @@ void compute(const fl_request& r, double* result) {
         return;
     }
     const double grad_factor = r.gradient_scale / den;
+    if (!std::isfinite(grad_factor)) {  // a large scale over a tiny denominator (Java rejects it too)
+        char msg[160];
+        snprintf(msg, sizeof msg, "gradient_scale / denominator = %.17g / %.17g is not a finite double",
+                 r.gradient_scale, den);
+        fail(FL_ERR_ARGUMENT, msg);
+    }
     result[FL_R_GRAD_FACTOR] = grad_factor;
     double sums[2] = {0.0, 0.0};
     if (softmax) {

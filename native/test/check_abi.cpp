@@ -101,6 +101,18 @@ void check_api() {
         }
         fl_set_threads(threads);
     }
+    {  // gradient_scale / denominator beyond a double: an error, nothing written
+        int32_t good[2] = {0, 2};
+        fl_request huge = q;
+        huge.labels = good;
+        huge.reduction = FL_MEAN;
+        huge.gradient_scale = 1e300;
+        huge.denominator = 1e-300;
+        const int hrc = fl_compute(&huge, res);
+        snprintf(msg, sizeof msg, "gradient_scale / denominator overflowing gives FL_ERR_ARGUMENT (rc=%d, %s)", hrc,
+                 fl_last_error());
+        expect(hrc == FL_ERR_ARGUMENT && strstr(fl_last_error(), "gradient_scale") && g[0] == 42 && pt[0] == 42, msg);
+    }
     bad[1] = -1;
     fl_request focal = q;
     focal.loss = FL_SOFTMAX_FOCAL;

@@ -52,6 +52,11 @@ public final class BinaryCrossEntropy extends Loss {
         }
     }
 
+    @Override
+    boolean checksValues() {
+        return o.binaryClassWeights() != null;
+    }
+
     /** Settings of a binary cross-entropy loss. */
     public static final class Builder extends Loss.Builder<Builder> {
         private float[] posWeight;

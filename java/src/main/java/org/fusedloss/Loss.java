@@ -90,6 +90,19 @@ public abstract sealed class Loss
         Objects.requireNonNull(batch, "batch");
         KernelBackend on = Backends.engine(Objects.requireNonNull(backend, "backend"));
         LossRequest request = validate(batch.data);
+        boolean divides = reduction == Reduction.MEAN || reduction == Reduction.BATCH_MEAN;
+        if (divides && !batch.data.hasDenominator && !checksValues() && overlap(request) == null
+                && on.isAvailable()) {
+            // the weight pass and the loss in one call where the backend can (same results; a bad
+            // value, where it finds one, is named by the steps below)
+            KernelBackend.WeighedSums w = on.weighAndRun(withDenominator(request, -1));
+            if (w != null) {
+                WeightStats s = w.stats();
+                double loss = w.denominator() == 0 ? 0 : w.sums().lossSum() / w.denominator();
+                return new LossResult(loss, w.denominator(), s.weightSum(), s.counted(), s.masked(),
+                        w.sums().nonFinite(), on.name());
+            }
+        }
         WeightStats stats = on.weightStats(request);  // labels and weights: the values, checked once
         checkValues(request);
         checkOverlaps(request);
@@ -153,6 +166,11 @@ public abstract sealed class Loss
 
     /** Checks of the loss's own on the values, after the weight pass (host memory only). */
     void checkValues(LossRequest request) {
+    }
+
+    /** Whether {@link #checkValues} checks anything (then it runs between the weight pass and the call). */
+    boolean checksValues() {
+        return false;
     }
 
     /**
@@ -236,6 +254,14 @@ public abstract sealed class Loss
      * memory with each other. Called after the lengths were checked.
      */
     private static void checkOverlaps(LossRequest r) {
+        String overlap = overlap(r);
+        if (overlap != null) {
+            throw new IllegalArgumentException(overlap);
+        }
+    }
+
+    /** {@link #checkOverlaps}'s message, or null where no output overlaps another argument. */
+    private static String overlap(LossRequest r) {
         LossRequest.Inputs in = r.inputs();
         LossRequest.Outputs out = r.outputs();
         long elements = r.elements();
@@ -254,12 +280,13 @@ public abstract sealed class Loss
                 }
                 boolean inPlace = o == 6 && other == 0 && ranges[o].from() == ranges[other].from();
                 if (!inPlace) {
-                    throw new IllegalArgumentException(spans[o].name() + " overlaps " + spans[other].name()
+                    return spans[o].name() + " overlaps " + spans[other].name()
                             + (spans[o].onDevice() ? " in device memory" : " in memory") + ": an output (gradient, perTerm) may not share memory with another "
-                            + "argument; only the gradient may lie exactly over the predictions (in place)");
+                            + "argument; only the gradient may lie exactly over the predictions (in place)";
                 }
             }
         }
+        return null;
     }
 
     private static void zero(Span out, long n) {

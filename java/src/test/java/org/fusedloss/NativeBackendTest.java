@@ -195,6 +195,88 @@ class NativeBackendTest {
         });
     }
 
+    /**
+     * A MEAN or BATCH_MEAN call without a denominator, where the weight pass is native, makes the
+     * pass and the loss in one native call (NativeEngine.weighAndRun): the same loss, statistics,
+     * gradient and per-term losses, bit for bit, as the two steps (the call given its
+     * denominator); with a bad label or weight it writes nothing, and the two steps name the value.
+     */
+    @Test
+    void theWeightPassAndTheCallInOneGoMatchTheTwoSteps() {
+        forEachIsa("one call", isa -> {
+            SplittableRandom rng = TestData.rng("NativeBackendTest.oneCall." + isa);
+            int n = 3 * (int) NativeEngine.NATIVE_MIN_TERMS + 5;
+            int c = 10;
+            float[] x = new float[n * c];
+            float[] t = new float[n * c];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (6 * rng.nextDouble() - 3);
+                t[i] = rng.nextBoolean() ? 1f : 0f;
+            }
+            int[] y = new int[n];
+            float[] sw = new float[n];
+            for (int i = 0; i < n; i++) {
+                y[i] = rng.nextInt(12) == 0 ? -100 : rng.nextInt(c);
+                sw[i] = rng.nextInt(15) == 0 ? Float.NaN : (float) (2 * rng.nextDouble());
+            }
+            float[] cw = new float[c];
+            for (int j = 0; j < c; j++) {
+                cw[j] = (float) (0.5 + rng.nextDouble());
+            }
+            for (Reduction reduction : new Reduction[] {Reduction.MEAN, Reduction.BATCH_MEAN}) {
+                List<Loss> losses = List.of(
+                        CrossEntropy.builder().classWeights(cw).reduction(reduction).build(),
+                        SoftmaxFocal.builder().alpha(cw).gamma(2).reduction(reduction).build(),
+                        BinaryCrossEntropy.builder().posWeight(cw).reduction(reduction).build(),
+                        MeanSquaredError.builder().reduction(reduction).build(),
+                        SigmoidFocal.builder().alpha(0.25).gamma(2).reduction(reduction).build());
+                for (Loss loss : losses) {
+                    boolean labels = loss instanceof CrossEntropy || loss instanceof SoftmaxFocal;
+                    int terms = labels ? n : n * c;
+                    String what = loss.getClass().getSimpleName() + " " + reduction + " [" + isa + "]";
+                    java.util.function.BiFunction<float[], float[], Batch> batchOf = (g, pt) -> {
+                        Batch b = Batch.of(x, n, c).sampleWeights(sw).gradient(g).perTerm(pt);
+                        return labels ? b.labels(y) : b.targets(t);
+                    };
+                    float[] g1 = new float[n * c];
+                    float[] pt1 = new float[terms];
+                    assertNotNull(ENGINE.weighAndRun(loss.validate(batchOf.apply(g1, pt1).data).withDenominator(-1)),
+                            () -> ctx(what + ": the one call was not made"));
+                    java.util.Arrays.fill(g1, 42f);
+                    LossResult one = loss.compute(batchOf.apply(g1, pt1), NATIVE);
+                    float[] g2 = new float[n * c];
+                    float[] pt2 = new float[terms];
+                    LossResult steps = loss.compute(batchOf.apply(g2, pt2).denominator(one.denominator()), NATIVE);
+                    assertEquals(steps, one, () -> ctx(what + ": the result"));
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(g2, g1, () -> ctx(what + ": the gradient"));
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(pt2, pt1, () -> ctx(what + ": per term"));
+                    // a bad label or weight near the end: nothing written, the value named
+                    float[] g3 = new float[n * c];
+                    java.util.Arrays.fill(g3, 42f);
+                    int at = n - 3;
+                    Batch bad = Batch.of(x, n, c).gradient(g3);
+                    if (labels) {
+                        int[] badY = y.clone();
+                        badY[at] = c;
+                        bad = bad.labels(badY).sampleWeights(sw);
+                    } else {
+                        float[] badW = sw.clone();
+                        badW[at] = -1f;
+                        bad = bad.targets(t).sampleWeights(badW);
+                    }
+                    Batch badBatch = bad;
+                    IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(
+                            IllegalArgumentException.class, () -> loss.compute(badBatch, NATIVE), () -> ctx(what + ": a bad value"));
+                    org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains(String.valueOf(at)),
+                            () -> ctx(what + ": the message names row " + at + ": " + e.getMessage()));
+                    for (float v : g3) {
+                        assertEquals(42f, v, () -> ctx(what + ": a bad value's call wrote the gradient"));
+                    }
+                }
+            }
+        });
+    }
+
     private static Batch batch(float[] x, int n, int c, boolean direct) {
         return direct ? Batch.of(floats(x, true), n, c) : Batch.of(x, n, c);
     }

@@ -25,4 +25,25 @@ public interface KernelBackend extends Backend {
      * with the reason when not available.
      */
     KernelSums run(LossRequest request);
+
+    /**
+     * {@link #weightStats} and {@link #run} in one call, for a request in host memory whose
+     * reduction divides by a weight sum or count still to be found (its denominator negative),
+     * where the backend does both at once; the results are those of the two steps, bit for bit.
+     * Returns null where it does not, and where it found a bad label or weight (nothing written:
+     * the two steps then name it). The default does not.
+     */
+    default WeighedSums weighAndRun(LossRequest request) {
+        return null;
+    }
+
+    /**
+     * What {@link #weighAndRun} finds.
+     *
+     * @param stats       what {@link #weightStats} gives
+     * @param denominator what the reduction divided by
+     * @param sums        what {@link #run} gives (0 where the denominator is 0)
+     */
+    record WeighedSums(WeightStats stats, double denominator, KernelSums sums) {
+    }
 }

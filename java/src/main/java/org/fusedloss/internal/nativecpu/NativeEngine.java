@@ -218,16 +218,51 @@ public final class NativeEngine implements KernelBackend {
      */
     @Override
     public WeightStats weightStats(LossRequest r) {
-        LossRequest.Inputs in = r.inputs();
-        boolean weighted = in.sampleWeights() != null || in.elementWeights() != null;
-        long terms = in.elementWeights() != null ? r.elements() : r.rows();
-        if (isAvailable() && (r.kind().perRow() || weighted) && terms >= NATIVE_MIN_TERMS) {
+        if (isAvailable() && nativeWeightPass(r)) {
             WeightStats s = nativeWeightStats(r);
             if (s != null) {
                 return s;
             }
         }
         return WeightPass.run(r);
+    }
+
+    /** Whether {@link #weightStats} makes its pass in native code (else in Java). */
+    private static boolean nativeWeightPass(LossRequest r) {
+        LossRequest.Inputs in = r.inputs();
+        boolean weighted = in.sampleWeights() != null || in.elementWeights() != null;
+        long terms = in.elementWeights() != null ? r.elements() : r.rows();
+        return (r.kind().perRow() || weighted) && terms >= NATIVE_MIN_TERMS;
+    }
+
+    /**
+     * Where the weight pass is native ({@link #weightStats}), one {@code fl_compute} with the
+     * denominator to find makes it and the loss: one call and one pass over the labels fewer than
+     * the two steps (whose second checks the labels again), with the same code, so the same
+     * results (CE 65536 x 10: 1.5-4 % of the call, Zen 4).
+     */
+    @Override
+    public WeighedSums weighAndRun(LossRequest r) {
+        if (!isAvailable() || !nativeWeightPass(r)) {
+            return null;
+        }
+        Scratch scratch = Scratch.get();
+        AbiRequest.write(scratch.request, 0, r, scratch);
+        LossRequest.Inputs in = r.inputs();
+        LossRequest.Outputs out = r.outputs();
+        int code = NativeKernels.compute(scratch.requestAddress, floats(in.predictions()), ints(in.labels()),
+                floats(in.targets()), floats(in.sampleWeights()), floats(in.elementWeights()), floats(in.upstream()),
+                floats(out.gradient()), floats(out.perTerm()), scratch.resultAddress);
+        if (code == 3) {
+            throw new IllegalStateException("native " + r.kind() + " failed (code 3): " + NativeKernels.lastError());
+        }
+        if (code != 0) {
+            return null;  // a bad label or weight, or a gradient factor beyond a double: nothing written
+        }
+        WeightStats stats = new WeightStats(scratch.result(AbiRequest.R_WEIGHT_SUM),
+                (long) scratch.result(AbiRequest.R_COUNTED), (long) scratch.result(AbiRequest.R_MASKED));
+        return new WeighedSums(stats, scratch.result(AbiRequest.R_DENOMINATOR),
+                new KernelSums(scratch.result(AbiRequest.R_LOSS_SUM), (long) scratch.result(AbiRequest.R_NONFINITE)));
     }
 
     /** The native pass alone: its result, or null where it found a bad label or weight. */
