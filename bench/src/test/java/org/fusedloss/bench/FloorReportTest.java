@@ -43,18 +43,31 @@ class FloorReportTest {
     }
 
     @Test
-    void eachRoundIsJudgedAgainstItsOwnLargerFloor() {
-        // each round its own compute floor (native_check runs every round): round 1 compute-bound
-        // (10 / 8), round 2 bandwidth-bound (12 / 9: the element-wise copy counts 4 / 3, and 9 > 7),
-        // round 3 compute-bound (9 / 10)
+    void eachRoundIsJudgedAgainstItsOwnCopyAndTheLeastComputeFloor() {
+        // the compute floor is the least of the rounds' (7): round 1 compute-bound (10 / 7), round 2
+        // bandwidth-bound (12 / 9: the element-wise copy counts 4 / 3, and 9 > 7), round 3
+        // compute-bound (9 / 7), though its own measurement (10) would have made it 9 / 10
         Row a = new Row("MeanSquaredError", "65536x100", "avx512", 2, 10, 10, 1, 3, Double.NaN, 8);
         Row b = new Row("MeanSquaredError", "65536x100", "avx512", 2, 12, 12, 1, 6.75, Double.NaN, 7);
         Row c = new Row("MeanSquaredError", "65536x100", "avx512", 2, 9, 9, 1, 3, Double.NaN, 10);
         CellResult cell = CellResult.of(List.of(a, b, c));
-        assertEquals(10.0 / 8, cell.xFloor(), 1e-12);
-        assertEquals(9.0 / 10, cell.minXFloor(), 1e-12);
-        assertEquals(12.0 / 9, cell.maxXFloor(), 1e-12);
-        assertEquals(8, cell.median().computeFloorMs(), 0);
+        assertEquals(12.0 / 9, cell.xFloor(), 1e-12);
+        assertEquals(9.0 / 7, cell.minXFloor(), 1e-12);
+        assertEquals(10.0 / 7, cell.maxXFloor(), 1e-12);
+        assertEquals(7, cell.median().computeFloorMs(), 0);
+    }
+
+    @Test
+    void aComputeFloorMeasuredOnASharedCpuDoesNotFlatterItsRound() {
+        // round 1's floor measured 1.4x slow (the CPU shared): against it the round would read
+        // 0.55 / 0.52 = 1.06; against the least floor, 0.55 / 0.37
+        Row a = new Row("CrossEntropy", "65536x10", "avx2", 1, 0.55, 0.54, 1.02, 0.05, 1, 0.52);
+        Row b = new Row("CrossEntropy", "65536x10", "avx2", 1, 0.55, 0.54, 1.02, 0.05, 1, 0.37);
+        Row c = new Row("CrossEntropy", "65536x10", "avx2", 1, 0.56, 0.55, 1.02, 0.05, 1, 0.38);
+        CellResult cell = CellResult.of(List.of(a, b, c));
+        assertEquals(0.55 / 0.37, cell.xFloor(), 1e-12);
+        assertEquals(0.55 / 0.37, cell.minXFloor(), 1e-12);
+        assertEquals(0.56 / 0.37, cell.maxXFloor(), 1e-12);
     }
 
     @Test
@@ -64,12 +77,13 @@ class FloorReportTest {
         Row c = new Row("CrossEntropy", "1024x128256", "avx512", 1, 49, 49, 1, 47, 0.65, 31);
         CellResult cell = CellResult.of(List.of(a, b, c));
         assertEquals(0.65, cell.median().streamGain(), 0);
-        assertEquals(30, cell.median().computeFloorMs(), 0);
-        // round ratios, each over its own larger floor: 50 / 30 (copy 48 x 0.60 = 28.8 < 30),
-        // 51 / 34.3 (49 x 0.70 > 29), 49 / 31 (47 x 0.65 = 30.55 < 31); their median is 49 / 31
-        assertEquals(49.0 / 31, cell.xFloor(), 1e-12);
+        assertEquals(29, cell.median().computeFloorMs(), 0);
+        // round ratios, each over its own copy (times its streaming gain) or the least compute
+        // floor (29), the larger: 50 / 29 (copy 48 x 0.60 = 28.8 < 29), 51 / 34.3 (49 x 0.70 > 29),
+        // 49 / 30.55 (47 x 0.65 > 29); their median is 49 / 30.55
+        assertEquals(49 / 30.55, cell.xFloor(), 1e-12);
         assertEquals(51 / 34.3, cell.minXFloor(), 1e-12);
-        assertEquals(50.0 / 30, cell.maxXFloor(), 1e-12);
+        assertEquals(50.0 / 29, cell.maxXFloor(), 1e-12);
     }
 
     @Test
