@@ -192,17 +192,22 @@ public final class NativeEngine implements KernelBackend {
     public KernelSums run(LossRequest r) {
         ensureAvailable();
         Scratch scratch = Scratch.get();
-        AbiRequest.write(scratch.request, 0, r, scratch);
-        LossRequest.Inputs in = r.inputs();
-        LossRequest.Outputs out = r.outputs();
-        int code = NativeKernels.compute(scratch.requestAddress, floats(in.predictions()), ints(in.labels()),
-                floats(in.targets()), floats(in.sampleWeights()), floats(in.elementWeights()), floats(in.upstream()),
-                floats(out.gradient()), floats(out.perTerm()), scratch.resultAddress);
+        int code = compute(r, scratch);
         if (code != 0) {
             String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
             throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
         }
         return new KernelSums(scratch.result(AbiRequest.R_LOSS_SUM), (long) scratch.result(AbiRequest.R_NONFINITE));
+    }
+
+    /** {@code fl_compute} of the request through this thread's scratch; its return code. */
+    private static int compute(LossRequest r, Scratch scratch) {
+        AbiRequest.write(scratch.request, 0, r, scratch);
+        LossRequest.Inputs in = r.inputs();
+        LossRequest.Outputs out = r.outputs();
+        return NativeKernels.compute(scratch.requestAddress, floats(in.predictions()), ints(in.labels()),
+                floats(in.targets()), floats(in.sampleWeights()), floats(in.elementWeights()), floats(in.upstream()),
+                floats(out.gradient()), floats(out.perTerm()), scratch.resultAddress);
     }
 
     /**
@@ -247,12 +252,7 @@ public final class NativeEngine implements KernelBackend {
             return null;
         }
         Scratch scratch = Scratch.get();
-        AbiRequest.write(scratch.request, 0, r, scratch);
-        LossRequest.Inputs in = r.inputs();
-        LossRequest.Outputs out = r.outputs();
-        int code = NativeKernels.compute(scratch.requestAddress, floats(in.predictions()), ints(in.labels()),
-                floats(in.targets()), floats(in.sampleWeights()), floats(in.elementWeights()), floats(in.upstream()),
-                floats(out.gradient()), floats(out.perTerm()), scratch.resultAddress);
+        int code = compute(r, scratch);
         if (code == 3) {
             throw new IllegalStateException("native " + r.kind() + " failed (code 3): " + NativeKernels.lastError());
         }
