@@ -123,8 +123,7 @@ public abstract sealed class Loss
             return new LossResult(0, 0, stats.weightSum(), stats.counted(), stats.masked(), 0, on.name());
         }
         KernelSums sums = on.run(request);
-        double loss = reduction == Reduction.MEAN || reduction == Reduction.BATCH_MEAN
-                ? sums.lossSum() / denominator : sums.lossSum();
+        double loss = divides ? sums.lossSum() / denominator : sums.lossSum();
         return new LossResult(loss, denominator, stats.weightSum(), stats.counted(), stats.masked(),
                 sums.nonFinite(), on.name());
     }

@@ -197,7 +197,7 @@ public final class NativeEngine implements KernelBackend {
             String message = "native " + r.kind() + " failed (code " + code + "): " + NativeKernels.lastError();
             throw code == 3 ? new IllegalStateException(message) : new IllegalArgumentException(message);
         }
-        return new KernelSums(scratch.result(AbiRequest.R_LOSS_SUM), (long) scratch.result(AbiRequest.R_NONFINITE));
+        return scratch.sums();
     }
 
     /** {@code fl_compute} of the request through this thread's scratch; its return code. */
@@ -259,10 +259,7 @@ public final class NativeEngine implements KernelBackend {
         if (code != 0) {
             return null;  // a bad label or weight, or a gradient factor beyond a double: nothing written
         }
-        WeightStats stats = new WeightStats(scratch.result(AbiRequest.R_WEIGHT_SUM),
-                (long) scratch.result(AbiRequest.R_COUNTED), (long) scratch.result(AbiRequest.R_MASKED));
-        return new WeighedSums(stats, scratch.result(AbiRequest.R_DENOMINATOR),
-                new KernelSums(scratch.result(AbiRequest.R_LOSS_SUM), (long) scratch.result(AbiRequest.R_NONFINITE)));
+        return new WeighedSums(scratch.weightStats(), scratch.result(AbiRequest.R_DENOMINATOR), scratch.sums());
     }
 
     /** The native pass alone: its result, or null where it found a bad label or weight. */
@@ -276,8 +273,7 @@ public final class NativeEngine implements KernelBackend {
         if (code != 0) {
             return null;
         }
-        return new WeightStats(scratch.result(AbiRequest.R_WEIGHT_SUM), (long) scratch.result(AbiRequest.R_COUNTED),
-                (long) scratch.result(AbiRequest.R_MASKED));
+        return scratch.weightStats();
     }
 
     // A span as the binding takes it (NativeKernels): its heap array and the offset of its first
@@ -345,6 +341,17 @@ public final class NativeEngine implements KernelBackend {
 
         double result(int i) {
             return results.getDouble(i * Double.BYTES);
+        }
+
+        /** What the last fl_compute summed. */
+        KernelSums sums() {
+            return new KernelSums(result(AbiRequest.R_LOSS_SUM), (long) result(AbiRequest.R_NONFINITE));
+        }
+
+        /** What the last weight pass (fl_weight_sums, or fl_compute making it) found. */
+        WeightStats weightStats() {
+            return new WeightStats(result(AbiRequest.R_WEIGHT_SUM), (long) result(AbiRequest.R_COUNTED),
+                    (long) result(AbiRequest.R_MASKED));
         }
 
         @Override
