@@ -357,4 +357,59 @@ void check_scale_out(Rng& rng) {
     }
 }
 
+// Short rows (class indices, up to 64 classes) whose factors leave the range where their product
+// may be formed in float, scaled by powers of two that the gradient must show exactly:
+// - sample weights x 2^-135 (subnormal), class weights (CE) or alpha (softmax focal) x 2^125 and
+//   the gradient scale x 2^-10: in float, scale x sample weight would be deeply subnormal;
+// - sample and class weights x 2^29 (in range) and the gradient scale x 2^-140: no normal float.
+// Such batches form the product in double. The weights are rounded to 1/64 first, so that scaled
+// they are still exact.
+void check_short_row_weights(Rng& rng) {
+    struct Scaling {
+        int sw, cw, scale;  // powers of two
+        const char* what;
+    };
+    const Scaling scalings[] = {{-135, 125, -10, "sample weights x 2^-135, class weights x 2^125, scale x 2^-10"},
+                                {29, 29, -140, "sample and class weights x 2^29, scale x 2^-140"}};
+    for (const Scaling& sc : scalings)
+        for (int li = CE; li <= SOFTMAX_FOCAL; ++li)
+            for (int64_t c : {2, 7, 10, 33, 64}) {
+                Options o = random_options((Loss)li, 37, c, rng, false);
+                o.grad = true;
+                o.in_place = false;
+                o.special = NONE;
+                o.sample_weights = true;
+                o.class_weights = true;
+                o.dense = false;  // class indices, no smoothing, cap or z-loss: the short rows' path
+                o.eps = o.z_loss = o.cap = 0;
+                if (li == SOFTMAX_FOCAL) o.gamma = 2;
+                Data d = make_data(o, rng);
+                for (float& w : d.sw)
+                    if (w == w) w = roundf(w * 64) / 64;
+                for (float& w : d.cw) w = roundf(w * 64) / 64;
+                Options scaled = o;
+                scaled.scale = ldexp(o.scale, sc.scale);
+                Data extreme = d;
+                for (float& w : extreme.sw) w = (float)ldexp(w, sc.sw);
+                for (float& w : extreme.cw) w = (float)ldexp(w, sc.cw);
+                const int shift = sc.sw + sc.cw + sc.scale;  // the gradient's
+                for (const std::string& isa : g_isas) {
+                    fl_set_isa(isa.c_str());
+                    const Result want = call(o, d), got = call(scaled, extreme);
+                    double diff = 0, norm = 0;
+                    for (size_t j = 0; j < want.grad.size(); ++j) {
+                        const double e = ldexp((double)got.grad[j], -shift) - want.grad[j];
+                        if (std::isfinite(want.grad[j])) {
+                            diff += e * e;
+                            norm += (double)want.grad[j] * want.grad[j];
+                        }
+                    }
+                    ++g_checks;
+                    if (!(sqrt(diff) <= 1e-6 * sqrt(norm) + 1e-30))
+                        failure(o, isa, std::string(sc.what) + ": gradient error " + std::to_string(sqrt(diff)) +
+                                            " of " + std::to_string(sqrt(norm)));
+                }
+            }
+}
+
 }  // namespace fl_check

@@ -110,6 +110,7 @@ void check_small_shapes(Rng& rng, bool quick);
 void check_short_rows(Rng& rng, bool quick);
 void check_large_rows(Rng& rng, bool quick);
 void check_scale_out(Rng& rng);
+void check_short_row_weights(Rng& rng);
 
 // check_determinism.cpp
 void check_independence(Rng& rng, bool quick);
