@@ -660,8 +660,9 @@ struct SmallRows {
         // Zen 4, both ISAs).
         bool fits = true;
         const vf upv = b.up ? load(b.up) : set1(1.0f);
+        const bool in_range = coef_in_range && factors_in_range(sw_live, cwy, upv);
         vf w;
-        if (coef_in_range && factors_in_range(sw_live, cwy, upv)) {
+        if (in_range) {
             w = mul(mul(set1(coef), sw_live), cwy);
             if (b.up) w = mul(w, upv);
         } else {
@@ -682,16 +683,22 @@ struct SmallRows {
         b.k = mul(w, inv_u);
         if (!fits || any(mask_andnot(mask_or(eq(w, zero()), ge(abs(w), mul(set1(FLT_MIN), u))), all_lanes())))
             return false;
-        // the term sw * cw[y] * log S in float (two roundings), in double where sw * cw[y] overflows
+        // the term sw * cw[y] * log S in float (two roundings), in double where sw * cw[y] overflows;
+        // finite where the factors are in range (log S <= 64 here)
         const vf sw_cw = mul(sw_live, cwy);
         vf term;
-        if (any(mask_andnot(finite_mask(sw_cw), all_lanes()))) {
-            term = terms.add_product3(sw_live, cwy, log_s_live);
-        } else {
+        if (in_range) {
             term = mul(sw_cw, log_s_live);
             terms.add(term);
+        } else {
+            if (any(mask_andnot(finite_mask(sw_cw), all_lanes()))) {
+                term = terms.add_product3(sw_live, cwy, log_s_live);
+            } else {
+                term = mul(sw_cw, log_s_live);
+                terms.add(term);
+            }
+            nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
         }
-        nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
         if (per_term) store_n(per_term, b.rows, term);
         // cross-entropy: -k others = -coef sw cw[y] (1 - p_y); focal: -w m
         b.gy = select(b.live, focal ? mul(sub(zero(), gm), w) : mul(sub(zero(), others), b.k), zero());
