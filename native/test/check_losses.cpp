@@ -306,6 +306,27 @@ void check_large_rows(Rng& rng, bool quick) {
         }
 }
 
+namespace {
+
+// A call whose weights and scale were scaled by powers of two against the same call unscaled:
+// its gradient must be the unscaled one times 2^shift, to 1e-6 of the gradient's norm.
+void check_scaled_gradient(const Options& o, const std::string& isa, const Result& want, const Result& got,
+                           int shift, const std::string& what) {
+    double diff = 0, norm = 0;
+    for (size_t j = 0; j < want.grad.size(); ++j) {
+        const double e = ldexp((double)got.grad[j], -shift) - want.grad[j];
+        if (std::isfinite(want.grad[j])) {
+            diff += e * e;
+            norm += (double)want.grad[j] * want.grad[j];
+        }
+    }
+    ++g_checks;
+    if (!(sqrt(diff) <= 1e-6 * sqrt(norm) + 1e-30))
+        failure(o, isa, what + ": gradient error " + std::to_string(sqrt(diff)) + " of " + std::to_string(sqrt(norm)));
+}
+
+}  // namespace
+
 // Weights that scale out: element weights (element-wise losses) or class weights (cross-entropy
 // with smoothing or dense targets) times 2^-140 and the gradient scale times 2^140 give the same
 // gradient. 2^140 is beyond float range, so the kernels must keep that factor in double until it
@@ -339,19 +360,8 @@ void check_scale_out(Rng& rng) {
             for (float& w : li == CE ? tiny.cw : tiny.ew) w = (float)(w / k);
             for (const std::string& isa : g_isas) {
                 fl_set_isa(isa.c_str());
-                const Result want = call(o, d), got = call(big, tiny);
-                double diff = 0, norm = 0;
-                for (size_t j = 0; j < want.grad.size(); ++j) {
-                    const double e = (double)got.grad[j] - want.grad[j];
-                    if (std::isfinite(want.grad[j])) {
-                        diff += e * e;
-                        norm += (double)want.grad[j] * want.grad[j];
-                    }
-                }
-                ++g_checks;
-                if (!(sqrt(diff) <= 1e-6 * sqrt(norm) + 1e-30))
-                    failure(o, isa, "weights x 2^-140 with the gradient scale x 2^140: gradient error " +
-                                        std::to_string(sqrt(diff)) + " of " + std::to_string(sqrt(norm)));
+                check_scaled_gradient(o, isa, call(o, d), call(big, tiny), 0,
+                                      "weights x 2^-140 with the gradient scale x 2^140");
             }
         }
     }
@@ -395,19 +405,7 @@ void check_short_row_weights(Rng& rng) {
                 const int shift = sc.sw + sc.cw + sc.scale;  // the gradient's
                 for (const std::string& isa : g_isas) {
                     fl_set_isa(isa.c_str());
-                    const Result want = call(o, d), got = call(scaled, extreme);
-                    double diff = 0, norm = 0;
-                    for (size_t j = 0; j < want.grad.size(); ++j) {
-                        const double e = ldexp((double)got.grad[j], -shift) - want.grad[j];
-                        if (std::isfinite(want.grad[j])) {
-                            diff += e * e;
-                            norm += (double)want.grad[j] * want.grad[j];
-                        }
-                    }
-                    ++g_checks;
-                    if (!(sqrt(diff) <= 1e-6 * sqrt(norm) + 1e-30))
-                        failure(o, isa, std::string(sc.what) + ": gradient error " + std::to_string(sqrt(diff)) +
-                                            " of " + std::to_string(sqrt(norm)));
+                    check_scaled_gradient(o, isa, call(o, d), call(scaled, extreme), shift, sc.what);
                 }
             }
 }
