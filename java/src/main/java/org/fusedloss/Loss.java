@@ -91,8 +91,8 @@ public abstract sealed class Loss
         KernelBackend on = Backends.engine(Objects.requireNonNull(backend, "backend"));
         LossRequest request = validate(batch.data);
         boolean divides = reduction == Reduction.MEAN || reduction == Reduction.BATCH_MEAN;
-        if (divides && !batch.data.hasDenominator && !checksValues() && overlap(request) == null
-                && on.isAvailable()) {
+        String overlap = overlap(request);  // thrown after the weight pass, whose errors come first
+        if (divides && !batch.data.hasDenominator && !checksValues() && overlap == null && on.isAvailable()) {
             // the weight pass and the loss in one call where the backend can (same results; a bad
             // value, where it finds one, is named by the steps below)
             KernelBackend.WeighedSums w = on.weighAndRun(withDenominator(request, -1));
@@ -105,7 +105,9 @@ public abstract sealed class Loss
         }
         WeightStats stats = on.weightStats(request);  // labels and weights: the values, checked once
         checkValues(request);
-        checkOverlaps(request);
+        if (overlap != null) {
+            throw new IllegalArgumentException(overlap);
+        }
         double denominator = switch (reduction) {
             case NONE, SUM -> 1.0;
             case MEAN -> batch.data.hasDenominator ? batch.data.denominator : stats.weightSum();
