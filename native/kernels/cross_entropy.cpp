@@ -29,6 +29,7 @@ void cross_entropy_impl(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t row
         in[r].buf = scratch + r * row_scratch;
         in[r].refs = in[r].buf + (c + 15) / 16 * 16;
         in[r].keep = a.grad != nullptr;
+        in[r].read_ahead_nta = a.read_ahead_nta;
         in[r].t = nullptr;
     }
     // Long rows with a single sweep (see GradWriter): a row's gradient is written during the next

@@ -96,6 +96,7 @@ struct SoftmaxArgs {
     float* grad;
     float* per_term;
     bool stream_grad;             // write the gradient with non-temporal stores
+    bool read_ahead_nta;          // read the logits ahead with non-temporal prefetches (AMD)
     const fl_options* options;    // the request's options (fusedloss.h)
 };
 

@@ -19,6 +19,7 @@ void softmax_focal_general(const fl::SoftmaxArgs& a, int64_t row_begin, int64_t 
     in.buf = scratch;
     in.refs = scratch + (c + 15) / 16 * 16;
     in.keep = a.grad != nullptr;
+    in.read_ahead_nta = a.read_ahead_nta;
     double total = 0.0;
     int64_t nonfinite = 0;
     // Long rows, as cross-entropy's (GradWriter): a row's gradient is written during the next

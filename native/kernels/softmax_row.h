@@ -50,6 +50,7 @@ struct RowInput {
     float* buf;            // scratch row: e (or capped logits when cap > 0)
     float* refs;           // scratch: one float per chunk
     bool keep;             // keep e in buf for pass 2
+    bool read_ahead_nta;   // SoftmaxArgs::read_ahead_nta
 };
 
 struct RowStats {
@@ -88,6 +89,7 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
     const int64_t c = in.c;
     // locals, not loads through `in` after every float store (-fno-strict-aliasing)
     float* const buf = in.buf;
+    const bool nta = in.read_ahead_nta;
     const vf neg_inf = set1(-INFINITY);
     const float cap = in.cap, inv_cap = Capped ? 1.0f / in.cap : 0.0f;
     const float keep_t = 1.0f - in.eps, eps_c = in.eps / (float)c;
@@ -187,16 +189,18 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
             };
             constexpr int kBlock = 16;  // vectors per float partial sum
             // Rows of several chunks read their logits ahead. The single sweep reads them from
-            // memory and asks for the lines kAhead floats on, non-temporal, so they come to L1
-            // without pushing a long row's kept e out of L2: AVX-512 2 KiB ahead, a pair of
-            // vectors' lines at a time, AVX2 1 KiB ahead, a block's at its start (each the faster
-            // on its ISA: bench/MEASURED.md; CE 1024 x 128256, 1 thread, Zen 4, against the next
-            // chunk's lines to L2: AVX-512 0.89-0.97, AVX2 0.76-0.90). Two sweeps read them in
-            // sweep A, so sweep B asks for the next chunk's. With AVX-512, rows of one chunk from
-            // kMinAheadRow classes read ahead too, into the rows that follow (CE 8192 x 768
-            // 0.72-0.75, 16384 x 512 0.77-0.83, 4096 x 1000 0.92-0.94, in cache even; with AVX2
-            // rows in cache lost 5 %, and rows of 100-200 classes gained nothing). A prefetch
-            // never faults, so the last row's may look past the logits' end.
+            // memory and asks for the lines kAhead floats on: AVX-512 2 KiB ahead, a pair of
+            // vectors' lines at a time, AVX2 1 KiB ahead, a block's at its start. On AMD the
+            // prefetch is non-temporal, so the lines come to L1 without pushing a long row's kept
+            // e out of L2 (CE 1024 x 128256, 1 thread, Zen 4, against the next chunk's lines to
+            // L2: AVX-512 0.89-0.97, AVX2 0.76-0.90); elsewhere prefetcht0, since an Intel Xeon
+            // took non-temporal prefetches as the slowest hint by far (nta, bench/MEASURED.md).
+            // Two sweeps read them in sweep A, so sweep B asks for the next chunk's. Rows of one
+            // chunk from kMinAheadRow classes read ahead too, into the rows that follow: with
+            // AVX-512 (Zen 4: CE 8192 x 768 0.72-0.75, 16384 x 512 0.77-0.83, 4096 x 1000
+            // 0.92-0.94, in cache even), and with AVX2 where the prefetch is not non-temporal
+            // (Intel: 0.79-0.96; on Zen 4 AVX2 rows in cache lost 5 %). Rows of 100-200 classes
+            // gained nothing. A prefetch never faults, so the last row's may look past the end.
             constexpr bool kSpread = kLanes == 16;
             constexpr int64_t kMinAheadRow = 512;
             constexpr int64_t kAhead = kSpread ? 512 : 256;
@@ -209,7 +213,7 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
                 for (int u = 0; u < kBlock; u += 2) {
                     if (kSpread && read_ahead)
                         for (int l = 0; l < 2 * kLanes; l += kLineFloats)
-                            prefetch_nta(in.x + c0 + j + u * kLanes + kAhead + l);
+                            prefetch_read_ahead(in.x + c0 + j + u * kLanes + kAhead + l, nta);
                     body(j + u * kLanes, kLanes, part, label_check);
                     body(j + (u + 1) * kLanes, kLanes, part2, label_check);
                 }
@@ -217,10 +221,10 @@ FL_INLINE RowStats softmax_pass1_kept(const RowInput& in, const Lead& lead) {
             for (; j + kBlock * kLanes <= len; j += kBlock * kLanes) {
                 read_ahead = kSingle && kLanes >= 8 &&
                              (c > fl::kSoftmaxChunk ? c0 + j + kBlock * kLanes + kAhead <= c
-                                                    : kSpread && c >= kMinAheadRow);
+                                                    : (kSpread || !nta) && c >= kMinAheadRow);
                 if (!kSpread && read_ahead)
                     for (int l = 0; l < kBlock * kLanes; l += kLineFloats)
-                        prefetch_nta(in.x + c0 + j + kAhead + l);
+                        prefetch_read_ahead(in.x + c0 + j + kAhead + l, nta);
                 if (!kSingle && j < next_len)  // the next chunk's matching lines, while we compute
                     for (int64_t l = 0; l < kBlock * kLanes; l += kLineFloats)
                         prefetch(next + j + l);

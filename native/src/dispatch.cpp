@@ -83,6 +83,25 @@ bool cpu_has_avx512() {
 #endif
 }
 
+// Whether the long softmax rows read their logits ahead with non-temporal prefetches: on AMD's
+// Zen 4 they beat prefetcht0 (CE 1024 x 128256, 1 thread: T0 on the next chunk 1.05-1.19 slower),
+// on an Intel Xeon with AVX-512 they were the slowest hint by far (prefetcht0 against them: CE
+// 1024 x 128256 0.63-0.68, 256 x 32000 0.70-0.86, 4096 x 1000 0.89-0.95 with AVX-512),
+// bench/MEASURED.md 2026-12-06. So non-temporal on AMD (and Hygon, its Zen licensee), T0 elsewhere.
+bool cpu_prefers_nta_read_ahead() {
+    static const bool amd = [] {
+        unsigned a, b, c, d;
+        if (!__get_cpuid(0, &a, &b, &c, &d)) return false;
+        char vendor[13];
+        memcpy(vendor, &b, 4);
+        memcpy(vendor + 4, &d, 4);
+        memcpy(vendor + 8, &c, 4);
+        vendor[12] = 0;
+        return !strcmp(vendor, "AuthenticAMD") || !strcmp(vendor, "HygonGenuine");
+    }();
+    return amd;
+}
+
 // One ISA's table from FL_LOSSES: each loss's kernel in the array of its family, nullptr in the
 // other. FL_TABLE_NS names the ISA's namespace while a table is being built.
 #define FL_SOFTMAX_softmax(kernel) &FL_TABLE_NS::kernel##_rows
@@ -358,6 +377,7 @@ SoftmaxArgs softmax_args(const fl_request& r, double grad_factor) {
     a.grad = r.gradient;
     a.per_term = r.per_term;
     a.stream_grad = stream_gradient(r.gradient, r.rows, r.cols);
+    a.read_ahead_nta = cpu_prefers_nta_read_ahead();
     a.options = &r.options;
     switch (r.loss) {
         case FL_CROSS_ENTROPY:
