@@ -186,6 +186,10 @@ inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss
 // in double) times the sample weight, upstream and element weight in float, checked per vector as
 // in the long rows' kChecked path.
 constexpr int64_t kFlatRowMax = kLanes > 1 ? 16 * kLanes : 0;  // 16 vectors: float sums of 16 terms a lane
+// Where ElementwiseArgs::read_ahead, the predictions and targets are asked for this many floats
+// (2 KiB) ahead, a prefetch per vector (an Intel Xeon, 1 thread, BCE / sigmoid focal 65536 x 100:
+// 0.91-0.97 of the time without; 1 or 4 KiB ahead no better).
+constexpr int64_t kElementAhead = 512;
 
 template <class Loss, bool Short>
 inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
@@ -201,6 +205,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
     const float* const sw = a.sample_weights;
     const int64_t stride = a.sample_weight_stride;
     const float* const colw = loss.column_weights();
+    const bool read_ahead = a.read_ahead;
     const double gf = a.grad_factor, abs_gf = fabs(gf);
     const bool wide = !(gf == 0.0 || (abs_gf >= 0x1p-64 && abs_gf <= 0x1p64));
     const vf vgf = set1((float)gf);
@@ -217,6 +222,10 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
         vf w, e;
         lane_weights(ew, p, n, swv, active, w, e);
         vf deriv, summed;  // summed: what the caller sums
+        if (read_ahead) {  // a prefetch never faults: it may look past the arrays' end
+            prefetch_read_ahead(x + p + kElementAhead, false);
+            prefetch_read_ahead(t + p + kElementAhead, false);
+        }
         const vf xv = load_n(x + p, n, zero()), tv = load_n(t + p, n, zero());
         const vf term = weighted_terms(loss, xv, tv, cwv, w, active, bound, sum, nonfinite, deriv, summed);
         if (per_term) store_n(per_term + p, n, term);

@@ -116,6 +116,7 @@ struct ElementwiseArgs {
     double grad_factor;                 // the request's gradient_scale / its denominator (fusedloss.h)
     float* grad;
     float* per_term;
+    bool read_ahead;                    // ask for x and t ahead (flat rows; not on AMD, unmeasured there)
     const fl_options* options;          // the request's options (fusedloss.h)
 };
 

@@ -88,6 +88,7 @@ bool cpu_has_avx512() {
 // on an Intel Xeon with AVX-512 they were the slowest hint by far (prefetcht0 against them: CE
 // 1024 x 128256 0.63-0.68, 256 x 32000 0.70-0.86, 4096 x 1000 0.89-0.95 with AVX-512),
 // bench/MEASURED.md 2026-12-06. So non-temporal on AMD (and Hygon, its Zen licensee), T0 elsewhere.
+// The element-wise losses read ahead only off AMD (Intel: 0.85-0.98; not measured on AMD).
 bool cpu_prefers_nta_read_ahead() {
     static const bool amd = [] {
         unsigned a, b, c, d;
@@ -413,6 +414,7 @@ ElementwiseArgs elementwise_args(const fl_request& r, double grad_factor) {
     a.grad_factor = grad_factor;
     a.grad = r.gradient;
     a.per_term = r.per_term;
+    a.read_ahead = !cpu_prefers_nta_read_ahead();
     a.options = &r.options;
     switch (r.loss) {
         case FL_BINARY_CROSS_ENTROPY:
