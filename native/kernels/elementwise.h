@@ -191,7 +191,7 @@ constexpr int64_t kFlatRowMax = kLanes > 1 ? 16 * kLanes : 0;  // 16 vectors: fl
 // 0.91-0.97 of the time without; 1 or 4 KiB ahead no better).
 constexpr int64_t kElementAhead = 512;
 
-template <class Loss, bool Short>
+template <class Loss, bool Short, bool kReadAhead>
 inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                                   int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k, base = row_begin * k, elements = (row_end - row_begin) * k;
@@ -205,7 +205,6 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
     const float* const sw = a.sample_weights;
     const int64_t stride = a.sample_weight_stride;
     const float* const colw = loss.column_weights();
-    const bool read_ahead = a.read_ahead;
     const double gf = a.grad_factor, abs_gf = fabs(gf);
     const bool wide = !(gf == 0.0 || (abs_gf >= 0x1p-64 && abs_gf <= 0x1p64));
     const vf vgf = set1((float)gf);
@@ -222,7 +221,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
         vf w, e;
         lane_weights(ew, p, n, swv, active, w, e);
         vf deriv, summed;  // summed: what the caller sums
-        if (read_ahead) {  // a prefetch never faults: it may look past the arrays' end
+        if (kReadAhead) {  // a prefetch never faults: it may look past the arrays' end
             prefetch_read_ahead(x + p + kElementAhead, false);
             prefetch_read_ahead(t + p + kElementAhead, false);
         }
@@ -354,10 +353,15 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
 template <class Loss>
 inline void elementwise_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
                              int64_t row_end, fl::BlockSum* out) {
-    if (a.k <= kLanes)
-        elementwise_flat_rows<Loss, true>(a, loss, row_begin, row_end, out);
+    // the read-ahead a compiled choice: a test per vector cost the loop up to 6 % where it was off
+    if (a.k <= kLanes && a.read_ahead)
+        elementwise_flat_rows<Loss, true, true>(a, loss, row_begin, row_end, out);
+    else if (a.k <= kLanes)
+        elementwise_flat_rows<Loss, true, false>(a, loss, row_begin, row_end, out);
+    else if (a.k <= kFlatRowMax && a.read_ahead)
+        elementwise_flat_rows<Loss, false, true>(a, loss, row_begin, row_end, out);
     else if (a.k <= kFlatRowMax)
-        elementwise_flat_rows<Loss, false>(a, loss, row_begin, row_end, out);
+        elementwise_flat_rows<Loss, false, false>(a, loss, row_begin, row_end, out);
     else
         elementwise_long_rows(a, loss, row_begin, row_end, out);
 }
