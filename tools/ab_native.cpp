@@ -244,6 +244,10 @@ int main(int argc, char** argv) {
     add("bce_posw", 409600, 16, nan);
     add("sigmoid_focal", 6553600, 1, nan);
     add("mse_weighted", 6553600, 1, nan);
+    // in cache (L2): the kernels' arithmetic without the memory (BCE's distance from its compute floor)
+    add("bce_posw", 512, 100, nan);
+    add("sigmoid_focal", 512, 100, nan);
+    add("ce_weighted", 128, 1000, nan);
 
     printf("A = %s\nB = %s\n", a.path, b.path);
     if (has_grad_offset) printf("the gradient starts %ld bytes past the logits, modulo 4 KiB\n", grad_offset);
