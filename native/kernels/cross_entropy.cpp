@@ -248,7 +248,7 @@ struct SmallDenseRows {
         }
         if (any(bad)) return false;
         const vf big_m = max_lanes_of(row_max);  // M, row r in lane r
-        if (any(mask_andnot(finite_mask(big_m), all_lanes()))) return false;  // a row all -inf
+        if (!all(finite_mask(big_m))) return false;  // a row all -inf
         // The max's own e is exactly 1: the others are summed apart from it (a float 1 + small
         // would lose a confident row's loss), and log S = log1p(others); ties at the max add 1 each.
         vf e_rows[kLanes], q_rows[kLanes], gap_rows[kLanes];
@@ -285,7 +285,7 @@ struct SmallDenseRows {
         bool fits = true;
         const vf coef_q = product_in_double(a.grad_factor, load(up_lanes), swv, set1(1.0f), fits);
         const vf coef_p = mul(coef_q, mul(big_q, inv_s));
-        if (!fits || any(mask_andnot(mask_or(eq(coef_p, zero()), ge(abs(coef_p), set1(FLT_MIN))), all_lanes())))
+        if (!fits || !all(mask_or(eq(coef_p, zero()), ge(abs(coef_p), set1(FLT_MIN)))))
             return false;
         terms.add(term);
         if (a.per_term) store_n(a.per_term + i0, rows, term);

@@ -67,7 +67,7 @@ FL_INLINE vf weighted_terms(const Loss& loss, vf xv, vf tv, vf cwv, vf w, vmask 
     term = select(active, mul(w, term), zero());
     summed = term;
     vmask below = lt(abs(term), bound);  // false for NaN
-    if (any(mask_andnot(below, all_lanes()))) {
+    if (!all(below)) {
         loss.template eval<true>(xv, tv, cwv, term, deriv);
         term = select(active, mul(w, term), zero());
         nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));

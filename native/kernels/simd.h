@@ -104,6 +104,7 @@ inline vf select(vmask m, vf a, vf b) { return _mm256_blendv_ps(b, a, m); }    /
 inline vf select_sign(vf s, vf a, vf b) { return _mm256_blendv_ps(b, a, s); } // signbit(s) ? a : b
 inline int count(vmask m) { return __builtin_popcount((unsigned)_mm256_movemask_ps(m)); }
 inline bool any(vmask m) { return _mm256_movemask_ps(m) != 0; }
+inline bool all(vmask m) { return _mm256_movemask_ps(m) == 0xFF; }
 inline float lane0(vf a) { return _mm256_cvtss_f32(a); }
 inline float reduce_max(vf a) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
@@ -253,6 +254,7 @@ inline vf select_sign(vf s, vf a, vf b) {
 }
 inline int count(vmask m) { return __builtin_popcount((unsigned)m); }
 inline bool any(vmask m) { return m != 0; }
+inline bool all(vmask m) { return m == 0xFFFF; }
 inline float lane0(vf a) { return _mm512_cvtss_f32(a); }
 inline float reduce_max(vf a) {
     __m256 m8 = _mm256_max_ps(_mm512_castps512_ps256(a), _mm512_extractf32x8_ps(a, 1));
@@ -388,6 +390,7 @@ inline vf select(vmask m, vf a, vf b) { return m ? a : b; }
 inline vf select_sign(vf s, vf a, vf b) { return signbit(s) ? a : b; }
 inline int count(vmask m) { return m ? 1 : 0; }
 inline bool any(vmask m) { return m; }
+inline bool all(vmask m) { return m; }
 inline float lane0(vf a) { return a; }
 inline float reduce_max(vf a) { return a; }
 struct dacc {
@@ -454,7 +457,7 @@ inline void store_n(float* p, int n, vf a) {
         store_partial(p, n, a);
 }
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
-inline bool all_finite(vf a) { return !any(mask_andnot(finite_mask(a), all_lanes())); }
+inline bool all_finite(vf a) { return all(finite_mask(a)); }
 
 // Whether a double factor converts to float without leaving its range: 0 or a normal float.
 // A factor that does not (1 / a tiny denominator, a huge gradient scale) must meet the other

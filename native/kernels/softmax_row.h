@@ -618,7 +618,7 @@ struct SmallRows {
             store(e_rows + v * kLanes, e);
         }
         // a label logit that is inf or NaN (its own lane is left out of the sums)
-        return !any(mask_andnot(mask_or(finite_mask(zy), mask_andnot(live, all_lanes())), all_lanes()));
+        return all(mask_or(finite_mask(zy), mask_andnot(live, all_lanes())));
     }
 
     // Whether every lane's factors are 0 or within [2^-31, 2^31]. A NaN factor may pass (max and
@@ -628,7 +628,7 @@ struct SmallRows {
         const vf a1 = abs(f1), a2 = abs(f2), a3 = abs(f3);
         const vf hi = max(max(a1, a2), a3), lo = min(min(a1, a2), a3);
         const vmask ok = mask_and(le(hi, set1(0x1p31f)), mask_or(eq(lo, zero()), ge(lo, set1(0x1p-31f))));
-        return !any(mask_andnot(ok, all_lanes()));
+        return all(ok);
     }
 
     // The row math, row r in lane r: S = 1 + others, log S = log1p(others), k = w / S, the terms.
@@ -643,7 +643,7 @@ struct SmallRows {
         const vf others = sum_lanes_of(row_e);
         // a logit more than 64 above its label's, inf or NaN (exponentials: e^88), or sums that
         // grew too large: the general path
-        if (any(mask_andnot(le(others, set1(kMaxOthers)), all_lanes()))) return false;
+        if (!all(le(others, set1(kMaxOthers)))) return false;
         const vf u = add(set1(1.0f), others), inv_u = div(set1(1.0f), u);
         const vf log_s = fmadd(sub(others, sub(u, set1(1.0f))), inv_u, log_normal(u));  // log1p(others)
         const vf swv = b.sw ? load(b.sw) : set1(1.0f);
@@ -685,7 +685,7 @@ struct SmallRows {
             gm = m;
         }
         b.k = mul(w, inv_u);
-        if (!fits || any(mask_andnot(mask_or(eq(w, zero()), ge(abs(w), mul(set1(FLT_MIN), u))), all_lanes())))
+        if (!fits || !all(mask_or(eq(w, zero()), ge(abs(w), mul(set1(FLT_MIN), u)))))
             return false;
         // the term sw * cw[y] * log S in float (two roundings), in double where sw * cw[y] overflows;
         // finite where the factors are in range (log S <= 64 here)
@@ -695,7 +695,7 @@ struct SmallRows {
             term = mul(sw_cw, log_s_live);
             terms.add(term);
         } else {
-            if (any(mask_andnot(finite_mask(sw_cw), all_lanes()))) {
+            if (!all(finite_mask(sw_cw))) {
                 term = terms.add_product3(sw_live, cwy, log_s_live);
             } else {
                 term = mul(sw_cw, log_s_live);
