@@ -222,8 +222,8 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
         lane_weights(ew, p, n, swv, active, w, e);
         vf deriv, summed;  // summed: what the caller sums
         if (kReadAhead) {  // a prefetch never faults: it may look past the arrays' end
-            prefetch_read_ahead(x + p + kElementAhead, false);
-            prefetch_read_ahead(t + p + kElementAhead, false);
+            prefetch_t0(x + p + kElementAhead);
+            prefetch_t0(t + p + kElementAhead);
         }
         const vf xv = load_n(x + p, n, zero()), tv = load_n(t + p, n, zero());
         const vf term = weighted_terms(loss, xv, tv, cwv, w, active, bound, sum, nonfinite, deriv, summed);

@@ -489,13 +489,15 @@ inline vf in_double(vf a, vf b, vf c, Op op) {
 FL_INLINE void prefetch(const void* p) { __builtin_prefetch(p, 0, FL_PREFETCH_LOCALITY); }
 // The same, non-temporal: the line comes to L1 without displacing what L2 holds.
 FL_INLINE void prefetch_nta(const void* p) { __builtin_prefetch(p, 0, 0); }
-// Into every level (prefetcht0), or non-temporal where nta: the read-ahead of the long rows, whose
-// better hint depends on the CPU (SoftmaxArgs::read_ahead_nta).
+// The same into every cache level (prefetcht0).
+FL_INLINE void prefetch_t0(const void* p) { __builtin_prefetch(p, 0, 3); }
+// Non-temporal where nta, else into every level: the read-ahead of the long rows, whose better
+// hint depends on the CPU (SoftmaxArgs::read_ahead_nta).
 FL_INLINE void prefetch_read_ahead(const void* p, bool nta) {
     if (nta)
-        __builtin_prefetch(p, 0, 0);
+        prefetch_nta(p);
     else
-        __builtin_prefetch(p, 0, 3);
+        prefetch_t0(p);
 }
 
 // Calls body(j, n) for the vectors covering [begin, end): full ones (n == kLanes, a constant
