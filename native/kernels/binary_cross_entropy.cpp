@@ -6,6 +6,8 @@ namespace FL_NS {
 
 namespace {
 struct BinaryCrossEntropy {
+    // the flat rows' runs test their terms by their sum (elementwise.h: test_per_run)
+    static constexpr bool kTermsTestedPerRun = true;
     const float* pos_weight;  // per column, NULL: 1
     const float* class_weights;  // {w0, w1} picked by the hard target, NULL: 1
 

@@ -12,6 +12,8 @@ enum class Gamma { zero, two, any };
 
 template <Gamma G>
 struct SigmoidFocal {
+    // the flat rows' runs test their terms by their sum (elementwise.h: test_per_run)
+    static constexpr bool kTermsTestedPerRun = true;
     float alpha, gamma;
 
     const float* column_weights() const { return nullptr; }

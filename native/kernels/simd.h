@@ -456,6 +456,11 @@ inline void store_n(float* p, int n, vf a) {
     else
         store_partial(p, n, a);
 }
+// Whether count floats at a and at b share no byte (a gradient may alias its predictions).
+inline bool disjoint(const float* a, const float* b, int64_t count) {
+    const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, bytes = (uintptr_t)count * sizeof(float);
+    return pa + bytes <= pb || pb + bytes <= pa;
+}
 inline vmask finite_mask(vf a) { return le(abs(a), set1(FLT_MAX)); }  // false for NaN and inf
 inline bool all_finite(vf a) { return all(finite_mask(a)); }
 

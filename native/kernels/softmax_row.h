@@ -65,12 +65,6 @@ struct RowStats {
 
 inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-// Whether count floats at a and at b share no byte (the gradient may alias the logits).
-inline bool disjoint(const float* a, const float* b, int64_t count) {
-    const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b, bytes = (uintptr_t)count * sizeof(float);
-    return pa + bytes <= pb || pb + bytes <= pa;
-}
-
 // Whether pass 1 keeps a row's e in its gradient row instead of the scratch row (see the top):
 // rows of one chunk, neither interleaved nor streamed, the gradient apart from the logits.
 inline bool e_in_gradient(const fl::SoftmaxArgs& a, bool interleave) {

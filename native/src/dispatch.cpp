@@ -86,7 +86,7 @@ bool cpu_has_avx512() {
 // Whether the long softmax rows read their logits ahead with non-temporal prefetches: on AMD's
 // Zen 4 they beat prefetcht0 (CE 1024 x 128256, 1 thread: T0 on the next chunk 1.05-1.19 slower),
 // on an Intel Xeon with AVX-512 they were the slowest hint by far (prefetcht0 against them: CE
-// 1024 x 128256 0.63-0.68, 256 x 32000 0.70-0.86, 4096 x 1000 0.89-0.95 with AVX-512),
+// 1024 x 128256 0.62-0.65 of the time, 256 x 32000 0.70-0.77, 4096 x 1000 0.88-0.91 with AVX-512),
 // bench/MEASURED.md 2026-12-06. So non-temporal on AMD (and Hygon, its Zen licensee), T0 elsewhere.
 // The element-wise losses read ahead only off AMD (Intel: 0.85-0.98; not measured on AMD).
 bool cpu_prefers_nta_read_ahead() {
