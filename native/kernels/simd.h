@@ -481,6 +481,16 @@ inline vf in_double(vf a, vf b, vf c, Op op) {
     for (int l = 0; l < kLanes; ++l) r[l] = (float)op((double)ta[l], (double)tb[l], (double)tc[l]);
     return load(r);
 }
+template <class Op>
+inline vf in_double(vf a, vf b, vf c, vf d, Op op) {
+    float ta[kLanes], tb[kLanes], tc[kLanes], td[kLanes], r[kLanes];
+    store(ta, a);
+    store(tb, b);
+    store(tc, c);
+    store(td, d);
+    for (int l = 0; l < kLanes; ++l) r[l] = (float)op((double)ta[l], (double)tb[l], (double)tc[l], (double)td[l]);
+    return load(r);
+}
 
 #define FL_INLINE inline __attribute__((always_inline))
 #define FL_INLINE_LAMBDA __attribute__((always_inline))

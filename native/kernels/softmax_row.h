@@ -396,19 +396,27 @@ struct GradWriter {
         auto segment = [&](int64_t jj, int n, bool aligned, vf f) FL_INLINE_LAMBDA {
             const vf e = load_n(buf + jj, n, zero());  // e, or the capped logit z when Capped
             vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);  // / unscale when wide
+            vf dz_dx = set1(1.0f);  // Capped: dz/dx = 1 - (z / cap)^2
+            if (Capped) {
+                const vf zc = mul(e, set1(inv_cap));
+                dz_dx = fnmadd(zc, zc, set1(1.0f));
+            }
             if (X != Extra::none || Wide) {
                 const vf w = X == Extra::none ? zero() : cw ? load_n(cw + jj, n, zero()) : set1(1.0f);
                 const vf tq = X == Extra::dense ? fmadd(load_n(t + jj, n, zero()), set1(keep_t), set1(eps_c)) : set1(1.0f);
-                if (Wide)
+                // wide and capped: dz/dx meets the rest in double too, as a difference beyond
+                // float range may come back into it times dz/dx < 1
+                if (Wide && Capped)
+                    gv = in_double(gv, w, tq, dz_dx, [&](double gl, double wl, double tl, double dl) {
+                        return (gl * unscale - coef_q_d * wl * tl) * dl;
+                    });
+                else if (Wide)
                     gv = in_double(gv, w, tq, [&](double gl, double wl, double tl) { return gl * unscale - coef_q_d * wl * tl; });
                 else
                     gv = fnmadd(vcoef_q, X == Extra::dense ? mul(w, tq) : w, gv);
                 if (X != Extra::none && !Capped) gv = select_sign(e, zero(), gv);
             }
-            if (Capped) {
-                const vf zc = mul(e, set1(inv_cap));
-                gv = mul(gv, fnmadd(zc, zc, set1(1.0f)));  // dz/dx = 1 - (z / cap)^2
-            }
+            if (Capped && !Wide) gv = mul(gv, dz_dx);
             if (aligned && n == kLanes)
                 stream(gp + jj, gv);
             else

@@ -1,8 +1,11 @@
 // native_check's loss checks: each case on every ISA against the double reference and against
 // the scalar result, over shapes, options and special values.
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <algorithm>
 
 #include "native_check.h"
 
@@ -408,6 +411,35 @@ void check_short_row_weights(Rng& rng) {
                     check_scaled_gradient(o, isa, call(o, d), call(scaled, extreme), shift, sc.what);
                 }
             }
+}
+
+// Soft-capped cross-entropy rows whose gradient scale brings the largest gradient element near
+// float's maximum: the row's coefficient then exceeds it (dz/dx = 1 - (z / cap)^2 is small where
+// z nears the cap), so the difference p Q - q must meet dz/dx in double, not be rounded to float
+// (infinite) first. The scaled gradient must be the unscaled one times 2^shift.
+void check_capped_scale_up(Rng& rng) {
+    for (bool dense : {false, true})
+        for (int64_t c : {7, 33, 300}) {
+            Options o = random_options(CE, 5, c, rng, false);
+            o.dense = dense;
+            o.cap = 1.0f;
+            o.grad = true;
+            o.in_place = false;
+            o.special = NONE;
+            Data d = make_data(o, rng);
+            for (float& x : d.x) x *= 8;  // z close to the cap: dz/dx far below 1
+            for (const std::string& isa : g_isas) {
+                fl_set_isa(isa.c_str());
+                const Result want = call(o, d);
+                double largest = 0;
+                for (float g : want.grad) largest = std::max(largest, fabs((double)g));
+                if (!(largest > 0)) continue;
+                const int shift = (int)floor(log2(FLT_MAX / largest)) - 1;
+                Options big = o;
+                big.scale = ldexp(o.scale, shift);
+                check_scaled_gradient(o, isa, want, call(big, d), shift, "capped rows, gradient near float's maximum");
+            }
+        }
 }
 
 }  // namespace fl_check

@@ -111,6 +111,7 @@ void check_short_rows(Rng& rng, bool quick);
 void check_large_rows(Rng& rng, bool quick);
 void check_scale_out(Rng& rng);
 void check_short_row_weights(Rng& rng);
+void check_capped_scale_up(Rng& rng);
 
 // check_determinism.cpp
 void check_independence(Rng& rng, bool quick);
