@@ -473,15 +473,6 @@ inline bool fits_float(double f) { return f == 0.0 || (::fabs(f) >= FLT_MIN && :
 // float range before the result does. A plain loop over the lanes (the vector units stay for the
 // common rows).
 template <class Op>
-inline vf in_double(vf a, vf b, vf c, Op op) {
-    float ta[kLanes], tb[kLanes], tc[kLanes], r[kLanes];
-    store(ta, a);
-    store(tb, b);
-    store(tc, c);
-    for (int l = 0; l < kLanes; ++l) r[l] = (float)op((double)ta[l], (double)tb[l], (double)tc[l]);
-    return load(r);
-}
-template <class Op>
 inline vf in_double(vf a, vf b, vf c, vf d, Op op) {
     float ta[kLanes], tb[kLanes], tc[kLanes], td[kLanes], r[kLanes];
     store(ta, a);
@@ -490,6 +481,10 @@ inline vf in_double(vf a, vf b, vf c, vf d, Op op) {
     store(td, d);
     for (int l = 0; l < kLanes; ++l) r[l] = (float)op((double)ta[l], (double)tb[l], (double)tc[l], (double)td[l]);
     return load(r);
+}
+template <class Op>
+inline vf in_double(vf a, vf b, vf c, Op op) {
+    return in_double(a, b, c, zero(), [&](double x, double y, double z, double) { return op(x, y, z); });
 }
 
 #define FL_INLINE inline __attribute__((always_inline))

@@ -404,14 +404,12 @@ struct GradWriter {
             if (X != Extra::none || Wide) {
                 const vf w = X == Extra::none ? zero() : cw ? load_n(cw + jj, n, zero()) : set1(1.0f);
                 const vf tq = X == Extra::dense ? fmadd(load_n(t + jj, n, zero()), set1(keep_t), set1(eps_c)) : set1(1.0f);
-                // wide and capped: dz/dx meets the rest in double too, as a difference beyond
+                // wide: dz/dx (1 uncapped) meets the rest in double too, as a difference beyond
                 // float range may come back into it times dz/dx < 1
-                if (Wide && Capped)
+                if (Wide)
                     gv = in_double(gv, w, tq, dz_dx, [&](double gl, double wl, double tl, double dl) {
                         return (gl * unscale - coef_q_d * wl * tl) * dl;
                     });
-                else if (Wide)
-                    gv = in_double(gv, w, tq, [&](double gl, double wl, double tl) { return gl * unscale - coef_q_d * wl * tl; });
                 else
                     gv = fnmadd(vcoef_q, X == Extra::dense ? mul(w, tq) : w, gv);
                 if (X != Extra::none && !Capped) gv = select_sign(e, zero(), gv);
@@ -693,18 +691,13 @@ struct SmallRows {
         // finite where the factors are in range (log S <= 64 here)
         const vf sw_cw = mul(sw_live, cwy);
         vf term;
-        if (in_range) {
+        if (!in_range && !all(finite_mask(sw_cw))) {
+            term = terms.add_product3(sw_live, cwy, log_s_live);
+        } else {
             term = mul(sw_cw, log_s_live);
             terms.add(term);
-        } else {
-            if (!all(finite_mask(sw_cw))) {
-                term = terms.add_product3(sw_live, cwy, log_s_live);
-            } else {
-                term = mul(sw_cw, log_s_live);
-                terms.add(term);
-            }
-            nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
         }
+        if (!in_range) nonfinite += count(mask_andnot(finite_mask(term), all_lanes()));
         if (per_term) store_n(per_term, b.rows, term);
         // cross-entropy: -k others = -coef sw cw[y] (1 - p_y); focal: -w m
         b.gy = select(b.live, focal ? mul(sub(zero(), gm), w) : mul(sub(zero(), others), b.k), zero());
