@@ -397,6 +397,7 @@ struct GradWriter {
             const vf e = load_n(buf + jj, n, zero());  // e, or the capped logit z when Capped
             vf gv = Capped ? mul(vcoef_p, exp_softmax(sub(e, vmax))) : mul(e, f);  // / unscale when wide
             vf dz_dx = set1(1.0f);  // Capped: dz/dx = 1 - (z / cap)^2
+            bool dz_dx_in = Wide;   // whether gv has met dz/dx already (in double)
             if (Capped) {
                 const vf zc = mul(e, set1(inv_cap));
                 dz_dx = fnmadd(zc, zc, set1(1.0f));
@@ -410,11 +411,20 @@ struct GradWriter {
                     gv = in_double(gv, w, tq, dz_dx, [&](double gl, double wl, double tl, double dl) {
                         return (gl * unscale - coef_q_d * wl * tl) * dl;
                     });
-                else
+                else {
+                    const vf gv_p = gv;
                     gv = fnmadd(vcoef_q, X == Extra::dense ? mul(w, tq) : w, gv);
+                    // capped: a q part beyond float range, which dz/dx may bring back, in double
+                    if (Capped && !all_finite(gv)) {
+                        gv = in_double(gv_p, w, tq, dz_dx, [&](double gl, double wl, double tl, double dl) {
+                            return (gl - (double)coef_q * wl * tl) * dl;
+                        });
+                        dz_dx_in = true;
+                    }
+                }
                 if (X != Extra::none && !Capped) gv = select_sign(e, zero(), gv);
             }
-            if (Capped && !Wide) gv = mul(gv, dz_dx);
+            if (Capped && !dz_dx_in) gv = mul(gv, dz_dx);
             if (aligned && n == kLanes)
                 stream(gp + jj, gv);
             else
