@@ -94,7 +94,7 @@ FL_INLINE vf weighted_terms_unchecked(const Loss& loss, vf xv, vf tv, vf cwv, vf
 // sums have the same lanes whatever rows come before it (a masked row reads as an absent one);
 // they go to one double accumulator per block, with no horizontal sum per row.
 template <class Loss>
-inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+inline void elementwise_long_rows(const fl::ElementwiseArgs& a, const Loss loss, int64_t row_begin,
                                   int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k;
     const float* const colw = loss.column_weights();
@@ -204,10 +204,11 @@ constexpr int64_t kFlatRowMax = kLanes > 1 ? 16 * kLanes : 0;  // 16 vectors: fl
 constexpr int64_t kElementAhead = 512;
 
 template <class Loss, bool Short, bool kReadAhead>
-inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss, int64_t row_begin,
+inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss loss, int64_t row_begin,
                                   int64_t row_end, fl::BlockSum* out) {
     const int64_t k = a.k, base = row_begin * k, elements = (row_end - row_begin) * k;
-    // locals, not loads through `a` after every float store (-fno-strict-aliasing)
+    // locals, not loads through `a` after every float store (-fno-strict-aliasing); `loss` too, taken
+    // by value: through a reference its fields were loaded again for every vector
     const float* const x = a.x + base;
     const float* const t = a.t + base;
     const float* const ew = a.element_weights ? a.element_weights + base : nullptr;
@@ -229,7 +230,8 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
     // live_row (a type): the lanes are one row's whole vector and its sample weight is no NaN.
     // checked (a type): the terms tested against the bound here, else by the caller (the run of
     // whole vectors inside a row: its float sum tested once).
-    auto body = [&](int64_t p, int n, vf swv, vf cwv, auto path, auto live_row, auto checked) FL_INLINE_LAMBDA {
+    auto body = [&](int64_t p, int n, vf swv, vf cwv, vf row_factor, auto path, auto live_row, auto checked)
+                    FL_INLINE_LAMBDA {
         vmask active = decltype(live_row)::value ? all_lanes()
                                                  : mask_and(n == kLanes ? all_lanes() : first_n(n), eq(swv, swv));  // NaN sw: masked row
         vf w, e;
@@ -263,7 +265,8 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
         if (decltype(path)::value == kWide) {
             gv = in_double_lanes();
         } else {
-            vf factor = sw ? mul(vgf, swv) : vgf;
+            // a whole vector of a row: the row's factor, formed once per row
+            vf factor = decltype(live_row)::value ? row_factor : sw ? mul(vgf, swv) : vgf;
             if (up) factor = mul(factor, u);
             if (ew) factor = mul(factor, e);
             gv = mul(factor, deriv);
@@ -317,7 +320,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                     swv = permute(load(rows_sw), rel);
                 }
                 const vf cwv = colw ? permute(colw_row, load_i(col_of + c0 * kLanes)) : set1(1.0f);
-                sum.add(body(p, n, swv, cwv, path, std::false_type{}, std::true_type{}));
+                sum.add(body(p, n, swv, cwv, vgf, path, std::false_type{}, std::true_type{}));
                 c0 += rem;
                 row += q;
                 if (c0 >= k) {
@@ -334,14 +337,14 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
             float sw_row = sample_weight(row), sw_next = sample_weight(row + 1);
             vf row_part = zero();  // the current row's float sums, lane by lane
             while (p < elements) {
-                const vf sw_vec = set1(sw_row);
+                const vf sw_vec = set1(sw_row), row_factor = set1((float)gf * sw_row);
                 if (sw_row == sw_row) {  // the whole vectors inside the row
                     bool each_vector = !test_per_run;
                     if (test_per_run) {  // their float sum tested once against the bound
                         const int64_t c0_run = c0, p_run = p;
                         const vf part_run = row_part;
                         for (; k - c0 > kLanes; c0 += kLanes, p += kLanes)
-                            row_part = add(row_part, body(p, kLanes, sw_vec, column_weights(c0), path,
+                            row_part = add(row_part, body(p, kLanes, sw_vec, column_weights(c0), row_factor, path,
                                                           std::true_type{}, std::false_type{}));
                         if (!all(lt(abs(row_part), bound))) {  // a NaN, infinite or huge term: again
                             c0 = c0_run;
@@ -352,7 +355,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                     }
                     if (each_vector)
                         for (; k - c0 > kLanes; c0 += kLanes, p += kLanes)
-                            row_part = add(row_part, body(p, kLanes, sw_vec, column_weights(c0), path,
+                            row_part = add(row_part, body(p, kLanes, sw_vec, column_weights(c0), row_factor, path,
                                                           std::true_type{}, std::true_type{}));
                 } else {  // a missing sample weight masks the row: zeros
                     for (; k - c0 > kLanes; c0 += kLanes, p += kLanes) {
@@ -364,7 +367,7 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss& loss
                 const int left = (int)(k - c0), n = elements - p < kLanes ? (int)(elements - p) : kLanes;
                 const vmask current = first_n(left);
                 const vf swv = left < kLanes ? select(current, sw_vec, set1(sw_next)) : sw_vec;
-                const vf term = body(p, n, swv, column_weights(c0), path, std::false_type{}, std::true_type{});
+                const vf term = body(p, n, swv, column_weights(c0), vgf, path, std::false_type{}, std::true_type{});
                 sum.add(add(row_part, select(current, term, zero())));
                 row_part = select(current, zero(), term);
                 p += kLanes;

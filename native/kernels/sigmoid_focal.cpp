@@ -14,7 +14,14 @@ template <Gamma G>
 struct SigmoidFocal {
     // the flat rows' runs test their terms by their sum (elementwise.h: test_per_run)
     static constexpr bool kTermsTestedPerRun = true;
-    float alpha, gamma;
+    float gamma;
+    // the factor alpha t + (1 - alpha)(1 - t): where alpha >= 0 (weighs); alpha 0 and 1 are the only
+    // ones whose factor is 0 for some t in [0, 1] (may_drop). Formed once, not for every vector.
+    bool weighs, may_drop;
+    float alpha, one_minus_alpha;
+
+    SigmoidFocal(float a, float g)
+        : gamma(g), weighs(a >= 0.0f), may_drop(a == 0.0f || a == 1.0f), alpha(a), one_minus_alpha(1.0f - a) {}
 
     const float* column_weights() const { return nullptr; }
 
@@ -48,9 +55,9 @@ struct SigmoidFocal {
             const vf chain = mul(mul(g_m_g1, mul(sg.s, sg.s_neg)), mul(sub(add(t, t), set1(1.0f)), ce));
             deriv = sub(mul(m_g, s_minus_t), chain);
         }
-        if (alpha >= 0.0f) {
-            const vf a_t = fmadd(t, set1(alpha), mul(one_t, set1(1.0f - alpha)));
-            if (alpha == 0.0f || alpha == 1.0f) {  // the only alphas whose factor is 0 for some t in [0, 1]
+        if (weighs) {
+            const vf a_t = fmadd(t, set1(alpha), mul(one_t, set1(one_minus_alpha)));
+            if (may_drop) {
                 weigh_unless_zero(a_t, term, deriv);
             } else {
                 term = mul(term, a_t);
@@ -62,7 +69,7 @@ struct SigmoidFocal {
 
 template <Gamma G>
 void run(const fl::ElementwiseArgs& a, int64_t r0, int64_t r1, fl::BlockSum* out) {
-    elementwise_rows(a, SigmoidFocal<G>{a.alpha, a.gamma}, r0, r1, out);
+    elementwise_rows(a, SigmoidFocal<G>(a.alpha, a.gamma), r0, r1, out);
 }
 }  // namespace
 
