@@ -112,6 +112,10 @@ bool labelled_rows(const fl::WeightArgs& a, int64_t& r0, int64_t r1, double& sum
 // Rows [r0, r1) of a row-wise batch: one term per row.
 bool row_terms(const fl::WeightArgs& a, int64_t r0, int64_t r1, double& sum, int64_t& masked,
                int64_t& ignored) {
+    if (!a.labels && !a.sample_weights) {  // every row counts, weight 1 (dense CE 65536 x 10: 6 % of the call)
+        sum += (double)(r1 - r0);
+        return true;
+    }
     if (!a.labels && a.sample_weights && a.sample_weight_stride == 1)
         return sum_contiguous(a.sample_weights + r0, r1 - r0, sum, masked);
     if (a.labels && a.c <= INT32_MAX && (!a.sample_weights || a.sample_weight_stride == 1) &&
