@@ -383,7 +383,17 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss loss,
     // would be a scalar pass over as many weights as elements.
     auto row_factors_fit = [&] {
         if (Short) return !sw;
-        for (int64_t r = row_begin; sw && r < row_end; ++r) {
+        int64_t r = row_begin;
+        if (sw && stride == 1) {  // a vector at a time (scalar: 2-4 % of MSE 65536 x 100, Intel Xeon)
+            vmask misfit = mask_andnot(all_lanes(), all_lanes());  // none
+            for (; r + kLanes <= row_end; r += kLanes) {
+                const vf s = load(sw + r), f = abs(mul(vgf, s));
+                const vmask fits = mask_and(ge(f, set1(FLT_MIN)), le(f, set1(FLT_MAX)));
+                misfit = mask_or(misfit, mask_andnot(fits, mask_and(neq(s, zero()), eq(s, s))));
+            }
+            if (any(misfit)) return false;
+        }
+        for (; sw && r < row_end; ++r) {
             const float s = sw[r * stride], f = fabsf((float)gf * s);
             if (s != 0.0f && s == s && !(f >= FLT_MIN && f <= FLT_MAX)) return false;
         }

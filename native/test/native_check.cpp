@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
     check_scale_out(rng);
     check_short_row_weights(rng);
     check_capped_scale_up(rng);
+    check_row_factor_range(rng);
     check_threads();
     check_weight_sums(rng, quick);
     printf("weight pass done (%.1f s)\n", (now_ms() - t0) / 1000);

@@ -112,6 +112,7 @@ void check_large_rows(Rng& rng, bool quick);
 void check_scale_out(Rng& rng);
 void check_short_row_weights(Rng& rng);
 void check_capped_scale_up(Rng& rng);
+void check_row_factor_range(Rng& rng);
 
 // check_determinism.cpp
 void check_independence(Rng& rng, bool quick);
