@@ -44,7 +44,8 @@ import org.fusedloss.Backends;
  * the weighted / unweighted ratio come from {@link PairedTiming}: the two calls alternated in this
  * JVM, median of the per-pair ratios.
  * <li>The bandwidth floor: a copy of the same bytes (the call's own logits into its own gradient,
- * {@code System.arraycopy}, the same threads), paired with the call; then scaled by what
+ * {@code System.arraycopy}, the same threads), paired with the call, each timed in its own steady
+ * state (right after a call of its own kind; see {@link #steady}); then scaled by what
  * non-temporal stores gain on this machine at that size (the native driver's paired ratio of a
  * streaming copy to memcpy, when below 1). {@code System.arraycopy} and memcpy store ordinarily,
  * so every destination line is read before it is written: three bytes move for every two a kernel
@@ -260,7 +261,7 @@ public final class FloorReport {
         PairedTiming.Result lc;
         try {
             wu = PairedTiming.measure(weighted::call, unweighted::call, s);
-            lc = PairedTiming.measure(weighted::call, copy::copy, s);
+            lc = PairedTiming.measureSelfTimed(() -> steady(weighted::call, false), () -> steady(copy::copy, true), s);
         } finally {
             copy.tearDown();
         }
@@ -268,6 +269,25 @@ public final class FloorReport {
         double ms = wu.msA();
         return new Row(c.loss, c.shape, cell.isa, cell.threads, ms, ms / wu.ratio(), wu.ratio(), ms / lc.ratio(),
                 floors.streamGain(cell.threads, c.shape), floors.computeMs(cell.isa, cell.threads, c.loss, c.shape));
+    }
+
+    /**
+     * A call in its own steady state, as a loop of it runs: made once untimed, then timed. The copy
+     * first waits past the time the library's pool workers spin after a call (thread_pool.cpp,
+     * 200 us), so its second thread does not share a CPU with a spinning worker. Alternated call by
+     * call, the copy came right after the loss one time in two and after a copy the other: on an
+     * Intel Xeon (KVM, 2 threads) the 256 x 32000 copy ran 1.2 ms after a copy and 1.9 ms after the
+     * loss, whose non-temporal stores had taken the gradient out of the caches, and the rounds'
+     * copies of a cell spread 0.84-1.73 ms while the loss held 1.38-1.44 (bench/MEASURED.md).
+     */
+    private static long steady(PairedTiming.Call call, boolean afterPause) throws Exception {
+        if (afterPause) {
+            Thread.sleep(1);
+        }
+        call.run();
+        long t = System.nanoTime();
+        call.run();
+        return System.nanoTime() - t;
     }
 
     // ---------------------------------------------------------------- the native driver's figures
