@@ -227,7 +227,8 @@ inline void elementwise_flat_rows(const fl::ElementwiseArgs& a, const Loss loss,
     int64_t nonfinite = 0;
     // One vector at flat offset p (n lanes), its lanes' sample weights swv and column weights cwv:
     // writes per_term and the gradient, returns the terms.
-    // live_row (a type): the lanes are one row's whole vector and its sample weight is no NaN.
+    // live_row (a type): the lanes are one row's whole vector and its sample weight is no NaN;
+    // row_factor is then that row's grad_factor * sample weight (unused otherwise).
     // checked (a type): the terms tested against the bound here, else by the caller (the run of
     // whole vectors inside a row: its float sum tested once).
     auto body = [&](int64_t p, int n, vf swv, vf cwv, vf row_factor, auto path, auto live_row, auto checked)
