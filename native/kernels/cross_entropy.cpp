@@ -223,7 +223,7 @@ struct SmallDenseRows {
         }
         // the rows, one (or two) vectors each; the lanes past a row's end hold -inf and 0
         vf z[kLanes][kMaxParts], t[kLanes][kMaxParts], row_max[kLanes];
-        vmask bad = mask_andnot(all_lanes(), all_lanes());
+        vmask bad = no_lanes();
         bool any_masked_class = false;
         for (int r = 0; r < kLanes; ++r) {
             const float* xr = a.logits + (i0 + r) * cc;

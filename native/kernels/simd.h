@@ -97,6 +97,7 @@ inline vmask ge(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
 inline vmask eq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
 inline vmask neq(vf a, vf b) { return _mm256_cmp_ps(a, b, _CMP_NEQ_UQ); }  // true for NaN
 inline vmask all_lanes() { return _mm256_castsi256_ps(_mm256_set1_epi32(-1)); }
+inline vmask no_lanes() { return _mm256_setzero_ps(); }
 inline vmask mask_and(vmask a, vmask b) { return _mm256_and_ps(a, b); }
 inline vmask mask_andnot(vmask a, vmask b) { return _mm256_andnot_ps(a, b); }  // !a & b
 inline vmask mask_or(vmask a, vmask b) { return _mm256_or_ps(a, b); }
@@ -245,6 +246,7 @@ inline vmask ge(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
 inline vmask eq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
 inline vmask neq(vf a, vf b) { return _mm512_cmp_ps_mask(a, b, _CMP_NEQ_UQ); }
 inline vmask all_lanes() { return (vmask)0xFFFF; }
+inline vmask no_lanes() { return (vmask)0; }
 inline vmask mask_and(vmask a, vmask b) { return (vmask)(a & b); }
 inline vmask mask_andnot(vmask a, vmask b) { return (vmask)(~a & b); }
 inline vmask mask_or(vmask a, vmask b) { return (vmask)(a | b); }
@@ -383,6 +385,7 @@ inline vmask ge(vf a, vf b) { return a >= b; }
 inline vmask eq(vf a, vf b) { return a == b; }
 inline vmask neq(vf a, vf b) { return !(a == b); }
 inline vmask all_lanes() { return true; }
+inline vmask no_lanes() { return false; }
 inline vmask mask_and(vmask a, vmask b) { return a && b; }
 inline vmask mask_andnot(vmask a, vmask b) { return !a && b; }
 inline vmask mask_or(vmask a, vmask b) { return a || b; }

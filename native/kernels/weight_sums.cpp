@@ -24,7 +24,7 @@ inline vmask bad_weights(vf w, vmask number) {
 bool sum_contiguous(const float* w, int64_t n, double& sum, int64_t& masked) {
     dacc acc;
     int64_t nan_lanes = 0;
-    vmask bad = mask_andnot(all_lanes(), all_lanes());  // none
+    vmask bad = no_lanes();
     for_each_vector(0, n, [&](int64_t j, int len) FL_INLINE_LAMBDA {
         const vf v = load_n(w + j, len, zero());
         const vmask number = eq(v, v);
@@ -75,7 +75,7 @@ bool labelled_rows(const fl::WeightArgs& a, int64_t& r0, int64_t r1, double& sum
                    int64_t& ignored) {
     dacc acc;
     int64_t nan_lanes = 0, ignored_lanes = 0;
-    vmask bad = mask_andnot(all_lanes(), all_lanes());  // none
+    vmask bad = no_lanes();
     const vi ignore = set1_i(a.ignore_index), minus_one = set1_i(-1), c = set1_i((int32_t)a.c);
     // Up to 16 classes: the class weights in a padded table, read by permutes (lookup16) instead of
     // a gather, which at small C was a large share of this pass.
