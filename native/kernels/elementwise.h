@@ -56,6 +56,18 @@ FL_INLINE vmask factor_left_floats(vf factor, vmask parts) {
 // [0, 1], so partial sums of a few vectors lose nothing that matters (about 1e-7 relative).
 constexpr float kFloatSumBound = 0x1p124f;
 
+// One vector's weighted terms w * term (0 outside `active`) and derivatives, untested against the
+// bound: the first step of weighted_terms below, and alone for a run of whole vectors inside a row
+// whose float sum the caller tests once (a sum below the bound had no NaN or infinite term and never
+// overflowed, and leaves room for the row's last vector; else the run is done again with
+// weighted_terms).
+template <class Loss>
+FL_INLINE vf weighted_terms_unchecked(const Loss& loss, vf xv, vf tv, vf cwv, vf w, vmask active, vf& deriv) {
+    vf term;
+    loss.template eval<false>(xv, tv, cwv, term, deriv);
+    return select(active, mul(w, term), zero());
+}
+
 // One vector's weighted terms w * term (0 outside `active`) and derivatives. Where a term's
 // magnitude is not below `bound` (NaN included: rare, inf / NaN predictions or a huge term), the
 // vector is evaluated again with eval<true>, its non-finite terms are counted, and those terms
@@ -63,9 +75,7 @@ constexpr float kFloatSumBound = 0x1p124f;
 template <class Loss>
 FL_INLINE vf weighted_terms(const Loss& loss, vf xv, vf tv, vf cwv, vf w, vmask active, vf bound, dacc& sum,
                             int64_t& nonfinite, vf& deriv, vf& summed) {
-    vf term;
-    loss.template eval<false>(xv, tv, cwv, term, deriv);
-    term = select(active, mul(w, term), zero());
+    vf term = weighted_terms_unchecked(loss, xv, tv, cwv, w, active, deriv);
     summed = term;
     vmask below = lt(abs(term), bound);  // false for NaN
     if (!all(below)) {
@@ -77,17 +87,6 @@ FL_INLINE vf weighted_terms(const Loss& loss, vf xv, vf tv, vf cwv, vf w, vmask 
         summed = select(below, term, zero());
     }
     return term;
-}
-
-// weighted_terms without the test against the bound, for a run of whole vectors inside a row whose
-// float sum the caller tests once: a sum below the bound had no NaN or infinite term and never
-// overflowed (what the bound is for: float sums that stay finite), and leaves room for the row's
-// last vector; else the run is done again with weighted_terms.
-template <class Loss>
-FL_INLINE vf weighted_terms_unchecked(const Loss& loss, vf xv, vf tv, vf cwv, vf w, vmask active, vf& deriv) {
-    vf term;
-    loss.template eval<false>(xv, tv, cwv, term, deriv);
-    return select(active, mul(w, term), zero());
 }
 
 // Rows of more than kFlatRowMax columns, one at a time from the row's start, so each row's float partial
