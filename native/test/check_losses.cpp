@@ -311,6 +311,13 @@ void check_large_rows(Rng& rng, bool quick) {
 
 namespace {
 
+// Weights rounded to 1/64 (NaN, a missing weight, kept), so that scaled by a power of two, even
+// into the subnormals, they stay exact.
+void round_to_64ths(std::vector<float>& weights) {
+    for (float& w : weights)
+        if (w == w) w = roundf(w * 64) / 64;
+}
+
 // A call whose weights and scale were scaled by powers of two against the same call unscaled:
 // its gradient must be the unscaled one times 2^shift, to `tolerance` of the gradient's norm.
 void check_scaled_gradient(const Options& o, const std::string& isa, const Result& want, const Result& got,
@@ -337,10 +344,6 @@ void check_scaled_gradient(const Options& o, const std::string& isa, const Resul
 // so that times 2^-140 (subnormal) they are still exact.
 void check_scale_out(Rng& rng) {
     const double k = ldexp(1.0, 140);
-    auto exact = [](std::vector<float>& v) {
-        for (float& w : v)
-            if (w == w) w = roundf(w * 64) / 64;
-    };
     for (int li = CE; li <= SIGMOID_FOCAL; ++li) {
         if (li == SOFTMAX_FOCAL) continue;  // alpha meets its factor in double already
         for (int64_t c : {1, 7, 33, 300}) {
@@ -356,7 +359,7 @@ void check_scale_out(Rng& rng) {
                 o.element_weights = true;
             }
             Data d = make_data(o, rng);
-            exact(li == CE ? d.cw : d.ew);
+            round_to_64ths(li == CE ? d.cw : d.ew);
             Options big = o;
             big.scale = o.scale * k;
             Data tiny = d;
@@ -397,9 +400,8 @@ void check_short_row_weights(Rng& rng) {
                 o.eps = o.z_loss = o.cap = 0;
                 if (li == SOFTMAX_FOCAL) o.gamma = 2;
                 Data d = make_data(o, rng);
-                for (float& w : d.sw)
-                    if (w == w) w = roundf(w * 64) / 64;
-                for (float& w : d.cw) w = roundf(w * 64) / 64;
+                round_to_64ths(d.sw);
+                round_to_64ths(d.cw);
                 Options scaled = o;
                 scaled.scale = ldexp(o.scale, sc.scale);
                 Data extreme = d;
@@ -432,8 +434,7 @@ void check_row_factor_range(Rng& rng) {
                 o.stride = stride;
                 o.element_weights = o.upstream = false;  // those take the checked path anyway
                 Data d = make_data(o, rng);
-                for (float& w : d.sw)
-                    if (w == w) w = roundf(w * 64) / 64;
+                round_to_64ths(d.sw);
                 Options scaled = o;
                 scaled.scale = ldexp(o.scale, -60);
                 Data extreme = d;
